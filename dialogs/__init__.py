@@ -1,0 +1,1 @@
+"""The triage conversation: plain Python over plain-JSON state, no SDK imports."""

@@ -1,0 +1,1 @@
+"""The Teams app package: the manifest template, icons and the package builder."""

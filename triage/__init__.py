@@ -1,0 +1,1 @@
+"""The `triage` command line: it wires the other packages together."""
