@@ -1,0 +1,71 @@
+"""The seam between the bot host and the conversation: what comes in, what goes out.
+
+The host (bot/) turns each Teams activity into one `Inbound`, hands it to a `Conversation` with the
+conversation's stored state, sends every `Outbound` the conversation emits, and stores the state it returns.
+Everything here is plain data so that a triage in progress survives a restart or a change of SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "Card",
+    "Conversation",
+    "Emit",
+    "Inbound",
+    "InboundKind",
+    "Outbound",
+    "OutboundKind",
+    "State",
+]
+
+State = dict[str, Any]
+Card = dict[str, Any]
+
+InboundKind = Literal["message", "submit", "added_to_team", "mention_in_channel"]
+OutboundKind = Literal["text", "card", "typing", "escalation"]
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing the user (or Teams) did, stripped of the SDK's types."""
+
+    kind: InboundKind
+    conversation_id: str
+    conversation_type: Literal["personal", "groupChat", "channel"] = "personal"
+    user_id: str = ""
+    user_name: str = ""
+    text: str = ""
+    value: dict[str, Any] = field(default_factory=dict)
+    team_id: str = ""
+    channel_id: str = ""
+    tenant_id: str = ""
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One thing to send back.
+
+    `card_key` names a card so a later `Outbound` with the same key updates it in place (the progress card).
+    `escalation` outbounds carry a card the host posts as a new thread in the escalation channel; the host
+    answers with `EscalationReceipt` data via the next inbound's `value` only if the conversation asks for it.
+    """
+
+    kind: OutboundKind
+    text: str = ""
+    card: Card | None = None
+    card_key: str = ""
+
+
+Emit = Callable[[Outbound], Awaitable[None]]
+
+
+class Conversation(Protocol):
+    """The triage conversation, as the host sees it."""
+
+    async def handle(self, state: State, inbound: Inbound, emit: Emit) -> State:
+        """Handle one inbound against `state` (never mutated in place) and return the new state."""
+        ...
