@@ -50,8 +50,9 @@ class Outbound:
     """One thing to send back.
 
     `card_key` names a card so a later `Outbound` with the same key updates it in place (the progress card).
-    `escalation` outbounds carry a card the host posts as a new thread in the escalation channel; the host
-    answers with `EscalationReceipt` data via the next inbound's `value` only if the conversation asks for it.
+    An `escalation` outbound carries a card the host posts as a new thread in the escalation channel; `emit`
+    then returns a short description of where it went (for example "Exchange › Escalations"), or None when no
+    escalation channel is set or the post failed. Other outbounds return None.
     """
 
     kind: OutboundKind
@@ -60,7 +61,7 @@ class Outbound:
     card_key: str = ""
 
 
-Emit = Callable[[Outbound], Awaitable[None]]
+Emit = Callable[[Outbound], Awaitable[str | None]]
 
 
 class Conversation(Protocol):
