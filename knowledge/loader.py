@@ -1,0 +1,334 @@
+"""Load the knowledge base once and validate it whole.
+
+Every problem names the file, the id and the key: unknown keys, duplicate ids, dangling references,
+unreachable tree nodes, unknown check ids, remediation parameters that no fact can fill.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from knowledge.model import (
+    Cause,
+    CheckSpec,
+    Condition,
+    FactSpec,
+    Remediation,
+    Signature,
+    Symptom,
+    Tree,
+)
+from knowledge.yamlio import YamlError, read_yaml
+
+__all__ = ["DATA_DIR", "KnowledgeBase", "KnowledgeError", "ReferenceCase", "load_knowledge"]
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+M = TypeVar("M", bound=BaseModel)
+
+# Which fact types a remediation parameter of each type can be filled from.
+PARAM_FACT_TYPES: dict[str, tuple[str, ...]] = {
+    "server": ("string",),
+    "servers": ("strings", "string"),
+    "thumbprint": ("string",),
+    "url": ("string",),
+    "smtp": ("string",),
+    "domain": ("string",),
+    "domains": ("strings", "string"),
+    "site": ("string",),
+    "text": ("string", "integer", "boolean"),
+    "identity": ("string",),
+}
+
+
+class KnowledgeError(ValueError):
+    """The knowledge base is broken; the message lists every problem, one a line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("knowledge base is invalid:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class ReferenceCase(BaseModel):
+    """A public case from cases.yaml; only the fields the product reads are typed."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str
+    category: str
+    symptom: str
+    error_text: list[str] = []
+    cause: str
+    fix: str
+    source: str
+    seed_case: int | None = None
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    facts: dict[str, FactSpec]
+    symptoms: dict[str, Symptom]
+    tree: Tree
+    checks: dict[str, CheckSpec]
+    signatures: tuple[Signature, ...]
+    causes: dict[str, Cause]
+    remediations: dict[str, Remediation]
+    cases: dict[str, ReferenceCase]
+
+    def node(self, node_id: str) -> Any:
+        return next(n for n in self.tree.nodes if n.id == node_id)
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append(f"{where}: {message}")
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(DATA_DIR.parent.parent))
+    except ValueError:
+        return str(path)
+
+
+def _key_path(loc: Iterable[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _validation_problems(where: str, exc: ValidationError) -> list[str]:
+    found = []
+    for error in exc.errors():
+        key = _key_path(error["loc"]) or "(top level)"
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        found.append(f"{where}: {key}: {message}")
+    return found
+
+
+def _parse_list(path: Path, data: Any, key: str, model: type[M], problems: _Problems) -> list[M]:
+    """Parse `data[key]`, a list of objects with an `id`, into models; collect problems, skip bad items."""
+    where = _rel(path)
+    if not isinstance(data, dict) or not isinstance(data.get(key), list):
+        problems.add(where, f"expected a mapping with a list under '{key}'")
+        return []
+    items: list[M] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(data[key]):
+        ident = raw.get("id") if isinstance(raw, dict) else None
+        label = (
+            f"{where}: {key[:-1] if key.endswith('s') else key} '{ident}'"
+            if ident
+            else f"{where}: {key}[{index}]"
+        )
+        if ident in seen:
+            problems.add(label, "duplicate id")
+            continue
+        try:
+            items.append(model.model_validate(raw))
+        except ValidationError as exc:
+            problems.items.extend(_validation_problems(label, exc))
+            continue
+        if ident:
+            seen.add(ident)
+    return items
+
+
+def _read(path: Path, problems: _Problems) -> Any:
+    try:
+        return read_yaml(path)
+    except YamlError as exc:
+        problems.add(_rel(path), str(exc).split(": ", 1)[-1])
+        return None
+
+
+def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
+    """Load and validate the knowledge base in `data_dir`; raise KnowledgeError listing every problem."""
+    problems = _Problems()
+    facts_path = data_dir / "facts.yaml"
+    raw_facts = _read(facts_path, problems)
+    facts: dict[str, FactSpec] = {}
+    if isinstance(raw_facts, dict) and isinstance(raw_facts.get("facts"), dict):
+        for name, spec in raw_facts["facts"].items():
+            try:
+                facts[name] = FactSpec.model_validate(spec)
+            except ValidationError as exc:
+                problems.items.extend(_validation_problems(f"{_rel(facts_path)}: fact '{name}'", exc))
+    else:
+        problems.add(_rel(facts_path), "expected a mapping under 'facts'")
+
+    symptoms_path = data_dir / "symptoms.yaml"
+    symptoms = _parse_list(symptoms_path, _read(symptoms_path, problems), "symptoms", Symptom, problems)
+    checks_path = data_dir / "checks.yaml"
+    checks = _parse_list(checks_path, _read(checks_path, problems), "checks", CheckSpec, problems)
+    signatures_path = data_dir / "signatures.yaml"
+    signatures = _parse_list(
+        signatures_path, _read(signatures_path, problems), "signatures", Signature, problems
+    )
+    remediations_path = data_dir / "remediations.yaml"
+    remediations = _parse_list(
+        remediations_path, _read(remediations_path, problems), "remediations", Remediation, problems
+    )
+    cases_path = data_dir / "cases.yaml"
+    cases = _parse_list(cases_path, _read(cases_path, problems), "cases", ReferenceCase, problems)
+
+    causes: dict[str, tuple[Path, Cause]] = {}
+    for path in sorted((data_dir / "causes").glob("*.yaml")):
+        for cause in _parse_list(path, _read(path, problems), "causes", Cause, problems):
+            if cause.id in causes:
+                problems.add(
+                    f"{_rel(path)}: cause '{cause.id}'", f"duplicate id (also in {_rel(causes[cause.id][0])})"
+                )
+                continue
+            causes[cause.id] = (path, cause)
+
+    tree_path = data_dir / "tree.yaml"
+    tree: Tree | None = None
+    raw_tree = _read(tree_path, problems)
+    try:
+        tree = Tree.model_validate(raw_tree)
+    except ValidationError as exc:
+        problems.items.extend(_validation_problems(_rel(tree_path), exc))
+
+    kb = KnowledgeBase(
+        facts=facts,
+        symptoms={s.id: s for s in symptoms},
+        tree=tree or Tree(root="", nodes=[]),
+        checks={c.id: c for c in checks},
+        signatures=tuple(signatures),
+        causes={cid: cause for cid, (_, cause) in causes.items()},
+        remediations={r.id: r for r in remediations},
+        cases={c.id: c for c in cases},
+    )
+    files = _Files(data_dir, {cid: path for cid, (path, _) in causes.items()})
+    _cross_check(kb, files, problems, tree_ok=tree is not None)
+    if problems.items:
+        raise KnowledgeError(problems.items)
+    return kb
+
+
+@dataclass(frozen=True)
+class _Files:
+    data_dir: Path
+    cause_files: dict[str, Path]
+
+    def of(self, name: str) -> str:
+        return _rel(self.data_dir / name)
+
+
+def _check_conditions(
+    where: str, field: str, conditions: Iterable[Condition], facts: dict[str, FactSpec], problems: _Problems
+) -> None:
+    for index, condition in enumerate(conditions):
+        if condition.fact not in facts:
+            problems.add(where, f"{field}[{index}].fact: unknown fact '{condition.fact}'")
+
+
+def _check_refs(
+    where: str,
+    field: str,
+    ids: Iterable[str],
+    known: dict[str, Any] | set[str],
+    kind: str,
+    problems: _Problems,
+) -> None:
+    for index, ident in enumerate(ids):
+        if ident not in known:
+            problems.add(where, f"{field}[{index}]: unknown {kind} '{ident}'")
+
+
+def _cross_check(kb: KnowledgeBase, files: _Files, problems: _Problems, *, tree_ok: bool) -> None:
+    facts = kb.facts
+    established = {f for c in kb.checks.values() for f in c.establishes}
+    for check in kb.checks.values():
+        where = f"{files.of('checks.yaml')}: check '{check.id}'"
+        _check_refs(where, "establishes", check.establishes, facts, "fact", problems)
+        _check_refs(where, "needs", check.needs, facts, "fact", problems)
+    for symptom in kb.symptoms.values():
+        where = f"{files.of('symptoms.yaml')}: symptom '{symptom.id}'"
+        _check_refs(where, "checks", symptom.checks, kb.checks, "check id", problems)
+    for signature in kb.signatures:
+        where = f"{files.of('signatures.yaml')}: signature '{signature.id}'"
+        for index, setting in enumerate(signature.sets):
+            if setting.fact not in facts:
+                problems.add(where, f"sets[{index}].fact: unknown fact '{setting.fact}'")
+    for remediation in kb.remediations.values():
+        _check_remediation(remediation, files.of("remediations.yaml"), facts, established, problems)
+    for cause in kb.causes.values():
+        where = f"{_rel(files.cause_files[cause.id])}: cause '{cause.id}'"
+        _check_refs(where, "symptoms", cause.symptoms, kb.symptoms, "symptom", problems)
+        _check_refs(where, "checks", cause.checks, kb.checks, "check id", problems)
+        _check_refs(where, "remediations", cause.remediations, kb.remediations, "remediation", problems)
+        _check_refs(where, "cases", cause.cases, kb.cases, "reference case", problems)
+        _check_conditions(where, "indicators", cause.indicators, facts, problems)
+        _check_conditions(where, "rule_outs", cause.rule_outs, facts, problems)
+    if tree_ok:
+        _check_tree(kb, files.of("tree.yaml"), problems)
+
+
+def _check_remediation(
+    remediation: Remediation,
+    file: str,
+    facts: dict[str, FactSpec],
+    established: set[str],
+    problems: _Problems,
+) -> None:
+    where = f"{file}: remediation '{remediation.id}'"
+    for index, param in enumerate(remediation.params):
+        spec = facts.get(param.fact)
+        key = f"params[{index}].fact"
+        if spec is None:
+            problems.add(where, f"{key}: no fact '{param.fact}' can fill parameter {param.name}")
+        elif spec.source == "check" and param.fact not in established:
+            problems.add(where, f"{key}: no check establishes '{param.fact}' to fill parameter {param.name}")
+        elif spec.type not in PARAM_FACT_TYPES[param.type]:
+            problems.add(
+                where, f"{key}: fact '{param.fact}' is {spec.type}, parameter {param.name} needs {param.type}"
+            )
+
+
+def _check_tree(kb: KnowledgeBase, file: str, problems: _Problems) -> None:
+    nodes = {}
+    for node in kb.tree.nodes:
+        if node.id in nodes:
+            problems.add(f"{file}: node '{node.id}'", "duplicate id")
+        nodes[node.id] = node
+    if kb.tree.root not in nodes:
+        problems.add(file, f"root: unknown node '{kb.tree.root}'")
+        return
+    for node in kb.tree.nodes:
+        where = f"{file}: node '{node.id}'"
+        _check_refs(where, "asks", node.asks, kb.facts, "fact", problems)
+        for index, transition in enumerate(node.next):
+            if transition.goto not in nodes:
+                problems.add(where, f"next[{index}].goto: unknown node '{transition.goto}'")
+            _check_conditions(where, f"next[{index}].when", transition.when, kb.facts, problems)
+        if node.kind != "conclusion" and not node.next:
+            problems.add(where, "next: only a conclusion node may end the tree")
+    reachable: set[str] = set()
+    frontier = [kb.tree.root]
+    while frontier:
+        current = frontier.pop()
+        if current in reachable or current not in nodes:
+            continue
+        reachable.add(current)
+        frontier.extend(t.goto for t in nodes[current].next)
+    for node_id in nodes:
+        if node_id not in reachable:
+            problems.add(f"{file}: node '{node_id}'", f"unreachable from the root '{kb.tree.root}'")
+
+
+@cache
+def load_knowledge() -> KnowledgeBase:
+    """The bundled knowledge base, loaded and validated once per process."""
+    return load_knowledge_from(DATA_DIR)

@@ -1,0 +1,240 @@
+"""The knowledge base's shapes. Each YAML file under knowledge/data is validated against these on load."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+__all__ = [
+    "Cause",
+    "CheckSpec",
+    "Condition",
+    "FactSpec",
+    "FactType",
+    "Indicator",
+    "Remediation",
+    "RemediationParam",
+    "RuleOut",
+    "Signature",
+    "SignatureFact",
+    "Symptom",
+    "Transition",
+    "Tree",
+    "TreeNode",
+    "TreeOption",
+]
+
+KebabId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+FactName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*$")]
+Url = Annotated[str, StringConstraints(pattern=r"^https://\S+$")]
+FactType = Literal["string", "integer", "boolean", "strings", "integers", "records"]
+Weight = Annotated[float, Field(gt=0, le=1)]
+
+OPERATORS = ("equals", "in", "contains", "any_of", "matches", "present", "empty", "gte", "lte")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FactSpec(Strict):
+    type: FactType
+    source: Literal["conversation", "reader", "check"]
+    description: str
+
+
+class Condition(Strict):
+    """One test of one fact. Exactly one operator is given."""
+
+    fact: FactName
+    equals: str | int | bool | None = None
+    in_: list[str | int] | None = Field(default=None, alias="in")
+    contains: str | int | None = None
+    any_of: list[str | int] | None = None
+    matches: str | None = None
+    present: bool | None = None
+    empty: bool | None = None
+    gte: int | None = None
+    lte: int | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Condition:
+        given = [op for op in OPERATORS if getattr(self, "in_" if op == "in" else op) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a condition takes exactly one of {', '.join(OPERATORS)}; got {given or 'none'}"
+            )
+        if self.matches is not None:
+            try:
+                re.compile(self.matches)
+            except re.error as exc:
+                raise ValueError(f"matches is not a valid regular expression: {exc}") from exc
+        return self
+
+    @property
+    def operator(self) -> str:
+        return next(op for op in OPERATORS if getattr(self, "in_" if op == "in" else op) is not None)
+
+    @property
+    def operand(self) -> Any:
+        return getattr(self, "in_" if self.operator == "in" else self.operator)
+
+
+class Indicator(Condition):
+    """A fact that points to a cause: its weight, and the evidence sentence shown when it matches.
+
+    `says` may name the fact's value as {value}.
+    """
+
+    weight: Weight
+    says: str
+
+
+class RuleOut(Condition):
+    """A fact that excludes a cause, and the sentence that says why."""
+
+    says: str
+
+
+class Symptom(Strict):
+    id: KebabId
+    title: str
+    description: str
+    direction: Literal["cloud_to_onprem", "onprem_to_cloud", "cross_forest", "cross_site", "any"]
+    examples: list[str] = []
+    checks: list[KebabId] = []
+
+
+class TreeOption(Strict):
+    value: str
+    label: str
+
+
+class Transition(Strict):
+    """Go to `goto` when every condition in `when` holds (an empty `when` always holds)."""
+
+    when: list[Condition] = []
+    goto: str
+
+
+class TreeNode(Strict):
+    id: KebabId
+    kind: Literal["choice", "pair", "sites", "text", "checks", "conclusion"]
+    asks: list[FactName] = []
+    prompt: str = ""
+    help: str = ""
+    options: list[TreeOption] | Literal["symptoms"] = []
+    optional: bool = False
+    next: list[Transition] = []
+
+
+class Tree(Strict):
+    root: str
+    nodes: list[TreeNode]
+
+
+class CheckSpec(Strict):
+    id: KebabId
+    title: str
+    description: str
+    establishes: list[FactName] = []
+    needs: list[FactName] = []
+
+
+class SignatureFact(Strict):
+    """A fact a signature sets: a constant `value`, or the regex group `group` (name or number)."""
+
+    fact: FactName
+    value: str | int | bool | None = None
+    group: str | int | None = None
+
+    @model_validator(mode="after")
+    def _value_or_group(self) -> SignatureFact:
+        if (self.value is None) == (self.group is None):
+            raise ValueError("a signature fact takes exactly one of value or group")
+        return self
+
+
+class Signature(Strict):
+    id: KebabId
+    title: str
+    pattern: str
+    ignore_case: bool = True
+    sets: list[SignatureFact] = []
+
+    @model_validator(mode="after")
+    def _compiles(self) -> Signature:
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern is not a valid regular expression: {exc}") from exc
+        return self
+
+
+ParamType = Literal[
+    "server", "servers", "thumbprint", "url", "smtp", "domain", "domains", "site", "text", "identity"
+]
+
+
+class RemediationParam(Strict):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9]*$")]
+    type: ParamType
+    fact: FactName
+    description: str
+    format: str = "{value}"
+
+    @model_validator(mode="after")
+    def _format_has_value(self) -> RemediationParam:
+        if "{value}" not in self.format:
+            raise ValueError("format must contain {value}")
+        return self
+
+
+class Remediation(Strict):
+    id: KebabId
+    summary: str
+    changes: bool
+    risk: Literal["none", "low", "medium", "high"]
+    params: list[RemediationParam] = []
+    commands: list[str]
+    verify: list[str]
+    notes: str = ""
+    docs: list[Url] = []
+
+    @model_validator(mode="after")
+    def _placeholders_declared(self) -> Remediation:
+        declared = {p.name for p in self.params}
+        for text in (*self.commands, *self.verify):
+            for name in re.findall(r"\{([A-Za-z0-9]+)\}", text):
+                if name not in declared:
+                    raise ValueError(f"command uses {{{name}}} but params declare no {name}")
+        return self
+
+
+class Cause(Strict):
+    id: KebabId
+    title: str
+    category: Literal[
+        "federation_dauth",
+        "org_relationship",
+        "oauth",
+        "identity_sync",
+        "permissions_sharing",
+        "network_tls",
+        "autodiscover_ews_endpoint",
+        "cross_forest_availability",
+        "owa_cross_site_proxy",
+        "ews_cross_site_proxy",
+    ]
+    symptoms: list[KebabId]
+    explanation: str
+    indicators: list[Indicator]
+    rule_outs: list[RuleOut] = []
+    checks: list[KebabId] = []
+    remediations: list[KebabId] = []
+    cases: list[str] = []
+    docs: list[Url] = []
