@@ -171,26 +171,12 @@ def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
     symptoms = _parse_list(symptoms_path, _read(symptoms_path, problems), "symptoms", Symptom, problems)
     checks_path = data_dir / "checks.yaml"
     checks = _parse_list(checks_path, _read(checks_path, problems), "checks", CheckSpec, problems)
-    signatures_path = data_dir / "signatures.yaml"
-    signatures = _parse_list(
-        signatures_path, _read(signatures_path, problems), "signatures", Signature, problems
-    )
-    remediations_path = data_dir / "remediations.yaml"
-    remediations = _parse_list(
-        remediations_path, _read(remediations_path, problems), "remediations", Remediation, problems
-    )
+    signatures = _parse_dir(data_dir / "signatures", "signatures", Signature, problems)
+    remediations = _parse_dir(data_dir / "remediations", "remediations", Remediation, problems)
     cases_path = data_dir / "cases.yaml"
     cases = _parse_list(cases_path, _read(cases_path, problems), "cases", ReferenceCase, problems)
 
-    causes: dict[str, tuple[Path, Cause]] = {}
-    for path in sorted((data_dir / "causes").glob("*.yaml")):
-        for cause in _parse_list(path, _read(path, problems), "causes", Cause, problems):
-            if cause.id in causes:
-                problems.add(
-                    f"{_rel(path)}: cause '{cause.id}'", f"duplicate id (also in {_rel(causes[cause.id][0])})"
-                )
-                continue
-            causes[cause.id] = (path, cause)
+    causes = _parse_dir(data_dir / "causes", "causes", Cause, problems)
 
     tree_path = data_dir / "tree.yaml"
     tree: Tree | None = None
@@ -205,12 +191,17 @@ def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
         symptoms={s.id: s for s in symptoms},
         tree=tree or Tree(root="", nodes=[]),
         checks={c.id: c for c in checks},
-        signatures=tuple(signatures),
+        signatures=tuple(item for _, item in signatures.values()),
         causes={cid: cause for cid, (_, cause) in causes.items()},
-        remediations={r.id: r for r in remediations},
+        remediations={rid: remediation for rid, (_, remediation) in remediations.items()},
         cases={c.id: c for c in cases},
     )
-    files = _Files(data_dir, {cid: path for cid, (path, _) in causes.items()})
+    files = _Files(
+        causes={cid: path for cid, (path, _) in causes.items()},
+        remediations={rid: path for rid, (path, _) in remediations.items()},
+        signatures={sid: path for sid, (path, _) in signatures.items()},
+        data_dir=data_dir,
+    )
     _cross_check(kb, files, problems, tree_ok=tree is not None)
     if problems.items:
         raise KnowledgeError(problems.items)
@@ -219,11 +210,32 @@ def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
 
 @dataclass(frozen=True)
 class _Files:
+    """Which file each item came from, so every problem names its file."""
+
+    causes: dict[str, Path]
+    remediations: dict[str, Path]
+    signatures: dict[str, Path]
     data_dir: Path
-    cause_files: dict[str, Path]
 
     def of(self, name: str) -> str:
         return _rel(self.data_dir / name)
+
+
+def _parse_dir(folder: Path, key: str, model: type[M], problems: _Problems) -> dict[str, tuple[Path, M]]:
+    """Parse every YAML file in `folder` (a list under `key` each); ids are unique across the files."""
+    found: dict[str, tuple[Path, M]] = {}
+    paths = sorted(folder.glob("*.yaml"))
+    if not paths:
+        problems.add(_rel(folder), f"no {key} files")
+    for path in paths:
+        for item in _parse_list(path, _read(path, problems), key, model, problems):
+            ident = str(getattr(item, "id", ""))
+            if ident in found:
+                label = f"{_rel(path)}: {key[:-1]} '{ident}'"
+                problems.add(label, f"duplicate id (also in {_rel(found[ident][0])})")
+                continue
+            found[ident] = (path, item)
+    return found
 
 
 def _check_conditions(
@@ -258,14 +270,16 @@ def _cross_check(kb: KnowledgeBase, files: _Files, problems: _Problems, *, tree_
         where = f"{files.of('symptoms.yaml')}: symptom '{symptom.id}'"
         _check_refs(where, "checks", symptom.checks, kb.checks, "check id", problems)
     for signature in kb.signatures:
-        where = f"{files.of('signatures.yaml')}: signature '{signature.id}'"
+        where = f"{_rel(files.signatures[signature.id])}: signature '{signature.id}'"
         for index, setting in enumerate(signature.sets):
             if setting.fact not in facts:
                 problems.add(where, f"sets[{index}].fact: unknown fact '{setting.fact}'")
     for remediation in kb.remediations.values():
-        _check_remediation(remediation, files.of("remediations.yaml"), facts, established, problems)
+        _check_remediation(
+            remediation, _rel(files.remediations[remediation.id]), facts, established, problems
+        )
     for cause in kb.causes.values():
-        where = f"{_rel(files.cause_files[cause.id])}: cause '{cause.id}'"
+        where = f"{_rel(files.causes[cause.id])}: cause '{cause.id}'"
         _check_refs(where, "symptoms", cause.symptoms, kb.symptoms, "symptom", problems)
         _check_refs(where, "checks", cause.checks, kb.checks, "check id", problems)
         _check_refs(where, "remediations", cause.remediations, kb.remediations, "remediation", problems)
