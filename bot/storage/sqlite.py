@@ -1,0 +1,96 @@
+"""An embedded SQLite store: one file under the state directory, the default for a single replica."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bot.storage.base import ConflictError, JsonDict, StorageError, decode, encode, validate_key
+
+__all__ = ["SqliteStore"]
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS documents (key TEXT PRIMARY KEY, etag TEXT NOT NULL, body TEXT NOT NULL)"
+)
+
+
+class SqliteStore:
+    """SQLite behind the `Store` interface.
+
+    sqlite3 blocks, so every call runs in a worker thread; one connection, used by one thread at a time.
+    WAL mode and a busy timeout let a second process (a restarted server) open the same file safely.
+    """
+
+    kind = "sqlite"
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self._lock = threading.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStore:
+        return cls(await asyncio.to_thread(_connect, path))
+
+    async def read(self, key: str) -> tuple[JsonDict, str | None]:
+        validate_key(key)
+        row = await self._run("SELECT body, etag FROM documents WHERE key = ?", (key,), fetch=True)
+        if row is None:
+            return {}, None
+        body, etag = row
+        return decode(body), str(etag)
+
+    async def write(self, key: str, state: JsonDict, etag: str | None) -> str:
+        validate_key(key)
+        body = encode(state)
+        new_etag = uuid.uuid4().hex
+        if etag is None:
+            sql = "INSERT INTO documents (key, etag, body) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING"
+            changed = await self._run(sql, (key, new_etag, body))
+        else:
+            sql = "UPDATE documents SET etag = ?, body = ? WHERE key = ? AND etag = ?"
+            changed = await self._run(sql, (new_etag, body, key, etag))
+        if changed == 0:
+            raise ConflictError(key)
+        return new_etag
+
+    async def delete(self, key: str, etag: str | None = None) -> None:
+        validate_key(key)
+        if etag is None:
+            await self._run("DELETE FROM documents WHERE key = ?", (key,))
+            return
+        deleted = await self._run("DELETE FROM documents WHERE key = ? AND etag = ?", (key, etag))
+        if deleted == 0 and (await self.read(key))[1] is not None:
+            raise ConflictError(key)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    async def _run(self, sql: str, params: tuple[Any, ...], *, fetch: bool = False) -> Any:
+        return await asyncio.to_thread(self._execute, sql, params, fetch)
+
+    def _execute(self, sql: str, params: tuple[Any, ...], fetch: bool) -> Any:
+        with self._lock:
+            try:
+                cursor = self._connection.execute(sql, params)
+                return cursor.fetchone() if fetch else cursor.rowcount
+            except sqlite3.Error as exc:
+                raise StorageError(f"SQLite: {exc}") from exc
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        connection = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(_SCHEMA)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open the state database {path}: {exc}") from exc
+    return connection
