@@ -1,12 +1,14 @@
-"""The lab's certificate authority: made fresh at start-up, trusted by the clients through its CA file.
+"""The lab's keys: a certificate authority made fresh at start-up, and the token-signing key.
 
 Every HTTPS simulator serves one server certificate whose names cover loopback and the scenario's
-server FQDNs, so a client that verifies host names against the lab CA accepts it unmodified.
+server FQDNs, so a client that verifies host names against the lab CA accepts it unmodified. The token
+endpoint signs access tokens with the RSA key here and the resource simulators (Graph, EWS) verify them.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import ipaddress
 import shutil
 import ssl
@@ -18,7 +20,7 @@ from types import TracebackType
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = ["LOOPBACK_NAMES", "LabPki", "create_pki"]
@@ -35,6 +37,7 @@ class LabPki:
     ca_cert_path: Path
     server_cert_path: Path
     server_key_path: Path
+    token_key_path: Path
     hostnames: tuple[str, ...]
 
     def server_ssl_context(self) -> ssl.SSLContext:
@@ -47,6 +50,11 @@ class LabPki:
     def client_ssl_context(self) -> ssl.SSLContext:
         """A TLS client context that trusts the lab CA only and checks host names."""
         return ssl.create_default_context(cafile=str(self.ca_cert_path))
+
+    def token_signing_key(self) -> rsa.RSAPrivateKey:
+        """The RSA key access tokens are signed with (RS256)."""
+        # Keyed on the file's mtime too, so a directory reused by a later lab never serves a stale key.
+        return _load_rsa_key(self.token_key_path, self.token_key_path.stat().st_mtime_ns)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
@@ -133,16 +141,34 @@ def create_pki(
         ca_cert_path=target / "lab-ca.pem",
         server_cert_path=target / "lab-server.pem",
         server_key_path=target / "lab-server.key",
+        token_key_path=target / "token-signing.key",
         hostnames=names,
     )
     pki.ca_cert_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     pki.server_cert_path.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    key_pem = server_key.private_bytes(
+    _write_private(pki.server_key_path, _pem(server_key))
+    token_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    _write_private(pki.token_key_path, _pem(token_key))
+    return pki
+
+
+def _pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    pki.server_key_path.touch(mode=0o600)
-    pki.server_key_path.write_bytes(key_pem)
-    return pki
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.touch(mode=0o600)
+    path.write_bytes(data)
+
+
+@functools.cache
+def _load_rsa_key(path: Path, _mtime_ns: int) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError(f"{path} does not hold an RSA key")
+    return key
 
 
 def _unique(names: Iterable[str]) -> tuple[str, ...]:
