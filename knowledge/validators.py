@@ -67,9 +67,10 @@ def check_server(value: str) -> str:
     if _NETBIOS.match(name):
         return name
     try:
-        return check_domain(name)
+        check_domain(name)
     except ValueProblem:
         raise ValueProblem(f"'{_shown(value)}' is not a server name like EX01 or ex01.contoso.com.") from None
+    return name
 
 
 def check_thumbprint(value: str) -> str:
