@@ -130,7 +130,6 @@ class Certificate(_Model):
     not_after: LabTime
     has_private_key: bool = True
     status: Literal["Valid", "Invalid", "Revoked", "DateInvalid", "Untrusted", "PendingRequest"] = "Valid"
-    in_store: bool = True  # False: Exchange lists it in AD but it is gone from LocalMachine\My
 
 
 class VirtualDirectory(_Model):
