@@ -1,0 +1,35 @@
+"""The reader's inputs for tests: the bundled fact registry and signatures, read without the causes.
+
+The reader's tests need only facts.yaml and signatures/*.yaml, so they read those two directly and
+stay independent of the rest of the knowledge base.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from knowledge.loader import DATA_DIR
+from knowledge.model import FactSpec, Signature
+from knowledge.reader import read_error_text
+from knowledge.yamlio import read_yaml
+
+PASTES = Path(__file__).parent / "pastes"
+
+FACTS: dict[str, FactSpec] = {
+    name: FactSpec.model_validate(spec) for name, spec in read_yaml(DATA_DIR / "facts.yaml")["facts"].items()
+}
+SIGNATURES: list[Signature] = [
+    Signature.model_validate(raw)
+    for path in sorted((DATA_DIR / "signatures").glob("*.yaml"))
+    for raw in read_yaml(path)["signatures"]
+]
+
+
+def read(text: str) -> dict[str, Any]:
+    """read_error_text with the bundled signatures and fact registry."""
+    return read_error_text(text, signatures=SIGNATURES, facts=FACTS)
+
+
+def paste(name: str) -> str:
+    return (PASTES / name).read_text(encoding="utf-8")
