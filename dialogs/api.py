@@ -26,7 +26,7 @@ State = dict[str, Any]
 Card = dict[str, Any]
 
 InboundKind = Literal["message", "submit", "added_to_team", "mention_in_channel"]
-OutboundKind = Literal["text", "card", "typing", "escalation"]
+OutboundKind = Literal["text", "card", "typing", "escalation", "checkpoint"]
 
 
 @dataclass(frozen=True)
@@ -52,13 +52,16 @@ class Outbound:
     `card_key` names a card so a later `Outbound` with the same key updates it in place (the progress card).
     An `escalation` outbound carries a card the host posts as a new thread in the escalation channel; `emit`
     then returns a short description of where it went (for example "Exchange › Escalations"), or None when no
-    escalation channel is set or the post failed. Other outbounds return None.
+    escalation channel is set or the post failed. A `checkpoint` outbound carries `state`: the host stores it
+    at once (it sends nothing), so that a turn which dies during a long step (the checks) resumes from there on
+    the next message; the state `handle` returns still replaces it. Other outbounds return None.
     """
 
     kind: OutboundKind
     text: str = ""
     card: Card | None = None
     card_key: str = ""
+    state: State | None = None
 
 
 Emit = Callable[[Outbound], Awaitable[str | None]]
