@@ -1,0 +1,141 @@
+"""The aiohttp application: `/api/messages` (authenticated), `/healthz` and `/remediation/{token}`."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+from aiohttp import web
+from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware, start_agent_process
+from microsoft_agents.hosting.core import AgentApplication, AgentAuthConfiguration, Connections, TurnState
+
+from bot.auth import auth_configuration, connection_manager, host_validator, tenant_guard
+from bot.escalation import Escalations
+from bot.host import TeamsHost, build_application
+from bot.links import Clock, LinkService, LinkSigner, PublishRunbook, load_link_key
+from bot.settings import Settings
+from bot.storage import Store
+from bot.storage.factory import open_store
+from bot.turns import TurnRunner
+from bot.web import healthz, remediation
+from dialogs.api import Conversation
+
+__all__ = ["RUNTIME", "ConversationFactory", "Runtime", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+ConversationFactory = Callable[[PublishRunbook], Conversation | AbstractAsyncContextManager[Conversation]]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the request handlers need once the application has started."""
+
+    settings: Settings
+    store: Store
+    adapter: CloudAdapter
+    application: AgentApplication[TurnState]
+    links: LinkService
+
+
+RUNTIME = web.AppKey("runtime", Runtime)
+
+
+def create_app(
+    settings: Settings,
+    conversation: Conversation | ConversationFactory,
+    *,
+    connections: Callable[[AgentAuthConfiguration], Connections] | None = None,
+    clock: Clock = time.time,
+) -> web.Application:
+    """Build the server for `conversation` (an object, or a factory given the runbook publisher).
+
+    `connections` builds the token providers for outbound calls from the bot's identity (MSAL unless given:
+    tests use a loopback identity provider);
+    `clock` drives link expiry.
+    """
+    configuration = auth_configuration(settings)
+    outbound = (connections or connection_manager)(configuration)
+    adapter = CloudAdapter(connection_manager=outbound, host_validator=host_validator(settings))
+
+    root = web.Application()
+    root.cleanup_ctx.append(_lifecycle(settings, conversation, adapter, outbound, clock))
+    root.router.add_get("/healthz", healthz)
+    root.router.add_get("/remediation/{token}", remediation)
+
+    # The SDK's JWT middleware reads its configuration from the application it is installed on.
+    api = web.Application(middlewares=[jwt_authorization_middleware, tenant_guard(settings)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", web.NotAppKeyWarning)
+        api["agent_configuration"] = configuration
+    api.router.add_post("/messages", _messages)
+    root.add_subapp("/api", api)
+    return root
+
+
+async def _messages(request: web.Request) -> web.StreamResponse:
+    runtime = request.config_dict[RUNTIME]
+    response = await start_agent_process(request, runtime.application, runtime.adapter)
+    return response if response is not None else web.Response(status=202)
+
+
+def _lifecycle(
+    settings: Settings,
+    conversation: Conversation | ConversationFactory,
+    adapter: CloudAdapter,
+    connections: Connections,
+    clock: Clock,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        store = await open_store(settings)
+        try:
+            key = load_link_key(
+                settings.link_secret.get_secret_value() if settings.link_secret else None, settings.state_dir
+            )
+            signer = LinkSigner(key, settings.link_ttl_days * 86400, clock)
+            links = LinkService(store, signer, settings.base_url, clock)
+            async with _entered(conversation, links.publish) as handler:
+                escalations = Escalations(store, adapter, settings)
+                host = TeamsHost(store, TurnRunner(store, handler), escalations)
+                adapter.on_turn_error = host.on_error
+                application = build_application(host, connections)
+                app[RUNTIME] = Runtime(settings, store, adapter, application, links)
+                logger.info("bot ready: %s", _describe(settings, store))
+                yield
+        finally:
+            await store.close()
+
+    return lifecycle
+
+
+@asynccontextmanager
+async def _entered(
+    conversation: Conversation | ConversationFactory, publish: PublishRunbook
+) -> AsyncIterator[Conversation]:
+    """The conversation itself, or what its factory builds (entered, if it is an async context manager)."""
+    if callable(getattr(conversation, "handle", None)):
+        yield cast(Conversation, conversation)
+        return
+    built: Any = cast(ConversationFactory, conversation)(publish)
+    if isinstance(built, AbstractAsyncContextManager):
+        async with built as entered:
+            yield entered
+    else:
+        yield built
+
+
+def _describe(settings: Settings, store: Store) -> str:
+    facts: Mapping[str, object] = {
+        "auth": "anonymous (loopback only)" if settings.anonymous else f"bot {settings.client_id}",
+        "tenants": len(settings.tenants) or "any",
+        "storage": store.kind,
+        "backend": settings.backend,
+        "outbound host check": "on" if settings.check_outbound_hosts else "off",
+        "links": settings.base_url,
+    }
+    return ", ".join(f"{name}={value}" for name, value in facts.items())

@@ -1,0 +1,84 @@
+"""A small conversation at our own port (`dialogs.api.Conversation`) for driving the host in tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from dialogs.api import Emit, Inbound, Outbound, State
+
+Publish = Callable[[Mapping[str, Any]], Awaitable[str]]
+
+RUNBOOK: dict[str, Any] = {
+    "title": "Re-publish the federation certificate",
+    "cause_id": "fedcert-missing",
+    "cause_title": "Federation certificate missing on <EX02>",
+    "summary": "The certificate is missing on one server & free/busy fails.",
+    "steps": [
+        {
+            "summary": "Check the certificate",
+            "commands": ["Get-ExchangeCertificate -Server EX02 | Where {$_.Thumbprint -eq '<thumb>'}"],
+            "changes": False,
+            "risk": "none",
+            "verify": ["Test-FederationTrust"],
+            "docs": ["https://learn.microsoft.com/exchange/federation"],
+        }
+    ],
+    "parameters": {"Server": "EX02"},
+    "created_for": "Ada Lovelace",
+}
+
+
+def card(text: str) -> dict[str, Any]:
+    return {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": text}]}
+
+
+class ScriptedConversation:
+    """Counts turns in its state and reacts to a few words; `inbounds` records what it was given."""
+
+    def __init__(self, publish: Publish | None = None) -> None:
+        self.inbounds: list[Inbound] = []
+        self.publish = publish
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def handle(self, state: State, inbound: Inbound, emit: Emit) -> State:
+        self.inbounds.append(inbound)
+        state = {
+            **state,
+            "turns": int(state.get("turns", 0)) + 1,
+            "seen": [*state.get("seen", []), inbound.text],
+        }
+        words = inbound.text.split()
+        verb = words[0] if words else ""
+        if inbound.kind == "submit":
+            await emit(Outbound(kind="card", card=card(f"submitted {inbound.value}"), card_key="progress"))
+        elif inbound.kind == "added_to_team":
+            await emit(Outbound(kind="text", text=f"hello {inbound.team_id}"))
+        elif verb == "card":
+            await emit(Outbound(kind="typing"))
+            await emit(
+                Outbound(kind="card", card=card(" ".join(words[1:]) or "progress"), card_key="progress")
+            )
+        elif verb == "escalate":
+            where = await emit(Outbound(kind="escalation", card=card("please look at this")))
+            await emit(Outbound(kind="text", text=f"escalated to {where}"))
+        elif verb == "boom":
+            await emit(Outbound(kind="text", text="about to fail"))
+            raise RuntimeError("internal detail: password=hunter2")
+        elif verb == "runbook" and self.publish is not None:
+            await emit(Outbound(kind="text", text=await self.publish(RUNBOOK)))
+        elif verb in ("wait", "quietwait"):
+            await self._wait(emit, loud=verb == "wait")
+        else:
+            await emit(Outbound(kind="text", text=f"echo {inbound.text} (turn {state['turns']})"))
+        return state
+
+    async def _wait(self, emit: Emit, *, loud: bool) -> None:
+        # Holds the turn open until the test opens the gate (to interleave another replica's write).
+        if loud:
+            await emit(Outbound(kind="text", text="working"))
+        self.entered.set()
+        if self.gate is not None:
+            await self.gate.wait()
