@@ -32,7 +32,7 @@ from lab.psrp_wire import (
     pipeline_state_xml,
 )
 
-__all__ = ["CONFIGURATION", "ONLINE_PATH", "PATH", "build_app"]
+__all__ = ["CONFIGURATION", "ONLINE_PATH", "PATH", "SERVER_KEY", "build_app"]
 
 PATH = "/PowerShell"
 ONLINE_PATH = "/powershell-liveid"
@@ -242,10 +242,13 @@ def _timed_out(call: soap.WsmanRequest) -> web.Response:
     return soap.fault(call.message_id, soap.FAULT_TIMED_OUT, "w:TimedOut", reason)
 
 
+SERVER_KEY = web.AppKey("psrp", PsrpServer)
+
+
 def build_app(ctx: LabContext) -> web.Application:
     server = PsrpServer(ctx)
     app = web.Application()
     for path in (PATH, PATH.lower(), ONLINE_PATH):  # IIS paths are case-insensitive
         app.router.add_post(path, server.handle)
-    app["psrp"] = server
+    app[SERVER_KEY] = server
     return app

@@ -24,7 +24,7 @@ from lab.context import LabContext
 from lab.host_scripts import ScriptResult, run_script, template_id
 from lab.scenario_model import Server
 
-__all__ = ["PATH", "build_app"]
+__all__ = ["PATH", "SERVER_KEY", "build_app"]
 
 PATH = "/wsman"
 _CMD_SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
@@ -188,10 +188,13 @@ def _not_powershell() -> ScriptResult:
     return ScriptResult(stdout="", stderr=message, exit_code=1)
 
 
+SERVER_KEY = web.AppKey("winrm", WinrsServer)
+
+
 def build_app(ctx: LabContext) -> web.Application:
     server = WinrsServer(ctx)
     app = web.Application()
     app.router.add_post(PATH, server.handle)
     app.router.add_post(PATH + "/{server}", server.handle)
-    app["winrm"] = server
+    app[SERVER_KEY] = server
     return app
