@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import xml.etree.ElementTree as ET
 
-from lab.ews_store import Caller, effective_read_items
+from lab.ews_store import NO_FREE_BUSY_ACCESS, Caller, effective_read_items
 from lab.ews_xml import NS, EwsError, child_text, el, error_message, q, success_message
 from lab.scenario_model import CalendarEvent, Mailbox
 
@@ -84,10 +84,10 @@ def _free_busy_view(
             f"Unable to resolve e-mail address {target} to an Active Directory object.",
         )
     read = effective_read_items(mailbox, caller.acting)
+    if read == "None":
+        raise NO_FREE_BUSY_ACCESS
     view_type = _view_type(requested, read)
     parts: list[ET.Element] = [el("t:FreeBusyViewType", view_type)]
-    if view_type == "None":
-        return el("m:FreeBusyView", parts)
     events = _events_in(caller, mailbox, window)
     if "Merged" in view_type:
         parts.append(el("t:MergedFreeBusy", _merged(caller, events, window, interval)))
@@ -99,8 +99,6 @@ def _free_busy_view(
 
 def _view_type(requested: str, read_items: str) -> str:
     """The view a requester gets: time-only permissions downgrade Detailed views to FreeBusy ones."""
-    if read_items == "None":
-        return "None"
     if read_items == "TimeOnly" and requested.startswith("Detailed"):
         return requested.replace("Detailed", "FreeBusy")
     return requested

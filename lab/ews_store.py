@@ -17,6 +17,7 @@ from lab.ews_xml import EwsError
 from lab.scenario_model import CalendarEvent, CalendarPermission, Mailbox, Scenario, SharingSubscription
 
 __all__ = [
+    "NO_FREE_BUSY_ACCESS",
     "SHARING_PROPERTY_SET",
     "SUBSCRIPTION_CLASS",
     "Caller",
@@ -37,6 +38,12 @@ __all__ = [
     "mailbox_or_error",
 ]
 
+# What the availability service answers a requester without any free/busy right on the target calendar.
+NO_FREE_BUSY_ACCESS = EwsError(
+    "ErrorNoFreeBusyAccess",
+    "Microsoft.Exchange.InfoWorker.Common.Availability.NoFreeBusyAccessException: "
+    "The caller does not have access to free/busy data.",
+)
 # The named-property set of sharing subscriptions (PSETID_Sharing), as MFCMAPI shows them.
 SHARING_PROPERTY_SET = "f52a8693-c34d-4980-9e20-9d4c1eabb6a7"
 SUBSCRIPTION_CLASS = "IPM.ExternalSharingSubscription"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from lab.ews_store import effective_read_items
+from lab.ews_store import NO_FREE_BUSY_ACCESS, effective_read_items
 from lab.faults import reset_connection, stall
 from lab.scenario_model import CalendarPermission, Mailbox
 from lab.token import GRAPH_RESOURCE, TokenError, verify_access_token
@@ -238,10 +238,10 @@ class _Graph:
             }
         read = effective_read_items(mailbox, requester.address)
         if read == "None":
-            message = "The requester does not have permission to view free/busy information for this mailbox."
+            denied = NO_FREE_BUSY_ACCESS
             return {
                 "scheduleId": target,
-                "error": {"message": message, "responseCode": "ErrorNoFreeBusyAccess"},
+                "error": {"message": denied.text, "responseCode": denied.code},
             }
         start, end = window
         items = []

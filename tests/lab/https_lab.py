@@ -14,7 +14,7 @@ from aiohttp import web
 
 from lab.context import LabContext, new_credentials
 from lab.faults import FaultController
-from lab.pki import create_pki
+from lab.pki import LabPki, create_pki
 from lab.scenario import Scenario, load_scenario
 from lab.serve import BackgroundServer
 
@@ -29,13 +29,14 @@ def scenario_with(base: str = "healthy", **changes: Callable[[dict[str, Any]], N
     return Scenario.model_validate(data)
 
 
-def make_context(scenario: Scenario) -> LabContext:
+def make_context(scenario: Scenario, tls: LabPki | None = None) -> LabContext:
+    """A fresh lab context; pass `tls` to share one CA between several labs in a test module."""
     hostnames = [server.fqdn for server in scenario.organization.servers]
     return LabContext(
         scenario=scenario,
         faults=FaultController(list(scenario.faults)),
         credentials=new_credentials(scenario),
-        tls=create_pki(hostnames),
+        tls=tls or create_pki(hostnames),
     )
 
 

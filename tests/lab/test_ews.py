@@ -8,6 +8,7 @@ access_type=DELEGATE)`; TLS verified against the lab CA through `BaseProtocol.HT
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import time
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ from exchangelib.errors import (
     ErrorAccessDenied,
     ErrorInvalidExchangeImpersonationHeaderData,
     ErrorMailRecipientNotFound,
+    ErrorNoFreeBusyAccess,
     ErrorNonExistentMailbox,
     ErrorProxyRequestProcessingFailed,
     ErrorServerBusy,
@@ -50,16 +52,14 @@ from exchangelib.services import GetFolder
 from lab import ews, token
 from lab.context import LabContext
 from lab.faults import FaultSpec
+from lab.pki import LabPki, create_pki
+from lab.scenario import load_scenario
 from tests.lab.https_lab import make_context, scenario_with, serve
 
 UTC = EWSTimeZone("UTC")
 SHARING_SET = "f52a8693-c34d-4980-9e20-9d4c1eabb6a7"
-# Event 4002's inner exception, as the on-premises availability service reports a cross-site proxy failure.
-PROXY_FAILURE = (
-    "Proxy web request failed. , inner exception: System.Net.WebException: The underlying connection was "
-    "closed: An unexpected error occurred on a receive. ---> System.IO.IOException: Unable to read data from "
-    "the transport connection: An existing connection was forcibly closed by the remote host."
-)
+SEED_000 = "seed-000-federation-cert"
+SEED_001 = "seed-001-sharing-subscription"
 
 
 class SharerIdentity(ExtendedProperty):  # type: ignore[misc]
@@ -88,27 +88,42 @@ def _edit(data: dict[str, Any]) -> None:
         {"user": "Anonymous", "access_rights": ["None"]},
         {"user": "carol@contoso.com", "access_rights": ["Reviewer"]},
     ]
-    data["failing_pair"] = {"requester": "alice@contoso.com", "target": "bjorn@contoso.com"}
-    data["availability"] = [
-        {
-            "requester": "alice@contoso.com",
-            "target": "bjorn@contoso.com",
-            "error": {"code": "ErrorProxyRequestProcessingFailed", "message": PROXY_FAILURE},
-        }
-    ]
+    # Nobody but Dave himself may see even his free/busy times.
+    mailboxes["dave@fabrikam.com"]["calendar_permissions"] = [{"user": "Default", "access_rights": ["None"]}]
 
 
 @pytest.fixture(scope="module")
-def ctx() -> Iterator[LabContext]:
-    context = make_context(scenario_with(edit=_edit))
-    yield context
-    context.tls.cleanup()
+def pki() -> Iterator[LabPki]:
+    with create_pki() as made:
+        yield made
+
+
+@contextlib.contextmanager
+def _serve_ews(ctx: LabContext) -> Iterator[dict[str, str]]:
+    with serve(ctx, ews.build_app) as ews_url, serve(ctx, token.build_app) as token_url:
+        yield {"ews": f"{ews_url}/EWS/Exchange.asmx", "authority": f"{token_url}/{ctx.credentials.tenant_id}"}
+
+
+@pytest.fixture(scope="module")
+def ctx(pki: LabPki) -> LabContext:
+    return make_context(scenario_with(edit=_edit), tls=pki)
 
 
 @pytest.fixture(scope="module")
 def endpoints(ctx: LabContext) -> Iterator[dict[str, str]]:
-    with serve(ctx, ews.build_app) as ews_url, serve(ctx, token.build_app) as token_url:
-        yield {"ews": f"{ews_url}/EWS/Exchange.asmx", "authority": f"{token_url}/{ctx.credentials.tenant_id}"}
+    with _serve_ews(ctx) as urls:
+        yield urls
+
+
+@pytest.fixture(scope="module")
+def seeds(pki: LabPki) -> Iterator[dict[str, tuple[LabContext, dict[str, str]]]]:
+    """The bundled seed scenarios, served as they ship."""
+    with contextlib.ExitStack() as stack:
+        labs = {}
+        for name in (SEED_000, SEED_001):
+            seed_ctx = make_context(load_scenario(name), tls=pki)
+            labs[name] = (seed_ctx, stack.enter_context(_serve_ews(seed_ctx)))
+        yield labs
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -124,8 +139,8 @@ def sharing_properties() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def lab_trust(ctx: LabContext, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    ca_path = str(ctx.tls.ca_cert_path)
+def lab_trust(pki: LabPki, ctx: LabContext, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    ca_path = str(pki.ca_cert_path)
 
     class LabCaAdapter(requests.adapters.HTTPAdapter):
         """Verify EWS and token endpoint certificates against the lab CA (the product: its own CA bundle)."""
@@ -199,8 +214,9 @@ def tomorrow() -> tuple[datetime.datetime, datetime.datetime]:
 # ------------------------------------------------------------------------------------ mailbox data
 
 
-def test_sharing_subscription_named_properties(ctx: LabContext, endpoints: dict[str, str]) -> None:
-    carol = basic_account(ctx, endpoints["ews"], "carol@contoso.com")
+def test_sharing_subscription_named_properties(seeds: dict[str, tuple[LabContext, dict[str, str]]]) -> None:
+    seed_ctx, urls = seeds[SEED_001]
+    carol = basic_account(seed_ctx, urls["ews"], "carol@contoso.com")
     sharing = (
         SingleFolderQuerySet(account=carol, folder=carol.root).depth(SHALLOW).only("name").get(name="Sharing")
     )
@@ -209,8 +225,8 @@ def test_sharing_subscription_named_properties(ctx: LabContext, endpoints: dict[
     assert [(s.item_class, s.sharer_identity, s.sharing_url) for s in subscriptions] == [
         (
             "IPM.ExternalSharingSubscription",
-            "dave@fabrikam.com",
-            "https://mail.fabrikam.com/EWS/Exchange.asmx",
+            "erin@contoso.com",
+            "https://outlook.office365.com/EWS/Exchange.asmx",
         )
     ]
     # Subscriptions are hidden: a normal traversal of the same folder does not list them.
@@ -273,30 +289,42 @@ def test_impersonated_requester_with_reviewer_rights_sees_subjects(
     assert [e.details.subject for e in view.calendar_events] == ["Site walk-through", "Dentist"]
 
 
-def test_failing_pair_gets_the_proxy_error_a_server_returns(
+def test_seed_000_failing_pair_gets_the_proxy_error_and_the_working_pair_answers(
+    seeds: dict[str, tuple[LabContext, dict[str, str]]],
+) -> None:
+    seed_ctx, urls = seeds[SEED_000]
+    failing, working = seed_ctx.scenario.failing_pair, seed_ctx.scenario.working_pair
+    assert failing is not None
+    requester = oauth_account(seed_ctx, urls, failing.requester, identity=failing.requester)
+    start, end = tomorrow()
+    answers = requester.protocol.get_free_busy_info(
+        accounts=[(failing.target, "Required", False)], start=start, end=end
+    )
+    with pytest.raises(
+        ErrorProxyRequestProcessingFailed, match="underlying connection was closed: An unexpected"
+    ):
+        list(answers)
+    (view,) = requester.protocol.get_free_busy_info(
+        accounts=[(working.target, "Required", False)], start=start, end=end
+    )
+    assert [e.busy_type for e in view.calendar_events] == ["Busy"]
+
+
+def test_unknown_and_closed_calendars_are_reported_per_mailbox(
     ctx: LabContext, endpoints: dict[str, str]
 ) -> None:
-    alice = oauth_account(ctx, endpoints, "alice@contoso.com", identity="alice@contoso.com")
-    start, end = tomorrow()
-    answers = alice.protocol.get_free_busy_info(
-        accounts=[("bjorn@contoso.com", "Required", False)], start=start, end=end
-    )
-    with pytest.raises(ErrorProxyRequestProcessingFailed, match="underlying connection was closed"):
-        list(answers)
-
-
-def test_an_unknown_attendee_is_reported_per_mailbox(ctx: LabContext, endpoints: dict[str, str]) -> None:
     carol = basic_account(ctx, endpoints["ews"], "carol@contoso.com")
     start, end = tomorrow()
-    answers = list(
-        carol.protocol.get_free_busy_info(
-            accounts=[("nobody@contoso.com", "Required", False), ("frank@contoso.com", "Required", False)],
-            start=start,
-            end=end,
-        )
+    attendees = [("nobody@contoso.com", "Required", False), ("frank@contoso.com", "Required", False)]
+    unknown, frank = carol.protocol.get_free_busy_info(accounts=attendees, start=start, end=end)
+    assert isinstance(unknown, ErrorMailRecipientNotFound)
+    assert [e.busy_type for e in frank.calendar_events] == ["Busy"]
+    # exchangelib raises this one instead of returning it in the list.
+    closed = carol.protocol.get_free_busy_info(
+        accounts=[("dave@fabrikam.com", "Required", False)], start=start, end=end
     )
-    assert isinstance(answers[0], ErrorMailRecipientNotFound)
-    assert [e.busy_type for e in answers[1].calendar_events] == ["Busy"]
+    with pytest.raises(ErrorNoFreeBusyAccess, match="does not have access to free/busy data"):
+        list(closed)
 
 
 def test_unknown_mailbox_is_non_existent(ctx: LabContext, endpoints: dict[str, str]) -> None:

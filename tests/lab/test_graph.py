@@ -9,6 +9,7 @@ trusts the lab CA.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,13 +25,12 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lab import graph, token
 from lab.context import LabContext
 from lab.faults import FaultSpec
+from lab.pki import LabPki, create_pki
+from lab.scenario import load_scenario
 from tests.lab.https_lab import make_context, scenario_with, serve
 
 GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
-PROXY_FAILURE = (
-    "Proxy web request failed. , inner exception: System.Net.WebException: The underlying connection was "
-    "closed: An unexpected error occurred on a receive."
-)
+SEED_000 = "seed-000-federation-cert"
 
 
 def _edit(data: dict[str, Any]) -> None:
@@ -41,31 +41,39 @@ def _edit(data: dict[str, Any]) -> None:
         {"user": "bjorn@contoso.com", "access_rights": ["Reviewer"]},
         {"user": "partner@northwind.example", "access_rights": ["LimitedDetails"]},
     ]
-    data["failing_pair"] = {"requester": "alice@contoso.com", "target": "bjorn@contoso.com"}
-    data["availability"] = [
-        {
-            "requester": "alice@contoso.com",
-            "target": "bjorn@contoso.com",
-            "error": {"code": "ErrorProxyRequestProcessingFailed", "message": PROXY_FAILURE},
-        }
-    ]
+    # Nobody but Dave himself may see even his free/busy times.
+    mailboxes["dave@fabrikam.com"]["calendar_permissions"] = [{"user": "Default", "access_rights": ["None"]}]
+
+
+@contextlib.contextmanager
+def _serve_cloud(ctx: LabContext) -> Iterator[dict[str, str]]:
+    with serve(ctx, token.build_app) as token_url, serve(ctx, graph.build_app) as graph_url:
+        yield {"token": token_url, "graph": graph_url}
 
 
 @pytest.fixture(scope="module")
-def ctx() -> Iterator[LabContext]:
-    context = make_context(scenario_with(edit=_edit))
-    yield context
-    context.tls.cleanup()
+def pki() -> Iterator[LabPki]:
+    with create_pki() as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def ctx(pki: LabPki) -> LabContext:
+    return make_context(scenario_with(edit=_edit), tls=pki)
 
 
 @pytest.fixture(scope="module")
 def urls(ctx: LabContext) -> Iterator[dict[str, str]]:
-    with serve(ctx, token.build_app) as token_url, serve(ctx, graph.build_app) as graph_url:
-        yield {
-            "authority": f"{token_url}/{ctx.credentials.tenant_id}",
-            "token": token_url,
-            "graph": graph_url,
-        }
+    with _serve_cloud(ctx) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def seed_000(pki: LabPki) -> Iterator[tuple[LabContext, dict[str, str]]]:
+    """The bundled seed-000 scenario, served as it ships."""
+    seed_ctx = make_context(load_scenario(SEED_000), tls=pki)
+    with _serve_cloud(seed_ctx) as served:
+        yield seed_ctx, served
 
 
 @pytest.fixture(autouse=True)
@@ -96,11 +104,15 @@ def msal_app(
     )
 
 
-@pytest.fixture(scope="module")
-def graph_token(ctx: LabContext, urls: dict[str, str]) -> str:
+def acquire_graph_token(ctx: LabContext, urls: dict[str, str]) -> str:
     result = msal_app(ctx, urls).acquire_token_for_client(scopes=GRAPH_SCOPE)
     assert "access_token" in result, result
     return str(result["access_token"])
+
+
+@pytest.fixture(scope="module")
+def graph_token(ctx: LabContext, urls: dict[str, str]) -> str:
+    return acquire_graph_token(ctx, urls)
 
 
 @pytest.fixture
@@ -138,7 +150,9 @@ async def test_msal_token_is_an_rs256_jwt_the_jwks_verifies(
     assert claims["tid"] == ctx.credentials.tenant_id
     assert claims["appid"] == ctx.credentials.client_id
     assert "Calendars.Read" in claims["roles"]
-    async with client.get(f"{urls['authority']}/v2.0/.well-known/openid-configuration") as response:
+    async with client.get(
+        f"{urls['token']}/{ctx.credentials.tenant_id}/v2.0/.well-known/openid-configuration"
+    ) as response:
         jwks_uri = (await response.json())["jwks_uri"]
     async with client.get(jwks_uri) as response:
         (key,) = (await response.json())["keys"]
@@ -198,25 +212,46 @@ async def test_calendar_permissions_as_graph_reports_them(
     ]
 
 
-async def test_get_schedule_for_a_working_and_a_broken_pair(
+async def test_seed_000_get_schedule_for_the_failing_and_the_working_pair(
+    seed_000: tuple[LabContext, dict[str, str]], client: aiohttp.ClientSession
+) -> None:
+    seed_ctx, seed_urls = seed_000
+    failing, working = seed_ctx.scenario.failing_pair, seed_ctx.scenario.working_pair
+    assert failing is not None
+    assert failing.requester == working.requester
+    headers = {"Authorization": f"Bearer {acquire_graph_token(seed_ctx, seed_urls)}"}
+    body = {"schedules": [failing.target, working.target], **tomorrow()}
+    url = f"{seed_urls['graph']}/v1.0/users/{failing.requester}/calendar/getSchedule"
+    async with client.post(url, json=body, headers=headers) as response:
+        assert response.status == 200
+        broken, answered = (await response.json())["value"]
+    assert broken["scheduleId"] == failing.target
+    assert broken["error"]["responseCode"] == "ErrorProxyRequestProcessingFailed"
+    assert "The underlying connection was closed" in broken["error"]["message"]
+    assert "scheduleItems" not in broken
+    # Carol's hiring panel, 10:00-11:00 (hour slots); Default's right gives times, no subjects.
+    assert answered["availabilityView"] == "0" * 10 + "2" + "0" * 13
+    assert [
+        (i["status"], i["start"]["dateTime"][11:16], "subject" in i) for i in answered["scheduleItems"]
+    ] == [("busy", "10:00", False)]
+
+
+async def test_get_schedule_details_follow_permissions(
     urls: dict[str, str], graph_token: str, client: aiohttp.ClientSession
 ) -> None:
     headers = {"Authorization": f"Bearer {graph_token}"}
-    body = {"schedules": ["bjorn@contoso.com", "frank@contoso.com", "erin@contoso.com"], **tomorrow()}
-    url = f"{urls['graph']}/v1.0/users/alice@contoso.com/calendar/getSchedule"
+    body = {"schedules": ["alice@contoso.com", "dave@fabrikam.com", "ghost@contoso.com"], **tomorrow()}
+    url = f"{urls['graph']}/v1.0/users/bjorn@contoso.com/calendar/getSchedule"
     async with client.post(url, json=body, headers=headers) as response:
-        assert response.status == 200
-        bjorn, frank, erin = (await response.json())["value"]
-    assert bjorn == {
-        "scheduleId": "bjorn@contoso.com",
-        "error": {"message": PROXY_FAILURE, "responseCode": "ErrorProxyRequestProcessingFailed"},
-    }
-    # Frank's calendar: one busy half hour at 09:00 (hour slots); Default's right gives times, no subjects.
-    assert frank["availabilityView"] == "0" * 9 + "2" + "0" * 14
-    assert [(i["status"], i["start"]["dateTime"][11:16], "subject" in i) for i in frank["scheduleItems"]] == [
-        ("busy", "09:00", False)
-    ]
-    assert erin["availabilityView"][11] == "2"
+        assert response.status == 404  # Bjørn is on-premises: no Graph calendar of his own
+    url = f"{urls['graph']}/v1.0/users/erin@contoso.com/calendar/getSchedule"
+    async with client.post(url, json=body, headers=headers) as response:
+        alice, dave, ghost = (await response.json())["value"]
+    assert [i.get("subject") for i in alice["scheduleItems"]] == [None, None]
+    assert alice["availabilityView"][9] == "2"
+    assert alice["availabilityView"][14] == "1"
+    assert dave["error"]["responseCode"] == "ErrorNoFreeBusyAccess"
+    assert ghost["error"]["responseCode"] == "ErrorMailRecipientNotFound"
 
 
 async def test_users_and_their_errors(
