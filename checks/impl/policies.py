@@ -1,0 +1,192 @@
+"""sharing-policy, availability-address-space and exchange-online-settings."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from checks.api import Evidence
+from checks.context import CheckContext, Finding
+from checks.impl.sides import exo_rows, pair
+from checks.ports import Row
+from checks.registry import check
+from checks.remedies import commands
+from checks.values import ev, flag, is_ip_host, strings, text, url_scheme
+from checks.views import mailbox, org, vdirs
+
+SHARING_REMEDY = commands("Get-SharingPolicy | Format-List Name,Default,Enabled,Domains")
+SPACE_REMEDY = commands(
+    "Get-AvailabilityAddressSpace | Format-List ForestName,AccessMethod,ProxyUrl,TargetAutodiscoverEpr,UseServiceAccount",
+    "Get-WebServicesVirtualDirectory -ADPropertiesOnly | Format-List Server,InternalUrl,ExternalUrl",
+)
+EXO_REMEDY = commands(
+    "# in Exchange Online PowerShell (Connect-ExchangeOnline):",
+    "Get-OrganizationConfig | Format-List Name,EwsEnabled,EwsApplicationAccessPolicy",
+    "Get-OrganizationRelationship | Format-List Name,Enabled,DomainNames,FreeBusyAccessEnabled,FreeBusyAccessLevel",
+    "Get-IntraOrganizationConnector | Format-List Name,Enabled,TargetAddressDomains",
+)
+
+
+def _shares_free_busy(policy: Row, domain: str) -> bool:
+    for entry in strings(policy, "Domains"):
+        name, _, actions = entry.partition(":")
+        if name.strip().lower() in ("*", domain.lower()) and "calendarsharingfreebusy" in actions.lower():
+            return True
+    return False
+
+
+async def _partner_domains(ctx: CheckContext) -> list[str]:
+    """Domains outside this organisation that free/busy is shared with: relationships' and an external requester's."""
+    relationships = await ctx.exchange.run("Get-OrganizationRelationship")
+    domains = {d.lower() for r in relationships for d in strings(r, "DomainNames")}
+    requester = ctx.address("requester")
+    if requester is not None and await mailbox(ctx, requester) is None:
+        domains.add(requester.rsplit("@", 1)[1].lower())
+    return sorted(domains)
+
+
+@check("sharing-policy", remedy=SHARING_REMEDY)
+async def sharing_policy(ctx: CheckContext) -> Finding:
+    policies, partners = await asyncio.gather(ctx.exchange.run("Get-SharingPolicy"), _partner_domains(ctx))
+    default = next((p for p in policies if flag(p, "Default")), policies[0] if policies else None)
+    if default is None:
+        facts: dict[str, Any] = {"sharing_policy.missing_domains": partners}
+        return Finding(
+            "warn",
+            "There is no sharing policy, so users cannot share their calendars outside the organisation.",
+            facts=facts,
+        )
+    evidence = [
+        ev(
+            "",
+            f"Sharing policy {text(default, 'Name')} Domains",
+            strings(default, "Domains"),
+            f"Enabled: {flag(default, 'Enabled')}",
+        )
+    ]
+    enabled = flag(default, "Enabled") is not False
+    missing = [d for d in partners if not enabled or not _shares_free_busy(default, d)]
+    facts = {"sharing_policy.missing_domains": missing}
+    if missing:
+        return Finding(
+            "warn",
+            f"The default sharing policy does not share free/busy with {', '.join(missing)}.",
+            evidence,
+            facts,
+        )
+    return Finding(
+        "ok", "The default sharing policy shares free/busy with every partner domain.", evidence, facts
+    )
+
+
+def _space_problem(space: Row, served: set[str]) -> str:
+    url = text(space, "ProxyUrl")
+    method = text(space, "AccessMethod")
+    if method.lower() != "internalproxy" and not url:
+        return ""
+    if not url:
+        return "has no ProxyUrl"
+    if url_scheme(url) != "https":
+        return f"ProxyUrl {url} is not https"
+    if is_ip_host(url):
+        return f"ProxyUrl {url} uses an IP address"
+    if method.lower() == "internalproxy" and url.rstrip("/").lower() not in served:
+        return f"ProxyUrl {url} is not an EWS URL this organisation serves"
+    return ""
+
+
+@check("availability-address-space", remedy=SPACE_REMEDY)
+async def availability_address_space(ctx: CheckContext) -> Finding:
+    spaces, ews, organisation, found = await asyncio.gather(
+        ctx.exchange.run("Get-AvailabilityAddressSpace"), vdirs(ctx, "ews"), org(ctx), pair(ctx)
+    )
+    served = {
+        text(r, n).rstrip("/").lower() for r in ews for n in ("InternalUrl", "ExternalUrl") if text(r, n)
+    }
+    facing = [
+        r
+        for r in ews
+        if text(r, "Server").lower()
+        in {
+            s.name.lower()
+            for s in organisation.mailbox_servers
+            if s.site in organisation.internet_facing_sites
+        }
+    ]
+    expected = text((facing or ews or [{}])[0], "InternalUrl")
+    evidence: list[Evidence] = []
+    mismatch: list[str] = []
+    for space in spaces:
+        problem = _space_problem(space, served)
+        forest = text(space, "ForestName")
+        evidence.append(
+            ev(
+                forest,
+                "AccessMethod / ProxyUrl",
+                f"{text(space, 'AccessMethod')} {text(space, 'ProxyUrl')}".strip(),
+                problem,
+            )
+        )
+        if problem:
+            mismatch.append(forest)
+    facts: dict[str, Any] = {"availability_space.mismatch": mismatch}
+    target_domains = {i.domain for i in found or ()} | {
+        i.routing_domain for i in found or () if i.routing_domain
+    }
+    relevant = next((s for s in spaces if text(s, "ForestName").lower() in target_domains), None)
+    relevant = relevant or next((s for s in spaces if text(s, "ForestName") in mismatch), None)
+    if relevant is not None:
+        facts["availability_space.forest"] = text(relevant, "ForestName")
+        if text(relevant, "ProxyUrl"):
+            facts["availability_space.proxy_url"] = text(relevant, "ProxyUrl")
+        if expected and text(relevant, "AccessMethod").lower() == "internalproxy":
+            facts["availability_space.expected_url"] = expected
+    if mismatch:
+        return Finding(
+            "fail",
+            f"Availability address space for {', '.join(mismatch)}: "
+            + "; ".join(e.note for e in evidence if e.note)
+            + ".",
+            evidence,
+            facts,
+        )
+    if not spaces:
+        return Finding(
+            "ok",
+            "No availability address spaces are defined (none is needed unless another forest is reached through one).",
+            evidence,
+            facts,
+        )
+    return Finding("ok", "Every availability address space points at a valid https EWS URL.", evidence, facts)
+
+
+@check("exchange-online-settings", remedy=EXO_REMEDY)
+async def exchange_online_settings(ctx: CheckContext) -> Finding:
+    config = await ctx.exchange_online.run("Get-OrganizationConfig")
+    evidence: list[Evidence] = []
+    domains = await exo_rows(ctx, "Get-AcceptedDomain", evidence) or []
+    row = config[0] if config else {}
+    initial = next((text(d, "DomainName") for d in domains if flag(d, "InitialDomain")), "") or text(
+        row, "Name"
+    )
+    facts: dict[str, Any] = {}
+    if initial:
+        facts["exo.tenant"] = initial
+    enabled = flag(row, "EwsEnabled")
+    evidence.append(ev(initial or "Exchange Online", "EwsEnabled", row.get("EwsEnabled")))
+    if enabled is None:
+        return Finding(
+            "warn",
+            "EwsEnabled is not set in Exchange Online; tenants that have not allowed EWS have it blocked.",
+            evidence,
+            facts,
+        )
+    facts["exo.ews_enabled"] = enabled
+    if not enabled:
+        return Finding(
+            "fail",
+            "EWS is disabled in Exchange Online (EwsEnabled False): on-premises users cannot read cloud free/busy.",
+            evidence,
+            facts,
+        )
+    return Finding("ok", f"Exchange Online ({initial or 'tenant'}) allows EWS.", evidence, facts)

@@ -1,0 +1,212 @@
+"""intra-org-connectors and organization-relationships, on both sides of the hybrid."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from checks.api import Evidence
+from checks.context import CheckContext, Finding
+from checks.impl.sides import CrossPremises, covering, cross_premises, exo_rows
+from checks.ports import Row
+from checks.registry import check
+from checks.remedies import commands
+from checks.values import ev, flag, strings, text
+
+IOC_REMEDY = commands(
+    "Get-IntraOrganizationConnector | Format-List Name,Enabled,TargetAddressDomains,DiscoveryEndpoint",
+    "# and in Exchange Online PowerShell:",
+    "Get-IntraOrganizationConnector | Format-List Name,Enabled,TargetAddressDomains,DiscoveryEndpoint",
+)
+ORGREL_REMEDY = commands(
+    "Get-OrganizationRelationship | Format-List Name,Enabled,DomainNames,FreeBusyAccessEnabled,FreeBusyAccessLevel,TargetApplicationUri,TargetAutodiscoverEpr",
+    "Get-FederationInformation -DomainName <tenant>.mail.onmicrosoft.com | Format-List TargetApplicationUri,TargetAutodiscoverEpr",
+    "Test-OrganizationRelationship -Identity '<relationship name>' -UserIdentity <on-premises mailbox> | Format-List",
+    "# and in Exchange Online PowerShell:",
+    "Get-OrganizationRelationship | Format-List Name,Enabled,DomainNames,FreeBusyAccessEnabled,FreeBusyAccessLevel",
+)
+
+_SIDE_NAME = {"onprem": "on-premises", "online": "Exchange Online"}
+
+
+def _side_rows(side: str, onprem: list[Row], online: list[Row] | None) -> list[Row] | None:
+    return onprem if side == "onprem" else online
+
+
+def _needed(pair: CrossPremises, side: str) -> str:
+    """The domain `side`'s objects must name: the other side's domain."""
+    return pair.cloud_domain if side == "onprem" else pair.onprem_domain
+
+
+@check("intra-org-connectors", remedy=IOC_REMEDY)
+async def intra_org_connectors(ctx: CheckContext) -> Finding:
+    evidence: list[Evidence] = []
+    onprem, online, pair = await asyncio.gather(
+        ctx.exchange.run("Get-IntraOrganizationConnector"),
+        exo_rows(ctx, "Get-IntraOrganizationConnector", evidence),
+        cross_premises(ctx),
+    )
+    for side, listed in (("onprem", onprem), ("online", online or [])):
+        evidence.extend(
+            ev(
+                _SIDE_NAME[side],
+                f"IOC {text(r, 'Name')}",
+                strings(r, "TargetAddressDomains"),
+                f"Enabled: {flag(r, 'Enabled')}",
+            )
+            for r in listed
+        )
+    if pair is None:
+        enabled = any(flag(r, "Enabled") is not False for r in onprem)
+        facts: dict[str, Any] = {"oauth.in_use": enabled}
+        state = "enabled" if enabled else "absent or disabled, so free/busy uses DAuth"
+        return Finding(
+            "ok",
+            f"On-premises intra-organisation connector {state}; no cross-premises pair to test.",
+            evidence,
+            facts,
+        )
+    side = pair.requesting
+    rows = _side_rows(side, onprem, online)
+    if rows is None:
+        return Finding("skipped", f"The {_SIDE_NAME[side]} side's connector could not be read.", evidence)
+    domain = _needed(pair, side)
+    connector = covering(rows, domain, "TargetAddressDomains")
+    facts = {"ioc.side": side, "oauth.in_use": any(flag(r, "Enabled") is not False for r in rows)}
+    if not rows:
+        return Finding(
+            "ok",
+            f"No {_SIDE_NAME[side]} intra-organisation connector: free/busy uses DAuth.",
+            evidence,
+            facts,
+        )
+    chosen = connector or rows[0]
+    facts.update({"ioc.name": text(chosen, "Name"), "ioc.enabled": flag(chosen, "Enabled") is not False})
+    facts["ioc.missing_domains"] = [] if connector is not None else [domain]
+    if connector is None:
+        summary = f"The {_SIDE_NAME[side]} intra-organisation connector '{facts['ioc.name']}' does not list {domain} in TargetAddressDomains."
+        return Finding("fail", summary, evidence, facts)
+    if not facts["ioc.enabled"]:
+        return Finding(
+            "fail",
+            f"The {_SIDE_NAME[side]} intra-organisation connector '{facts['ioc.name']}' is disabled.",
+            evidence,
+            facts,
+        )
+    return Finding(
+        "ok", f"The {_SIDE_NAME[side]} intra-organisation connector covers {domain}.", evidence, facts
+    )
+
+
+def _uri_mismatch(relationship: Row, federation: list[Row]) -> list[str]:
+    if not federation:
+        return []
+    info = federation[0]
+    return [
+        name
+        for name in ("TargetApplicationUri", "TargetAutodiscoverEpr")
+        if text(info, name)
+        and text(relationship, name).rstrip("/").lower() != text(info, name).rstrip("/").lower()
+    ]
+
+
+async def _federation_information(ctx: CheckContext, domain: str, evidence: list[Evidence]) -> list[Row]:
+    from checks.errors import CommandFailed
+
+    try:
+        return await ctx.exchange.run(
+            "Get-FederationInformation", {"DomainName": domain, "BypassAdditionalDomainValidation": True}
+        )
+    except CommandFailed as failed:
+        evidence.append(ev("", f"Get-FederationInformation {domain}", "failed", failed.message))
+        return []
+
+
+def _relationship_problems(side: str, row: Row | None, domain: str) -> list[str]:
+    where = _SIDE_NAME[side]
+    if row is None:
+        return [f"no {where} organisation relationship covers {domain}"]
+    problems = []
+    name = text(row, "Name")
+    if flag(row, "Enabled") is False:
+        problems.append(f"the {where} relationship '{name}' is disabled")
+    if flag(row, "FreeBusyAccessEnabled") is False:
+        problems.append(f"the {where} relationship '{name}' has FreeBusyAccessEnabled False")
+    elif text(row, "FreeBusyAccessLevel").lower() == "none":
+        problems.append(f"the {where} relationship '{name}' has FreeBusyAccessLevel None")
+    return problems
+
+
+def _relationship_facts(side: str, row: Row | None, domain: str) -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "orgrel.side": side,
+        "orgrel.missing_domains": [] if row is not None else [domain],
+    }
+    if row is not None:
+        facts.update(
+            {
+                "orgrel.name": text(row, "Name"),
+                "orgrel.enabled": flag(row, "Enabled") is not False,
+                "orgrel.freebusy_enabled": flag(row, "FreeBusyAccessEnabled") is not False,
+                "orgrel.freebusy_level": text(row, "FreeBusyAccessLevel") or "None",
+            }
+        )
+    return facts
+
+
+@check("organization-relationships", remedy=ORGREL_REMEDY)
+async def organization_relationships(ctx: CheckContext) -> Finding:
+    evidence: list[Evidence] = []
+    onprem, online, pair = await asyncio.gather(
+        ctx.exchange.run("Get-OrganizationRelationship"),
+        exo_rows(ctx, "Get-OrganizationRelationship", evidence),
+        cross_premises(ctx),
+    )
+    for side, listed in (("onprem", onprem), ("online", online or [])):
+        evidence.extend(
+            ev(
+                _SIDE_NAME[side],
+                f"Relationship {text(r, 'Name')}",
+                strings(r, "DomainNames"),
+                f"Enabled: {flag(r, 'Enabled')}, FreeBusyAccessEnabled: {flag(r, 'FreeBusyAccessEnabled')}, FreeBusyAccessLevel: {text(r, 'FreeBusyAccessLevel')}",
+            )
+            for r in listed
+        )
+    if pair is None:
+        return Finding(
+            "skipped", "No cross-premises pair: organisation relationships do not serve it.", evidence
+        )
+    federation = await _federation_information(ctx, pair.cloud_domain, evidence) if pair.cloud_domain else []
+    # The serving side first: its relationship decides what the requester may see.
+    findings: list[tuple[str, Row | None, list[str]]] = []
+    for side in dict.fromkeys((pair.serving, pair.requesting)):
+        rows = _side_rows(side, onprem, online)
+        if rows is None:
+            continue
+        row = covering(rows, _needed(pair, side), "DomainNames")
+        findings.append((side, row, _relationship_problems(side, row, _needed(pair, side))))
+    if not findings:
+        return Finding("skipped", "Neither side's organisation relationships could be read.", evidence)
+    side, row, _ = next((f for f in findings if f[2]), findings[0])
+    facts = _relationship_facts(side, row, _needed(pair, side))
+    onprem_row = covering(onprem, pair.cloud_domain, "DomainNames")
+    facts["orgrel.uri_mismatch"] = _uri_mismatch(onprem_row, federation) if onprem_row is not None else []
+    evidence.extend(
+        ev("", f"Get-FederationInformation {pair.cloud_domain} {name}", text(federation[0], name))
+        for name in facts["orgrel.uri_mismatch"]
+    )
+    problems = [p for f in findings for p in f[2]]
+    if facts["orgrel.uri_mismatch"]:
+        problems.append(
+            "the on-premises relationship's "
+            + ", ".join(facts["orgrel.uri_mismatch"])
+            + " differ from Get-FederationInformation"
+        )
+    if problems:
+        return Finding("fail", "Organisation relationships: " + "; ".join(problems) + ".", evidence, facts)
+    return Finding(
+        "ok",
+        f"Organisation relationships cover {pair.cloud_domain} and {pair.onprem_domain} with free/busy enabled.",
+        evidence,
+        facts,
+    )

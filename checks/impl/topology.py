@@ -1,0 +1,96 @@
+"""topology: where each user's mailbox lives, and what the target's AD site offers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from checks.api import Evidence
+from checks.context import CheckContext, Finding
+from checks.registry import check
+from checks.remedies import with_address
+from checks.values import ev
+from checks.views import MailboxInfo, Org, mailbox, org
+
+REMEDY = with_address(
+    "Get-Recipient {requester},{target} | Format-List PrimarySmtpAddress,RecipientTypeDetails,Database,ServerName",
+    "Get-ExchangeServer | Format-Table Name,Fqdn,Site,ServerRole",
+)
+
+
+def _mailbox_facts(role: str, info: MailboxInfo) -> dict[str, Any]:
+    facts: dict[str, Any] = {f"{role}.location": info.location}
+    if info.location == "onprem":
+        facts[f"{role}.server"] = info.server
+        facts[f"{role}.site"] = info.site
+        if role == "target":
+            facts["target.database"] = info.database
+    return facts
+
+
+def _where(info: MailboxInfo) -> str:
+    if info.location == "online":
+        return f"{info.address} is in Exchange Online"
+    return f"{info.address} is on {info.server} ({info.database}) in site {info.site}"
+
+
+def _site_facts(organisation: Org, site: str) -> tuple[dict[str, Any], list[Evidence]]:
+    servers = organisation.in_site(site)
+    facing = site in organisation.internet_facing_sites
+    facts: dict[str, Any] = {
+        "target.site.internet_facing": facing,
+        "target.site.has_availability_server": bool(servers),
+        "target.site.servers": [s.name for s in servers],
+    }
+    evidence = [
+        ev(site, "Internet-facing (a server publishes an ExternalUrl)", facing),
+        ev(site, "Mailbox servers (run the Availability service)", [s.name for s in servers]),
+    ]
+    return facts, evidence
+
+
+@check("topology", remedy=REMEDY)
+async def topology(ctx: CheckContext) -> Finding:
+    organisation = await org(ctx)
+    facts: dict[str, Any] = {
+        "sites.internet_facing": sorted(organisation.internet_facing_sites),
+        "sites.internal": [s for s in organisation.sites if s not in organisation.internet_facing_sites],
+        "servers.internet_facing": [
+            s.name for s in organisation.mailbox_servers if s.site in organisation.internet_facing_sites
+        ],
+    }
+    evidence = [ev(s.name, "Site", s.site, s.fqdn) for s in organisation.servers]
+    found: dict[str, MailboxInfo] = {}
+    missing: list[str] = []
+    roles = [(role, address) for role in ("requester", "target") if (address := ctx.address(role))]
+    infos = await asyncio.gather(*(mailbox(ctx, address) for _, address in roles))
+    for (role, address), info in zip(roles, infos, strict=True):
+        if info is None:
+            missing.append(address)
+            continue
+        found[role] = info
+        facts.update(_mailbox_facts(role, info))
+        evidence.append(ev(info.address, "Location", info.location, _where(info)))
+    if missing:
+        summary = f"No mailbox or remote mailbox has the address {', '.join(missing)}."
+        return Finding("fail", summary, evidence, facts)
+    target = found.get("target")
+    if target is None or target.location != "onprem":
+        where = "; ".join(_where(i) for i in found.values()) or "No pair given"
+        return Finding("ok", f"{where}.", evidence, facts)
+    site_facts, site_evidence = _site_facts(organisation, target.site)
+    facts.update(site_facts)
+    evidence.extend(site_evidence)
+    if not site_facts["target.site.has_availability_server"]:
+        return Finding(
+            "fail",
+            f"{_where(target)}, a site with no server running the Availability service.",
+            evidence,
+            facts,
+        )
+    facing = (
+        "an Internet-facing site"
+        if site_facts["target.site.internet_facing"]
+        else "a site without an Internet-facing server, so requests reach it cross-site"
+    )
+    return Finding("ok", f"{_where(target)}, {facing}.", evidence, facts)

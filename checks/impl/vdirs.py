@@ -1,0 +1,199 @@
+"""virtual-directories: OWA, ECP, EWS and Autodiscover URLs, authentication and IIS SSL on every server."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from checks.api import Evidence
+from checks.context import CheckContext, Finding
+from checks.errors import BackendError
+from checks.impl.oauth import vdirs_without_oauth
+from checks.ports import Row
+from checks.registry import check
+from checks.remedies import commands
+from checks.values import ev, is_ip_host, strings, text, url_host, url_scheme
+from checks.views import Org, ServerInfo, mailbox, org, vdirs
+
+REMEDY = commands(
+    "Get-OwaVirtualDirectory -ADPropertiesOnly | Format-List Server,InternalUrl,ExternalUrl,InternalAuthenticationMethods",
+    "Get-EcpVirtualDirectory -ADPropertiesOnly | Format-List Server,InternalUrl,ExternalUrl,InternalAuthenticationMethods",
+    "Get-WebServicesVirtualDirectory -ADPropertiesOnly | Format-List Server,InternalUrl,ExternalUrl,InternalNLBBypassUrl,OAuthAuthentication,WSSecurityAuthentication",
+    "Get-AutodiscoverVirtualDirectory -ADPropertiesOnly | Format-List Server,InternalUrl,ExternalUrl,OAuthAuthentication",
+    "# on the target's server, in an elevated PowerShell:",
+    "Get-WebConfigurationProperty -PSPath 'MACHINE/WEBROOT/APPHOST' -Location 'Default Web Site/owa' -Filter system.webServer/security/access -Name sslFlags",
+)
+KINDS = ("owa", "ecp", "ews", "autodiscover")
+IIS_PATHS = {"owa": "owa", "ecp": "ecp", "ews": "EWS", "autodiscover": "Autodiscover"}
+
+
+async def _proxy_target(ctx: CheckContext, organisation: Org) -> ServerInfo | None:
+    """The server OWA/ECP/EWS requests for the target land on: named in the error, or the target's server."""
+    for fact in ("proxy.target_server", "target.fqdn"):
+        value = ctx.facts.get(fact)
+        if isinstance(value, str) and (server := organisation.server(value)) is not None:
+            return server
+    target = ctx.address("target")
+    info = await mailbox(ctx, target) if target else None
+    if info is None or info.location != "onprem":
+        return None
+    return organisation.server(info.server)
+
+
+def _by_server(rows: list[Row]) -> dict[str, Row]:
+    return {text(r, "Server").lower(): r for r in rows}
+
+
+def _url_findings(
+    organisation: Org, rows: dict[str, list[Row]]
+) -> tuple[dict[str, list[str]], list[Evidence]]:
+    found: dict[str, list[str]] = {
+        "non_https": [],
+        "ip_hosts": [],
+        "internal_site_external_urls": [],
+        "external_missing": [],
+    }
+    evidence = []
+    for kind in KINDS:
+        for row in rows[kind]:
+            server = organisation.server(text(row, "Server"))
+            name = server.name if server else text(row, "Server")
+            for prop in ("InternalUrl", "ExternalUrl"):
+                url = text(row, prop)
+                if not url:
+                    continue
+                evidence.append(ev(name, f"{kind} {prop}", url))
+                if url_scheme(url) != "https":
+                    found["non_https"].append(f"{name}/{kind}/{prop}")
+                if is_ip_host(url):
+                    found["ip_hosts"].append(f"{name}/{kind}/{prop}")
+            facing = server is not None and server.site in organisation.internet_facing_sites
+            if server is not None and not facing and text(row, "ExternalUrl") and kind in ("owa", "ecp"):
+                found["internal_site_external_urls"].append(f"{name}/{kind}")
+            if kind == "ews" and facing and not text(row, "ExternalUrl"):
+                found["external_missing"].append(name)
+    return found, evidence
+
+
+def _nlb_wrong(organisation: Org, ews: list[Row]) -> tuple[list[str], list[Evidence]]:
+    wrong, evidence = [], []
+    for row in ews:
+        server = organisation.server(text(row, "Server"))
+        if server is None or server.is_edge:
+            continue
+        url = text(row, "InternalNLBBypassUrl")
+        if url_host(url) not in (server.fqdn.lower(), server.name.lower()):
+            wrong.append(server.name)
+            evidence.append(
+                ev(server.name, "EWS InternalNLBBypassUrl", url, f"should point at {server.fqdn}:444")
+            )
+    return wrong, evidence
+
+
+async def _require_ssl(ctx: CheckContext, server: ServerInfo, evidence: list[Evidence]) -> dict[str, bool]:
+    """IIS's SSL requirement per vdir on `server` ({} when the host cannot be read)."""
+    try:
+        rows = await ctx.host.run(
+            server.name, "iis-ssl", {"site": "Default Web Site", "paths": list(IIS_PATHS.values())}
+        )
+    except BackendError as problem:
+        evidence.append(ev(server.name, "IIS SSL settings", "could not read", problem.message))
+        return {}
+    out = {}
+    for row in rows if isinstance(rows, list) else [rows]:
+        path = str(row.get("path", "")).lower()
+        out[path] = bool(row.get("require_ssl"))
+        evidence.append(
+            ev(
+                server.name,
+                f"IIS {row.get('path')} sslFlags",
+                row.get("ssl_flags"),
+                f"RequireSSL: {out[path]}",
+            )
+        )
+    return out
+
+
+def _target_facts(kind: str, server: ServerInfo, row: Row | None, ssl: dict[str, bool]) -> dict[str, Any]:
+    facts: dict[str, Any] = {f"{kind}.target.server": server.name}
+    if row is None:
+        return facts
+    url = text(row, "InternalUrl")
+    facts[f"{kind}.target.internal_url"] = url
+    if kind in ("owa", "ecp"):
+        facts[f"{kind}.target.internal_url_scheme"] = url_scheme(url) or "none"
+        facts[f"{kind}.target.suggested_internal_url"] = f"https://{server.fqdn}/{kind}"
+        if kind in ssl:
+            facts[f"{kind}.target.require_ssl"] = ssl[kind]
+    if kind == "owa":
+        facts["owa.target.fqdn"] = server.fqdn
+        facts["owa.target.external_url"] = text(row, "ExternalUrl")
+    if kind == "ews":
+        facts["ews.target.nlb_bypass_url"] = text(row, "InternalNLBBypassUrl")
+    return facts
+
+
+@check("virtual-directories", remedy=REMEDY)
+async def virtual_directories(ctx: CheckContext) -> Finding:
+    organisation = await org(ctx)
+    lists = await asyncio.gather(*(vdirs(ctx, k) for k in KINDS))
+    rows = dict(zip(KINDS, lists, strict=True))
+    found, evidence = _url_findings(organisation, rows)
+    nlb_wrong, nlb_evidence = _nlb_wrong(organisation, rows["ews"])
+    evidence.extend(nlb_evidence)
+    facts: dict[str, Any] = {
+        "vdirs.non_https": found["non_https"],
+        "vdirs.ip_hosts": found["ip_hosts"],
+        "vdirs.internal_site_external_urls": found["internal_site_external_urls"],
+        "ews.external_url_missing_servers": found["external_missing"],
+        "ews.nlb_bypass_wrong_servers": nlb_wrong,
+        "oauth.vdirs_without_oauth": vdirs_without_oauth(rows["ews"], rows["autodiscover"]),
+    }
+    target = await _proxy_target(ctx, organisation)
+    failures: list[str] = []
+    if target is not None:
+        ssl = await _require_ssl(ctx, target, evidence)
+        for kind in ("owa", "ecp", "ews"):
+            facts.update(_target_facts(kind, target, _by_server(rows[kind]).get(target.name.lower()), ssl))
+        for kind in ("owa", "ecp"):
+            if facts.get(f"{kind}.target.internal_url_scheme") not in (None, "https"):
+                failures.append(
+                    f"{target.name}'s {kind.upper()} InternalUrl is {facts[f'{kind}.target.internal_url'] or 'not set'}"
+                )
+            if facts.get(f"{kind}.target.require_ssl") is False:
+                failures.append(f"IIS on {target.name} does not require SSL on /{kind}")
+    failures += [f"{s}'s EWS InternalNLBBypassUrl does not point at itself" for s in nlb_wrong]
+    failures += [
+        f"{v} sets an ExternalUrl in a site without Internet access"
+        for v in found["internal_site_external_urls"]
+    ]
+    failures += [f"{s} has no EWS ExternalUrl in an Internet-facing site" for s in found["external_missing"]]
+    warnings = [f"{v} is not https" for v in found["non_https"]] + [
+        f"{v} uses an IP address" for v in found["ip_hosts"]
+    ]
+    warnings += [f"OAuth is off on {v}" for v in facts["oauth.vdirs_without_oauth"]]
+    warnings += _auth_warnings(rows["ews"])
+    if failures:
+        return Finding("fail", "Virtual directories: " + "; ".join(failures) + ".", evidence, facts)
+    if warnings:
+        return Finding("warn", "Virtual directories: " + "; ".join(warnings) + ".", evidence, facts)
+    where = f" (target server {target.name})" if target else ""
+    return Finding(
+        "ok",
+        f"Every virtual directory uses https FQDN URLs as its site's role needs{where}.",
+        evidence,
+        facts,
+    )
+
+
+def _auth_warnings(ews: list[Row]) -> list[str]:
+    """EWS must accept WSSecurity (DAuth) and OAuth for hybrid free/busy."""
+    out = []
+    for row in ews:
+        methods = {m.lower() for m in strings(row, "InternalAuthenticationMethods")}
+        if not methods:
+            continue
+        missing = [m for m in ("WSSecurity", "OAuth") if m.lower() not in methods]
+        if missing:
+            out.append(f"EWS on {text(row, 'Server')} does not accept {' or '.join(missing)}")
+    return out

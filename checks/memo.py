@@ -1,0 +1,161 @@
+"""A per-triage snapshot of every port call: the first caller starts it, everyone else shares the answer.
+
+Checks ask for what they need without coordinating: five checks that each want Get-ExchangeServer
+cause one cmdlet run. Failures are shared as well, so a backend that is down is asked once, not once
+per check. Waiters are shielded: a check that times out does not cancel a call another check awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from checks.errors import NotConfigured
+from checks.ports import (
+    ExchangePort,
+    FreeBusy,
+    HostPort,
+    MailboxPort,
+    Permission,
+    Ports,
+    ProbeAnswer,
+    ProbePort,
+    Row,
+    Subscription,
+)
+from checks.safety import EXCHANGE_CMDLETS, EXCHANGE_ONLINE_CMDLETS, guard_cmdlet
+
+__all__ = ["CallLog", "Memo", "memoize"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class CallLog:
+    """Every distinct call the triage made, in order: (port, operation, key)."""
+
+    calls: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def count(self, port: str, operation: str | None = None) -> int:
+        return sum(1 for p, op, _ in self.calls if p == port and (operation is None or op == operation))
+
+
+class Memo:
+    """Shared tasks keyed by (port, operation, canonical arguments)."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[tuple[str, str, str], asyncio.Task[Any]] = {}
+        self.log = CallLog()
+
+    async def get(self, port: str, operation: str, args: Any, call: Callable[[], Awaitable[T]]) -> T:
+        key = (port, operation, json.dumps(args, sort_keys=True, default=str))
+        task = self._tasks.get(key)
+        if task is None:
+            task = asyncio.ensure_future(call())
+            self._tasks[key] = task
+            self.log.calls.append(key)
+        result: T = await asyncio.shield(task)
+        return result
+
+    async def drain(self) -> None:
+        """Let calls nobody waits for any more finish (or fail) before the backends close."""
+        pending = [t for t in self._tasks.values() if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        for task in self._tasks.values():
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: a shared failure is reported by the checks, not by asyncio
+
+
+class _Exchange:
+    def __init__(self, inner: ExchangePort | None, memo: Memo, name: str, online: bool) -> None:
+        self._inner, self._memo, self._name = inner, memo, name
+        self._allowed = EXCHANGE_ONLINE_CMDLETS if online else EXCHANGE_CMDLETS
+
+    async def run(self, cmdlet: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        checked = guard_cmdlet(cmdlet, params, self._allowed, backend=self._name)
+        inner = self._inner
+        if inner is None:
+            raise NotConfigured(self._name)
+        rows: list[Row] = await self._memo.get(
+            self._name, cmdlet, checked, lambda: inner.run(cmdlet, checked)
+        )
+        return rows
+
+
+class _Host:
+    def __init__(self, inner: HostPort | None, memo: Memo) -> None:
+        self._inner, self._memo = inner, memo
+
+    async def run(self, server: str, template: str, args: Mapping[str, Any]) -> Any:
+        inner = self._inner
+        if inner is None:
+            raise NotConfigured("Windows remote management (WinRM)")
+        return await self._memo.get(
+            "host", template, [server.lower(), args], lambda: inner.run(server, template, args)
+        )
+
+
+class _Mailboxes:
+    def __init__(self, inner: MailboxPort | None, memo: Memo, name: str, protocol: str) -> None:
+        self._inner, self._memo, self._name = inner, memo, name
+        self.protocol = inner.protocol if inner is not None else protocol
+
+    def _port(self) -> MailboxPort:
+        if self._inner is None:
+            raise NotConfigured(self._name)
+        return self._inner
+
+    async def sharing_subscriptions(self, mailbox: str) -> list[Subscription]:
+        port = self._port()
+        found: list[Subscription] = await self._memo.get(
+            self._name, "subscriptions", mailbox.lower(), lambda: port.sharing_subscriptions(mailbox)
+        )
+        return found
+
+    async def calendar_permissions(self, mailbox: str) -> list[Permission]:
+        port = self._port()
+        found: list[Permission] = await self._memo.get(
+            self._name, "permissions", mailbox.lower(), lambda: port.calendar_permissions(mailbox)
+        )
+        return found
+
+    async def free_busy(
+        self, requester: str, target: str, start: datetime.datetime, end: datetime.datetime
+    ) -> FreeBusy:
+        port = self._port()
+        args = [requester.lower(), target.lower(), start.isoformat(), end.isoformat()]
+        answer: FreeBusy = await self._memo.get(
+            self._name, "free_busy", args, lambda: port.free_busy(requester, target, start, end)
+        )
+        return answer
+
+
+class _Probe:
+    def __init__(self, inner: ProbePort | None, memo: Memo) -> None:
+        self._inner, self._memo = inner, memo
+
+    async def probe(self, url: str) -> ProbeAnswer:
+        inner = self._inner
+        if inner is None:
+            raise NotConfigured("HTTPS probe")
+        answer: ProbeAnswer = await self._memo.get("probe", "probe", url, lambda: inner.probe(url))
+        return answer
+
+
+def memoize(ports: Ports, memo: Memo) -> Ports:
+    """`ports` behind one shared memo; a missing backend becomes a port that raises `NotConfigured`."""
+    return Ports(
+        exchange=_Exchange(ports.exchange, memo, "Exchange PowerShell", online=False),
+        exchange_online=_Exchange(ports.exchange_online, memo, "Exchange Online PowerShell", online=True),
+        host=_Host(ports.host, memo),
+        onprem_mailboxes=_Mailboxes(ports.onprem_mailboxes, memo, "Exchange Web Services (EWS)", "ews"),
+        online_mailboxes=_Mailboxes(ports.online_mailboxes, memo, "Microsoft Graph", "graph"),
+        probe=_Probe(ports.probe, memo),
+    )

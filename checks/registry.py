@@ -1,0 +1,59 @@
+"""Check implementations registered under the ids of `knowledge/data/checks.yaml`."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from checks.context import CheckContext, Finding
+
+__all__ = ["CheckDef", "CheckFn", "Remedy", "check", "registry"]
+
+CheckFn = Callable[[CheckContext], Awaitable[Finding]]
+Remedy = Callable[[Mapping[str, Any]], str]
+"""The command(s) an admin can run and paste back when the check cannot look itself; given the facts."""
+
+# The modules that hold the implementations; importing them registers every check.
+IMPLEMENTATION_MODULES = (
+    "checks.impl.topology",
+    "checks.impl.federation",
+    "checks.impl.oauth",
+    "checks.impl.relationships",
+    "checks.impl.policies",
+    "checks.impl.vdirs",
+    "checks.impl.host",
+    "checks.impl.probe",
+    "checks.impl.events",
+    "checks.impl.pair",
+)
+
+
+@dataclass(frozen=True)
+class CheckDef:
+    id: str
+    run: CheckFn
+    remedy: Remedy
+
+
+_REGISTRY: dict[str, CheckDef] = {}
+
+
+def check(check_id: str, *, remedy: Remedy) -> Callable[[CheckFn], CheckFn]:
+    """Register `fn` as the implementation of `check_id`."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        if check_id in _REGISTRY and _REGISTRY[check_id].run is not fn:
+            raise ValueError(f"check {check_id!r} is registered twice")
+        _REGISTRY[check_id] = CheckDef(check_id, fn, remedy)
+        return fn
+
+    return register
+
+
+def registry() -> Mapping[str, CheckDef]:
+    """Every registered check, by id."""
+    for module in IMPLEMENTATION_MODULES:
+        importlib.import_module(module)
+    return dict(_REGISTRY)

@@ -1,0 +1,202 @@
+"""Shared views of the organisation built once per triage from cmdlet output: servers, sites, the pair.
+
+Most checks need to know the servers and sites, and which of them matter for this pair. They all await
+these views; the first one to ask starts the cmdlets, the others share the answer (`CheckContext.view`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from checks.context import CheckContext
+from checks.errors import NotConfigured, NotFound
+from checks.ports import Row
+from checks.values import site_name, strings, text
+
+__all__ = [
+    "MailboxInfo",
+    "Org",
+    "ServerInfo",
+    "certificates",
+    "involved_servers",
+    "mailbox",
+    "org",
+    "vdirs",
+]
+
+VDIR_CMDLETS = {
+    "owa": "Get-OwaVirtualDirectory",
+    "ecp": "Get-EcpVirtualDirectory",
+    "ews": "Get-WebServicesVirtualDirectory",
+    "autodiscover": "Get-AutodiscoverVirtualDirectory",
+}
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    name: str
+    fqdn: str
+    site: str
+    roles: str
+    version: str
+    internet_web_proxy: str
+
+    @property
+    def is_edge(self) -> bool:
+        return "edge" in self.roles.lower()
+
+
+@dataclass(frozen=True)
+class Org:
+    servers: tuple[ServerInfo, ...]
+    internet_facing_sites: frozenset[str]
+
+    @property
+    def sites(self) -> list[str]:
+        return sorted({s.site for s in self.servers})
+
+    def server(self, name: str) -> ServerInfo | None:
+        wanted = name.lower().split(".", 1)[0] if "." not in name else name.lower()
+        return next((s for s in self.servers if wanted in (s.name.lower(), s.fqdn.lower())), None)
+
+    def in_site(self, site: str) -> list[ServerInfo]:
+        return [s for s in self.servers if s.site.lower() == site.lower() and not s.is_edge]
+
+    @property
+    def mailbox_servers(self) -> list[ServerInfo]:
+        return [s for s in self.servers if not s.is_edge]
+
+
+@dataclass(frozen=True)
+class MailboxInfo:
+    address: str
+    location: str  # onprem | online
+    database: str = ""
+    server: str = ""
+    site: str = ""
+    routing_address: str = ""
+
+    @property
+    def domain(self) -> str:
+        return self.address.rsplit("@", 1)[-1].lower()
+
+    @property
+    def routing_domain(self) -> str:
+        return self.routing_address.rsplit("@", 1)[-1].lower() if self.routing_address else ""
+
+
+async def vdirs(ctx: CheckContext, kind: str) -> list[Row]:
+    """Every server's virtual directory of `kind` (owa, ecp, ews, autodiscover), in one cmdlet run."""
+    return await ctx.exchange.run(VDIR_CMDLETS[kind], {"ADPropertiesOnly": True})
+
+
+async def _build_org(ctx: CheckContext) -> Org:
+    servers, ews, owa = await asyncio.gather(
+        ctx.exchange.run("Get-ExchangeServer"), vdirs(ctx, "ews"), vdirs(ctx, "owa")
+    )
+    infos = tuple(
+        ServerInfo(
+            name=text(row, "Name"),
+            fqdn=text(row, "Fqdn") or text(row, "Name"),
+            site=site_name(text(row, "Site")),
+            roles=text(row, "ServerRole"),
+            version=text(row, "AdminDisplayVersion"),
+            internet_web_proxy=text(row, "InternetWebProxy"),
+        )
+        for row in servers
+    )
+    # A site is Internet-facing when its servers publish an EWS ExternalUrl: that is where federated
+    # free/busy arrives from the Internet. (OWA's ExternalUrl is judged separately: set in an internal
+    # site it makes OWA redirect instead of proxy, a fault of its own.)
+    published = {text(row, "Server").lower() for row in (ews or owa) if text(row, "ExternalUrl")}
+    facing = frozenset(s.site for s in infos if s.name.lower() in published and not s.is_edge)
+    return Org(servers=infos, internet_facing_sites=facing)
+
+
+async def org(ctx: CheckContext) -> Org:
+    return await ctx.view("org", _build_org)
+
+
+async def _lookup(ctx: CheckContext, cmdlet: str, address: str) -> Row | None:
+    try:
+        rows = await ctx.exchange.run(cmdlet, {"Identity": address})
+    except NotFound:
+        return None
+    return rows[0] if rows else None
+
+
+async def _build_mailbox(ctx: CheckContext, address: str) -> MailboxInfo | None:
+    onprem, remote, organisation = await asyncio.gather(
+        _lookup(ctx, "Get-Mailbox", address), _lookup(ctx, "Get-RemoteMailbox", address), org(ctx)
+    )
+    if onprem is not None:
+        server_name = text(onprem, "ServerName")
+        server = organisation.server(server_name) if server_name else None
+        return MailboxInfo(
+            address=text(onprem, "PrimarySmtpAddress") or address,
+            location="onprem",
+            database=text(onprem, "Database"),
+            server=server.name if server else server_name.upper(),
+            site=server.site if server else "",
+        )
+    if remote is not None:
+        routing = text(remote, "RemoteRoutingAddress").removeprefix("SMTP:").removeprefix("smtp:")
+        return MailboxInfo(
+            address=text(remote, "PrimarySmtpAddress") or address, location="online", routing_address=routing
+        )
+    return None
+
+
+async def mailbox(ctx: CheckContext, address: str) -> MailboxInfo | None:
+    """Where `address` lives (None: no mailbox of that address on either side)."""
+    return await ctx.view(f"mailbox:{address.lower()}", lambda c: _build_mailbox(c, address))
+
+
+async def location(ctx: CheckContext, address: str) -> str:
+    """onprem or online; without Exchange PowerShell, guess from the mailbox backends configured."""
+    try:
+        info = await mailbox(ctx, address)
+    except NotConfigured:
+        return "onprem" if ctx.ports.onprem_mailboxes is not None else "online"
+    if info is None:
+        raise NotFound("Exchange", f"No mailbox or remote mailbox has the address {address}.")
+    return info.location
+
+
+async def involved_servers(ctx: CheckContext) -> list[ServerInfo]:
+    """The servers that matter for this triage: the target's site and the Internet-facing sites.
+
+    Without a known on-premises target, every Mailbox server.
+    """
+    organisation = await org(ctx)
+    target = ctx.address("target")
+    info = await mailbox(ctx, target) if target else None
+    if info is None or info.location != "onprem" or not info.site:
+        return organisation.mailbox_servers
+    sites = {info.site, *organisation.internet_facing_sites}
+    return [s for s in organisation.mailbox_servers if s.site in sites]
+
+
+async def certificates(ctx: CheckContext, servers: Iterable[ServerInfo]) -> dict[str, list[Row] | Exception]:
+    """Get-ExchangeCertificate on each server, concurrently; a server that fails maps to its error."""
+    names = [s.name for s in servers]
+    answers = await asyncio.gather(
+        *(ctx.exchange.run("Get-ExchangeCertificate", {"Server": n}) for n in names), return_exceptions=True
+    )
+    out: dict[str, list[Row] | Exception] = {}
+    for name, answer in zip(names, answers, strict=True):
+        if isinstance(answer, BaseException) and not isinstance(answer, Exception):
+            raise answer
+        out[name] = answer
+    return out
+
+
+def cert_by_thumbprint(rows: list[Row], thumbprint: str) -> Row | None:
+    wanted = thumbprint.upper()
+    return next((r for r in rows if text(r, "Thumbprint").upper() == wanted), None)
+
+
+def services(row: Row) -> list[str]:
+    return [s.strip() for s in ",".join(strings(row, "Services")).split(",") if s.strip()]

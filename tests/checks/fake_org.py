@@ -1,0 +1,270 @@
+"""A healthy two-site hybrid organisation as Exchange's cmdlets print it, for tests over fake ports.
+
+HQ (EX01, EX02) is Internet-facing; Branch (EX03) is not. alice is in Exchange Online, bjorn on EX03.
+Tests change one thing and expect the check that looks at it to notice.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from checks.ports import FreeBusy, Permission, Ports, Subscription
+from checks.testing import FakeExchange, FakeHost, FakeMailboxes, FakeProbe, by_identity, by_server
+
+NOW = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.UTC)
+FED = "3226500C943B6235AEB493A307F084710FD1D5D0"
+AUTH = "CB875168889265EF7B0BD124DB43D388AB2EF6B1"
+MAIL = "ED887CD230B2F5B695A3281ADF301F46B245A9E8"
+SERVERS = {"EX01": "HQ", "EX02": "HQ", "EX03": "Branch"}
+CLOUD = "contoso.mail.onmicrosoft.com"
+REQUESTER, TARGET = "alice@contoso.com", "bjorn@contoso.com"
+SCHANNEL = "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\"
+
+
+def _cert(thumbprint: str, subject: str, services: str, days: int = 400) -> dict[str, Any]:
+    return {
+        "Thumbprint": thumbprint,
+        "Subject": subject,
+        "Services": services,
+        "HasPrivateKey": True,
+        "NotAfter": (NOW + datetime.timedelta(days=days)).isoformat(),
+        "Status": "Valid",
+    }
+
+
+def _vdir(server: str, kind: str, path: str, internal: bool = True) -> dict[str, Any]:
+    fqdn = f"{server.lower()}.contoso.com"
+    facing = SERVERS[server] == "HQ"
+    row: dict[str, Any] = {
+        "Server": server,
+        "Name": f"{kind} (Default Web Site)",
+        "InternalUrl": f"https://{fqdn}/{path}" if internal else None,
+        "ExternalUrl": f"https://mail.contoso.com/{path}" if facing and internal else None,
+        "InternalAuthenticationMethods": ["Ntlm", "WindowsIntegrated", "WSSecurity", "OAuth"],
+    }
+    if kind in ("ews", "autodiscover"):
+        row["OAuthAuthentication"] = True
+    if kind == "ews":
+        row["InternalNLBBypassUrl"] = f"https://{fqdn}:444/ews/exchange.asmx"
+    return row
+
+
+def _registry(path: str) -> dict[str, Any]:
+    if path.startswith(SCHANNEL):
+        return {"Enabled": 1, "DisabledByDefault": 0}
+    if "NETFramework" in path:
+        return {"SchUseStrongCrypto": 1, "SystemDefaultTlsVersions": 1}
+    return {"AllowProxyingWithoutSsl": None}
+
+
+@dataclass
+class FakeOrg:
+    servers: list[dict[str, Any]] = field(default_factory=list)
+    certificates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    mailboxes: list[dict[str, Any]] = field(default_factory=list)
+    remote_mailboxes: list[dict[str, Any]] = field(default_factory=list)
+    vdirs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    cmdlets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    online: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    registry: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    iis: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    subscriptions: dict[str, list[Subscription]] = field(default_factory=dict)
+    permissions: dict[str, list[Permission]] = field(default_factory=dict)
+    free_busy: dict[tuple[str, str], FreeBusy] = field(default_factory=dict)
+    probe_status: int = 200
+
+    def ports(self, *, latency: float = 0.0, with_online: bool = True) -> tuple[Ports, dict[str, Any]]:
+        answers: dict[str, Any] = {
+            "Get-ExchangeServer": self.servers,
+            "Get-ExchangeCertificate": by_server(self.certificates),
+            "Get-Mailbox": by_identity(self.mailboxes),
+            "Get-RemoteMailbox": by_identity(self.remote_mailboxes),
+            "Get-OwaVirtualDirectory": self.vdirs["owa"],
+            "Get-EcpVirtualDirectory": self.vdirs["ecp"],
+            "Get-WebServicesVirtualDirectory": self.vdirs["ews"],
+            "Get-AutodiscoverVirtualDirectory": self.vdirs["autodiscover"],
+            **self.cmdlets,
+        }
+        exchange = FakeExchange(latency=latency, answers=answers)
+        online = FakeExchange(latency=latency, answers=dict(self.online))
+        host = FakeHost(latency=latency, handler=self._host)
+        onprem = FakeMailboxes(
+            latency=latency,
+            protocol="ews",
+            subscriptions=self.subscriptions,
+            permissions=self.permissions,
+            free_busy_answers=self.free_busy,
+        )
+        cloud = FakeMailboxes(
+            latency=latency,
+            protocol="graph",
+            subscriptions=self.subscriptions,
+            permissions=self.permissions,
+            free_busy_answers=self.free_busy,
+        )
+        probe = FakeProbe(latency=latency, default_status=self.probe_status)
+        ports = Ports(exchange, online if with_online else None, host, onprem, cloud, probe)
+        return ports, {
+            "exchange": exchange,
+            "online": online,
+            "host": host,
+            "onprem": onprem,
+            "cloud": cloud,
+            "probe": probe,
+        }
+
+    def _host(self, server: str, template: str, args: Any) -> Any:
+        if template == "registry-values":
+            values = self.registry.get((server.upper(), args["path"]), _registry(args["path"]))
+            return {name: values.get(name) for name in args["names"]}
+        if template == "iis-ssl":
+            return self.iis.get(
+                server.upper(), [{"path": p, "ssl_flags": "Ssl", "require_ssl": True} for p in args["paths"]]
+            )
+        if template == "win-events":
+            return self.events.get(server.upper(), [])
+        raise AssertionError(f"unexpected template {template}")
+
+
+def healthy() -> FakeOrg:
+    org = FakeOrg()
+    for name, site in SERVERS.items():
+        org.servers.append(
+            {
+                "Name": name,
+                "Fqdn": f"{name.lower()}.contoso.com",
+                "Site": f"contoso.com/Configuration/Sites/{site}",
+                "ServerRole": "Mailbox",
+                "AdminDisplayVersion": "Version 15.2 (Build 2562.17)",
+                "InternetWebProxy": "http://proxy.contoso.com:8080/",
+            }
+        )
+        org.certificates[name] = [
+            _cert(MAIL, "CN=mail.contoso.com", "IIS, SMTP"),
+            _cert(FED, "CN=Federation", "Federation", 1125),
+            _cert(AUTH, "CN=Microsoft Exchange Server Auth Certificate", "SMTP", 1125),
+        ]
+    for kind, path in (
+        ("owa", "owa"),
+        ("ecp", "ecp"),
+        ("ews", "EWS/Exchange.asmx"),
+        ("autodiscover", "Autodiscover/Autodiscover.xml"),
+    ):
+        org.vdirs[kind] = [_vdir(s, kind, path, internal=kind != "autodiscover") for s in SERVERS]
+    org.mailboxes = [
+        {
+            "PrimarySmtpAddress": TARGET,
+            "Database": "DB03",
+            "ServerName": "ex03",
+            "RecipientTypeDetails": "UserMailbox",
+        },
+        {
+            "PrimarySmtpAddress": "carol@contoso.com",
+            "Database": "DB01",
+            "ServerName": "ex01",
+            "RecipientTypeDetails": "UserMailbox",
+        },
+    ]
+    org.remote_mailboxes = [{"PrimarySmtpAddress": REQUESTER, "RemoteRoutingAddress": f"SMTP:alice@{CLOUD}"}]
+    org.cmdlets = {
+        "Get-AcceptedDomain": [{"DomainName": d} for d in ("contoso.com", "fabrikam.com", CLOUD)],
+        "Get-FederationTrust": [
+            {
+                "Name": "Microsoft Federation Gateway",
+                "OrgPrivCertificate": FED,
+                "TokenIssuerCertificate": {"NotAfter": (NOW + datetime.timedelta(days=300)).isoformat()},
+            }
+        ],
+        "Test-FederationTrust": [
+            {
+                "Id": "FederationTrustConfiguration",
+                "Type": "Success",
+                "Message": "FederationTrustConfiguration is valid.",
+            }
+        ],
+        "Test-FederationTrustCertificate": [
+            {"Site": SERVERS[s], "Server": s, "State": "Installed", "Thumbprint": FED} for s in SERVERS
+        ],
+        "Get-FederationInformation": [
+            {
+                "TargetApplicationUri": "outlook.com",
+                "TargetAutodiscoverEpr": "https://autodiscover-s.outlook.com/autodiscover/autodiscover.svc/WSSecurity",
+            }
+        ],
+        "Get-OrganizationRelationship": [
+            {
+                "Name": "On-premises to O365",
+                "DomainNames": [CLOUD],
+                "Enabled": True,
+                "FreeBusyAccessEnabled": True,
+                "FreeBusyAccessLevel": "LimitedDetails",
+                "TargetApplicationUri": "outlook.com",
+                "TargetAutodiscoverEpr": "https://autodiscover-s.outlook.com/autodiscover/autodiscover.svc/WSSecurity",
+            }
+        ],
+        "Get-IntraOrganizationConnector": [
+            {"Name": "HybridIOC", "TargetAddressDomains": [CLOUD], "Enabled": True}
+        ],
+        "Get-AuthConfig": [{"CurrentCertificateThumbprint": AUTH}],
+        "Get-AuthServer": [{"Name": "EvoSts", "Type": "AzureAD", "Enabled": True}],
+        "Get-PartnerApplication": [
+            {
+                "Name": "Exchange Online",
+                "ApplicationIdentifier": "00000002-0000-0ff1-ce00-000000000000",
+                "Enabled": True,
+            }
+        ],
+        "Get-SettingOverride": [
+            {
+                "Name": "EnableExchangeHybrid3PAppFeature",
+                "Component": "Global",
+                "Section": "ExchangeOnpremAsThirdPartyAppId",
+                "Parameters": ["Enabled=True"],
+            }
+        ],
+        "Get-AvailabilityAddressSpace": [
+            {
+                "ForestName": CLOUD,
+                "AccessMethod": "InternalProxy",
+                "ProxyUrl": "https://ex01.contoso.com/EWS/Exchange.asmx",
+            }
+        ],
+        "Get-SharingPolicy": [
+            {
+                "Name": "Default Sharing Policy",
+                "Default": True,
+                "Enabled": True,
+                "Domains": ["Anonymous:CalendarSharingFreeBusyReviewer", "*:CalendarSharingFreeBusySimple"],
+            }
+        ],
+    }
+    org.online = {
+        "Get-OrganizationConfig": [{"Name": "contoso.onmicrosoft.com", "EwsEnabled": True}],
+        "Get-AcceptedDomain": [
+            {"DomainName": "contoso.onmicrosoft.com", "InitialDomain": True},
+            {"DomainName": "contoso.com", "InitialDomain": False},
+        ],
+        "Get-OrganizationRelationship": [
+            {
+                "Name": "O365 to On-premises",
+                "DomainNames": ["contoso.com", "fabrikam.com"],
+                "Enabled": True,
+                "FreeBusyAccessEnabled": True,
+                "FreeBusyAccessLevel": "LimitedDetails",
+            }
+        ],
+        "Get-IntraOrganizationConnector": [
+            {"Name": "HybridIOC", "TargetAddressDomains": ["contoso.com", "fabrikam.com"], "Enabled": True}
+        ],
+    }
+    org.permissions = {
+        TARGET: [Permission("Default", "AvailabilityOnly"), Permission("Anonymous", "None")],
+        REQUESTER: [Permission("Default", "AvailabilityOnly"), Permission("Anonymous", "None")],
+    }
+    return org
+
+
+PAIR = {"requester": REQUESTER, "target": TARGET}
