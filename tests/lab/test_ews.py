@@ -90,6 +90,14 @@ def _edit(data: dict[str, Any]) -> None:
     ]
     # Nobody but Dave himself may see even his free/busy times.
     mailboxes["dave@fabrikam.com"]["calendar_permissions"] = [{"user": "Default", "access_rights": ["None"]}]
+    # A pair whose free/busy request fails at the HTTP level rather than per mailbox.
+    data["availability"] = [
+        {
+            "requester": "carol@contoso.com",
+            "target": "frank@contoso.com",
+            "error": {"code": "ServiceUnavailable", "message": "Service Unavailable", "http_status": 503},
+        }
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -325,6 +333,18 @@ def test_unknown_and_closed_calendars_are_reported_per_mailbox(
     )
     with pytest.raises(ErrorNoFreeBusyAccess, match="does not have access to free/busy data"):
         list(closed)
+
+
+def test_a_pair_failing_at_the_http_level_gets_that_status(
+    ctx: LabContext, endpoints: dict[str, str]
+) -> None:
+    carol = oauth_account(ctx, endpoints, "carol@contoso.com", identity="carol@contoso.com")
+    start, end = tomorrow()
+    answers = carol.protocol.get_free_busy_info(
+        accounts=[("frank@contoso.com", "Required", False)], start=start, end=end
+    )
+    with pytest.raises(ErrorServerBusy, match="HTTP 503"):
+        list(answers)
 
 
 def test_unknown_mailbox_is_non_existent(ctx: LabContext, endpoints: dict[str, str]) -> None:
