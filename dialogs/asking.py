@@ -1,0 +1,151 @@
+"""Walking the tree: ask the next open question, take its answer, and move on (to the checks at the end).
+
+The order of the questions is the tree's (knowledge/data/tree.yaml): this module only knows the node kinds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialogs.cards import question_card
+from dialogs.learn import Learned, learn
+from dialogs.paste import describe
+from dialogs.running import conclude, run_checks
+from dialogs.sites import answer_sites, ask_sites
+from dialogs.state import push_snapshot
+from dialogs.turn import Turn
+from dialogs.understand import is_skip
+from knowledge.model import TreeNode
+from knowledge.validators import ValueProblem, check_smtp, normalise_smtp
+
+__all__ = ["absorb", "advance", "answer", "ask"]
+
+_QUESTION_KINDS = ("choice", "pair", "sites", "text")
+
+
+async def ask(turn: Turn, node: TreeNode, note: str = "") -> None:
+    turn.state["phase"] = "asking"
+    if node.kind == "sites":
+        await ask_sites(turn, node, note)
+        return
+    turn.awaiting(node.id)
+    await turn.send(question_card(turn.kb, node, note))
+
+
+async def advance(turn: Turn, note: str = "") -> None:
+    """Ask the next open question; when none is left, run the checks and show the result."""
+    node = turn.next_node()
+    if node.kind in _QUESTION_KINDS:
+        await ask(turn, node, note)
+        return
+    if note:
+        await turn.say(note)
+    if node.kind == "checks":
+        await run_checks(turn)
+    await conclude(turn)
+
+
+def _apply(turn: Turn, learned: Learned) -> None:
+    state = turn.state
+    push_snapshot(state)
+    state["said"].update(learned.answer)
+    for fact, value in learned.ahead.items():
+        state["said"].setdefault(fact, value)
+    if learned.paste.facts:
+        state["pasted"] = {**state["pasted"], **learned.paste.facts}
+    if learned.paste.excerpt:
+        state["paste_excerpt"] = learned.paste.excerpt
+
+
+async def absorb(turn: Turn, node: TreeNode | None, text: str) -> str:
+    """Learn from a typed message; returns the re-prompt reason for `node` ("" when it was answered)."""
+    learned = learn(turn, node, text)
+    if learned.anything:
+        _apply(turn, learned)
+        if learned.paste.is_paste:
+            found = describe(turn.kb, learned.paste.facts)
+            await turn.say(
+                f"From the error I read: {found}."
+                if found
+                else "I read the error; nothing in it is one I know."
+            )
+    return learned.problem
+
+
+def _pair_from_inputs(node: TreeNode, value: dict[str, Any]) -> tuple[dict[str, str], str]:
+    fields = [name for name in ("requester", "target") if name in node.asks]
+    given: dict[str, str] = {name: str(value.get(name) or "").strip() for name in fields}
+    if not all(given.values()):
+        return {}, "I need " + " and ".join(f"the {name}'s address" for name in fields) + "."
+    try:
+        checked: dict[str, str] = {name: check_smtp(address) for name, address in given.items()}
+    except ValueProblem as problem:
+        return {}, str(problem)
+    if len(checked) == 2 and normalise_smtp(checked["requester"]) == normalise_smtp(checked["target"]):
+        return (
+            {},
+            f"Both addresses are {checked['target']}: the requester and the target must be two different users.",
+        )
+    return checked, ""
+
+
+async def _submitted(turn: Turn, node: TreeNode) -> str:
+    """A card's answer to `node`; returns the re-prompt reason ("" when answered)."""
+    value = turn.inbound.value
+    if node.kind == "choice":
+        choice = str(value.get("value") or "")
+        allowed = list(turn.kb.symptoms) if node.options == "symptoms" else [o.value for o in node.options]
+        if choice not in allowed:
+            return "That choice is not one I offered; pick one of the buttons."
+        push_snapshot(turn.state)
+        turn.state["said"][node.asks[0]] = choice
+        return ""
+    if node.kind == "pair":
+        answer, problem = _pair_from_inputs(node, value)
+        if answer:
+            push_snapshot(turn.state)
+            turn.state["said"].update(answer)
+        return problem
+    if node.kind == "sites":
+        reason = await answer_sites(turn, node, str(value.get("site") or ""), str(value.get("value") or ""))
+        return reason or ""
+    return (
+        await absorb(turn, node, str(value.get("text") or ""))
+        if str(value.get("text") or "").strip()
+        else ("Paste the error into the box (or a message), or press Skip.")
+    )
+
+
+async def _skip(turn: Turn, node: TreeNode) -> str:
+    if not node.optional:
+        return "This question cannot be skipped: I need it to choose the checks."
+    push_snapshot(turn.state)
+    if node.kind == "text":
+        turn.state["said"]["pasted"] = False
+    else:
+        turn.state["skipped"] = [*turn.state["skipped"], node.id]
+    return ""
+
+
+async def answer(turn: Turn) -> None:
+    """Take the inbound as the answer to the question awaiting one, then move on or re-prompt."""
+    awaiting = turn.state["awaiting"] or {}
+    node = turn.node(awaiting.get("node", ""))
+    if node is None:
+        await advance(turn)
+        return
+    text = turn.inbound.text
+    if turn.action:
+        if turn.inbound.value.get("node") != node.id:
+            await advance(turn, "That button belongs to an earlier question; here is the current one.")
+            return
+        problem = await (_skip(turn, node) if turn.action == "skip" else _submitted(turn, node))
+    elif not text.strip():
+        problem = "I did not get any text. " + node.prompt
+    elif node.optional and is_skip(text):
+        problem = await _skip(turn, node)
+    elif node.kind == "sites":
+        problem = await answer_sites(turn, node, text) or ""
+    else:
+        problem = await absorb(turn, node, text)
+    await advance(turn, problem)

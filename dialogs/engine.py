@@ -1,0 +1,212 @@
+"""The triage conversation: one inbound at a time over plain-JSON state.
+
+Commands (help, back, restart, cancel, status, escalate) work at any point, typed or from a button. An
+unexpected error apologises with a correlation id, is logged with it, and keeps the state as it was when
+the error struck (answers already given are not lost).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from checks.api import CheckRunner
+from dialogs.api import Emit, Inbound, Outbound, State
+from dialogs.asking import absorb, advance
+from dialogs.asking import answer as answer_question
+from dialogs.escalation import NO_CHANNEL, escalation_card, tried_prompt_card
+from dialogs.findings import find
+from dialogs.paste import ReadText
+from dialogs.redact import redact
+from dialogs.running import show_result
+from dialogs.state import StateError, new_state, pop_snapshot, upgrade
+from dialogs.status import help_text, status_card
+from dialogs.turn import PublishRunbook, Services, Turn
+from dialogs.understand import command_of, is_skip
+from knowledge.loader import KnowledgeBase
+
+__all__ = ["TriageConversation"]
+
+log = logging.getLogger(__name__)
+
+_COMMANDS = ("help", "back", "restart", "cancel", "status", "escalate")
+_GREETING = (
+    "Hi{name}! I triage Exchange free/busy and cross-site proxy problems. Tell me what is going wrong, paste "
+    "an error, or pick below."
+)
+_TEAM_WELCOME = (
+    "Thanks for adding me. Message me in a personal chat to triage a free/busy or proxy problem. To have "
+    "escalations posted in a channel, mention me there with: set escalation channel"
+)
+
+
+class TriageConversation:
+    """The `dialogs.api.Conversation` the host talks to."""
+
+    def __init__(
+        self, kb: KnowledgeBase, runner: CheckRunner, publish_runbook: PublishRunbook, read_text: ReadText
+    ) -> None:
+        self.services = Services(kb=kb, runner=runner, publish_runbook=publish_runbook, read_text=read_text)
+
+    async def handle(self, state: State, inbound: Inbound, emit: Emit) -> State:
+        try:
+            working = upgrade(state)
+        except StateError:
+            log.warning("discarding a stored state this version cannot read (version %r)", state.get("v"))
+            working = new_state()
+        turn = Turn(self.services, working, inbound, emit)
+        try:
+            await _dispatch(turn)
+            json.dumps(turn.state)
+        except Exception:
+            return await _apologise(turn, state)
+        return turn.state
+
+
+async def _apologise(turn: Turn, stored: State) -> State:
+    reference = uuid.uuid4().hex[:8]
+    log.exception("unexpected error [%s] in triage %s", reference, turn.state.get("id"))
+    try:
+        kept: State = json.loads(json.dumps(turn.state))
+    except (TypeError, ValueError):
+        kept = upgrade(stored) if stored else new_state()
+    kept["last_error"] = reference
+    try:
+        await turn.emit(
+            Outbound(
+                kind="text",
+                text=(
+                    f"Sorry, something went wrong on my side (reference {reference}). Your answers so far are "
+                    "kept: send your last message again, or say status to see where we are."
+                ),
+            )
+        )
+    except Exception:
+        log.exception("could not send the apology for [%s]", reference)
+    return kept
+
+
+async def _dispatch(turn: Turn) -> None:
+    inbound = turn.inbound
+    if inbound.kind == "added_to_team":
+        await turn.say(_TEAM_WELCOME)
+        return
+    if inbound.kind == "mention_in_channel":
+        await turn.say("I triage in personal chats: message me directly. " + _TEAM_WELCOME.split(". ", 1)[1])
+        return
+    turn.state["user"] = {"id": inbound.user_id, "name": inbound.user_name}
+    command = (
+        turn.action if turn.action in _COMMANDS else ("" if turn.action else command_of(inbound.text) or "")
+    )
+    if command:
+        await _COMMAND_HANDLERS[command](turn)
+        return
+    phase = turn.state["phase"]
+    if phase in ("new", "cancelled"):
+        await _start(turn, inbound.text)
+    elif phase == "running":
+        await turn.say("I was interrupted while running the checks; running them again now.")
+        await advance(turn)
+    elif phase == "done":
+        await _after_result(turn)
+    else:
+        await answer_question(turn)
+
+
+async def _start(turn: Turn, text: str, greet: bool = True) -> None:
+    user = turn.state["user"]
+    turn.state = new_state(user["id"], user["name"])
+    if greet:
+        first = user["name"].split()[0] if user["name"].strip() else ""
+        await turn.say(_GREETING.format(name=f" {first}" if first else ""))
+    if text.strip():
+        await absorb(turn, None, text)
+    await advance(turn)
+
+
+async def _after_result(turn: Turn) -> None:
+    awaiting = turn.state["awaiting"] or {}
+    if awaiting.get("step") == "tried" or turn.action == "escalate_send":
+        await _send_escalation(turn)
+        return
+    if turn.action:
+        await turn.say(
+            "That button belongs to an earlier question. This triage is finished: escalate it or start over."
+        )
+        return
+    # A new problem described after a result starts a new triage with it.
+    await turn.say("Starting a new triage.")
+    await _start(turn, turn.inbound.text, greet=False)
+
+
+async def _help(turn: Turn) -> None:
+    await turn.say(help_text(turn))
+
+
+async def _status(turn: Turn) -> None:
+    await turn.send(status_card(turn))
+
+
+async def _back(turn: Turn) -> None:
+    if not pop_snapshot(turn.state):
+        await turn.say("There is nothing to go back to.")
+        if turn.state["phase"] in ("new", "cancelled"):
+            return
+        await advance(turn)
+        return
+    await advance(turn, "Going back: here is that question again.")
+
+
+async def _restart(turn: Turn) -> None:
+    await turn.say("Starting over.")
+    await _start(turn, "", greet=False)
+
+
+async def _cancel(turn: Turn) -> None:
+    user = turn.state["user"]
+    turn.state = new_state(user["id"], user["name"])
+    turn.state["phase"] = "cancelled"
+    await turn.say(
+        "Cancelled. Nothing was changed. Send me a message whenever you want to start a new triage."
+    )
+
+
+async def _escalate(turn: Turn) -> None:
+    if turn.state["phase"] != "done":
+        await turn.say(
+            "I can escalate once the checks have run: answer the question above, and Escalate is on the result."
+        )
+        return
+    turn.state["awaiting"] = {"node": None, "step": "tried"}
+    await turn.send(tried_prompt_card())
+
+
+async def _send_escalation(turn: Turn) -> None:
+    value = turn.inbound.value
+    if turn.action:
+        tried = "" if value.get("skip") else str(value.get("tried") or "")
+    else:
+        tried = "" if is_skip(turn.inbound.text) else turn.inbound.text
+    tried = redact(tried.strip())[:2000]
+    if tried:
+        turn.state["said"]["tried"] = [tried]
+    card = escalation_card(turn.kb, turn.state, find(turn.kb, turn.state), tried)
+    where = await turn.emit(Outbound(kind="escalation", card=card))
+    turn.state["escalation"] = {"where": where, "tried": tried}
+    turn.state["awaiting"] = None
+    if where:
+        await turn.say(f"I posted this triage to {where}, with everything I found and what was tried.")
+        await show_result(turn, escalated_to=where)
+    else:
+        await turn.say(NO_CHANNEL)
+
+
+_COMMAND_HANDLERS = {
+    "help": _help,
+    "back": _back,
+    "restart": _restart,
+    "cancel": _cancel,
+    "status": _status,
+    "escalate": _escalate,
+}

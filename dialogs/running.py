@@ -1,0 +1,136 @@
+"""Running the checks with live progress, and concluding: the result card and the runbook link."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import uuid
+
+from checks.api import CheckRequest, CheckResult, ProgressEvent
+from dialogs.api import Outbound
+from dialogs.findings import find
+from dialogs.result_card import ProgressRow, check_title, progress_card, result_card
+from dialogs.runbook import build_runbook
+from dialogs.turn import Turn
+from knowledge.conditions import Facts
+from knowledge.loader import KnowledgeBase
+from knowledge.walk import path
+
+__all__ = ["conclude", "plan_checks", "run_checks"]
+
+log = logging.getLogger(__name__)
+
+
+def plan_checks(kb: KnowledgeBase, facts: Facts) -> tuple[list[str], list[CheckResult]]:
+    """The checks for this triage: the symptom's, then those of every cause it can have. A check whose
+    inputs are unknown (no requester for a single-user symptom) is reported as skipped, not run."""
+    symptom = kb.symptoms.get(str(facts.get("symptom")))
+    wanted = list(symptom.checks) if symptom else []
+    for cause in kb.causes.values():
+        if symptom is None or symptom.id in cause.symptoms:
+            wanted += cause.checks
+    runnable: list[str] = []
+    unmet: list[CheckResult] = []
+    for check_id in dict.fromkeys(c for c in wanted if c in kb.checks):
+        missing = [n for n in kb.checks[check_id].needs if facts.get(n) in (None, "", [])]
+        if missing:
+            unmet.append(
+                CheckResult(
+                    check_id, "skipped", f"Needs {', '.join(missing)}, which this triage does not have."
+                )
+            )
+        else:
+            runnable.append(check_id)
+    return runnable, unmet
+
+
+async def run_checks(turn: Turn) -> None:
+    """Run the checks in this turn, updating one progress card in place as each finishes."""
+    state, kb = turn.state, turn.kb
+    facts = turn.facts()
+    planned, unmet = plan_checks(kb, facts)
+    lookup = state["lookup"]
+    kept = (
+        [CheckResult.from_dict(lookup)]
+        if lookup and lookup["status"] != "error" and lookup.get("for") == facts.get("target")
+        else []
+    )
+    planned = [c for c in planned if c not in {r.id for r in kept}]
+    state.update(phase="running", results=None, conclusion=None, escalation=None, awaiting=None)
+    # Stored before the checks start: if the process dies now, the next message re-runs them.
+    await turn.emit(Outbound(kind="checkpoint", state=copy.deepcopy(state)))
+    await turn.typing()
+
+    key = f"progress-{state['id']}"
+    rows: dict[str, ProgressRow] = {r.id: (r.status, check_title(kb, r.id), r.summary) for r in kept}
+    rows.update({c: ("pending", check_title(kb, c), "") for c in planned})
+    rows.update({r.id: (r.status, check_title(kb, r.id), r.summary) for r in unmet})
+    await turn.send(progress_card(list(rows.values()), finished=False), key)
+
+    async def on_progress(event: ProgressEvent) -> None:
+        # Checks start together; the card changes only when one finishes (each update is a Teams API call).
+        if event.kind == "started":
+            rows[event.check_id] = ("running", check_title(kb, event.check_id), "")
+            return
+        result = event.result
+        status, summary = (result.status, result.summary) if result else ("error", "No result.")
+        rows[event.check_id] = (status, check_title(kb, event.check_id), summary)
+        await turn.send(progress_card(list(rows.values()), finished=False), key)
+
+    returned = (
+        await turn.services.runner.run(CheckRequest(tuple(planned), facts), on_progress) if planned else []
+    )
+    by_id = {r.id: r for r in returned}
+    ran = [by_id.get(c) or CheckResult(c, "error", "The check did not report back.") for c in planned]
+    results = [*kept, *ran, *unmet]
+    state["results"] = [r.as_dict() for r in results]
+    final = [(r.status, check_title(kb, r.id), r.summary) for r in results]
+    await turn.send(progress_card(final, finished=True), key)
+
+
+def _heading(turn: Turn) -> str:
+    last = path(turn.kb, turn.facts())[-1]
+    return last.prompt if last.kind == "conclusion" and last.prompt else "Here is what I found."
+
+
+async def _publish(turn: Turn, runbook: dict[str, object] | None) -> str:
+    if runbook is None:
+        return ""
+    try:
+        return await turn.services.publish_runbook(runbook)
+    except Exception:
+        reference = uuid.uuid4().hex[:8]
+        log.exception("could not publish the runbook [%s] for triage %s", reference, turn.state["id"])
+        await turn.say(
+            f"I could not publish the remediation page (reference {reference}); the commands are on the card."
+        )
+        return ""
+
+
+async def show_result(turn: Turn, escalated_to: str = "") -> None:
+    """Send (or update in place) the result card from what the state holds."""
+    conclusion = turn.state["conclusion"] or {}
+    findings = find(turn.kb, turn.state)
+    card = result_card(
+        turn.kb,
+        findings,
+        heading_text=_heading(turn),
+        runbook_url=conclusion.get("runbook_url") or None,
+        escalated_to=escalated_to,
+    )
+    await turn.send(card, f"result-{turn.state['id']}")
+
+
+async def conclude(turn: Turn) -> None:
+    state = turn.state
+    findings = find(turn.kb, state)
+    best = findings.best
+    url = await _publish(turn, build_runbook(turn.kb, state, findings))
+    state["conclusion"] = {
+        "cause": best.id if best and findings.confident else None,
+        "title": best.title if best else "",
+        "confidence": best.confidence if best else 0.0,
+        "runbook_url": url,
+    }
+    state.update(phase="done", awaiting=None)
+    await show_result(turn)

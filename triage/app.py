@@ -1,0 +1,57 @@
+"""The conversation as the bot host and `triage chat` run it: the knowledge base, the error-text reader and
+a check runner for the configured backend.
+
+The host calls `build_conversation(settings, publish_runbook)` and enters the result (an async context
+manager) for as long as it serves: the lab backend starts its loopback simulators on entry and stops them on
+exit.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
+
+from checks.api import CheckRunner
+from dialogs.engine import TriageConversation
+from dialogs.turn import PublishRunbook
+from knowledge.loader import load_knowledge
+from knowledge.reader import read_error_text
+
+__all__ = ["ConversationSettings", "build_conversation"]
+
+
+class ConversationSettings(Protocol):
+    """What the conversation needs from the host's settings (bot.settings.Settings has both)."""
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def scenario(self) -> str: ...
+
+
+@asynccontextmanager
+async def _runner_for(settings: ConversationSettings) -> AsyncIterator[CheckRunner]:
+    # Imported here: the lab and live backends are heavy, and a given runner needs neither.
+    factory: Any = importlib.import_module("checks.factory")
+    built: Any = factory.build_runner(settings.backend, scenario=settings.scenario or None)
+    if isinstance(built, AbstractAsyncContextManager):
+        async with built as runner:
+            yield runner
+    else:
+        yield built
+
+
+@asynccontextmanager
+async def build_conversation(
+    settings: ConversationSettings, publish_runbook: PublishRunbook, *, runner: CheckRunner | None = None
+) -> AsyncIterator[TriageConversation]:
+    """The triage conversation over `settings.backend` (or over `runner`, when one is given)."""
+    kb = load_knowledge()
+    if runner is not None:
+        yield TriageConversation(kb, runner, publish_runbook, read_error_text)
+        return
+    async with _runner_for(settings) as built:
+        yield TriageConversation(kb, built, publish_runbook, read_error_text)
