@@ -96,6 +96,7 @@ class TurnRunner:
                     "state of %s changed under the turn after replies were sent; asked to resend", key
                 )
                 await say(RESEND)
+                return None
         return None
 
     async def _attempt(

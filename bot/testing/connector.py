@@ -25,6 +25,7 @@ class Recorded:
     activity_id: str
     body: dict[str, Any]
     authorization: str
+    returned_id: str = ""  # the id the connector gave a new message (what the bot later updates)
 
     @property
     def text(self) -> str:
@@ -92,10 +93,11 @@ class LoopbackConnector:
         operation = {"PUT": "update", "DELETE": "delete"}.get(
             request.method, "reply" if activity_id else "send"
         )
-        self._record(request, operation, request.match_info["cid"], activity_id, body)
+        returned = self._next("act") if operation in ("send", "reply") else activity_id
+        self._record(request, operation, request.match_info["cid"], activity_id, body, returned)
         if operation == "delete":
             return web.Response(status=200)
-        return web.json_response({"id": activity_id if operation == "update" else self._next("act")})
+        return web.json_response({"id": returned})
 
     async def _create_conversation(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -103,14 +105,15 @@ class LoopbackConnector:
         first_message = self._next("act")
         # Teams names a channel thread after the channel and the id of the thread's first message.
         conversation_id = f"{channel.get('id', 'conversation')};messageid={first_message}"
-        self._record(request, "create_conversation", conversation_id, first_message, body)
+        self._record(request, "create_conversation", conversation_id, first_message, body, first_message)
         return web.json_response({"id": conversation_id, "activityId": first_message})
 
-    def _record(self, request: web.Request, operation: str, cid: str, aid: str, body: Any) -> None:
+    def _record(
+        self, request: web.Request, operation: str, cid: str, aid: str, body: Any, returned: str
+    ) -> None:
         authorization = request.headers.get("Authorization", "")
-        self.calls.append(
-            Recorded(operation, cid, aid, body if isinstance(body, dict) else {}, authorization)
-        )
+        document = body if isinstance(body, dict) else {}
+        self.calls.append(Recorded(operation, cid, aid, document, authorization, returned))
 
     def _next(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids)}"

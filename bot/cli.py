@@ -1,0 +1,65 @@
+"""`triage serve`: the Teams bot's HTTP endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+from typing import Any
+
+__all__ = ["register"]
+
+CONVERSATION_FACTORY = "triage.app:build_conversation"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the Teams bot (POST /api/messages)",
+        description="Serve the Teams bot. Configuration comes from the environment (see docs/bot-hosting.md); "
+        "the options here override it.",
+    )
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1, or TRIAGE_HOST)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 3978, or TRIAGE_PORT)")
+    parser.add_argument("--backend", choices=("lab", "live"), help="what the checks talk to (default lab)")
+    parser.add_argument("--scenario", help="lab scenario to serve (lab backend only)")
+    parser.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # Imported here: the command line builds its parser without loading the SDK.
+    from bot.server import configure_logging, serve
+    from bot.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(
+            os.environ, host=args.host, port=args.port, backend=args.backend, scenario=args.scenario
+        )
+    except SettingsError as exc:
+        print(f"triage serve: refusing to start:\n{exc}", file=sys.stderr)
+        return 2
+    factory = _conversation_factory()
+    if factory is None:
+        return 1
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings, lambda publish: factory(settings, publish)))
+    return 0
+
+
+def _conversation_factory() -> Any:
+    module_name, _, attribute = CONVERSATION_FACTORY.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        module = None
+    factory = getattr(module, attribute, None)
+    if factory is None:
+        print(
+            f"triage serve: the conversation is not available: {CONVERSATION_FACTORY} is missing",
+            file=sys.stderr,
+        )
+    return factory

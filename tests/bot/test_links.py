@@ -1,0 +1,192 @@
+"""Signed, expiring remediation links and the runbook page behind them."""
+
+from __future__ import annotations
+
+import stat
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.links import KEY_FILE, ExpiredLink, LinkSigner, TamperedLink, load_link_key
+from bot.runbook import RunbookError, parse_runbook
+from bot.settings import Settings
+from bot.storage import SqliteStore
+from bot.storage.factory import SQLITE_FILE
+from bot.testing import LoopbackConnector, RunningBot, TeamsActivities, running_bot
+from tests.bot.conversations import RUNBOOK, ScriptedConversation
+
+KEY = b"k" * 32
+DAY = 86400.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_signed_token_verifies_to_its_id_until_it_expires() -> None:
+    clock = Clock()
+    signer = LinkSigner(KEY, 7 * DAY, clock)
+    token, expires = signer.sign("0" * 32)
+    assert signer.verify(token) == "0" * 32
+    assert expires == int(clock.now + 7 * DAY)
+    clock.now += 7 * DAY + 1
+    with pytest.raises(ExpiredLink):
+        signer.verify(token)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # the signature
+        lambda t: "1" + t[1:],  # the id
+        lambda t: t.replace(".", ".9", 1),  # the expiry, pushed into the future
+        lambda t: t + "x",
+        lambda t: "",
+        lambda t: "../../etc/passwd",
+    ],
+)
+def test_any_change_to_a_token_makes_it_tampered(change: Callable[[str], str]) -> None:
+    signer = LinkSigner(KEY, DAY)
+    token, _ = signer.sign("0" * 32)
+    with pytest.raises(TamperedLink):
+        signer.verify(change(token))
+
+
+def test_a_token_from_another_key_is_tampered() -> None:
+    token, _ = LinkSigner(b"a" * 32, DAY).sign("0" * 32)
+    with pytest.raises(TamperedLink):
+        LinkSigner(b"b" * 32, DAY).verify(token)
+
+
+def test_the_generated_key_is_kept_private_and_reused(tmp_path: Path) -> None:
+    first = load_link_key(None, tmp_path)
+    assert stat.S_IMODE((tmp_path / KEY_FILE).stat().st_mode) == 0o600
+    assert load_link_key(None, tmp_path) == first
+    assert len(first) >= 32
+    assert load_link_key("configured-secret-" + "x" * 20, tmp_path) == b"configured-secret-" + b"x" * 20
+
+
+def test_runbooks_are_validated_before_they_are_stored() -> None:
+    assert parse_runbook(RUNBOOK)["steps"][0]["commands"][0].startswith("Get-ExchangeCertificate")
+    minimal = parse_runbook({"title": "T", "cause_id": "c", "steps": [{"summary": "s"}]})
+    assert minimal["steps"][0] == {
+        "summary": "s",
+        "commands": [],
+        "changes": False,
+        "risk": "",
+        "verify": [],
+        "docs": [],
+    }
+    with pytest.raises(RunbookError, match="steps"):
+        parse_runbook({**RUNBOOK, "steps": []})
+    with pytest.raises(RunbookError, match="docs"):
+        parse_runbook({**RUNBOOK, "steps": [{"summary": "s", "docs": ["javascript:alert(1)"]}]})
+    with pytest.raises(RunbookError, match="colour"):
+        parse_runbook({**RUNBOOK, "colour": "red"})
+
+
+async def _published_link(bot: RunningBot, connector: LoopbackConnector, activities: TeamsActivities) -> str:
+    await bot.post(activities.message("runbook"))
+    [link] = connector.texts("a:personal-1")
+    assert link.startswith(f"{bot.url}/remediation/")
+    return link.removeprefix(bot.url)
+
+
+def _conversation(publish: Any) -> ScriptedConversation:
+    return ScriptedConversation(publish)
+
+
+async def test_the_conversation_publishes_a_runbook_and_the_link_shows_it(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    async with running_bot(make_settings(), _conversation) as bot:
+        path = await _published_link(bot, connector, activities)
+        status, page, headers = await bot.get(path)
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/html")
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert headers["Cache-Control"] == "no-store"
+    assert "<title>Re-publish the federation certificate</title>" in page
+    assert "Federation certificate missing on &lt;EX02&gt;" in page  # escaped, not markup
+    assert "free/busy fails" in page and "&amp;" in page
+    assert (
+        "<pre><code>Get-ExchangeCertificate -Server EX02 | Where {$_.Thumbprint -eq &#x27;&lt;thumb&gt;&#x27;}"
+        in page
+    )
+    assert "<th scope='row'>Server</th><td><code>EX02</code></td>" in page
+    assert "Read-only: changes nothing." in page
+    assert "<strong>Risk:</strong> none" in page
+    assert "<pre><code>Test-FederationTrust</code></pre>" in page
+    assert 'href="https://learn.microsoft.com/exchange/federation"' in page
+    assert "<script" not in page and "http://" not in page.split("<body>")[0]
+
+
+async def test_a_tampered_link_is_refused_with_403(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    async with running_bot(make_settings(), _conversation) as bot:
+        path = await _published_link(bot, connector, activities)
+        tampered = path[:-2] + ("AA" if not path.endswith("AA") else "BB")
+        status, page, _ = await bot.get(tampered)
+        garbage_status, _, _ = await bot.get("/remediation/%3Cscript%3E")
+    assert (status, garbage_status) == (403, 403)
+    assert "Link not valid" in page and "Traceback" not in page
+
+
+async def test_an_expired_link_is_refused_with_410(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    clock = Clock()
+    async with running_bot(make_settings(TRIAGE_LINK_TTL_DAYS=2), _conversation, clock=clock) as bot:
+        path = await _published_link(bot, connector, activities)
+        clock.now += 2 * DAY - 60
+        still_good, _, _ = await bot.get(path)
+        clock.now += 120
+        status, page, _ = await bot.get(path)
+    assert still_good == 200
+    assert status == 410
+    assert "expired" in page and "Traceback" not in page
+
+
+async def test_a_link_to_a_runbook_no_longer_stored_is_404(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    settings = make_settings()
+    async with running_bot(settings, _conversation) as bot:
+        path = await _published_link(bot, connector, activities)
+        runbook_id = path.rsplit("/", 1)[1].split(".")[0]
+        store = await SqliteStore.open(settings.state_dir / SQLITE_FILE)
+        try:
+            await store.delete(f"runbook/{runbook_id}")
+        finally:
+            await store.close()
+        status, page, _ = await bot.get(path)
+    assert status == 404 and "Traceback" not in page
+
+
+async def test_links_keep_working_after_a_restart(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    settings = make_settings()
+    async with running_bot(settings, _conversation) as bot:
+        path = await _published_link(bot, connector, activities)
+    async with running_bot(settings, _conversation) as bot:
+        status, _, _ = await bot.get(path)
+    assert status == 200
+
+
+async def test_links_use_the_configured_public_url(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    settings = make_settings(TRIAGE_PUBLIC_URL="https://triage.contoso.example/")
+    async with running_bot(settings, _conversation) as bot:
+        await bot.post(activities.message("runbook"))
+    [link] = connector.texts("a:personal-1")
+    assert link.startswith("https://triage.contoso.example/remediation/")
