@@ -100,6 +100,10 @@ class RunningLab:
     def faults(self) -> FaultController:
         return self.ctx.faults
 
+    def app(self, name: str) -> web.Application:
+        """One simulator's application (tests look at its state, e.g. the open WinRM shells)."""
+        return self._sites[name].runner.app
+
     def close(self) -> None:
         if self._thread.is_alive():
             stopping: Future[None] = asyncio.run_coroutine_threadsafe(_stop(self._sites), self._loop)
