@@ -30,7 +30,10 @@ def register(subparsers: Any) -> None:
     up_parser = actions.add_parser("up", help="serve a scenario until interrupted")
     up_parser.add_argument("--scenario", required=True, metavar="NAME|PATH", help="bundled name or YAML file")
     up_parser.add_argument(
-        "--port-base", type=int, metavar="N", help=f"first of {_PORTS_NEEDED} consecutive ports (default: ephemeral)"
+        "--port-base",
+        type=int,
+        metavar="N",
+        help=f"first of {_PORTS_NEEDED} consecutive ports (default: ephemeral)",
     )
     up_parser.set_defaults(func=run_up)
 
