@@ -19,6 +19,7 @@ from lab import wsman_soap as soap
 from lab.cmdlets import run_pipeline
 from lab.context import LabContext
 from lab.faults import FaultSpec
+from lab.ntlm import NtlmAcceptor
 from lab.psrp_wire import (
     Command,
     Defragmenter,
@@ -47,7 +48,7 @@ _PRIVATE_DATA = (
     '<Obj RefId="0"><MS><Obj N="ApplicationPrivateData" RefId="1"><TN RefId="0"><T>System.Collections.Hashtable</T>'
     "<T>System.Object</T></TN><DCT /></Obj></MS></Obj>"
 )
-_CHALLENGES = ('Basic realm="WSMAN"',)
+_CHALLENGES = ("Negotiate", 'Basic realm="WSMAN"')
 _POOL_STATE = f'<Obj RefId="0"><MS><I32 N="RunspaceState">{_OPENED}</I32></MS></Obj>'
 
 
@@ -76,6 +77,7 @@ class PsrpServer:
     def __init__(self, ctx: LabContext) -> None:
         self.ctx = ctx
         self.pools: dict[str, _Pool] = {}
+        self.ntlm = NtlmAcceptor(ctx.credentials, _connected_server_name(ctx))
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         authorised, challenge = self._authenticate(request)
@@ -112,7 +114,10 @@ class PsrpServer:
     def _authenticate(self, request: web.Request) -> tuple[bool, tuple[str, ...]]:
         if soap.basic_credentials_ok(request, self.ctx.credentials):
             return True, ()
-        return False, _CHALLENGES
+        authenticated, challenge = self.ntlm.step(request)
+        if authenticated:
+            return True, ()
+        return False, (challenge,) if challenge else _CHALLENGES
 
     async def _fault(self, request: web.Request, operation: str) -> web.StreamResponse | FaultSpec | None:
         """A fault's rendered response, or the latency spec whose delay the output should carry."""
@@ -235,6 +240,12 @@ class PsrpServer:
         for stream in call.body.iterfind("rsp:Send/rsp:Stream", soap.NS):
             list(pool.defragmenter.feed(base64.b64decode(stream.text or "")))  # pipeline input is not used
         return soap.envelope(f"{soap.SHELL_NS}/SendResponse", call.message_id, "<rsp:SendResponse/>")
+
+
+def _connected_server_name(ctx: LabContext) -> str:
+    facing = {site.name for site in ctx.scenario.organization.sites if site.internet_facing}
+    servers = ctx.scenario.organization.servers
+    return next((s.name for s in servers if s.site in facing), servers[0].name)
 
 
 def _timed_out(call: soap.WsmanRequest) -> web.Response:

@@ -55,7 +55,7 @@ def lab(healthy_lab: RunningLab) -> Iterator[RunningLab]:
 
 
 def psrp_wsman(
-    lab: RunningLab, *, password: str | None = None, online: bool = False, **options: Any
+    lab: RunningLab, *, password: str | None = None, online: bool = False, auth: str = "basic", **options: Any
 ) -> WSMan:
     """A pypsrp connection configured as the product's Exchange backend would be (HTTPS, lab CA)."""
     url = urlsplit(lab.endpoints["psrp_online" if online else "psrp"])
@@ -65,7 +65,7 @@ def psrp_wsman(
         port=url.port,
         path=url.path.lstrip("/"),
         ssl=True,
-        auth="basic",
+        auth=auth,
         username=creds["username"],
         password=creds["password"] if password is None else password,
         cert_validation=lab.endpoints["ca_cert"],

@@ -12,6 +12,7 @@ from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFau
 from pypsrp.powershell import PowerShell, RunspacePool
 
 from lab.faults import FaultSpec
+from lab.ntlm import md4
 from lab.runtime import RunningLab
 from tests.lab.conftest import exchange_pool, psrp_wsman
 
@@ -175,6 +176,24 @@ def test_unknown_parameter_fails_the_pipeline(lab: RunningLab) -> None:
 def test_wrong_password_is_rejected(lab: RunningLab) -> None:
     with pytest.raises(AuthenticationError):
         exchange_pool(lab, password="not-the-password").open()
+
+
+def test_ntlm_logon_and_reuse_of_the_authenticated_connection(lab: RunningLab) -> None:
+    with exchange_pool(lab, auth="ntlm") as pool:
+        servers, _ = run(pool, "Get-ExchangeServer")
+        sites, _ = run(pool, "Get-ADSite")
+    assert len(servers) == 4 and [s["Name"] for s in sites] == ["HQ", "Branch"]
+
+
+def test_ntlm_with_a_wrong_password_is_rejected(lab: RunningLab) -> None:
+    with pytest.raises(AuthenticationError):
+        exchange_pool(lab, auth="ntlm", password="not-the-password").open()
+
+
+def test_md4_matches_the_rfc_1320_test_suite() -> None:
+    assert md4(b"").hex() == "31d6cfe0d16ae931b73c59d7e0c089c0"
+    assert md4(b"abc").hex() == "a448017aaf21d8525fc10ae87aa6729d"
+    assert md4(b"1234567890" * 8).hex() == "e33b4ddc9c38f2199c3e7b164fcc0536"
 
 
 def test_unknown_configuration_is_a_wsman_fault(lab: RunningLab) -> None:
