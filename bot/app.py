@@ -14,7 +14,13 @@ from aiohttp import web
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware, start_agent_process
 from microsoft_agents.hosting.core import AgentApplication, AgentAuthConfiguration, Connections, TurnState
 
-from bot.auth import auth_configuration, connection_manager, host_validator, tenant_guard
+from bot.auth import (
+    auth_configuration,
+    connection_manager,
+    host_validator,
+    tenant_guard,
+    unreadable_tokens_refused,
+)
 from bot.escalation import Escalations
 from bot.host import TeamsHost, build_application
 from bot.links import Clock, LinkService, LinkSigner, PublishRunbook, load_link_key
@@ -69,7 +75,9 @@ def create_app(
     root.router.add_get("/remediation/{token}", remediation)
 
     # The SDK's JWT middleware reads its configuration from the application it is installed on.
-    api = web.Application(middlewares=[jwt_authorization_middleware, tenant_guard(settings)])
+    api = web.Application(
+        middlewares=[unreadable_tokens_refused, jwt_authorization_middleware, tenant_guard(settings)]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", web.NotAppKeyWarning)
         api["agent_configuration"] = configuration
@@ -118,7 +126,7 @@ async def _entered(
     conversation: Conversation | ConversationFactory, publish: PublishRunbook
 ) -> AsyncIterator[Conversation]:
     """The conversation itself, or what its factory builds (entered, if it is an async context manager)."""
-    if callable(getattr(conversation, "handle", None)):
+    if not isinstance(conversation, type) and callable(getattr(conversation, "handle", None)):
         yield cast(Conversation, conversation)
         return
     built: Any = cast(ConversationFactory, conversation)(publish)

@@ -26,7 +26,13 @@ from microsoft_agents.hosting.core import (
 
 from bot.settings import Settings
 
-__all__ = ["auth_configuration", "connection_manager", "host_validator", "tenant_guard"]
+__all__ = [
+    "auth_configuration",
+    "connection_manager",
+    "host_validator",
+    "tenant_guard",
+    "unreadable_tokens_refused",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +61,24 @@ def connection_manager(configuration: AgentAuthConfiguration) -> Connections:
 def host_validator(settings: Settings) -> OutboundHostValidator:
     """The SDK's outbound check: replies only to Microsoft's service hosts, over https."""
     return OutboundHostValidator(enabled=settings.check_outbound_hosts)
+
+
+@web.middleware
+async def unreadable_tokens_refused(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Runs before the SDK's JWT middleware: a token it chokes on (no `kid`, say) is a 401, not a 500.
+
+    Only failures before a caller was authenticated are turned into 401s; errors in an accepted request
+    are left to the turn's own handling.
+    """
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        if request.get("claims_identity") is not None:
+            raise
+        logger.warning("refused a request whose token could not be read: %s", type(exc).__name__)
+        return web.json_response({"error": "Invalid token or authentication failed."}, status=401)
 
 
 def tenant_guard(settings: Settings) -> Middleware:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import logging
 import os
 import sys
 from typing import Any
@@ -44,7 +45,11 @@ def _serve(args: argparse.Namespace) -> int:
     if factory is None:
         return 1
     configure_logging(settings.log_level)
-    asyncio.run(serve(settings, lambda publish: factory(settings, publish)))
+    try:
+        asyncio.run(serve(settings, lambda publish: factory(settings, publish)))
+    except Exception:
+        logging.getLogger(__name__).exception("the bot could not start or stopped on an error")
+        return 1
     return 0
 
 

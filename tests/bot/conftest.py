@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,14 @@ import pytest
 
 from bot.settings import Settings, load_settings
 from bot.testing import LoopbackConnector, TeamsActivities
+from tests.bot.azurite import running_azurite
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[str]:
+    """A connection string to an Azurite blob service, one per test session."""
+    with running_azurite() as connection_string:
+        yield connection_string
 
 
 @pytest.fixture

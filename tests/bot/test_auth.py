@@ -129,6 +129,8 @@ async def test_bad_tokens_are_refused_with_401(
 
 async def test_a_missing_or_malformed_header_is_refused_with_401(secured: Secured) -> None:
     assert (await secured.bot.post(secured.activities.message("hi"))).status == 401
+    unsigned = "eyJhbGciOiJub25lIn0.eyJhdWQiOiIwYjBiMGIwYi0xMTExLTIyMjItMzMzMy00NDQ0NDQ0NDQ0NDQifQ."
+    assert (await secured.bot.post(secured.activities.message("hi"), token=unsigned)).status == 401
     async with secured.bot.session.post(
         f"{secured.bot.url}/api/messages",
         json=secured.activities.message("hi"),
@@ -155,3 +157,22 @@ async def test_health_and_runbook_pages_need_no_bot_token(secured: Secured) -> N
     assert status == 200 and '"auth": "bot"' in body
     status, _, _ = await secured.bot.get("/remediation/not-a-token")
     assert status == 403  # refused by the link check, not by bot authentication
+
+
+async def test_without_a_bot_identity_the_middleware_still_checks_any_token_it_is_given(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    conversation = ScriptedConversation()
+    async with running_bot(make_settings(), conversation) as bot:
+        forged = await bot.post(activities.message("forged"), token="eyJhbGciOiJub25lIn0.e30.")
+        anonymous = await bot.post(activities.message("local"))
+    assert (forged.status, anonymous.status) == (401, 202)
+    assert [inbound.text for inbound in conversation.inbounds] == ["local"]
+
+
+async def test_without_a_bot_identity_a_configured_tenant_list_still_applies(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    settings = make_settings(TRIAGE_ALLOWED_TENANTS=OTHER_TENANT)
+    async with running_bot(settings, ScriptedConversation()) as bot:
+        assert (await bot.post(activities.message("hi"))).status == 401

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from bot.storage import BlobStore, ConflictError, SqliteStore, Store
-from tests.bot.azurite import running_azurite
 
 Opener = Callable[[], Awaitable[Store]]
-
-
-@pytest.fixture(scope="session")
-def azurite() -> Iterator[str]:
-    with running_azurite() as connection_string:
-        yield connection_string
 
 
 @pytest.fixture(params=["sqlite", "blob"])

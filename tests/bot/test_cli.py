@@ -1,0 +1,78 @@
+"""`triage serve`: refusals on the command line, and the server it runs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot import cli
+from bot.server import serve
+from bot.settings import load_settings
+from bot.testing import reserve_loopback_socket
+from tests.bot.conversations import ScriptedConversation
+from triage.cli import main
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for key in list(os.environ):
+        if key.startswith(("TRIAGE_", "CONNECTIONS__")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("TRIAGE_STATE_DIR", str(tmp_path / "var"))
+
+
+def test_serve_refuses_anonymous_on_all_interfaces(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--host", "0.0.0.0"]) == 2
+    error = capsys.readouterr().err
+    assert "refusing to start" in error
+    assert "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID" in error
+
+
+def test_serve_refuses_a_bad_environment_value_naming_the_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TRIAGE_STORAGE", "floppy")
+    assert main(["serve"]) == 2
+    assert "TRIAGE_STORAGE:" in capsys.readouterr().err
+
+
+def test_serve_says_so_when_the_conversation_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "CONVERSATION_FACTORY", "triage.no_such_module:build_conversation")
+    assert main(["serve"]) == 1
+    assert "triage.no_such_module:build_conversation is missing" in capsys.readouterr().err
+
+
+def test_the_conversation_factory_the_command_uses_exists() -> None:
+    assert callable(cli._conversation_factory())
+
+
+async def test_serve_runs_the_host_until_stopped(tmp_path: Path) -> None:
+    sock = reserve_loopback_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    settings = load_settings({"TRIAGE_STATE_DIR": str(tmp_path / "state")}, port=port)
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(settings, ScriptedConversation, stop))
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        health = await response.json()
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.02)
+            else:
+                pytest.fail("the server did not answer")
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 5)
+    assert health["status"] == "ok" and health["storage"] == "sqlite" and health["backend"] == "lab"
+    assert health["auth"] == "anonymous" and health["version"]
+    assert (tmp_path / "state" / "state.sqlite3").exists()
