@@ -15,7 +15,7 @@ from knowledge.loader import KnowledgeBase
 from knowledge.model import Cause, Indicator
 from knowledge.runbook import FilledRemediation, fill_remediation
 
-__all__ = ["Inference", "RankedCause", "RuledOut", "combine_facts", "infer"]
+__all__ = ["Inference", "RankedCause", "RuledOut", "combine_facts", "implied_symptom", "infer"]
 
 # Facts the reader finds that stand for conversation facts when the user has not given them.
 _READER_STANDS_IN = {"requester": "request.requester", "target": "request.target"}
@@ -69,6 +69,16 @@ def combine_facts(conversation: Facts, pasted: Facts, checks: Facts | None = Non
             combined[fact] = pasted[stand_in]
     combined.update({k: v for k, v in conversation.items() if v is not None})
     return combined
+
+
+def implied_symptom(kb: KnowledgeBase, facts: Facts) -> str | None:
+    """The one symptom the facts imply (symptoms.yaml `implied_by`), or None when none or several do."""
+    implied = [
+        symptom.id
+        for symptom in kb.symptoms.values()
+        if any(all(holds(condition, facts) for condition in group) for group in symptom.implied_by)
+    ]
+    return implied[0] if len(implied) == 1 else None
 
 
 def _shown(value: Any) -> str:

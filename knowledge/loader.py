@@ -269,6 +269,8 @@ def _cross_check(kb: KnowledgeBase, files: _Files, problems: _Problems, *, tree_
     for symptom in kb.symptoms.values():
         where = f"{files.of('symptoms.yaml')}: symptom '{symptom.id}'"
         _check_refs(where, "checks", symptom.checks, kb.checks, "check id", problems)
+        for index, group in enumerate(symptom.implied_by):
+            _check_conditions(where, f"implied_by[{index}]", group, facts, problems)
     for signature in kb.signatures:
         where = f"{_rel(files.signatures[signature.id])}: signature '{signature.id}'"
         for index, setting in enumerate(signature.sets):

@@ -107,6 +107,8 @@ class Symptom(Strict):
     direction: Literal["cloud_to_onprem", "onprem_to_cloud", "cross_forest", "cross_site", "any"]
     examples: list[str] = []
     checks: list[KebabId] = []
+    implied_by: list[list[Condition]] = []
+    """Groups of conditions; when every condition of a group holds, the facts imply this symptom."""
 
 
 class TreeOption(Strict):

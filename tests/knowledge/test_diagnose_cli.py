@@ -1,0 +1,128 @@
+"""`triage diagnose` and `triage run` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from triage.cli import main
+
+SEEDS = Path(__file__).parent / "seeds"
+
+
+def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "triage", *args],
+        input=stdin.decode("utf-8", errors="replace") if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_json_output_has_the_documented_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"facts", "causes", "questions"}
+    assert out["facts"]["event.id"] == 4002
+    first = out["causes"][0]
+    assert first["id"] == "federation-cert-missing-on-site"
+    assert set(first) >= {"id", "title", "confidence", "evidence", "checks", "cases", "remediations"}
+    assert 0 < first["confidence"] <= 1
+    assert [c["confidence"] for c in out["causes"]] == sorted(
+        (c["confidence"] for c in out["causes"]), reverse=True
+    )
+    assert "fedcert-missing-non-internet-facing-site" in first["cases"]
+    remediation = first["remediations"][0]
+    assert set(remediation) >= {"id", "summary", "commands", "docs"}
+    assert any(q["node"] == "scope" for q in out["questions"])
+
+
+def test_conversation_flags_answer_their_questions(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["diagnose", "--symptom", "freebusy-cross-forest", "--scope", "pair"]
+    args += ["--requester", "alice@contoso.com", "--target", "bob@fabrikam.com", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["facts"]["scope"] == "pair"
+    assert {q["node"] for q in out["questions"]} == {"sites", "error-text"}
+
+
+def test_scope_pair_lifts_the_sharing_subscription_for_seed_001(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["diagnose", "--error-file", str(SEEDS / "seed-001-fiddler.json"), "--scope", "pair", "--json"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["causes"][0]["id"] == "sharing-subscription-without-permission"
+
+
+def test_nothing_recognised_still_exits_zero(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    paste = tmp_path / "paste.txt"
+    paste.write_text("the printer on floor 3 is jammed again", encoding="utf-8")
+    assert main(["diagnose", "--error-file", str(paste), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["causes"] == []
+
+
+def test_readable_report_without_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagnose", "--error-file", str(SEEDS / "seed-002-event-42.txt")]) == 0
+    report = capsys.readouterr().out
+    assert "owa-internalurl-not-https" in report
+    assert "owa-target-vdir-not-ssl" in report
+    assert "remediation: " in report
+    assert "What is going wrong?" not in report
+
+
+def test_stdin_is_read_with_a_dash() -> None:
+    result = run_cli(
+        "diagnose", "--error-file", "-", "--json", stdin=(SEEDS / "seed-002-event-42.txt").read_bytes()
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["facts"]["event.id"] == 42
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--error-file", "/nonexistent/paste.txt"], "cannot read --error-file /nonexistent/paste.txt"),
+        (["--requester", "not-an-address"], "--requester: 'not-an-address' is not an email address"),
+        (["--symptom", "printer-jam"], "unknown --symptom 'printer-jam'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args: list[str], message: str) -> None:
+    result = run_cli("diagnose", *args)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("triage: error: ")
+    assert message in line
+    assert result.stdout == ""
+
+
+def test_a_paste_over_one_mebibyte_is_refused_clearly() -> None:
+    result = run_cli("diagnose", "--error-file", "-", stdin=b"x" * (1024 * 1024 + 1))
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "1 MiB" in line or "too large" in line.lower()
+
+
+def test_undecodable_bytes_are_read_not_fatal() -> None:
+    result = run_cli("diagnose", "--error-file", "-", "--json", stdin=b"\xff\xfe Event ID: 4002 \x00\x81")
+    assert result.returncode == 0, result.stderr
+
+
+def test_run_triages_the_bundled_seed_example() -> None:
+    result = run_cli("run")
+    assert result.returncode == 0, result.stderr
+    assert "federation-cert-missing-on-site" in result.stdout
+
+
+def test_a_paste_that_implies_the_symptom_answers_that_question(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["facts"]["symptom"] == "freebusy-cloud-to-onprem"
+    assert "symptom" not in {q["node"] for q in out["questions"]}

@@ -1,0 +1,140 @@
+"""`triage diagnose` and `triage run`: the knowledge base from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from knowledge.diagnosis import Diagnosis, diagnose
+from knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
+from knowledge.reader import PasteTooLarge
+from knowledge.validators import ValueProblem, check_smtp
+
+__all__ = ["register"]
+
+SEED_EXAMPLE = "seed-000-event-4002.txt"
+
+
+def register(subparsers: Any) -> None:
+    diagnose_parser = subparsers.add_parser(
+        "diagnose",
+        help="read an error and rank the likely causes",
+        description="Read a pasted error (event log entry, OWA error, Test-* output) and rank the likely causes.",
+    )
+    diagnose_parser.add_argument(
+        "--error-file", metavar="PATH|-", help="file with the pasted error text; - for stdin"
+    )
+    diagnose_parser.add_argument(
+        "--symptom", metavar="ID", help="symptom id (see knowledge/data/symptoms.yaml)"
+    )
+    diagnose_parser.add_argument("--scope", choices=("all", "site", "pair"), help="who is affected")
+    diagnose_parser.add_argument("--requester", metavar="SMTP", help="the user who cannot see free/busy")
+    diagnose_parser.add_argument("--target", metavar="SMTP", help="the user whose free/busy cannot be seen")
+    diagnose_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    diagnose_parser.set_defaults(func=run_diagnose)
+
+    run_parser = subparsers.add_parser("run", help="the main job: a triage of the bundled seed example")
+    run_parser.set_defaults(func=run_main_job)
+
+
+def _usage(message: str) -> Exception:
+    from triage.cli import UsageError
+
+    return UsageError(message)
+
+
+def _read_text(source: str | None) -> str | None:
+    if source is None:
+        return None
+    if source == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise _usage(f"cannot read --error-file {source}: {exc.strerror}") from None
+    return data.decode("utf-8", errors="replace")
+
+
+def _conversation_facts(args: argparse.Namespace, kb: KnowledgeBase) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    if args.symptom is not None:
+        if args.symptom not in kb.symptoms:
+            known = ", ".join(sorted(kb.symptoms))
+            raise _usage(f"unknown --symptom {args.symptom!r}; choose one of: {known}")
+        facts["symptom"] = args.symptom
+    if args.scope is not None:
+        facts["scope"] = args.scope
+    for name in ("requester", "target"):
+        value = getattr(args, name)
+        if value is not None:
+            try:
+                facts[name] = check_smtp(value)
+            except ValueProblem as exc:
+                raise _usage(f"--{name}: {exc}") from None
+    return facts
+
+
+def run_diagnose(args: argparse.Namespace) -> int:
+    kb = _knowledge()
+    conversation = _conversation_facts(args, kb)
+    text = _read_text(args.error_file)
+    try:
+        result = diagnose(kb, text=text, conversation=conversation)
+    except PasteTooLarge as exc:
+        raise _usage(str(exc)) from None
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(render_report(result))
+    return 0
+
+
+def run_main_job(args: argparse.Namespace) -> int:
+    kb = _knowledge()
+    text = resources.files("triage.examples").joinpath(SEED_EXAMPLE).read_text(encoding="utf-8")
+    print(f"Triage of the bundled example ({SEED_EXAMPLE}):\n")
+    print(render_report(diagnose(kb, text=text)))
+    return 0
+
+
+def _knowledge() -> KnowledgeBase:
+    try:
+        return load_knowledge()
+    except KnowledgeError as exc:
+        raise _usage(str(exc)) from None
+
+
+def render_report(result: Diagnosis) -> str:
+    lines: list[str] = []
+    shown = {k: v for k, v in result.facts.items() if not k.startswith("test.") and k != "exception.messages"}
+    if shown:
+        lines.append("What I read:")
+        lines.extend(f"  {name}: {_flat(value)}" for name, value in shown.items())
+        lines.append("")
+    if not result.inference.causes:
+        lines.append("No cause matches what I know yet.")
+    for rank, cause in enumerate(result.inference.causes[:5], start=1):
+        lines.append(f"{rank}. {cause.title} [{cause.id}] confidence {cause.confidence:.0%}")
+        lines.extend(f"     - {sentence}" for sentence in cause.evidence)
+        if cause.checks:
+            lines.append(f"     checks that would confirm it: {', '.join(cause.checks)}")
+        if rank == 1:
+            for remediation in cause.remediations:
+                lines.append(f"     remediation: {remediation.summary}")
+                lines.extend(f"       PS> {command}" for command in remediation.commands)
+    if result.questions:
+        lines.append("")
+        lines.append("Still to ask:")
+        lines.extend(f"  - {q.prompt}" for q in result.questions)
+    return "\n".join(lines)
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
