@@ -142,10 +142,11 @@ async def answer(turn: Turn) -> None:
         problem = await (_skip(turn, node) if turn.action == "skip" else _submitted(turn, node))
     elif not text.strip():
         problem = "I did not get any text. " + node.prompt
+    elif node.kind == "sites":
+        # Before the generic skip words: "no" here means the sites shown are wrong.
+        problem = await answer_sites(turn, node, text) or ""
     elif node.optional and is_skip(text):
         problem = await _skip(turn, node)
-    elif node.kind == "sites":
-        problem = await answer_sites(turn, node, text) or ""
     else:
         problem = await absorb(turn, node, text)
     await advance(turn, problem)

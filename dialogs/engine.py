@@ -120,9 +120,8 @@ async def _start(turn: Turn, text: str, greet: bool = True) -> None:
     if greet:
         first = user["name"].split()[0] if user["name"].strip() else ""
         await turn.say(_GREETING.format(name=f" {first}" if first else ""))
-    if text.strip():
-        await absorb(turn, None, text)
-    await advance(turn)
+    problem = await absorb(turn, None, text) if text.strip() else ""
+    await advance(turn, problem)
 
 
 async def _after_result(turn: Turn) -> None:

@@ -29,6 +29,13 @@ def _validator() -> Any:
 
 def card_problems(card: Card) -> list[str]:
     """Every leaf error of the official Adaptive Card 1.5 schema for `card` (empty: valid)."""
+    return list(_problems(json.dumps(card, sort_keys=True)))
+
+
+@cache
+def _problems(card_json: str) -> tuple[str, ...]:
+    # Cached by content: the same question card comes up in many tests, and the schema is slow to walk.
+    card = json.loads(card_json)
 
     def leaves(error: Any) -> Any:
         if not error.context:
@@ -41,7 +48,7 @@ def card_problems(card: Card) -> list[str]:
         for leaf in leaves(error):
             where = "/".join(str(p) for p in leaf.absolute_path) or "<root>"
             found.add(f"{where}: {leaf.message[:160]}")
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def card_text(card: Card) -> str:
@@ -119,7 +126,7 @@ class Chat:
 
     async def press(self, title: str, **inputs: Any) -> list[Outbound]:
         """Press the button titled `title` on the newest card that has it (with card inputs filled in)."""
-        for card in reversed(self.cards()):
+        for card in reversed([o.card for o in self.history if o.card is not None and o.kind == "card"]):
             for action in actions_of(card):
                 if action.get("title") == title and action["type"] == "Action.Submit":
                     return await self.submit(**action["data"], **inputs)
