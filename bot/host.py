@@ -75,7 +75,7 @@ class TeamsHost:
         return await self._runner.run(
             _state_key(context.activity),
             inbound,
-            lambda cards: TurnEmitter(context, cards, self._escalations.post),
+            lambda cards, checkpoint: TurnEmitter(context, cards, self._escalations.post, checkpoint),
             lambda text: _say_safely(context, text),
         )
 

@@ -9,15 +9,16 @@ from typing import Any
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import CardFactory, MessageFactory, TurnContext
 
-from dialogs.api import Card, Outbound
+from dialogs.api import Card, Outbound, State
 
-__all__ = ["ADAPTIVE_CARD", "Escalate", "TurnEmitter", "card_activity"]
+__all__ = ["ADAPTIVE_CARD", "Checkpoint", "Escalate", "TurnEmitter", "card_activity"]
 
 logger = logging.getLogger(__name__)
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
 Escalate = Callable[[Card], Awaitable[str | None]]
+Checkpoint = Callable[[State, dict[str, str]], Awaitable[None]]
 
 
 def card_activity(card: Card, text: str = "") -> Activity:
@@ -31,13 +32,16 @@ class TurnEmitter:
 
     `cards` maps each card_key to the id of the activity that shows it, so a later card with the same key is
     an `update_activity` of that message. The map comes from the conversation's stored state and goes back
-    into it at the end of the turn.
+    into it at the end of the turn (and with every checkpoint).
     """
 
-    def __init__(self, context: TurnContext, cards: dict[str, str], escalate: Escalate) -> None:
+    def __init__(
+        self, context: TurnContext, cards: dict[str, str], escalate: Escalate, checkpoint: Checkpoint
+    ) -> None:
         self._context = context
         self.cards = dict(cards)
         self._escalate = escalate
+        self._checkpoint = checkpoint
         self.sent = 0
         self.updated_cards: dict[str, Card] = {}
 
@@ -50,6 +54,10 @@ class TurnEmitter:
             await self._card(_require_card(outbound), outbound.card_key, outbound.text)
         elif outbound.kind == "escalation":
             return await self._escalate(_require_card(outbound))
+        elif outbound.kind == "checkpoint":
+            if not isinstance(outbound.state, dict):
+                raise ValueError("a checkpoint outbound needs a state")
+            await self._checkpoint(outbound.state, self.cards)
         else:
             raise ValueError(f"unknown outbound kind {outbound.kind!r}")
         return None

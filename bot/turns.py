@@ -4,6 +4,10 @@ Turns on one conversation run one at a time in this process (a lock per conversa
 still write the same state between our read and our write; the ETag catches that. If the conversation had sent
 nothing yet, the turn is simply run again on the fresh state; otherwise the user is asked to resend, because
 running it again would repeat what they already saw.
+
+A `checkpoint` from the conversation is stored at once (so a process that dies during the checks resumes on
+the next message). If the turn then fails with an exception, the state from before the turn is put back: the
+apology says nothing was changed, and the next message must not walk into the same failure.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-from bot.outbound import TurnEmitter
+from bot.outbound import Checkpoint, TurnEmitter
 from bot.storage import ConflictError, JsonDict, Store
 from bot.storage.base import encode
-from dialogs.api import Conversation, Inbound
+from dialogs.api import Conversation, Inbound, State
 
-__all__ = ["HOST_KEY", "KeyedLocks", "TurnRunner", "apology", "correlation_id"]
+__all__ = ["HOST_KEY", "RESEND", "KeyedLocks", "TurnRunner", "apology", "correlation_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +37,9 @@ RESEND = (
     "message. Please send it again."
 )
 
-MakeEmitter = Callable[[dict[str, str]], TurnEmitter]
+MakeEmitter = Callable[[dict[str, str], Checkpoint], TurnEmitter]
 Say = Callable[[str], Awaitable[Any]]
+Outcome = Literal["stored", "failed", "conflict"]
 
 
 def correlation_id() -> str:
@@ -72,6 +77,36 @@ class KeyedLocks:
         return len(self._locks)
 
 
+class _Versions:
+    """The stored document of one attempt: what it was, and the ETag of what is stored now."""
+
+    def __init__(self, store: Store, key: str, original: JsonDict, etag: str | None) -> None:
+        self._store = store
+        self._key = key
+        self._original = original
+        self._etag = etag
+        self._checkpointed = False
+
+    async def checkpoint(self, state: State, cards: dict[str, str]) -> None:
+        self._etag = await self._store.write(self._key, _document(state, cards), self._etag)
+        self._checkpointed = True
+
+    async def commit(self, state: Any, cards: dict[str, str]) -> None:
+        self._etag = await self._store.write(self._key, _document(state, cards), self._etag)
+
+    async def restore(self) -> None:
+        """Put back the state from before the turn, if a checkpoint replaced it."""
+        if not self._checkpointed:
+            return
+        try:
+            if self._original:
+                await self._store.write(self._key, self._original, self._etag)
+            else:
+                await self._store.delete(self._key, self._etag)
+        except ConflictError:
+            logger.warning("could not restore %s after a failed turn: it changed meanwhile", self._key)
+
+
 class TurnRunner:
     """Runs conversation turns against the store."""
 
@@ -101,30 +136,35 @@ class TurnRunner:
 
     async def _attempt(
         self, key: str, inbound: Inbound, make_emitter: MakeEmitter, say: Say
-    ) -> tuple[TurnEmitter, Literal["stored", "failed", "conflict"]]:
-        state, etag = await self._store.read(key)
-        host = state.pop(HOST_KEY, {})
-        cards = host.get("cards", {}) if isinstance(host, dict) else {}
-        emitter = make_emitter(dict(cards) if isinstance(cards, dict) else {})
+    ) -> tuple[TurnEmitter, Outcome]:
+        document, etag = await self._store.read(key)
+        versions = _Versions(self._store, key, copy.deepcopy(document), etag)
+        state = {name: value for name, value in document.items() if name != HOST_KEY}
+        emitter = make_emitter(_cards(document), versions.checkpoint)
         try:
-            new_state = await self._conversation.handle(copy.deepcopy(state), inbound, emitter)
-            document = _with_host(new_state, emitter)
+            new_state = await self._conversation.handle(state, inbound, emitter)
+            await versions.commit(new_state, emitter.cards)
+        except ConflictError:
+            return emitter, "conflict"
         except Exception:
             reference = correlation_id()
             logger.exception("turn failed in conversation %s [ref %s]", inbound.conversation_id, reference)
+            await versions.restore()
             await say(apology(reference))
             return emitter, "failed"
-        try:
-            await self._store.write(key, document, etag)
-        except ConflictError:
-            return emitter, "conflict"
         return emitter, "stored"
 
 
-def _with_host(new_state: Any, emitter: TurnEmitter) -> JsonDict:
-    if not isinstance(new_state, dict):
-        raise TypeError(f"the conversation returned {type(new_state).__name__}, not a state dict")
-    document = {key: value for key, value in new_state.items() if key != HOST_KEY}
-    document[HOST_KEY] = {"cards": emitter.cards}
-    encode(document)  # refuse a state that is not plain JSON now, inside the turn's error handling
+def _cards(document: JsonDict) -> dict[str, str]:
+    host = document.get(HOST_KEY)
+    cards = host.get("cards") if isinstance(host, dict) else None
+    return {str(k): str(v) for k, v in cards.items()} if isinstance(cards, dict) else {}
+
+
+def _document(state: Any, cards: dict[str, str]) -> JsonDict:
+    if not isinstance(state, dict):
+        raise TypeError(f"the conversation returned {type(state).__name__}, not a state dict")
+    document = {key: value for key, value in state.items() if key != HOST_KEY}
+    document[HOST_KEY] = {"cards": dict(cards)}
+    encode(document)  # refuse a state that is not plain JSON here, inside the turn's error handling
     return document

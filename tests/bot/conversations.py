@@ -69,6 +69,13 @@ class ScriptedConversation:
             raise RuntimeError("internal detail: password=hunter2")
         elif verb == "runbook" and self.publish is not None:
             await emit(Outbound(kind="text", text=await self.publish(RUNBOOK)))
+        elif verb == "checkpoint":
+            await emit(Outbound(kind="card", card=card("running checks"), card_key="progress"))
+            await emit(Outbound(kind="checkpoint", state={**state, "stage": "checks"}))
+            await self._wait(emit, loud=False)
+            if "fail" in words:
+                raise RuntimeError("a check crashed")
+            state = {**state, "stage": "done"}
         elif verb in ("wait", "quietwait"):
             await self._wait(emit, loud=verb == "wait")
         else:

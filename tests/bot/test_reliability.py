@@ -161,3 +161,44 @@ async def _read_state(settings: Settings) -> dict[str, Any]:
     finally:
         await store.close()
     return state
+
+
+async def test_a_checkpoint_is_stored_at_once_and_the_final_state_replaces_it(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    settings = make_settings()
+    conversation = ScriptedConversation()
+    conversation.gate = asyncio.Event()
+    async with running_bot(settings, conversation) as bot:
+        turn = asyncio.create_task(bot.post(activities.message("checkpoint")))
+        await asyncio.wait_for(conversation.entered.wait(), 5)
+        during = await _read_state(settings)  # the turn is still running: the checks hold it open
+        conversation.gate.set()
+        await asyncio.wait_for(turn, 5)
+    after = await _read_state(settings)
+    progress_card = connector.messages(PERSONAL)[0].returned_id
+    assert during["stage"] == "checks" and during["turns"] == 1
+    assert during[HOST_KEY]["cards"] == {"progress": progress_card}  # a resumed turn can update the card
+    assert after["stage"] == "done" and after[HOST_KEY]["cards"] == {"progress": progress_card}
+
+
+async def test_a_turn_that_fails_after_a_checkpoint_puts_the_earlier_state_back(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    settings = make_settings()
+    async with running_bot(settings, ScriptedConversation()) as bot:
+        await bot.post(activities.message("hello"))
+        before = await _read_state(settings)
+        await bot.post(activities.message("checkpoint fail"))
+        after = await _read_state(settings)
+    assert after == before
+    assert connector.texts(PERSONAL)[-1].startswith("Sorry")
+
+
+async def test_a_first_turn_that_fails_after_a_checkpoint_leaves_no_state(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    settings = make_settings()
+    async with running_bot(settings, ScriptedConversation()) as bot:
+        await bot.post(activities.message("checkpoint fail"))
+    assert await _read_state(settings) == {}
