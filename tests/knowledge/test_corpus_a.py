@@ -330,3 +330,48 @@ def test_each_signature_matches_its_sample(signature_id: str) -> None:
 def test_the_generic_401_does_not_match_the_specific_oauth_errors() -> None:
     signature = next(s for s in KB.signatures if s.id == "proxy-request-401")
     assert not re.search(signature.pattern, SAMPLES["oauth-missing-signing-certificate"], re.IGNORECASE)
+
+
+LAB = DATA_DIR.parents[1] / "lab" / "scenarios"
+
+# What the checks report in each bundled lab scenario of these categories, beside its own error text.
+LAB_SCENARIOS = [
+    (
+        "orgrel-domain-missing",
+        {
+            "oauth.in_use": False,
+            "ioc.enabled": False,
+            "orgrel.missing_domains": ["fabrikam.com"],
+            "orgrel.side": "online",
+        },
+    ),
+    (
+        "orgrel-freebusy-disabled",
+        {"oauth.in_use": False, "orgrel.freebusy_enabled": False, "orgrel.freebusy_level": "None"},
+    ),
+    (
+        "ioc-target-domain-missing",
+        {"oauth.in_use": True, "ioc.enabled": True, "ioc.missing_domains": ["contoso.mail.onmicrosoft.com"]},
+    ),
+    (
+        "oauth-auth-certificate-missing",
+        {"oauth.in_use": True, "oauth.auth_cert_missing_servers": ["EX01", "EX02", "EX03", "EX04"]},
+    ),
+    ("dedicated-hybrid-app-not-activated", {"oauth.in_use": True, "oauth.dedicated_app_override": False}),
+]
+
+
+def lab_error_text(scenario: str) -> str:
+    data = read_yaml(LAB / f"{scenario}.yaml")
+    messages = [entry["error"]["message"] for entry in data.get("availability", [])[:1]]
+    return "\n".join(messages)
+
+
+@pytest.mark.parametrize(("scenario", "facts"), LAB_SCENARIOS, ids=[s for s, _ in LAB_SCENARIOS])
+def test_each_lab_scenario_ranks_its_cause_first_once_the_checks_report(
+    scenario: str, facts: dict[str, Any]
+) -> None:
+    text = lab_error_text(scenario)
+    assert text, f"{scenario}: no error text in the scenario"
+    assert scenario in causes(text)[:3], "its error text alone puts it in the first three"
+    assert causes(text, facts)[0] == scenario
