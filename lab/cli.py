@@ -87,7 +87,7 @@ def run_up(args: argparse.Namespace) -> int:
             return _fail(f"cannot serve the lab: {exc.strerror or exc}")
         with lab:
             print(json.dumps(lab.endpoints, ensure_ascii=False), flush=True)
-            while not stop.wait(0.5):
+            while not stop.wait(0.2):
                 pass
     finally:
         for sig, handler in previous.items():
