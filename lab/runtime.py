@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from lab import ews, graph, psrp, token, wsman
+from lab import ews, graph, psrp, token, vdirs, wsman
 from lab.context import LabContext, new_credentials
 from lab.faults import FaultController
 from lab.pki import create_pki
@@ -34,6 +34,7 @@ SIMULATORS: dict[str, tuple[Callable[[LabContext], web.Application], str]] = {
     "ews": (ews.build_app, "/EWS/Exchange.asmx"),
     "graph": (graph.build_app, "/v1.0"),
     "token": (token.build_app, ""),
+    "vdirs": (vdirs.build_app, ""),
 }
 _START_TIMEOUT = 15.0
 
@@ -71,6 +72,8 @@ def _endpoints(ctx: LabContext, sites: dict[str, StartedSite]) -> dict[str, Any]
         **urls,
         "psrp_online": sites["psrp"].base_url + psrp.ONLINE_PATH,
         "winrm_servers": {s.name: f"{urls['winrm']}/{s.name}" for s in ctx.scenario.organization.servers},
+        # Every server's IIS (lab.vdirs) answers on one loopback address: dial it, verify the FQDN.
+        "vdir_hosts": {s.fqdn: f"{sites['vdirs'].host}:{sites['vdirs'].port}" for s in ctx.scenario.organization.servers},
         "ca_cert": str(ctx.tls.ca_cert_path),
         "credentials": {
             "username": credentials.username,

@@ -1,0 +1,1 @@
+"""Live backends behind the ports: the only modules that import the client libraries."""

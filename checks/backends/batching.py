@@ -1,0 +1,78 @@
+"""One worker per connection that takes every call queued at that moment and runs them as one batch.
+
+Remote PowerShell and WinRM connections are not safe to share between threads, but one thread can
+start many pipelines (or commands) on one connection and then collect their output: the server runs
+them side by side. So each connection gets a worker that gathers the calls queued while it was busy,
+hands the batch to a blocking function in a thread, and resolves each caller's future.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from typing import Generic, TypeVar
+
+__all__ = ["BatchWorker"]
+
+C = TypeVar("C")
+R = TypeVar("R")
+
+# Callers that start together (asyncio.gather) reach the queue over a few loop iterations: wait this
+# long after the first so they ride in one batch instead of two.
+_GATHER_SECONDS = 0.005
+
+
+class BatchWorker(Generic[C, R]):
+    def __init__(
+        self,
+        run_batch: Callable[[Sequence[C]], list[R | BaseException]],  # per call: answer or exception
+        executor: Executor,
+        *,
+        max_batch: int = 32,
+    ) -> None:
+        self._run_batch = run_batch
+        self._executor = executor
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[C, asyncio.Future[R]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def call(self, item: C) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((item, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._work())
+        return await future
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            await asyncio.sleep(_GATHER_SECONDS)
+            while not self._queue.empty() and len(batch) < self._max_batch:
+                batch.append(self._queue.get_nowait())
+            live = [(item, fut) for item, fut in batch if not fut.cancelled()]
+            if not live:
+                continue
+            try:
+                outcomes = await loop.run_in_executor(self._executor, self._run_batch, [i for i, _ in live])
+            except BaseException as failure:  # the whole batch failed (e.g. the connection)
+                outcomes = [failure] * len(live)
+                if isinstance(failure, asyncio.CancelledError):
+                    for _, fut in live:
+                        fut.cancel()
+                    raise
+            for (_, fut), outcome in zip(live, outcomes, strict=True):
+                if fut.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    fut.set_exception(outcome)
+                else:
+                    fut.set_result(outcome)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,194 @@
+"""HostPort over WinRM (pywinrm): one UTF-8 shell per server per triage, reused for every template.
+
+`Session.run_ps` would open a shell per command in code page 437 (non-ASCII turns into '?'); a shell
+opened once with code page 65001 avoids both. Each server's shell is driven by one worker thread; a
+batch starts every command on the shell, then collects each one's output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import requests
+from winrm.exceptions import InvalidCredentialsError, WinRMError, WinRMTransportError, WSManFaultError
+from winrm.protocol import Protocol
+
+from checks.backends.batching import BatchWorker
+from checks.errors import BackendError, CommandFailed, Refused, Throttled, TimedOut, Unauthorized, Unreachable
+from checks.host_templates import TEMPLATES, build_script, encoded_command
+from knowledge.validators import ValueProblem, check_server
+
+__all__ = ["WinrmHost", "WinrmSettings", "clixml_text"]
+
+log = logging.getLogger(__name__)
+
+_CLIXML_STRING = re.compile(r'<S S="Error">(.*?)</S>', re.S)
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+NAME = "Windows remote management (WinRM)"
+
+Call = tuple[str, dict[str, Any]]
+Transport = Literal["kerberos", "ntlm", "basic", "ssl", "credssp", "certificate", "plaintext", "auto"]
+
+
+@dataclass(frozen=True)
+class WinrmSettings:
+    endpoints: Mapping[str, str] = field(default_factory=dict)  # server name -> wsman URL
+    url_template: str = "https://{server}:5986/wsman"  # for servers not listed; {server} = its name
+    transport: Transport = "kerberos"  # ssl = Basic over HTTPS
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ca_file: str | None = None
+    verify_tls: bool = True
+    codepage: int = 65001
+    operation_timeout: int = 20
+    read_timeout: int = 30
+
+    def url(self, server: str) -> str:
+        for name, url in self.endpoints.items():
+            if name.lower() == server.lower():
+                return url
+        return self.url_template.format(server=server)
+
+
+def clixml_text(stderr: str) -> str:
+    """The error lines of a CLIXML stderr stream (powershell.exe -EncodedCommand writes errors so)."""
+    if "#< CLIXML" not in stderr:
+        return stderr.strip()
+    parts = [_ESCAPE.sub(lambda m: chr(int(m[1], 16)), s) for s in _CLIXML_STRING.findall(stderr)]
+    text = "".join(parts).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return text.strip()
+
+
+def translate(server: str, error: BaseException) -> BackendError:
+    where = f"{NAME} on {server}"
+    if isinstance(error, BackendError):
+        return error
+    if isinstance(error, InvalidCredentialsError):
+        return Unauthorized(NAME, f"{where} refused the service account's credentials.")
+    if isinstance(error, WinRMTransportError):
+        if error.code in (429, 503):
+            return Throttled(NAME, f"{where} is busy (HTTP {error.code}); try again in a minute.")
+        if error.code in (401, 403):
+            return Unauthorized(NAME, f"{where} refused the service account (HTTP {error.code}).")
+        return Unreachable(NAME, f"{where} answered HTTP {error.code}.")
+    if isinstance(error, WSManFaultError):
+        reason = str(error.reason or error).strip().splitlines()[0][:200]
+        return Unreachable(NAME, f"{where} refused the request: {reason}")
+    if isinstance(error, requests.exceptions.SSLError):
+        return Unreachable(NAME, f"{where}: the TLS certificate is not trusted or does not match.")
+    if isinstance(error, requests.exceptions.Timeout):
+        return TimedOut(NAME, f"{where} did not answer in time.")
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return Unreachable(NAME, f"Could not reach {where} (connection refused or reset).")
+    if isinstance(error, WinRMError):
+        return Unreachable(NAME, f"{where} failed: {str(error)[:200]}")
+    return Unreachable(NAME, f"{where} failed unexpectedly: {type(error).__name__}: {str(error)[:160]}")
+
+
+class _Shell:
+    """One server's shell, used by one thread at a time (its batch worker's)."""
+
+    def __init__(self, settings: WinrmSettings, server: str, on_open: Callable[[str], None]) -> None:
+        self._settings, self._server, self._on_open = settings, server, on_open
+        self._protocol: Protocol | None = None
+        self._shell_id: str | None = None
+
+    def _open(self) -> tuple[Protocol, str]:
+        if self._protocol is None or self._shell_id is None:
+            s = self._settings
+            protocol = Protocol(
+                s.url(self._server),
+                transport=s.transport,
+                username=s.username or None,
+                password=s.password or None,
+                server_cert_validation="validate" if s.verify_tls else "ignore",
+                ca_trust_path=s.ca_file or "legacy_requests",
+                operation_timeout_sec=s.operation_timeout,
+                read_timeout_sec=s.read_timeout,
+            )
+            self._shell_id = protocol.open_shell(codepage=s.codepage)
+            self._protocol = protocol
+            self._on_open(self._server)
+        return self._protocol, self._shell_id
+
+    def run_batch(self, calls: Sequence[Call]) -> list[Any]:
+        try:
+            protocol, shell_id = self._open()
+        except Exception as error:
+            failure = translate(self._server, error)
+            return [failure for _ in calls]
+        started: list[str | BaseException] = []
+        for template, args in calls:
+            try:
+                started.append(
+                    protocol.run_command(
+                        shell_id, "powershell", encoded_command(build_script(template, args))
+                    )
+                )
+            except Exception as error:
+                started.append(translate(self._server, error))
+        return [self._collect(protocol, shell_id, call, c) for call, c in zip(calls, started, strict=True)]
+
+    def _collect(self, protocol: Protocol, shell_id: str, call: Call, command: str | BaseException) -> Any:
+        if isinstance(command, BaseException):
+            return command
+        try:
+            stdout, stderr, code = protocol.get_command_output(shell_id, command)
+            protocol.cleanup_command(shell_id, command)
+        except Exception as error:
+            return translate(self._server, error)
+        out = stdout.decode("utf-8", "replace").strip()
+        if code != 0:
+            message = clixml_text(stderr.decode("utf-8", "replace")).splitlines()
+            return CommandFailed(
+                NAME,
+                f"{call[0]} on {self._server} failed: {(message or ['exit code ' + str(code)])[0][:200]}",
+            )
+        try:
+            return json.loads(out) if out else None
+        except json.JSONDecodeError:
+            return CommandFailed(NAME, f"{call[0]} on {self._server} printed something that is not JSON.")
+
+    def close(self) -> None:
+        if self._protocol is not None and self._shell_id is not None:
+            try:
+                self._protocol.close_shell(self._shell_id)
+            except Exception:  # a shell that cannot be closed times out on the server by itself
+                log.debug("closing the WinRM shell on %s failed", self._server, exc_info=True)
+        self._protocol = self._shell_id = None
+
+
+class WinrmHost:
+    """HostPort: a shell per server, opened on first use and closed with the triage."""
+
+    def __init__(self, settings: WinrmSettings, executor: Executor) -> None:
+        self._settings, self._executor = settings, executor
+        self._shells: dict[str, tuple[_Shell, BatchWorker[Call, Any]]] = {}
+        self.opened: list[str] = []  # servers whose shell was opened, in order (for tests and the bench)
+
+    async def run(self, server: str, template: str, args: Mapping[str, Any]) -> Any:
+        try:
+            name = check_server(server)
+        except ValueProblem as problem:
+            raise Refused(NAME, str(problem)) from None
+        if template not in TEMPLATES:
+            raise Refused(NAME, f"There is no host template called {template[:40]!r}.")
+        key = name.lower()
+        if key not in self._shells:
+            shell = _Shell(self._settings, name, self.opened.append)
+            self._shells[key] = (shell, BatchWorker(shell.run_batch, self._executor))
+        return await self._shells[key][1].call((template, json.loads(json.dumps(dict(args)))))
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        for shell, worker in self._shells.values():
+            await worker.close()
+            await loop.run_in_executor(self._executor, shell.close)
+        self._shells.clear()
