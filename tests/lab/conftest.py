@@ -12,7 +12,7 @@ from pypsrp.powershell import RunspacePool
 from pypsrp.wsman import WSMan
 from winrm.protocol import Protocol
 
-from lab.runtime import RunningLab, start_lab
+from lab.runtime import AsyncRunningLab, RunningLab, start_lab
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +55,12 @@ def lab(healthy_lab: RunningLab) -> Iterator[RunningLab]:
 
 
 def psrp_wsman(
-    lab: RunningLab, *, password: str | None = None, online: bool = False, auth: str = "basic", **options: Any
+    lab: RunningLab | AsyncRunningLab,
+    *,
+    password: str | None = None,
+    online: bool = False,
+    auth: str = "basic",
+    **options: Any,
 ) -> WSMan:
     """A pypsrp connection configured as the product's Exchange backend would be (HTTPS, lab CA)."""
     url = urlsplit(lab.endpoints["psrp_online" if online else "psrp"])
@@ -73,7 +78,7 @@ def psrp_wsman(
     )
 
 
-def exchange_pool(lab: RunningLab, **options: Any) -> RunspacePool:
+def exchange_pool(lab: RunningLab | AsyncRunningLab, **options: Any) -> RunspacePool:
     return RunspacePool(psrp_wsman(lab, **options), configuration_name="Microsoft.Exchange")
 
 
