@@ -141,6 +141,9 @@ def load_link_key(configured: str | None, state_dir: Path) -> bytes:
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            logger.warning("%s was readable by others; restricting it to its owner", path)
+            path.chmod(0o600)
         key = path.read_bytes().strip()
         if len(key) < 32:
             raise ValueError(f"{path} holds no usable link key: delete it to generate a new one") from None

@@ -57,6 +57,9 @@ async def secured(
         CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET=SECRET,
         CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID=TEAMS_TENANT,
         TRIAGE_OUTBOUND_HOST_CHECK="false",  # the connector is on loopback http
+        TRIAGE_ESCALATION_SERVICE_URL=activities.service_url,
+        TRIAGE_ESCALATION_CHANNEL_ID="19:escalations@thread.tacv2",
+        TRIAGE_ESCALATION_TENANT_ID=TEAMS_TENANT,
     )
     teams = TeamsActivities(service_url=activities.service_url, bot_id=f"28:{APP_ID}")
     conversation = ScriptedConversation()
@@ -76,6 +79,15 @@ async def test_a_valid_token_is_accepted_and_replies_carry_the_bots_own_token(se
     assert reply.text == "echo hi (turn 1)"
     assert reply.authorization.startswith("Bearer loopback-")
     assert reply.authorization.removeprefix("Bearer ") in secured.idp.issued
+
+
+async def test_an_escalation_is_posted_with_the_bots_own_token(secured: Secured) -> None:
+    response = await secured.bot.post(secured.activities.message("escalate"), token=secured.token())
+    assert response.status == 202
+    [thread] = secured.connector.of("create_conversation")
+    assert thread.authorization.removeprefix("Bearer ") in secured.idp.issued
+    assert thread.body["bot"]["id"] == f"28:{APP_ID}"
+    assert thread.body["channelData"]["channel"]["id"] == "19:escalations@thread.tacv2"
 
 
 async def test_an_entra_token_from_the_bots_tenant_is_accepted(secured: Secured) -> None:

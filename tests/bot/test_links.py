@@ -71,6 +71,9 @@ def test_the_generated_key_is_kept_private_and_reused(tmp_path: Path) -> None:
     assert load_link_key(None, tmp_path) == first
     assert len(first) >= 32
     assert load_link_key("configured-secret-" + "x" * 20, tmp_path) == b"configured-secret-" + b"x" * 20
+    (tmp_path / KEY_FILE).chmod(0o644)
+    assert load_link_key(None, tmp_path) == first
+    assert stat.S_IMODE((tmp_path / KEY_FILE).stat().st_mode) == 0o600
 
 
 def test_runbooks_are_validated_before_they_are_stored() -> None:
