@@ -16,6 +16,8 @@ __all__ = ["REDACTED", "redact", "redact_all"]
 REDACTED = "[redacted]"
 
 _BARE = r"[^\s;,&\"'|)]+"
+# A variable, a sub-expression or a cmdlet call (Read-Host ...) is not itself a secret: left alone.
+_NOT_A_LITERAL = r"(?!\$)(?!\()(?![A-Za-z]+-[A-Za-z]+\b)"
 _QUOTED_OR_BARE = rf"(?:'[^'\n]*'|\"[^\"\n]*\"|{_BARE})"
 # Names of parameters and keys whose value is a secret (a pattern of names, not a secret itself).
 _SENSITIVE_NAMES = (
@@ -31,8 +33,8 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
         "-----BEGIN PRIVATE KEY----- " + REDACTED + " -----END PRIVATE KEY-----",
     ),
     # Authorization headers (any scheme), to the end of the line.
-    (re.compile(r"(?im)^(\s*(?:proxy-)?authorization\s*[:=]\s*).+$"), r"\g<1>" + REDACTED),
-    (re.compile(r"(?i)(\"(?:proxy-)?authorization\"\s*:\s*\")[^\"]*(\")"), r"\g<1>" + REDACTED + r"\g<2>"),
+    # (In a header line, a JSON member or a quoted curl argument: up to the end of the line or the quote.)
+    (re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)[^\"'\n]+"), r"\g<1>" + REDACTED),
     # Bearer and Basic credentials wherever they appear.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]{8,}=*"), r"\g<1> " + REDACTED),
     # JSON Web Tokens: three base64url parts, the first two JSON objects ("eyJ").
@@ -54,14 +56,14 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     # PowerShell parameters: -Password 'x', -ClientSecret x, -AccessToken x (variables like $password stay).
     (
         re.compile(
-            rf"(?i)(-(?:{_SENSITIVE_NAMES})(?::|\s+))(?!\$)(?!\(\s*Read-Host)({_QUOTED_OR_BARE})",
+            rf"(?i)(-(?:{_SENSITIVE_NAMES})(?::|\s+)){_NOT_A_LITERAL}({_QUOTED_OR_BARE})",
         ),
         r"\g<1>" + REDACTED,
     ),
     # key=value and key: value pairs (connection strings, query strings, config, JSON); quotes are kept.
     (
         re.compile(
-            rf"(?i)([\"']?\b(?:{_SENSITIVE_NAMES})\b[\"']?\s*[=:]\s*)(?!\$)(?:(['\"])[^'\"\n]*\2|{_BARE})"
+            rf"(?i)([\"']?\b(?:{_SENSITIVE_NAMES})\b[\"']?\s*[=:]\s*){_NOT_A_LITERAL}(?:(['\"])[^'\"\n]*\2|{_BARE})"
         ),
         lambda m: m.group(1) + (m.group(2) or "") + REDACTED + (m.group(2) or ""),
     ),

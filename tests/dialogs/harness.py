@@ -119,10 +119,14 @@ class Chat:
         return list(self.recorder.sent)
 
     async def say(self, text: str) -> list[Outbound]:
-        return await self.turn(Inbound("message", "conv-1", user_id="u-1", user_name=self.user_name, text=text))
+        return await self.turn(
+            Inbound("message", "conv-1", user_id="u-1", user_name=self.user_name, text=text)
+        )
 
     async def submit(self, **value: Any) -> list[Outbound]:
-        return await self.turn(Inbound("submit", "conv-1", user_id="u-1", user_name=self.user_name, value=value))
+        return await self.turn(
+            Inbound("submit", "conv-1", user_id="u-1", user_name=self.user_name, value=value)
+        )
 
     async def press(self, title: str, **inputs: Any) -> list[Outbound]:
         """Press the button titled `title` on the newest card that has it (with card inputs filled in)."""

@@ -17,7 +17,9 @@ async def test_seed_000_by_buttons_names_the_missing_certificate_and_the_server(
     assert chat.awaiting() == "scope"
     await chat.press("Everyone in that direction")
     assert chat.awaiting() == "pair"
-    sent = await chat.press("Next", requester="usera@contoso.mail.onmicrosoft.com", target="bjorn@contoso.com")
+    sent = await chat.press(
+        "Next", requester="usera@contoso.mail.onmicrosoft.com", target="bjorn@contoso.com"
+    )
 
     # The sites are looked up by the topology check, then shown for confirmation.
     assert [o.kind for o in sent] == ["typing", "card"]
@@ -136,7 +138,9 @@ async def test_a_pasted_first_message_skips_the_questions_it_answers() -> None:
 
 async def test_a_sentence_with_the_pair_and_the_symptom_skips_both_questions() -> None:
     chat = Chat(runner=seed_000())
-    await chat.say("usera@contoso.mail.onmicrosoft.com (Exchange Online) can't see on-prem bjorn@contoso.com's free/busy")
+    await chat.say(
+        "usera@contoso.mail.onmicrosoft.com (Exchange Online) can't see on-prem bjorn@contoso.com's free/busy"
+    )
     said = chat.state["said"]
     assert said["symptom"] == "freebusy-cloud-to-onprem"
     assert (said["requester"], said["target"]) == ("usera@contoso.mail.onmicrosoft.com", "bjorn@contoso.com")

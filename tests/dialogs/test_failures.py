@@ -1,0 +1,176 @@
+"""Unexpected errors apologise with a correlation id and keep the state; a triage survives a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+import pytest
+
+from checks.api import CheckRequest, CheckResult, Progress
+from dialogs.api import Inbound, Outbound, State
+from dialogs.engine import TriageConversation
+from dialogs.testing import FakeCheckRunner
+from knowledge.loader import load_knowledge
+from knowledge.reader import read_error_text
+from tests.dialogs.harness import Chat, card_text
+from tests.dialogs.scenarios import seed_000
+
+REFERENCE = re.compile(r"reference ([0-9a-f]{8})")
+
+
+async def _to_error_text(chat: Chat) -> None:
+    await chat.say("hi")
+    await chat.press("Cloud users cannot see on-premises free/busy")
+    await chat.press("Everyone in that direction")
+    await chat.say("usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com")
+    await chat.say("yes")
+    assert chat.awaiting() == "error-text"
+
+
+async def test_a_runner_that_raises_gets_an_apology_and_the_answers_are_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runner = seed_000()
+    chat = Chat(runner=runner)
+    await _to_error_text(chat)
+    said = dict(chat.state["said"])
+    runner.fail_with = RuntimeError("backend exploded")
+    with caplog.at_level(logging.ERROR, logger="dialogs"):
+        await chat.say("skip")
+    reference = REFERENCE.search(chat.texts())
+    assert reference, chat.texts()
+    assert "Sorry, something went wrong on my side" in chat.texts()
+    assert chat.state["last_error"] == reference.group(1)
+    assert any(reference.group(1) in r.getMessage() and r.exc_info for r in caplog.records)
+    assert chat.state["said"] == {**said, "pasted": False}
+    assert chat.state["phase"] == "running"
+
+    # The next message re-runs the checks with the answers already given.
+    runner.fail_with = None
+    await chat.say("try again")
+    assert "running them again" in chat.texts()
+    assert "Likely cause: The federation certificate is missing" in card_text(chat.last_card())
+
+
+async def test_a_reader_that_raises_gets_an_apology_and_the_answers_are_kept() -> None:
+    broken = False
+
+    def reader(text: str) -> dict[str, Any]:
+        if broken:
+            raise ValueError("reader bug")
+        return read_error_text(text)
+
+    chat = Chat(runner=seed_000())
+    chat.conversation = TriageConversation(load_knowledge(), chat.runner, chat._publish, reader)
+    await chat.say("hi")
+    await chat.press("Cloud users cannot see on-premises free/busy")
+    broken = True
+    await chat.say("everyone")
+    assert REFERENCE.search(chat.texts())
+    assert chat.state["said"] == {"symptom": "freebusy-cloud-to-onprem"}
+    assert chat.awaiting() == "scope"
+
+
+async def test_an_inference_failure_apologises_and_keeps_the_check_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chat = Chat(runner=seed_000())
+    await _to_error_text(chat)
+
+    def broken_infer(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("a cause that is not there")
+
+    monkeypatch.setattr("dialogs.findings.infer", broken_infer)
+    await chat.say("skip")
+    assert REFERENCE.search(chat.texts())
+    assert chat.state["results"], "the checks that ran are kept"
+    monkeypatch.undo()
+    await chat.say("status")
+    assert "❌ Federation certificate on every server" in card_text(chat.last_card())
+
+
+async def test_a_runbook_that_cannot_be_published_still_shows_the_commands() -> None:
+    chat = Chat(runner=seed_000(), publish_fails=True)
+    await _to_error_text(chat)
+    await chat.say("skip")
+    assert "I could not publish the remediation page" in chat.texts()
+    result = chat.last_card()
+    assert "Import-ExchangeCertificate -Server EX02" in card_text(result)
+    assert all(a["type"] != "Action.OpenUrl" for a in result.get("actions", []))
+
+
+class _HangingRunner:
+    """A runner whose checks never finish: the process is about to die under it."""
+
+    def __init__(self, topology: CheckResult) -> None:
+        self.topology = topology
+        self.started = asyncio.Event()
+
+    async def run(self, request: CheckRequest, progress: Progress) -> list[CheckResult]:
+        if request.check_ids == ("topology",):
+            return [self.topology]
+        self.started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_triage_killed_mid_checks_resumes_from_the_checkpoint_after_a_restart() -> None:
+    kb = load_knowledge()
+    topology = seed_000().results["topology"]
+    hanging = _HangingRunner(topology)
+    checkpoints: list[State] = []
+
+    async def emit(outbound: Outbound) -> str | None:
+        if outbound.kind == "checkpoint" and outbound.state is not None:
+            checkpoints.append(outbound.state)
+        return None
+
+    async def publish(runbook: dict[str, Any]) -> str:
+        return "https://triage.example/remediation/x"
+
+    first_process = TriageConversation(kb, hanging, publish, read_error_text)
+    state: State = {}
+    for text in (
+        "hi",
+        "1",
+        "everyone",
+        "usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com",
+        "yes",
+    ):
+        state = await first_process.handle(state, Inbound("message", "c", text=text), emit)
+    turn = asyncio.ensure_future(first_process.handle(state, Inbound("message", "c", text="skip"), emit))
+    await asyncio.wait_for(hanging.started.wait(), 5)
+    turn.cancel()  # the process dies: only what the host stored at the checkpoint survives
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+
+    assert len(checkpoints) == 1 and checkpoints[0]["phase"] == "running"
+    chat = Chat(runner=seed_000(), state=checkpoints[0])
+    await chat.say("hello? did it finish?")
+    assert "I was interrupted while running the checks; running them again now." in chat.texts()
+    assert "Likely cause: The federation certificate is missing" in card_text(chat.last_card())
+    assert chat.state["said"]["target.site"] == "Branch"
+
+
+async def test_a_state_of_an_unknown_version_starts_over(caplog: pytest.LogCaptureFixture) -> None:
+    chat = Chat(state={"v": 99, "whatever": True})
+    with caplog.at_level(logging.WARNING, logger="dialogs"):
+        await chat.say("hi")
+    assert "cannot read" in caplog.text
+    assert chat.state["v"] == 1 and chat.awaiting() == "symptom"
+
+
+async def test_a_runner_that_drops_a_check_reports_it_as_an_error() -> None:
+    class Forgetful(FakeCheckRunner):
+        async def run(self, request: CheckRequest, progress: Progress) -> list[CheckResult]:
+            results = await super().run(request, progress)
+            return [r for r in results if r.id != "federation-trust"]
+
+    chat = Chat(runner=Forgetful(seed_000().results.values()))
+    await _to_error_text(chat)
+    await chat.say("skip")
+    dropped = next(r for r in chat.state["results"] if r["id"] == "federation-trust")
+    assert dropped["status"] == "error" and "did not report back" in dropped["summary"]
