@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from knowledge.diagnosis import diagnose
 from knowledge.inference import infer
@@ -213,3 +215,47 @@ def test_a_hostile_value_never_reaches_a_command() -> None:
     filled = fill_remediation(KB.remediations["set-internet-web-proxy"], facts)
     assert "ProxyUrl" in filled.missing
     assert all("Remove-Mailbox" not in line for line in filled.commands)
+
+
+LAB = Path(__file__).resolve().parents[2] / "lab" / "scenarios"
+
+# What the checks report in each bundled lab scenario of these categories.
+LAB_SCENARIOS = [
+    (
+        "default-calendar-permission-none",
+        {"calendar.default_permission": "None", "sharing.subscription_present": False},
+    ),
+    (
+        "ews-internalnlbbypassurl-wrong",
+        {
+            "ews.nlb_bypass_wrong_servers": ["EX02"],
+            "ews.target.nlb_bypass_url": "https://casarray.contoso.com/EWS/Exchange.asmx",
+        },
+    ),
+    (
+        "availability-address-space-mismatch",
+        {"availability_space.mismatch": ["contoso.mail.onmicrosoft.com"]},
+    ),
+    ("ecp-internalurl-not-https", {"ecp.target.internal_url_scheme": "http"}),
+    ("internet-web-proxy-missing", {"host.internet_web_proxy_missing": ["EX02"]}),
+]
+
+
+def lab_error_texts(scenario: str) -> list[str]:
+    """The free/busy error the scenario's failing pair gets, and the events its servers logged."""
+    data = yaml.safe_load((LAB / f"{scenario}.yaml").read_text(encoding="utf-8"))
+    texts = [entry["error"]["message"] for entry in data.get("availability", [])[:1]]
+    for server in data.get("organization", {}).get("servers", []):
+        texts.extend(event["message"] for event in server.get("events") or [])
+    return texts
+
+
+@pytest.mark.parametrize(("scenario", "facts"), LAB_SCENARIOS, ids=[s for s, _ in LAB_SCENARIOS])
+def test_each_lab_scenario_ranks_its_cause_first_once_the_checks_report(
+    scenario: str, facts: dict[str, Any]
+) -> None:
+    texts = lab_error_texts(scenario)
+    assert texts, f"{scenario}: no error text in the scenario"
+    for text in texts:
+        assert scenario in ranked({}, text)[:3], "its error text alone puts it in the first three"
+        assert ranked(facts, text)[0] == scenario
