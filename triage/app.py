@@ -19,11 +19,14 @@ from dialogs.turn import PublishRunbook
 from knowledge.loader import load_knowledge
 from knowledge.reader import read_error_text
 
-__all__ = ["ConversationSettings", "build_conversation"]
+__all__ = ["DEFAULT_SCENARIO", "ConversationSettings", "build_conversation"]
+
+DEFAULT_SCENARIO = "healthy"
 
 
 class ConversationSettings(Protocol):
-    """What the conversation needs from the host's settings (bot.settings.Settings has both)."""
+    """What the conversation needs from the host's settings (bot.settings.Settings has both). The live
+    backend also reads `checks_config` (the path of the live configuration file) when the settings have it."""
 
     @property
     def backend(self) -> str: ...
@@ -36,7 +39,13 @@ class ConversationSettings(Protocol):
 async def _runner_for(settings: ConversationSettings) -> AsyncIterator[CheckRunner]:
     # Imported here: the lab and live backends are heavy, and a given runner needs neither.
     factory: Any = importlib.import_module("checks.factory")
-    built: Any = factory.build_runner(settings.backend, scenario=settings.scenario or None)
+    if settings.backend == "lab":
+        # The lab serves the healthy organisation unless a scenario is named.
+        built: Any = factory.build_runner("lab", scenario=settings.scenario or DEFAULT_SCENARIO)
+    else:
+        built = factory.build_runner(
+            settings.backend, config=getattr(settings, "checks_config", None) or None
+        )
     if isinstance(built, AbstractAsyncContextManager):
         async with built as runner:
             yield runner

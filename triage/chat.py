@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 import tempfile
 import time
@@ -147,6 +148,13 @@ def _publisher(folder: Path) -> Any:
     return publish
 
 
+def _user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "there"
+
+
 @dataclass(frozen=True)
 class _ChatSettings:
     backend: str
@@ -161,7 +169,7 @@ def run_chat(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         async with build_conversation(settings, _publisher(folder)) as conversation:
-            await chat(ChatSession(conversation, sys.stdout), sys.stdin)
+            await chat(ChatSession(conversation, sys.stdout, user_name=_user_name()), sys.stdin)
 
     asyncio.run(main())
     return 0
