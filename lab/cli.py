@@ -11,8 +11,6 @@ from typing import Any
 
 __all__ = ["register"]
 
-_PORTS_NEEDED = 5  # one per simulator, from --port-base upwards
-
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -33,7 +31,7 @@ def register(subparsers: Any) -> None:
         "--port-base",
         type=int,
         metavar="N",
-        help=f"first of {_PORTS_NEEDED} consecutive ports (default: ephemeral)",
+        help="first of consecutive ports, one per simulator (default: ephemeral)",
     )
     up_parser.set_defaults(func=run_up)
 
@@ -71,11 +69,12 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from lab.runtime import start_lab
+    from lab.runtime import SIMULATORS, start_lab
     from lab.scenario import ScenarioError
 
-    if args.port_base is not None and not 1024 <= args.port_base <= 65535 - _PORTS_NEEDED:
-        return _fail(f"--port-base must be between 1024 and {65535 - _PORTS_NEEDED}")
+    highest = 65535 - len(SIMULATORS)
+    if args.port_base is not None and not 1024 <= args.port_base <= highest:
+        return _fail(f"--port-base must be between 1024 and {highest}")
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -73,7 +73,9 @@ def _endpoints(ctx: LabContext, sites: dict[str, StartedSite]) -> dict[str, Any]
         "psrp_online": sites["psrp"].base_url + psrp.ONLINE_PATH,
         "winrm_servers": {s.name: f"{urls['winrm']}/{s.name}" for s in ctx.scenario.organization.servers},
         # Every server's IIS (lab.vdirs) answers on one loopback address: dial it, verify the FQDN.
-        "vdir_hosts": {s.fqdn: f"{sites['vdirs'].host}:{sites['vdirs'].port}" for s in ctx.scenario.organization.servers},
+        "vdir_hosts": {
+            s.fqdn: f"{sites['vdirs'].host}:{sites['vdirs'].port}" for s in ctx.scenario.organization.servers
+        },
         "ca_cert": str(ctx.tls.ca_cert_path),
         "credentials": {
             "username": credentials.username,
