@@ -29,7 +29,7 @@ __all__ = ["TeamsHost", "build_application"]
 logger = logging.getLogger(__name__)
 
 MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
-CONFIRM_ESCALATION = "Done: escalations will be posted here, each as a new thread in {label}."
+CONFIRM_ESCALATION = "Done: I will post escalations in {label}, each as a new thread."
 
 
 class TeamsHost:
