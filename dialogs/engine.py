@@ -17,6 +17,7 @@ from dialogs.asking import absorb, advance
 from dialogs.asking import answer as answer_question
 from dialogs.escalation import NO_CHANNEL, escalation_card, tried_prompt_card
 from dialogs.findings import find
+from dialogs.learn import learn
 from dialogs.paste import ReadText
 from dialogs.redact import redact
 from dialogs.running import show_result
@@ -129,9 +130,9 @@ async def _after_result(turn: Turn) -> None:
     if awaiting.get("step") == "tried" or turn.action == "escalate_send":
         await _send_escalation(turn)
         return
-    if turn.action:
+    if turn.action or not learn(turn, None, turn.inbound.text).anything:
         await turn.say(
-            "That button belongs to an earlier question. This triage is finished: escalate it or start over."
+            "This triage is finished: press Escalate or Start over on the result, or tell me about another problem."
         )
         return
     # A new problem described after a result starts a new triage with it.

@@ -43,7 +43,8 @@ def read_paste(read_text: ReadText, text: str) -> Paste:
     facts = read_text(text)
     long = len(text) >= _LONG_CHARS or text.count("\n") >= 2
     is_paste = long or any(fact in facts for fact in _ERROR_FACTS)
-    excerpt = redact(text.strip()[:EXCERPT_CHARS]) if is_paste else ""
+    # Redacted whole, then cut: a cut could leave half a token that no rule recognises.
+    excerpt = redact(text.strip())[:EXCERPT_CHARS] if is_paste else ""
     return Paste(facts=facts, is_paste=is_paste, excerpt=excerpt)
 
 

@@ -77,12 +77,14 @@ async def ask_sites(turn: Turn, node: TreeNode, note: str = "") -> None:
 
 
 def _confirm(turn: Turn, node: TreeNode) -> None:
+    """The user confirmed what the lookup found: the node's facts (and the other side's site) are theirs now."""
     found = turn.state["lookup"]["facts"]
     push_snapshot(turn.state)
-    sites = {f"{who}.site": found[f"{who}.site"] for who in _WHO if found.get(f"{who}.site")}
-    if "target.site" in sites:
-        turn.state["said"].update(sites)
-    else:
+    said = turn.state["said"]
+    for fact in dict.fromkeys([*node.asks, *(f"{who}.site" for who in _WHO)]):
+        if found.get(fact):
+            said[fact] = found[fact]
+    if not all(said.get(fact) for fact in node.asks):
         # The target's mailbox is in Exchange Online: it has no AD site to ask for.
         turn.state["skipped"] = [*turn.state["skipped"], node.id]
 
@@ -109,5 +111,5 @@ async def answer_sites(turn: Turn, node: TreeNode, reply: str, choice: str = "")
     except ValueProblem as problem:
         return str(problem)
     push_snapshot(turn.state)
-    turn.state["said"]["target.site"] = site
+    turn.state["said"][node.asks[0]] = site
     return None

@@ -73,7 +73,14 @@ def status_card(turn: Turn) -> Card:
         ]
     conclusion = state["conclusion"]
     if conclusion and conclusion.get("title"):
-        body.append(text(f"Likely cause: {conclusion['title']} ({round(conclusion['confidence'] * 100)}%)"))
+        found = f"{conclusion['title']} ({round(conclusion['confidence'] * 100)}%)"
+        body.append(
+            text(
+                f"Likely cause: {found}"
+                if conclusion.get("cause")
+                else f"No confident cause; best lead: {found}"
+            )
+        )
     if state.get("last_error"):
         body.append(subtle(f"Last error reference: {state['last_error']}"))
     return card(body)

@@ -117,6 +117,8 @@ async def test_no_confident_cause_is_said_honestly_and_escalation_is_offered() -
     assert "Likely cause" not in shown
     assert "Remediation" not in shown and chat.published == []
     assert [a["title"] for a in result["actions"]] == ["Escalate", "Start over"]
+    await chat.say("status")
+    assert "No confident cause; best lead:" in card_text(chat.last_card())
     await chat.press("Escalate")
     await chat.press("Skip")
     assert "No confident cause" in card_text(_escalation(chat).card or {})

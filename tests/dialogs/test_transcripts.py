@@ -179,3 +179,15 @@ async def test_a_new_problem_after_the_result_starts_a_new_triage_with_it() -> N
     assert "Starting a new triage." in chat.texts()
     assert chat.state["said"] == {"symptom": "owa-ecp-cross-site-proxy"}
     assert chat.state["pasted"] == {}
+
+
+async def test_a_thank_you_after_the_result_keeps_the_triage() -> None:
+    chat = Chat(runner=seed_000())
+    await chat.say(paste("seed-000-event-4002.txt"))
+    await chat.press("Cloud users cannot see on-premises free/busy")
+    await chat.press("Everyone in that direction")
+    await chat.press("Yes, that's right")
+    triage = chat.state["id"]
+    await chat.say("thanks, that's great!")
+    assert "This triage is finished" in chat.texts()
+    assert chat.state["id"] == triage and chat.state["phase"] == "done"
