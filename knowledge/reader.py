@@ -18,7 +18,8 @@ from knowledge.reader_cmdlets import read_cmdlet_output
 from knowledge.reader_errors import read_errors
 from knowledge.reader_events import read_events
 from knowledge.reader_request import read_request
-from knowledge.reader_text import normalise, xml_event_data
+from knowledge.reader_scan import Paste, search
+from knowledge.reader_text import normalise
 from knowledge.reader_values import add_all
 
 __all__ = ["MAX_PASTE_BYTES", "PasteTooLarge", "read_error_text"]
@@ -54,11 +55,11 @@ def _coerce(value: Any, spec: FactSpec | None) -> Any:
 
 
 def _apply_signatures(
-    text: str, signatures: Iterable[Signature], specs: Mapping[str, FactSpec], facts: dict[str, Any]
+    paste: Paste, signatures: Iterable[Signature], specs: Mapping[str, FactSpec], facts: dict[str, Any]
 ) -> None:
     matched: list[tuple[int, str]] = []
     for signature in signatures:
-        match = _compiled(signature.pattern, signature.ignore_case).search(text)
+        match = search(_compiled(signature.pattern, signature.ignore_case), paste)
         if match is None:
             continue
         matched.append((match.start(), signature.id))
@@ -100,12 +101,11 @@ def read_error_text(
         kb = load_knowledge()
         signatures = kb.signatures if signatures is None else signatures
         facts = kb.facts if facts is None else facts
-    data = xml_event_data(text)
-    plain = normalise(text)
+    paste = Paste(normalise(text))
     found: dict[str, Any] = {}
-    read_events(plain, data, found)
-    read_request(plain, found)
-    read_errors(plain, found)
-    read_cmdlet_output(plain, found)
-    _apply_signatures(plain, signatures, facts, found)
+    read_events(paste, found)
+    read_request(paste, found)
+    read_errors(paste, found)
+    read_cmdlet_output(paste, found)
+    _apply_signatures(paste, signatures, facts, found)
     return {name: value for name, value in found.items() if value not in (None, "", [])}

@@ -7,25 +7,26 @@ State, Thumbprint). Rows are recognised by their property names, whichever cmdle
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 
+from knowledge.reader_scan import Paste, scan
 from knowledge.reader_values import MAX_ITEMS, add_all
 
 __all__ = ["read_cmdlet_output"]
 
-_KEYS = (
-    "Id|Type|Message|Status|Description|Task|Detail|Error|ResultType|Service|Site|Server|State|Thumbprint"
-    "|Identity|RunspaceId|IsValid|ObjectState"
-)
+_KEYS = "Id|Type|Message|Status|Description|Task|Detail|Error|ResultType|Service|Site|Server|State|Thumbprint"
 # "Message     : text" and the indented lines Format-List wraps a long value onto.
 _FL_LINE = re.compile(
-    rf"^[ \t]{{0,8}}({_KEYS})[ \t]{{0,40}}:(?:[ \t]{{1,8}}([^\n]{{0,2000}}))?"
-    r"((?:\n[ \t]{10,}[^ \t\n][^\n]{0,2000}){0,20})",
-    re.MULTILINE,
+    rf"[ \t]{{0,8}}({_KEYS})[ \t]{{0,40}}:(?:[ \t]{{1,8}}([^\n]{{0,2000}}))?"
+    r"((?:\n[ \t]{10,}[^ \t\n][^\n]{0,2000}){0,20})(?=\n|$)"
 )
-_UNDERLINE = re.compile(r"^[ \t]*-{2,}(?:[ \t]+-{2,}){1,15}[ \t]*$", re.MULTILINE)
+# Hand-typed Format-List lines ("Type: Error") lack the padding before the colon PowerShell prints.
+_FL_GATE = re.compile(r"(?:Type|Status|ResultType|State)[ \t]{0,40}:[ \t]{0,8}(?:Success|Warning|Error)\b")
+# A table's last column name over the dashes that underline the names.
+_TABLE_HEADER = re.compile(
+    r"(?:Message|Description|Thumbprint|ResultType|Detail|Status|State|Type)[ \t]{0,200}\n[ \t]{0,8}-{2,}"
+)
 _DASH_RUN = re.compile(r"-{2,}")
 _SPACES = re.compile(r"[ \t\n]{1,400}")
 _MAX_ROWS = 200
@@ -33,11 +34,32 @@ _MAX_ROWS = 200
 _FEDTRUST_TYPES = frozenset({"success", "warning", "error"})
 
 
-def _fl_blocks(text: str) -> list[dict[str, str]]:
+def _fl_line_starts(paste: Paste) -> list[int]:
+    """Where the lines that may be Format-List properties start.
+
+    PowerShell pads every name before the colon ("Id      : x"), so " :" finds its lines cheaply;
+    hand-typed lines ("Type: Error") are found by their result word.
+    """
+    text = paste.text
+    starts: set[int] = set()
+    at = text.find(" :")
+    while at >= 0 and len(starts) < _MAX_ROWS * 8:
+        starts.add(text.rfind("\n", 0, at) + 1)
+        end = text.find("\n", at)
+        at = text.find(" :", end) if end >= 0 else -1
+    starts.update(text.rfind("\n", 0, m.start()) + 1 for m in scan(_FL_GATE, paste))
+    return sorted(starts)
+
+
+def _fl_blocks(paste: Paste) -> list[dict[str, str]]:
+    text = paste.text
     blocks: list[dict[str, str]] = []
     current: dict[str, str] = {}
     previous_end = 0
-    for match in itertools.islice(_FL_LINE.finditer(text), _MAX_ROWS * 8):
+    for start in _fl_line_starts(paste):
+        match = _FL_LINE.match(text, start)
+        if match is None or start < previous_end:
+            continue
         key = match.group(1)
         gap = text[previous_end : match.start()]
         if current and (key in current or "\n\n" in gap.replace(" ", "").replace("\t", "")):
@@ -50,16 +72,22 @@ def _fl_blocks(text: str) -> list[dict[str, str]]:
     return blocks
 
 
-def _table_rows(text: str) -> list[dict[str, str]]:
+def _table_rows(paste: Paste) -> list[dict[str, str]]:
+    text = paste.text
     rows: list[dict[str, str]] = []
-    for underline in itertools.islice(_UNDERLINE.finditer(text), 20):
-        header_end = underline.start() - 1
-        header = text[text.rfind("\n", 0, max(header_end, 0)) + 1 : max(header_end, 0)]
-        starts = [run.start() for run in _DASH_RUN.finditer(underline.group(0))]
+    for found in scan(_TABLE_HEADER, paste, 20):
+        line_start = text.rfind("\n", 0, found.end()) + 1
+        line_end = text.find("\n", line_start)
+        line_end = len(text) if line_end < 0 else line_end
+        header_end = max(line_start - 1, 0)
+        header = text[text.rfind("\n", 0, header_end) + 1 : header_end]
+        starts = [run.start() - line_start for run in _DASH_RUN.finditer(text, line_start, line_end)]
+        if text[line_start:line_end].replace("-", "").strip(" \t"):
+            continue
         names = [header[s:e].strip() for s, e in zip(starts, [*starts[1:], None], strict=True)]
         if not all(names):
             continue
-        lines = text[underline.end() + 1 :].split("\n", _MAX_ROWS)[:_MAX_ROWS]
+        lines = text[line_end + 1 :].split("\n", _MAX_ROWS)[:_MAX_ROWS]
         for line in lines:
             if not line.strip():
                 break
@@ -113,13 +141,9 @@ def _derive(facts: dict[str, Any]) -> None:
     )
 
 
-def read_cmdlet_output(text: str, facts: dict[str, Any]) -> None:
-    """Add test.* rows (and the lists derived from them) found in `text`."""
-    rows: list[dict[str, str]] = []
-    if ":" in text:
-        rows.extend(_fl_blocks(text))
-    if "--" in text:
-        rows.extend(_table_rows(text))
+def read_cmdlet_output(paste: Paste, facts: dict[str, Any]) -> None:
+    """Add test.* rows (and the lists derived from them) found in the paste."""
+    rows = [*_fl_blocks(paste), *_table_rows(paste)]
     found: dict[str, list[dict[str, str]]] = {}
     for row in rows:
         record = _record(row)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 
-from knowledge.reader_values import MAX_MATCHES, add_all, first_matches
+from knowledge.reader_scan import Paste, scan
+from knowledge.reader_values import MAX_MATCHES, add_all
 
 __all__ = ["read_errors"]
 
@@ -47,15 +47,23 @@ _NAMED_CODES = re.compile(
 )
 # "LID: 47652, 44348, 40764", "Lid=43532".
 _LIDS = re.compile(r"\bLIDs?[ \t]{0,5}[:=][ \t]{0,5}(\d{2,7}(?:[ \t]{0,3}[,;][ \t]{0,3}\d{2,7}){0,20})\b")
-_HTTP = re.compile(
-    r"\bHTTP(?:/\d(?:\.\d)?)?[ \t]{1,5}(?:status(?:[ \t]code)?[ \t]{0,5}[:=]?[ \t]{0,5})?(\d{3})\b"
-    r"|\bstatus(?:[ \t]?code)?[\"']?[ \t]{0,5}[:=][ \t]{0,5}[\"']?(\d{3})\b"
-    r"|\((\d{3})\)[ \t]{1,5}[A-Z][a-z]"
-    r"|\b(\d{3}):?[ \t]{1,5}(?:Unauthorized|Forbidden|Not[ \t]Found|Service[ \t]Unavailable|Bad[ \t]Request"
-    r"|Internal[ \t]Server[ \t]Error|Bad[ \t]Gateway|Gateway[ \t]Time-?out|Method[ \t]Not[ \t]Allowed"
-    r"|Proxy[ \t]Authentication[ \t]Required|Request[ \t]Time-?out|Too[ \t]Many[ \t]Requests)\b",
+# "HTTP status 401", "HTTP/1.1 503", "StatusCode: 401".
+_HTTP = (
+    re.compile(
+        r"\bHTTP(?:/\d(?:\.\d)?)?[ \t]{1,5}(?:status(?:[ \t]code)?[ \t]{0,5}[:=]?[ \t]{0,5})?(\d{3})\b",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\bstatus[ \t]?code[\"']?[ \t]{0,5}[:=][ \t]{0,5}[\"']?(\d{3})\b", re.IGNORECASE),
+)
+# "(401) Unauthorized", "401: Unauthorized", "404 Not Found": the phrase is found first, then the
+# number before it (a pattern that starts with the number would be tried at every digit).
+_STATUS_PHRASE = re.compile(
+    r"(?:Unauthorized|Forbidden|Not Found|Service Unavailable|Bad Request|Internal Server Error|Bad Gateway"
+    r"|Gateway Time-?out|Method Not Allowed|Proxy Authentication Required|Request Time-?out"
+    r"|Too Many Requests)\b",
     re.IGNORECASE,
 )
+_STATUS_BEFORE = re.compile(r"(?:\((\d{3})\)|\b(\d{3}):?)[ \t]{1,5}$")
 _EXCEPTION_END = re.compile(r"Exception(?![\w(])(?!\.\w)")
 _QUALIFIED_TAIL = re.compile(r"[A-Za-z0-9_.]{1,250}")
 _LABELLED_TYPE = re.compile(r"\bException[ \t]Type[ \t]{0,5}:[ \t]{0,5}([A-Za-z_][\w.]{2,200})")
@@ -68,39 +76,42 @@ _MESSAGE_END = re.compile(
 _SPACES = re.compile(r"[ \t\n]{1,400}")
 
 
-def _codes(text: str) -> list[str]:
+def _codes(paste: Paste) -> list[str]:
     found: list[tuple[int, str]] = []
-    for match in first_matches(_EWS_CODE, text):
+    for match in scan(_EWS_CODE, paste):
         if match.group(1) not in _NOT_CODES:
             found.append((match.start(), match.group(1)))
-    for match in first_matches(_NUMERIC_CODE, text):
+    for match in scan(_NUMERIC_CODE, paste):
         found.append((match.start(), match.group(1)))
-    for match in first_matches(_NAMED_CODES, text):
+    for match in scan(_NAMED_CODES, paste):
         found.append((match.start(), next(g for g in match.groups() if g)))
     found.sort()
     return [code for _, code in found]
 
 
-def _lids(text: str) -> list[int]:
+def _lids(paste: Paste) -> list[int]:
     lids: list[int] = []
-    for match in first_matches(_LIDS, text):
+    for match in scan(_LIDS, paste):
         lids.extend(int(part) for part in re.split(r"[ \t]*[,;][ \t]*", match.group(1)))
     return lids
 
 
-def _statuses(text: str) -> list[int]:
-    statuses = []
-    for match in first_matches(_HTTP, text):
-        value = int(next(g for g in match.groups() if g))
-        if 100 <= value <= 599:
-            statuses.append(value)
-    return statuses
+def _statuses(paste: Paste) -> list[int]:
+    found: list[tuple[int, int]] = []
+    for pattern in _HTTP:
+        found.extend((m.start(), int(m.group(1))) for m in scan(pattern, paste))
+    for phrase in scan(_STATUS_PHRASE, paste):
+        before = _STATUS_BEFORE.search(paste.text, max(0, phrase.start() - 12), phrase.start())
+        if before:
+            found.append((before.start(), int(before.group(1) or before.group(2))))
+    return [value for _, value in sorted(found) if 100 <= value <= 599]
 
 
-def _exception_spans(text: str) -> list[tuple[int, int, str]]:
+def _exception_spans(paste: Paste) -> list[tuple[int, int, str]]:
     """(start, end, short type name) of each exception type named, in order."""
+    text = paste.text
     spans = []
-    for match in itertools.islice(_EXCEPTION_END.finditer(text), MAX_MATCHES * 4):
+    for match in scan(_EXCEPTION_END, paste, MAX_MATCHES):
         # Walk back over the qualified name (System.Net.WebException) by matching the reversed window.
         window = text[max(0, match.start() - 250) : match.start()][::-1]
         tail = _QUALIFIED_TAIL.match(window)
@@ -122,9 +133,10 @@ def _message(text: str, start: int, stop: int) -> str:
     return _SPACES.sub(" ", chunk).strip(" .,;:")
 
 
-def _exceptions(text: str, facts: dict[str, Any]) -> None:
-    spans = _exception_spans(text)
-    labelled = [(m.start(), m.group(1).rsplit(".", 1)[-1]) for m in first_matches(_LABELLED_TYPE, text)]
+def _exceptions(paste: Paste, facts: dict[str, Any]) -> None:
+    text = paste.text
+    spans = _exception_spans(paste)
+    labelled = [(m.start(), m.group(1).rsplit(".", 1)[-1]) for m in scan(_LABELLED_TYPE, paste)]
     types = sorted([(s, name) for s, _, name in spans] + labelled)
     add_all(facts, "exception.types", (name for _, name in types))
     messages = []
@@ -133,13 +145,13 @@ def _exceptions(text: str, facts: dict[str, Any]) -> None:
         message = _message(text, end, stop)
         if len(message) >= 3:
             messages.append(message)
-    messages.extend(_SPACES.sub(" ", m.group(1)).strip() for m in first_matches(_LABELLED_MESSAGE, text))
+    messages.extend(_SPACES.sub(" ", m.group(1)).strip() for m in scan(_LABELLED_MESSAGE, paste))
     add_all(facts, "exception.messages", messages)
 
 
-def read_errors(text: str, facts: dict[str, Any]) -> None:
-    """Add error codes, LIDs, HTTP statuses and the exception chain found in `text`."""
-    add_all(facts, "error.codes", _codes(text))
-    add_all(facts, "error.lids", _lids(text))
-    add_all(facts, "http.statuses", _statuses(text))
-    _exceptions(text, facts)
+def read_errors(paste: Paste, facts: dict[str, Any]) -> None:
+    """Add error codes, LIDs, HTTP statuses and the exception chain found in the paste."""
+    add_all(facts, "error.codes", _codes(paste))
+    add_all(facts, "error.lids", _lids(paste))
+    add_all(facts, "http.statuses", _statuses(paste))
+    _exceptions(paste, facts)

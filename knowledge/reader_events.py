@@ -5,20 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from knowledge.reader_values import (
-    add_all,
-    first_matches,
-    is_placeholder,
-    real_host,
-    url_parts,
-)
+from knowledge.reader_scan import Paste, scan, search, starts_line
+from knowledge.reader_values import add_all, is_placeholder, real_host, url_parts
 
 __all__ = ["read_events"]
 
 # "Event ID: 4002", "EventID : 42", "event ID 4002 entry", "Event ID\n\n42" (documentation tables).
 _EVENT_ID = re.compile(r"\bEvent[ \t]?ID\b[ \t]{0,20}[:#=]?[ \t\n]{0,20}(\d{1,5})\b", re.IGNORECASE)
 # Get-WinEvent | Format-List prints "Id : 4002"; only a number counts (Test-* output has word ids).
-_FL_ID = re.compile(r"^[ \t]{0,8}Id[ \t]{0,20}:[ \t]{0,8}(\d{1,5})[ \t]*$", re.MULTILINE)
+_FL_ID = re.compile(r"\bId[ \t]{0,20}:[ \t]{0,8}(\d{1,5})[ \t]*(?=\n|$)")
 # Event reference headings: "MSExchange OWA 42", "MSExchange Control Panel 28".
 _HEADING = re.compile(r"\b(MSExchange(?:[ ]?[A-Z][A-Za-z]{1,30}){1,3})[ ](\d{1,5})\b")
 _SOURCE = re.compile(
@@ -31,7 +26,7 @@ _COMPUTER = re.compile(
     r"\b(?:Computer|MachineName)[ \t]{0,20}:[ \t]{0,20}([^\s,;]{1,255})",
 )
 _ORIGIN = re.compile(
-    r"Name of the server where (?:the )?exception originated:[ \t\n]{0,10}([^\s]{1,255}?)\.?(?=\s|$)",
+    r"Name of the server where (?:the )?exception originated:[ \t\n]{0,10}([A-Za-z0-9][\w.-]{0,254}?)\.*(?=\s|$|['\"<])",
     re.IGNORECASE,
 )
 # OWA 42/43/71, OWA 46 ("is proxying"), ECP 28 ("Web management traffic").
@@ -42,33 +37,30 @@ _PROXY_SERVERS = re.compile(
     r"(?:tried to proxy|is proxying)[ \t\n]{1,5}[^\n]{0,80}?traffic[ \t\n]{1,5}"
     rf"(?:for user [^\n]{{0,120}}?[ \t\n]{{1,5}})?to Client Access server {_SERVER}",
 )
-# Which <Data> items of an XML event are the proxying and the target server, by (source, event id).
-_XML_SERVER_SLOTS: dict[tuple[str, int], tuple[int, int]] = {
-    ("msexchange owa", 42): (0, 1),
-    ("msexchange owa", 43): (0, 1),
-    ("msexchange owa", 71): (0, 1),
-    ("msexchange owa", 46): (0, 2),
-    ("msexchange control panel", 28): (1, 2),
-}
 
 
-def _event_ids(text: str) -> list[int]:
+def _event_ids(paste: Paste) -> list[int]:
     found: list[tuple[int, int]] = []
+    # Get-WinEvent's Format-List output pads the colon: " : " (checked first, it is cheap).
+    listed = " : " in paste.text
     for pattern, group in ((_EVENT_ID, 1), (_FL_ID, 1), (_HEADING, 2)):
-        for match in first_matches(pattern, text):
-            found.append((match.start(), int(match.group(group))))
+        if pattern is _FL_ID and not listed:
+            continue
+        for match in scan(pattern, paste):
+            if pattern is not _FL_ID or starts_line(paste.text, match.start()):
+                found.append((match.start(), int(match.group(group))))
     found.sort()
     return [value for _, value in found if value > 0]
 
 
-def _source(text: str) -> str | None:
-    match = _SOURCE.search(text)
+def _source(paste: Paste) -> str | None:
+    match = search(_SOURCE, paste)
     if match and not is_placeholder(match.group(1)):
         return match.group(1).strip()
-    heading = _HEADING.search(text)
+    heading = search(_HEADING, paste)
     if heading:
         return heading.group(1)
-    other = _MSEXCHANGE_SOURCE.search(text)
+    other = search(_MSEXCHANGE_SOURCE, paste)
     return other.group(1) if other else None
 
 
@@ -89,26 +81,22 @@ def _set_server(facts: dict[str, Any], fact: str, value: str) -> None:
         facts.setdefault("target.url_scheme", scheme)
 
 
-def read_events(text: str, data: list[str], facts: dict[str, Any]) -> None:
-    """Add event facts found in `text` (normalised) and `data` (an XML event's <Data> items)."""
-    ids = _event_ids(text)
+def read_events(paste: Paste, facts: dict[str, Any]) -> None:
+    """Add event facts found in the paste."""
+    ids = _event_ids(paste)
     if ids:
         facts["event.id"] = ids[0]
         add_all(facts, "event.ids", ids)
-    source = _source(text)
+    source = _source(paste)
     if source:
         facts["event.source"] = source
-    computer = _COMPUTER.search(text)
+    computer = search(_COMPUTER, paste)
     if computer and real_host(computer.group(1)):
         facts["event.computer"] = computer.group(1)
-    origin = _ORIGIN.search(text)
+    origin = search(_ORIGIN, paste)
     if origin and real_host(origin.group(1)):
         facts["origin.server"] = origin.group(1)
-    servers = _PROXY_SERVERS.search(text)
+    servers = search(_PROXY_SERVERS, paste)
     if servers:
         _set_server(facts, "proxy.source_server", servers.group(1) or servers.group(2) or "")
         _set_server(facts, "proxy.target_server", servers.group(3) or servers.group(4) or "")
-    slots = _XML_SERVER_SLOTS.get((str(facts.get("event.source", "")).casefold(), facts.get("event.id", 0)))
-    if slots and len(data) > max(slots):
-        _set_server(facts, "proxy.source_server", data[slots[0]])
-        _set_server(facts, "proxy.target_server", data[slots[1]])

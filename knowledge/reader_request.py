@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from knowledge.reader_values import email, first_matches, url_parts
+from knowledge.reader_scan import Paste, scan, search
+from knowledge.reader_values import email, url_parts
 
 __all__ = ["read_request"]
 
@@ -54,48 +55,48 @@ def _set_url(facts: dict[str, Any], raw: str) -> None:
         facts.setdefault("target.port", port)
 
 
-def _first_email(pattern: re.Pattern[str], text: str) -> str | None:
-    for match in first_matches(pattern, text):
+def _first_email(pattern: re.Pattern[str], paste: Paste) -> str | None:
+    for match in scan(pattern, paste):
         found = email(match.group(1))
         if found:
             return found
     return None
 
 
-def _urls(text: str, facts: dict[str, Any]) -> None:
-    proxied = _FROM_TO.search(text)
+def _urls(paste: Paste, facts: dict[str, Any]) -> None:
+    proxied = search(_FROM_TO, paste)
     if proxied:
         requester = email(proxied.group(1))
         if requester:
             facts["request.requester"] = requester
     # The first URL that names a real host wins; a placeholder URL still tells the scheme.
     for pattern in (_FROM_TO, _URL_LABEL, _COMMUNICATE):
-        for match in first_matches(pattern, text):
+        for match in scan(pattern, paste):
             _set_url(facts, match.group(match.lastindex or 1))
             if "target.url" in facts:
                 return
 
 
-def read_request(text: str, facts: dict[str, Any]) -> None:
-    """Add proxy-request and free/busy facts found in `text`."""
-    for match in first_matches(_PROXY_TYPE, text):
+def read_request(paste: Paste, facts: dict[str, Any]) -> None:
+    """Add proxy-request and free/busy facts found in the paste."""
+    for match in scan(_PROXY_TYPE, paste):
         if match.group(1) not in _NOT_TYPES:
             facts["proxy.type"] = match.group(1)
             break
-    _urls(text, facts)
+    _urls(paste, facts)
     if "request.requester" not in facts:
-        requester = _first_email(_REQUESTER, text)
+        requester = _first_email(_REQUESTER, paste)
         if requester:
             facts["request.requester"] = requester
-    target = _first_email(_MAILBOX_LIST, text) or _first_email(_TARGET_LABEL, text)
+    target = _first_email(_MAILBOX_LIST, paste) or _first_email(_TARGET_LABEL, paste)
     if target:
         facts["request.target"] = target
-    view = _VIEW.search(text)
+    view = search(_VIEW, paste)
     if view:
         facts["freebusy.view"] = view.group(1)
-    interval = _INTERVAL.search(text)
+    interval = search(_INTERVAL, paste)
     if interval:
         facts["freebusy.merged_interval"] = int(interval.group(1))
-    sids = _CALLER_SIDS.search(text)
+    sids = search(_CALLER_SIDS, paste)
     if sids:
         facts["caller.sids"] = sids.group(1)

@@ -9,93 +9,111 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
-__all__ = ["normalise", "xml_event_data"]
+from knowledge.reader_xml import MARKERS as XML_MARKERS
+from knowledge.reader_xml import rewrite_xml_event
 
-# Typographic characters blogs substitute for what the software printed.
-_TYPOGRAPHY = str.maketrans(
-    {
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u2033": '"',
-        "\u00ab": '"',
-        "\u00bb": '"',
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201a": "'",
-        "\u2032": "'",
-        "\u2014": "--",
-        "\u2013": "-",
-        "\u2212": "-",
-        "\u00a0": " ",
-        "\u2007": " ",
-        "\u202f": " ",
-        "\u200b": None,
-        "\u200c": None,
-        "\u200d": None,
-        "\ufeff": None,
-        "`": " ",
-        "\r": None,
-    }
-)
+__all__ = ["normalise"]
+
+# Typographic characters blogs substitute for what the software printed, replaced in the UTF-8 bytes
+# by one pass of a bytes pattern (str.translate and per-character replaces are slow on non-ASCII text).
+_TYPOGRAPHY = {
+    char.encode("utf-8"): plain.encode("utf-8")
+    for char, plain in (
+        ("\u201c", '"'),
+        ("\u201d", '"'),
+        ("\u201e", '"'),
+        ("\u2033", '"'),
+        ("\u00ab", '"'),
+        ("\u00bb", '"'),
+        ("\u2018", "'"),
+        ("\u2019", "'"),
+        ("\u201a", "'"),
+        ("\u2032", "'"),
+        ("\u2014", "--"),
+        ("\u2013", "-"),
+        ("\u2212", "-"),
+        ("\u00a0", " "),
+        ("\u2007", " "),
+        ("\u202f", " "),
+        ("\u200b", ""),
+        ("\u200c", ""),
+        ("\u200d", ""),
+        ("\ufeff", ""),
+    )
+}
+_TYPOGRAPHIC = re.compile(b"|".join(re.escape(char) for char in _TYPOGRAPHY))
+_ASCII_NOISE = (("\r", ""), ("`", " "))
 
 # A JSON body: a quoted key followed by a colon, e.g. {"MessageText": ...
-_JSON_KEY = re.compile(r'[{,\[][ \t\n]{0,20}"[A-Za-z_][\w.]{0,60}"[ \t]{0,20}:')
-# Each "key": of a JSON body starts a "key: value" line, so a value ends where the next key begins.
-_JSON_KEY_VALUE = re.compile(
-    r'"?[ \t]{0,20}[{,\[][ \t\n]{0,20}"([A-Za-z_][\w.]{0,60})"[ \t]{0,20}:[ \t]{0,20}"?'
-)
-_JSON_ESCAPE = re.compile(r'\\(?:u([0-9a-fA-F]{4})|([nrtbf"/\\]))')
-_JSON_SIMPLE = {"n": "\n", "r": "", "t": "\t", "b": "", "f": "", '"': '"', "/": "/", "\\": "\\"}
+_JSON_MARKERS = ('{"', '":', '" :')
+_JSON_SIMPLE = (("\\r", ""), ("\\n", "\n"), ("\\t", "\t"), ('\\"', '"'), ("\\/", "/"))
+_JSON_UNICODE = re.compile(r"\\u([0-9a-fA-F]{4})")
+# Beyond this many escaped backslashes, a paste is not a JSON body worth unescaping piece by piece.
+_MAX_JSON_PIECES = 2000
 
 # Markdown escapes (\<Server>, \_name) that documentation sites put in front of punctuation.
 _MARKDOWN_ESCAPE = re.compile(r"\\([<>_*\[\]#|])")
+# XML/HTML character references (&lt; &#39; &#x27;), decoded one by one.
+_ENTITY = re.compile(r"&(?:[A-Za-z]{2,8}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
 
-_XML_MARKERS = ("<Event", "<EventData", "<Data", "<Provider", "<EventID")
-_XML_PROVIDER = re.compile(r"""<Provider\b[^>]{0,300}?\bName=['"]([^'"<>]{1,100})['"][^>]{0,300}>""")
-_XML_EVENT_ID = re.compile(r"<EventID\b[^>]{0,100}>[ \t\n]{0,10}(\d{1,6})[ \t\n]{0,10}</EventID>")
-_XML_COMPUTER = re.compile(r"<Computer>[ \t\n]{0,10}([^<\n]{1,255}?)[ \t\n]{0,10}</Computer>")
-_XML_DATA = re.compile(r"<Data\b[^>]{0,200}?(?:/>|>([^<]{0,20000})</Data>)")
-_XML_DATA_TAG = re.compile(r"</?Data\b[^>]{0,200}>")
+
+def _unicode_escape(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16))
+    # A lone surrogate cannot be represented; drop it rather than fail.
+    return "" if 0xD800 <= ord(char) <= 0xDFFF else char
+
+
+def _json_piece(piece: str) -> str:
+    for escaped, plain in _JSON_SIMPLE:
+        if escaped in piece:
+            piece = piece.replace(escaped, plain)
+    return _JSON_UNICODE.sub(_unicode_escape, piece) if "\\u" in piece else piece
 
 
 def _json_unescape(text: str) -> str:
-    def replace(match: re.Match[str]) -> str:
-        code, simple = match.group(1), match.group(2)
-        if code is not None:
-            char = chr(int(code, 16))
-            # Lone surrogates cannot be represented; drop them rather than fail.
-            return "" if 0xD800 <= ord(char) <= 0xDFFF else char
-        return _JSON_SIMPLE[simple]
-
-    return _JSON_ESCAPE.sub(replace, text)
+    """JSON string escapes decoded; an escaped backslash splits the text so it is not read twice."""
+    pieces = text.split("\\\\", _MAX_JSON_PIECES)
+    return "\\".join(_json_piece(piece) for piece in pieces)
 
 
-def xml_event_data(text: str) -> list[str]:
-    """The <Data> values of an XML event entry, in order (the event's insertion strings)."""
-    if "<Data" not in text:
-        return []
-    return [html.unescape(m.group(1) or "").strip() for m in _XML_DATA.finditer(text)]
+def _typography(text: str) -> str:
+    data = text.encode("utf-8", "surrogatepass")
+    return _TYPOGRAPHIC.sub(lambda m: _TYPOGRAPHY[m.group(0)], data).decode("utf-8", "surrogatepass")
 
 
-def _rewrite_xml_event(text: str) -> str:
-    """Turn an XML event entry into the labelled lines of a rendered one."""
-    text = _XML_PROVIDER.sub(lambda m: f"\nSource: {m.group(1)}\n", text)
-    text = _XML_EVENT_ID.sub(lambda m: f"\nEvent ID: {m.group(1)}\n", text)
-    text = _XML_COMPUTER.sub(lambda m: f"\nComputer: {m.group(1)}\n", text)
-    return _XML_DATA_TAG.sub("\n", text)
+def _by_line(text: str, marker: str, also: str, decode: Callable[[str], str]) -> str:
+    """`decode` applied to each line that holds `marker` and `also` (a JSON body is on few lines)."""
+    pieces: list[str] = []
+    done = 0
+    at = text.find(marker)
+    while at >= 0:
+        start = text.rfind("\n", 0, at) + 1
+        end = text.find("\n", at)
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        if also in line:
+            pieces += [text[done:start], decode(line)]
+            done = end
+        at = text.find(marker, end)
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def normalise(text: str) -> str:
     """Plain text with straight quotes, real newlines, XML events rewritten and entities decoded."""
-    text = text.translate(_TYPOGRAPHY)
+    for char, replacement in _ASCII_NOISE:
+        if char in text:
+            text = text.replace(char, replacement)
+    if not text.isascii():
+        text = _typography(text)
     if "\\" in text:
+        if any(marker in text for marker in _JSON_MARKERS):
+            text = _by_line(text, '":', "\\", _json_unescape)
         text = _MARKDOWN_ESCAPE.sub(r"\1", text)
-    if _JSON_KEY.search(text):
-        text = _json_unescape(_JSON_KEY_VALUE.sub(lambda m: f"\n{m.group(1)}: ", text))
-    if any(marker in text for marker in _XML_MARKERS):
-        text = _rewrite_xml_event(text)
+    if any(marker in text for marker in XML_MARKERS):
+        text = rewrite_xml_event(text)
     if "&" in text:
-        text = html.unescape(text)
+        text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
     return text

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
@@ -12,7 +11,6 @@ __all__ = [
     "MAX_MATCHES",
     "add_all",
     "email",
-    "first_matches",
     "is_placeholder",
     "real_host",
     "url_parts",
@@ -51,11 +49,6 @@ _PLACEHOLDER_WORDS = frozenset(
         "localhost",
     }
 )
-
-
-def first_matches(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
-    """The first MAX_MATCHES matches of `pattern` in `text`."""
-    return itertools.islice(pattern.finditer(text), MAX_MATCHES)
 
 
 def add_all(facts: dict[str, Any], name: str, values: Iterable[Any]) -> None:

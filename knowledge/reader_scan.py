@@ -1,0 +1,246 @@
+"""Fast regex scanning over a large paste: find an anchor literal first, then match only near it.
+
+A compiled Python regex that does not start with a case-sensitive literal costs tens of milliseconds
+per mebibyte, whether it matches or not, and the reader runs dozens of them. So each pattern is
+analysed once: which literals every match must contain (its anchors) and how far before an anchor a
+match can start. `str.find` locates the anchors (fast, in C) and the pattern is tried only at the few
+positions before each one. Matches are the same as `pattern.finditer`'s; a pattern with no usable
+anchor falls back to `finditer`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import import_module
+from typing import Any
+
+__all__ = ["Paste", "Plan", "plan", "scan", "search", "starts_line"]
+
+# The standard library's regex parser (re._parser since 3.11): it has no stubs, so it is typed Any.
+sre_parse: Any = import_module("re._parser")
+sre: Any = import_module("re._constants")
+
+# Beyond this many characters before its anchor, a match is searched for the slow way.
+_MAX_PRE = 400
+# How many anchor occurrences a scan examines before it stops: bounds the cost of a paste that
+# repeats an anchor word without ever matching.
+MAX_OCCURRENCES = 4000
+_UNBOUNDED = 1 << 20
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to scan for one pattern: anchor literals, the furthest a match starts before one."""
+
+    anchors: tuple[str, ...]
+    pre: int
+    folded: bool
+
+
+class Paste:
+    """A normalised paste and its lower-cased twin (same length, for case-insensitive anchors)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        if text.isascii():
+            self.low = text.lower()
+        else:
+            # Characters that IGNORECASE matches with ASCII letters become those letters.
+            low = text.replace("\u0130", "i").lower().replace("\u0131", "i").replace("\u017f", "s")
+            self.low = low if len(low) == len(text) else text
+        self._index: _WordIndex | None = None
+
+    def hay(self, folded: bool) -> str:
+        return self.low if folded else self.text
+
+    def lacks(self, literal: str) -> bool:
+        """Whether `literal` surely does not occur in the paste, decided from its distinct words.
+
+        A literal's inner words (with a separator on each side) must be words of the paste, and its
+        outer words parts of some word. Checking that against the distinct words is much cheaper than
+        a search through a paste that repeats the same event a hundred times.
+        """
+        if self._index is None:
+            self._index = _WordIndex(self.low)
+        runs = _words(literal.lower())
+        if not runs:
+            return False
+        if len(runs) > 2:
+            return any(run not in self._index.words for run in runs[1:-1])
+        return not all(self._index.within_a_word(run) for run in runs)
+
+
+class _WordIndex:
+    """The distinct words of a paste: runs of letters, digits, _ and non-ASCII characters."""
+
+    _LONG = 64
+
+    def __init__(self, low: str) -> None:
+        self.words = frozenset(_words(low))
+        self._short = b" ".join(w for w in self.words if len(w) <= self._LONG)
+        self._long = [w for w in self.words if len(w) > self._LONG]
+
+    def within_a_word(self, run: bytes) -> bool:
+        if run in self.words or run in self._short:
+            return True
+        # A long word (a blob, or a pathological paste) is searched only if it has every byte of `run`.
+        distinct = [bytes((b,)) for b in set(run)]
+        return any(all(b in word for b in distinct) and run in word for word in self._long)
+
+
+# Every byte that cannot be part of a word becomes a space, so bytes.split() yields the words.
+_SEPARATORS = bytes(
+    b if (48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122 or b == 95 or b >= 128) else 32 for b in range(256)
+)
+
+
+def _words(text: str) -> list[bytes]:
+    return text.encode("utf-8", "surrogatepass").translate(_SEPARATORS).split()
+
+
+def _item_width(state: Any, item: tuple[Any, Any]) -> int:
+    high = int(sre_parse.SubPattern(state, [item]).getwidth()[1])
+    return high if high < _UNBOUNDED else _UNBOUNDED
+
+
+Anchors = list[tuple[str, int]]
+
+
+def _best(candidates: list[Anchors]) -> Anchors | None:
+    """The candidate with selective literals (long enough) that sit nearest the start of a match."""
+    usable = [c for c in candidates if c and max(pre for _, pre in c) <= _MAX_PRE]
+    if not usable:
+        return None
+    # Each occurrence costs one match attempt per character of `pre`: beyond four characters a longer
+    # literal saves less than a nearer one.
+    return max(usable, key=lambda c: (min(min(len(lit) for lit, _ in c), 4), -max(p for _, p in c)))
+
+
+def _anchors_of(state: Any, items: list[tuple[Any, Any]]) -> Anchors | None:
+    """Literals one of which every match of the sequence `items` contains, each with its max offset."""
+    candidates: list[Anchors] = []
+    offset = 0
+    run: list[str] = []
+    run_start = 0
+    for op, av in [*items, (None, None)]:
+        if op is sre.LITERAL:
+            if not run:
+                run_start = offset
+            run.append(chr(av))
+            offset += 1
+            continue
+        if run:
+            candidates.append([("".join(run), run_start)])
+            run = []
+        if op is None:
+            break
+        inner = _inner_anchors(state, op, av)
+        if inner is not None:
+            candidates.append([(lit, offset + pre) for lit, pre in inner])
+        offset = min(offset + _item_width(state, (op, av)), _UNBOUNDED)
+    return _best(candidates)
+
+
+def _inner_anchors(state: Any, op: Any, av: Any) -> Anchors | None:
+    if op is sre.SUBPATTERN:
+        return _anchors_of(state, list(av[-1]))
+    if op is sre.BRANCH:
+        found: Anchors = []
+        for branch in av[1]:
+            anchors = _anchors_of(state, list(branch))
+            if anchors is None:
+                return None
+            found.extend(anchors)
+        return found
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and av[0] >= 1:
+        body = list(av[2])
+        if len(body) == 1 and body[0][0] is sre.LITERAL:
+            return [(chr(body[0][1]) * min(av[0], 8), 0)]
+        return _anchors_of(state, body)
+    if op is sre.ATOMIC_GROUP:
+        return _anchors_of(state, list(av))
+    return None
+
+
+def _folds(items: Any) -> bool:
+    """Whether any part of the pattern turns IGNORECASE on."""
+    for op, av in items:
+        if op is sre.SUBPATTERN and (av[1] & re.IGNORECASE or _folds(av[-1])):
+            return True
+        if op is sre.BRANCH and any(_folds(b) for b in av[1]):
+            return True
+        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and _folds(av[2]):
+            return True
+    return False
+
+
+@cache
+def plan(pattern: re.Pattern[str]) -> Plan | None:
+    """The scan plan for `pattern`, or None when it has no anchor worth using."""
+    try:
+        parsed = sre_parse.parse(pattern.pattern, pattern.flags)
+    except (re.error, TypeError, ValueError):
+        return None
+    anchors = _anchors_of(parsed.state, list(parsed))
+    if not anchors:
+        return None
+    folded = bool(pattern.flags & re.IGNORECASE) or _folds(parsed)
+    literals = tuple(dict.fromkeys(lit.lower() if folded else lit for lit, _ in anchors))
+    pre = max(p for _, p in anchors)
+    shortest = min(len(lit) for lit in literals)
+    if pre > _MAX_PRE or shortest < 2:
+        return None
+    return Plan(anchors=literals, pre=pre, folded=folded)
+
+
+def _anchored(pattern: re.Pattern[str], paste: Paste, how: Plan) -> Iterator[re.Match[str]]:
+    text = paste.text
+    hay = paste.hay(how.folded)
+    # (position, literal) of each anchor's next occurrence, nearest first.
+    queue = [(hay.find(lit), lit) for lit in how.anchors if not paste.lacks(lit)]
+    queue = [item for item in queue if item[0] >= 0]
+    heapq.heapify(queue)
+    cursor = 0
+    for _ in range(MAX_OCCURRENCES):
+        if not queue:
+            return
+        pos = queue[0][0]
+        found = None
+        for start in range(max(cursor, pos - how.pre), pos + 1):
+            found = pattern.match(text, start)
+            if found is not None:
+                break
+        if found is not None:
+            yield found
+            cursor = found.end() if found.end() > found.start() else found.end() + 1
+        resume = max(pos + 1, cursor)
+        while queue and queue[0][0] < resume:
+            _, lit = heapq.heappop(queue)
+            at = hay.find(lit, resume)
+            if at >= 0:
+                heapq.heappush(queue, (at, lit))
+
+
+def scan(pattern: re.Pattern[str], paste: Paste, limit: int = 400) -> Iterator[re.Match[str]]:
+    """The first `limit` matches of `pattern` in the paste, as `pattern.finditer` finds them."""
+    how = plan(pattern)
+    found = _anchored(pattern, paste, how) if how else pattern.finditer(paste.text)
+    return itertools.islice(found, limit)
+
+
+def search(pattern: re.Pattern[str], paste: Paste) -> re.Match[str] | None:
+    """The first match of `pattern` in the paste, or None."""
+    return next(scan(pattern, paste, 1), None)
+
+
+def starts_line(text: str, pos: int, indent: int = 8) -> bool:
+    """Whether only up to `indent` spaces or tabs stand between the start of the line and `pos`."""
+    start = text.rfind("\n", max(0, pos - indent - 1), pos) + 1
+    if start == 0 and pos > indent:
+        return False
+    return text[start:pos].strip(" \t") == ""
