@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from lab import cmdlet_tests
 from lab import exchange_objects as xo
 from lab.context import LabContext
 from lab.psrp_wire import Command, ErrorInfo, PsObject, PsValue
+from lab.scenario_model import Server
 
 __all__ = ["CmdletResult", "cmdlet_names", "run_pipeline"]
 
@@ -301,6 +303,33 @@ def _folder_permissions(call: Call) -> Output:
     return rows
 
 
+def _connected(call: Call) -> Server:
+    server = call.ctx.scenario.server(_connected_server(call.ctx))
+    assert server is not None
+    return server
+
+
+def _test_federation_trust(call: Call) -> Output:
+    return cmdlet_tests.federation_trust_results(call.ctx, _connected(call))
+
+
+def _test_oauth_connectivity(call: Call) -> Output:
+    service, target = call.text("Service"), call.text("TargetUri")
+    if service is None or target is None:
+        return [_missing_argument(call, "Service" if service is None else "TargetUri")]
+    return cmdlet_tests.oauth_connectivity_results(call.ctx, _connected(call), service, target)
+
+
+def _online_accepted_domains(call: Call) -> Output:
+    """The tenant's domains: the organisation's, plus its initial onmicrosoft.com domain."""
+    online = call.ctx.scenario.exchange_online
+    domains = [
+        (d.domain_name, d.domain_type, d.default) for d in call.ctx.scenario.organization.accepted_domains
+    ]
+    domains.append((online.tenant, "Authoritative", False))
+    return _by_identity(call, (xo.accepted_domain_of(*domain) for domain in domains))
+
+
 def _organization_config(call: Call) -> Output:
     return [xo.organization_config(call.ctx.scenario.exchange_online)]
 
@@ -361,6 +390,11 @@ _ON_PREMISES: dict[str, Cmdlet] = {
     "Get-RemoteMailbox": Cmdlet(_mailboxes, _params()),
     "Get-MailboxDatabase": Cmdlet(_mailbox_databases, _params("Server", "Status")),
     "Get-MailboxFolderPermission": Cmdlet(_folder_permissions, _params("User")),
+    "Test-FederationTrust": Cmdlet(_test_federation_trust, _params("UserIdentity", "MonitoringContext")),
+    "Test-OAuthConnectivity": Cmdlet(
+        _test_oauth_connectivity,
+        _params("Service", "TargetUri", "Mailbox", "OrganizationDomain", "UseCachedToken"),
+    ),
     **{
         f"Get-{noun}": Cmdlet(_virtual_directories(kind), _VDIR_PARAMS)
         for kind, (noun, _app, _type) in xo.VDIR_KINDS.items()
@@ -375,7 +409,10 @@ _ONLINE: dict[str, Cmdlet] = {
         "Get-Mailbox",
         "Get-MailboxFolderPermission",
     )
-} | {"Get-OrganizationConfig": Cmdlet(_organization_config, _params())}
+} | {
+    "Get-OrganizationConfig": Cmdlet(_organization_config, _params()),
+    "Get-AcceptedDomain": Cmdlet(_online_accepted_domains, _params()),
+}
 
 
 def cmdlet_names(*, online: bool = False) -> list[str]:

@@ -25,6 +25,7 @@ from lab.scenario_model import (
 __all__ = [
     "VDIR_KINDS",
     "accepted_domain",
+    "accepted_domain_of",
     "ad_site",
     "auth_config",
     "auth_server",
@@ -341,13 +342,17 @@ def availability_address_space(ctx: LabContext, index: int) -> PsObject:
 
 def accepted_domain(ctx: LabContext, index: int) -> PsObject:
     domain = ctx.scenario.organization.accepted_domains[index]
+    return accepted_domain_of(domain.domain_name, domain.domain_type, domain.default)
+
+
+def accepted_domain_of(name: str, domain_type: str, default: bool) -> PsObject:
     props: dict[str, PsValue] = {
-        "Name": domain.domain_name,
-        "DomainName": domain.domain_name,
-        "DomainType": domain.domain_type,
-        "Default": domain.default,
+        "Name": name,
+        "DomainName": name,
+        "DomainType": domain_type,
+        "Default": default,
     }
-    return _obj(f"{_CONFIG}.AcceptedDomain", props, domain.domain_name)
+    return _obj(f"{_CONFIG}.AcceptedDomain", props, name)
 
 
 def sharing_policy(name: str, domains: list[str], enabled: bool, default: bool) -> PsObject:

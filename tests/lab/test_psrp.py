@@ -13,7 +13,7 @@ from pypsrp.powershell import PowerShell, RunspacePool
 
 from lab.faults import FaultSpec
 from lab.ntlm import md4
-from lab.runtime import RunningLab
+from lab.runtime import RunningLab, start_lab
 from tests.lab.conftest import exchange_pool, psrp_wsman
 
 FEDERATION = "3226500C943B6235AEB493A307F084710FD1D5D0"
@@ -241,3 +241,44 @@ def test_latency_beyond_operation_timeout_is_long_polled(lab: RunningLab) -> Non
         domains, _ = run(pool, "Get-AcceptedDomain")
     assert len(domains) == 3
     assert time.monotonic() - started >= 1.2
+
+
+def test_test_cmdlets_follow_the_configuration(lab: RunningLab, fedcert_lab: RunningLab) -> None:
+    with exchange_pool(lab) as pool:
+        steps, _ = run(pool, "Test-FederationTrust")
+        (oauth,), _ = run(
+            pool, "Test-OAuthConnectivity", Service="EWS", TargetUri="https://outlook.office365.com/ews/exchange.asmx",
+            Mailbox="carol@contoso.com",
+        )  # fmt: skip
+    assert {s["Id"]: s["Type"] for s in steps}["OrganizationCertificate"] == "Success"
+    assert (oauth["Task"], oauth["ResultType"]) == ("Checking EWS API Call Under Oauth", "Success")
+    with exchange_pool(
+        fedcert_lab
+    ) as pool:  # the seed's HQ servers keep the certificate: the test passes there
+        steps, _ = run(pool, "Test-FederationTrust")
+    assert {s["Type"] for s in steps} == {"Success"}
+
+
+@pytest.mark.parametrize(
+    ("scenario", "detail"),
+    [
+        ("oauth-auth-certificate-missing", "Missing signing certificate"),
+        ("dedicated-hybrid-app-not-activated", "last successfully loaded at 01-01-0001"),
+    ],
+)
+def test_oauth_connectivity_fails_where_the_configuration_is_broken(scenario: str, detail: str) -> None:
+    with start_lab(scenario) as broken, exchange_pool(broken) as pool:
+        (oauth,), _ = run(
+            pool, "Test-OAuthConnectivity", Service="EWS", TargetUri="https://outlook.office365.com/ews/exchange.asmx",
+            Mailbox="carol@contoso.com",
+        )  # fmt: skip
+    assert oauth["ResultType"] == "Error" and detail in oauth["Detail"]
+
+
+def test_exchange_online_accepted_domains_include_the_tenant(lab: RunningLab) -> None:
+    with exchange_pool(lab, online=True) as pool:
+        domains, _ = run(pool, "Get-AcceptedDomain")
+    assert {d["DomainName"] for d in domains} == {
+        "contoso.com", "fabrikam.com", "contoso.mail.onmicrosoft.com", "contoso.onmicrosoft.com",
+    }  # fmt: skip
+    assert [d["DomainName"] for d in domains if d["Default"]] == ["contoso.com"]
