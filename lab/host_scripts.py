@@ -100,7 +100,7 @@ def _cert_store(ctx: LabContext, server: Server, args: dict[str, Json]) -> Json:
             "has_private_key": cert.has_private_key,
         }
         for cert in server.certificates
-        if not wanted or cert.thumbprint in wanted
+        if cert.thumbprint in wanted  # the template lists only the thumbprints it is given
     ]
 
 
@@ -123,7 +123,6 @@ def _iis_ssl(ctx: LabContext, server: Server, args: dict[str, Json]) -> Json:
                 "path": path,
                 "ssl_flags": "Ssl" if vdir.require_ssl else "None",
                 "require_ssl": vdir.require_ssl,
-                "https_status": vdir.answer_status,
             }
         )
     return rows

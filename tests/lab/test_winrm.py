@@ -18,6 +18,7 @@ from lab.wsman import SERVER_KEY
 from tests.lab.conftest import winrm_protocol
 
 FEDERATION = "3226500C943B6235AEB493A307F084710FD1D5D0"
+AUTH = "CB875168889265EF7B0BD124DB43D388AB2EF6B1"
 TLS12_SERVER = (
     "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server"
 )
@@ -58,7 +59,7 @@ def test_one_utf8_shell_answers_every_template(fedcert_lab: RunningLab) -> None:
     shell_id = protocol.open_shell(codepage=65001)
     try:
         hostname = answer(protocol, shell_id, "hostname")
-        certs = answer(protocol, shell_id, "cert-store", thumbprints=[])
+        certs = answer(protocol, shell_id, "cert-store", thumbprints=[FEDERATION, AUTH, "ab" * 20])
         registry = answer(
             protocol, shell_id, "registry-values", path=TLS12_SERVER, names=["Enabled", "Missing"]
         )
@@ -66,8 +67,9 @@ def test_one_utf8_shell_answers_every_template(fedcert_lab: RunningLab) -> None:
     finally:
         protocol.close_shell(shell_id)
     assert hostname == {"fqdn": "ex03.contoso.com"}
-    assert FEDERATION not in {c["thumbprint"] for c in certs}  # the seed's missing federation certificate
-    assert {c["subject"] for c in certs} >= {"CN=EX03", "CN=Microsoft Exchange Server Auth Certificate"}
+    assert [c["thumbprint"] for c in certs] == [AUTH]  # the seed's federation certificate is missing here
+    assert certs[0]["subject"] == "CN=Microsoft Exchange Server Auth Certificate"
+    assert certs[0]["has_private_key"] is True
     assert registry == {"Enabled": 1, "Missing": None}
     assert [(s["path"], s["require_ssl"], s["ssl_flags"]) for s in sites] == [
         ("owa", True, "Ssl"),
@@ -145,7 +147,7 @@ def test_iis_ssl_reports_a_vdir_that_refuses_ssl(owa403_lab: RunningLab) -> None
         (owa,) = answer(protocol, shell_id, "iis-ssl", site="Default Web Site", paths=["owa"])
     finally:
         protocol.close_shell(shell_id)
-    assert owa == {"path": "owa", "ssl_flags": "None", "require_ssl": False, "https_status": 403}
+    assert owa == {"path": "owa", "ssl_flags": "None", "require_ssl": False}
 
 
 def test_unknown_template_writes_a_powershell_error(lab: RunningLab) -> None:
@@ -180,7 +182,7 @@ def test_unauthorized_fault_on_one_template(lab: RunningLab) -> None:
     try:
         assert answer(protocol, shell_id, "hostname") == {"fqdn": "ex01.contoso.com"}
         with pytest.raises(InvalidCredentialsError):
-            run(protocol, shell_id, template("cert-store", {"thumbprints": []}))
+            run(protocol, shell_id, template("cert-store", {"thumbprints": [AUTH]}))
     finally:
         protocol.close_shell(shell_id)
 
