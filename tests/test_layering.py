@@ -45,7 +45,19 @@ def test_only_bot_imports_the_sdk() -> None:
 
 
 def test_knowledge_is_pure() -> None:
-    forbidden = (*SDK, *CLIENTS, "aiohttp", "asyncio", "socket", "time", "datetime", "bot", "dialogs", "checks", "lab")
+    forbidden = (
+        *SDK,
+        *CLIENTS,
+        "aiohttp",
+        "asyncio",
+        "socket",
+        "time",
+        "datetime",
+        "bot",
+        "dialogs",
+        "checks",
+        "lab",
+    )
     assert offenders("knowledge", forbidden) == []
 
 
