@@ -57,6 +57,23 @@ TEMPLATES: Mapping[str, str] = {
         ]
     ),
     "hostname": "@{ fqdn = [System.Net.Dns]::GetHostEntry('').HostName } | ConvertTo-Json -Compress",
+    # On the Exchange Online management host: app-only Connect-ExchangeOnline with a certificate, then
+    # each requested cmdlet, but only those on the literal list below (the arguments cannot widen it).
+    "exo-cmdlets": "\n".join(
+        [
+            "$allowed = @('Get-OrganizationConfig', 'Get-OrganizationRelationship', 'Get-IntraOrganizationConnector', 'Get-SharingPolicy', 'Get-AcceptedDomain')",
+            "Import-Module ExchangeOnlineManagement -ErrorAction Stop",
+            "Connect-ExchangeOnline -AppId $TriageArgs.app_id -CertificateThumbprint $TriageArgs.certificate_thumbprint -Organization $TriageArgs.organization -CommandName $allowed -ShowBanner:$false -ErrorAction Stop",
+            "$out = [ordered]@{}",
+            "try {",
+            "  foreach ($name in @($TriageArgs.cmdlets)) {",
+            "    if ($allowed -notcontains $name) { $out[$name] = @{ error = 'not on the read-only list' }; continue }",
+            "    try { $out[$name] = @(& $name -ErrorAction Stop | Select-Object -Property *) } catch { $out[$name] = @{ error = $_.Exception.Message } }",
+            "  }",
+            "} finally { Disconnect-ExchangeOnline -Confirm:$false | Out-Null }",
+            "$out | ConvertTo-Json -Depth 4 -Compress",
+        ]
+    ),
 }
 
 

@@ -91,6 +91,7 @@ class ProbeAnswer:
     status: int | None = None
     error: str = ""
     cert_subject: str = ""
+    server_header: str = ""
 
 
 class ProbePort(Protocol):

@@ -62,7 +62,7 @@ _THUMB = _text(check_thumbprint)
 _URL = _text(check_url)
 _NAMED = _text(check_name)
 
-_VDIR = {"Server": _SERVER, "ADPropertiesOnly": _switch}
+_VDIR = {"Server": _SERVER, "ADPropertiesOnly": _switch, "ShowMailboxVirtualDirectories": _switch}
 _NONE: dict[str, Callable[[Any], Any]] = {}
 
 # cmdlet -> its allowed parameters and the validator of each. Read-only Get-*/Test-* only.

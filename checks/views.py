@@ -7,6 +7,7 @@ these views; the first one to ask starts the cmdlets, the others share the answe
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -42,10 +43,24 @@ class ServerInfo:
     roles: str
     version: str
     internet_web_proxy: str
+    domain: str = ""
+
+    @property
+    def build(self) -> tuple[int, ...]:
+        """(major, minor, build, revision) from 'Version 15.2 (Build 2562.17)'; () when unreadable."""
+        match = re.search(r"Version (\d+)\.(\d+) \(Build (\d+)\.(\d+)\)", self.version)
+        return tuple(int(part) for part in match.groups()) if match else ()
 
     @property
     def is_edge(self) -> bool:
         return "edge" in self.roles.lower()
+
+    @property
+    def modern(self) -> bool:
+        """Exchange 2013 or later (version 15+). Older servers reach the cloud through a newer one
+        (an InternalProxy availability address space), so hybrid-only settings do not apply to them."""
+        match = re.search(r"Version (\d+)\.", self.version)
+        return match is None or int(match[1]) >= 15
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,7 @@ class MailboxInfo:
     server: str = ""
     site: str = ""
     routing_address: str = ""
+    alias: str = ""
 
     @property
     def domain(self) -> str:
@@ -104,6 +120,7 @@ async def _build_org(ctx: CheckContext) -> Org:
             roles=text(row, "ServerRole"),
             version=text(row, "AdminDisplayVersion"),
             internet_web_proxy=text(row, "InternetWebProxy"),
+            domain=text(row, "Domain"),
         )
         for row in servers
     )
@@ -144,7 +161,10 @@ async def _build_mailbox(ctx: CheckContext, address: str) -> MailboxInfo | None:
     if remote is not None:
         routing = text(remote, "RemoteRoutingAddress").removeprefix("SMTP:").removeprefix("smtp:")
         return MailboxInfo(
-            address=text(remote, "PrimarySmtpAddress") or address, location="online", routing_address=routing
+            address=text(remote, "PrimarySmtpAddress") or address,
+            location="online",
+            routing_address=routing,
+            alias=text(remote, "Alias"),
         )
     return None
 
@@ -165,18 +185,19 @@ async def location(ctx: CheckContext, address: str) -> str:
     return info.location
 
 
-async def involved_servers(ctx: CheckContext) -> list[ServerInfo]:
+async def involved_servers(ctx: CheckContext, *, modern_only: bool = False) -> list[ServerInfo]:
     """The servers that matter for this triage: the target's site and the Internet-facing sites.
 
-    Without a known on-premises target, every Mailbox server.
+    Without a known on-premises target, every Mailbox server. `modern_only` leaves out Exchange 2010.
     """
     organisation = await org(ctx)
     target = ctx.address("target")
     info = await mailbox(ctx, target) if target else None
-    if info is None or info.location != "onprem" or not info.site:
-        return organisation.mailbox_servers
-    sites = {info.site, *organisation.internet_facing_sites}
-    return [s for s in organisation.mailbox_servers if s.site in sites]
+    servers = organisation.mailbox_servers
+    if info is not None and info.location == "onprem" and info.site:
+        sites = {info.site, *organisation.internet_facing_sites}
+        servers = [s for s in servers if s.site in sites]
+    return [s for s in servers if s.modern or not modern_only]
 
 
 async def certificates(ctx: CheckContext, servers: Iterable[ServerInfo]) -> dict[str, list[Row] | Exception]:

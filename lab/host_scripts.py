@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lab.cmdlets import run_pipeline
 from lab.context import LabContext
+from lab.psrp_wire import Command, PsObject, PsValue
 from lab.scenario_model import Server
 
 __all__ = ["TEMPLATES", "ScriptResult", "run_script", "template_id"]
@@ -132,12 +136,41 @@ def _hostname(ctx: LabContext, server: Server, args: dict[str, Json]) -> Json:
     return {"fqdn": server.fqdn}
 
 
+def _exo_json(value: PsValue) -> Json:
+    """A cmdlet value as Windows PowerShell 5.1 `ConvertTo-Json` prints it (dates as /Date(ms)/)."""
+    if isinstance(value, PsObject):
+        return {k: _exo_json(v) for k, v in value.properties.items()}
+    if isinstance(value, list):
+        return [_exo_json(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        return f"/Date({int(value.timestamp() * 1000)})/"
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _exo_cmdlets(ctx: LabContext, server: Server, args: dict[str, Json]) -> Json:
+    """The management host: Connect-ExchangeOnline (app-only, certificate) then each allowed Get-*."""
+    organization = _text(args, "organization")
+    for key in ("app_id", "certificate_thumbprint"):
+        _text(args, key)
+    if organization.lower() != ctx.scenario.exchange_online.tenant.lower():
+        return {"error": f"Connect-ExchangeOnline: the tenant '{organization}' was not found."}
+    out: dict[str, Json] = {}
+    for name in _texts(args, "cmdlets"):
+        result = run_pipeline(ctx, [Command(name)], online=True)
+        failure = result.failure or (result.errors[0] if result.errors and not result.objects else None)
+        out[name] = {"error": failure.message} if failure else [_exo_json(o) for o in result.objects]
+    return out
+
+
 TEMPLATES: dict[str, Template] = {
     "registry-values": _registry_values,
     "win-events": _win_events,
     "cert-store": _cert_store,
     "iis-ssl": _iis_ssl,
     "hostname": _hostname,
+    "exo-cmdlets": _exo_cmdlets,
 }
 
 

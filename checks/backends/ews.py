@@ -126,6 +126,7 @@ class EwsSettings:
     access: str = "impersonation"  # impersonation | delegate
     ca_file: str | None = None
     name: str = NAME
+    timeout: int = 30  # seconds per HTTP request (exchangelib's default is 120)
 
 
 class _TokenUrlCredentials(OAuth2Credentials):  # type: ignore[misc]
@@ -214,13 +215,15 @@ class EwsMailboxes:
                 version=config.version,
             )
             access = IMPERSONATION
-        return Account(
+        account = Account(
             address,
             config=config,
             autodiscover=False,
             access_type=access,
             default_timezone=EWSTimeZone("UTC"),
         )
+        account.protocol.TIMEOUT = self._settings.timeout  # this protocol instance only
+        return account
 
     async def _blocking(self, fn: Callable[[], T]) -> T:
         try:

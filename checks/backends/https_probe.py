@@ -118,7 +118,9 @@ class HttpsProbe:
         if name_ok is None:
             name_ok = name_matches(host, names)
         try:
-            status = await asyncio.wait_for(_status(reader, writer, host, path), self._settings.timeout)
+            status, server = await asyncio.wait_for(
+                _status(reader, writer, host, path), self._settings.timeout
+            )
         except (OSError, TimeoutError, ValueError) as error:
             return ProbeAnswer(
                 url=checked,
@@ -139,6 +141,7 @@ class HttpsProbe:
             cert_trusted=trusted,
             status=status,
             cert_subject=subject,
+            server_header=server,
         )
 
     async def _connect(
@@ -150,7 +153,9 @@ class HttpsProbe:
         )
 
 
-async def _status(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str) -> int:
+async def _status(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str
+) -> tuple[int, str]:
     request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: exchange-triage-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     writer.write(request.encode("ascii"))
     await writer.drain()
@@ -158,7 +163,15 @@ async def _status(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ho
     parts = line.decode("latin-1").split()
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
         raise ValueError("the server closed the connection without an HTTP answer")
-    return int(parts[1])
+    server = ""
+    for _ in range(100):  # headers up to the blank line; only Server is kept
+        header = (await reader.readline()).decode("latin-1").strip()
+        if not header:
+            break
+        name, _, value = header.partition(":")
+        if name.strip().lower() == "server":
+            server = value.strip()[:120]
+    return int(parts[1]), server
 
 
 def _said(error: BaseException, timeout: float, *, tls: bool = False, after_tls: bool = False) -> str:

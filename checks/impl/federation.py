@@ -12,7 +12,7 @@ from checks.errors import CommandFailed
 from checks.ports import Row
 from checks.registry import check
 from checks.remedies import commands
-from checks.values import ev, flag, text, when
+from checks.values import ev, flag, strings, text, when
 from checks.views import cert_by_thumbprint, certificates, involved_servers
 
 TRUST_REMEDY = commands(
@@ -52,7 +52,7 @@ async def _not_after(ctx: CheckContext, trust: Row, thumbprint: str) -> datetime
     stated = when(trust.get("OrgCertificate"))
     if stated is not None:
         return stated
-    for answer in (await certificates(ctx, await involved_servers(ctx))).values():
+    for answer in (await certificates(ctx, await involved_servers(ctx, modern_only=True))).values():
         row = cert_by_thumbprint(answer, thumbprint) if isinstance(answer, list) else None
         if row is not None:
             return when(row.get("NotAfter"))
@@ -69,9 +69,21 @@ def _test_rows(answer: list[Row] | CommandFailed) -> tuple[list[str], list[Evide
     return errors, evidence
 
 
+def _federated_domains(identifier: Row) -> list[str]:
+    """The federated domains, the account namespace's own domain last (as Set-FederatedOrganizationIdentifier wants)."""
+    namespace = text(identifier, "AccountNamespace").lower()
+    own = namespace.split(".", 1)[1] if "." in namespace else namespace
+    domains = [d.lower() for d in strings(identifier, "Domains")]
+    return [d for d in domains if d != own] + [d for d in domains if d == own]
+
+
 @check("federation-trust", remedy=TRUST_REMEDY)
 async def federation_trust(ctx: CheckContext) -> Finding:
-    trust, tested = await asyncio.gather(_trust(ctx), _optional(ctx, "Test-FederationTrust"))
+    trust, tested, identifier = await asyncio.gather(
+        _trust(ctx),
+        _optional(ctx, "Test-FederationTrust"),
+        ctx.exchange.run("Get-FederatedOrganizationIdentifier"),
+    )
     if trust is None:
         return Finding(
             "fail",
@@ -83,7 +95,10 @@ async def federation_trust(ctx: CheckContext) -> Finding:
         "fedtrust.present": True,
         "fedtrust.name": text(trust, "Name"),
         "fedcert.thumbprint": thumbprint,
+        "fedtrust.token_issuer_uri": text(trust, "TokenIssuerUri"),
     }
+    if identifier:
+        facts["fedtrust.domains"] = _federated_domains(identifier[0])
     previous = _thumb(trust, "OrgPrevPrivCertificate", "OrgPrevCertificate")
     if previous:
         facts["fedcert.prev_thumbprint"] = previous
@@ -136,7 +151,9 @@ def _tested_missing(answer: list[Row] | CommandFailed, names: set[str]) -> set[s
 @check("federation-certificates", remedy=CERT_REMEDY)
 async def federation_certificates(ctx: CheckContext) -> Finding:
     trust, servers, tested = await asyncio.gather(
-        _trust(ctx), involved_servers(ctx), _optional(ctx, "Test-FederationTrustCertificate")
+        _trust(ctx),
+        involved_servers(ctx, modern_only=True),
+        _optional(ctx, "Test-FederationTrustCertificate"),
     )
     if trust is None:
         return Finding(

@@ -27,6 +27,10 @@ TLS_KEYS: dict[str, list[str]] = {
     DOTNET[1]: ["SchUseStrongCrypto", "SystemDefaultTlsVersions"],
 }
 
+IIS = "iis-ssl"
+# The same arguments as virtual-directories' call, so the two checks share one answer per server.
+IIS_SSL_ARGS = {"site": "Default Web Site", "paths": ["owa", "ecp", "EWS", "Autodiscover"]}
+
 REMEDY = commands(
     "# on each Exchange server, in PowerShell:",
     f"Get-ItemProperty -Path '{OWA_KEY}' -Name AllowProxyingWithoutSsl -ErrorAction SilentlyContinue",
@@ -64,12 +68,21 @@ async def _server_settings(
     paths = dict(TLS_KEYS)
     if proxying:
         paths[OWA_KEY] = ["AllowProxyingWithoutSsl"]
-    answers = await asyncio.gather(*(_registry(ctx, server, p, n) for p, n in paths.items()))
-    return dict(zip(paths, answers, strict=True))
+    answers = await asyncio.gather(
+        *(_registry(ctx, server, p, n) for p, n in paths.items()),
+        ctx.host.run(server.name, "iis-ssl", IIS_SSL_ARGS),
+    )
+    settings = dict(zip(paths, answers[:-1], strict=True))
+    rows = answers[-1] if isinstance(answers[-1], list) else [answers[-1]]
+    settings[IIS] = {
+        str(r.get("path", "")).lower(): r.get("require_ssl") for r in rows if isinstance(r, dict)
+    }
+    return settings
 
 
 def _proxy_facts(organisation: Org, servers: list[ServerInfo]) -> tuple[dict[str, Any], list[Evidence]]:
     configured = sorted({s.internet_web_proxy for s in organisation.mailbox_servers if s.internet_web_proxy})
+    servers = [s for s in servers if s.modern]
     facts: dict[str, Any] = {}
     evidence = [ev(s.name, "InternetWebProxy", s.internet_web_proxy) for s in servers]
     if configured:
@@ -81,13 +94,13 @@ def _proxy_facts(organisation: Org, servers: list[ServerInfo]) -> tuple[dict[str
 
 @check("host-settings", remedy=REMEDY)
 async def host_settings(ctx: CheckContext) -> Finding:
-    organisation, servers = await asyncio.gather(org(ctx), involved_servers(ctx))
+    organisation, servers = await asyncio.gather(org(ctx), involved_servers(ctx, modern_only=True))
     facts, evidence = _proxy_facts(organisation, servers)
     proxying = {s.name for s in servers if s.site in organisation.internet_facing_sites}
     answers = await asyncio.gather(
         *(_server_settings(ctx, s, s.name in proxying) for s in servers), return_exceptions=True
     )
-    tls_off, allow_without_ssl, unread = [], [], []
+    tls_off, allow_without_ssl, unread, offloaded = [], [], [], []
     for server, answer in zip(servers, answers, strict=True):
         if isinstance(answer, BackendError):
             unread.append(server.name)
@@ -99,6 +112,9 @@ async def host_settings(ctx: CheckContext) -> Finding:
         evidence.extend(ev(server.name, "TLS 1.2", p) for p in problems)
         if problems:
             tls_off.append(server.name)
+        if any(answer[IIS].get(p) is False for p in ("ews", "autodiscover")):
+            offloaded.append(server.name)
+            evidence.append(ev(server.name, "IIS RequireSSL on EWS/Autodiscover", False, "SSL offloading"))
         if OWA_KEY in answer:
             value = answer[OWA_KEY].get("AllowProxyingWithoutSsl")
             evidence.append(ev(server.name, "MSExchange OWA\\AllowProxyingWithoutSsl", value))
@@ -108,6 +124,7 @@ async def host_settings(ctx: CheckContext) -> Finding:
         raise next(a for a in answers if isinstance(a, BackendError))
     if not unread:
         facts["host.tls12_disabled_servers"] = tls_off
+        facts["host.ssl_offloading_servers"] = offloaded
     if proxying - set(unread):
         facts["owa.allow_proxying_without_ssl"] = bool(allow_without_ssl)
     failures = [f"TLS 1.2 is not fully enabled on {', '.join(tls_off)}"] if tls_off else []
@@ -116,6 +133,11 @@ async def host_settings(ctx: CheckContext) -> Finding:
             f"no InternetWebProxy on {', '.join(facts['host.internet_web_proxy_missing'])} (others use {facts['host.internet_web_proxy']})"
         )
     notes = [f"AllowProxyingWithoutSsl is set on {', '.join(allow_without_ssl)}"] if allow_without_ssl else []
+    notes += (
+        [f"SSL is offloaded (IIS does not require it on EWS/Autodiscover) on {', '.join(offloaded)}"]
+        if offloaded
+        else []
+    )
     if unread:
         notes.append(f"could not read {', '.join(unread)}")
     if failures:

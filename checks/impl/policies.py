@@ -7,6 +7,8 @@ from typing import Any
 
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
+from checks.errors import BackendError
+from checks.impl.oauth import EXCHANGE_ONLINE_APP_ID
 from checks.impl.sides import exo_rows, pair
 from checks.ports import Row
 from checks.registry import check
@@ -66,7 +68,7 @@ async def sharing_policy(ctx: CheckContext) -> Finding:
     ]
     enabled = flag(default, "Enabled") is not False
     missing = [d for d in partners if not enabled or not _shares_free_busy(default, d)]
-    facts = {"sharing_policy.missing_domains": missing}
+    facts = {"sharing_policy.missing_domains": missing, "sharing_policy.name": text(default, "Name")}
     if missing:
         return Finding(
             "warn",
@@ -160,6 +162,31 @@ async def availability_address_space(ctx: CheckContext) -> Finding:
     return Finding("ok", "Every availability address space points at a valid https EWS URL.", evidence, facts)
 
 
+async def _hybrid_app_allowed(
+    ctx: CheckContext, config: Row, enabled: bool | None, evidence: list[Evidence]
+) -> bool | None:
+    """Whether Exchange Online takes EWS calls from the app on-premises Exchange signs in as."""
+    if enabled is False:
+        return False
+    allowed = [a.lower() for a in strings(config, "EwsAllowedAppIDs")]
+    if not allowed:
+        return True
+    try:
+        servers = await ctx.exchange.run("Get-AuthServer")
+    except BackendError:
+        return None
+    app = next(
+        (
+            text(s, "ApplicationIdentifier")
+            for s in servers
+            if text(s, "Type").lower() == "azuread" and text(s, "ApplicationIdentifier")
+        ),
+        EXCHANGE_ONLINE_APP_ID,
+    )
+    evidence.append(ev("Exchange Online", "EwsAllowedAppIDs", allowed, f"hybrid app {app}"))
+    return app.lower() in allowed
+
+
 @check("exchange-online-settings", remedy=EXO_REMEDY)
 async def exchange_online_settings(ctx: CheckContext) -> Finding:
     config = await ctx.exchange_online.run("Get-OrganizationConfig")
@@ -174,6 +201,9 @@ async def exchange_online_settings(ctx: CheckContext) -> Finding:
         facts["exo.tenant"] = initial
     enabled = flag(row, "EwsEnabled")
     evidence.append(ev(initial or "Exchange Online", "EwsEnabled", row.get("EwsEnabled")))
+    app_allowed = await _hybrid_app_allowed(ctx, row, enabled, evidence)
+    if app_allowed is not None:
+        facts["exo.hybrid_app_ews_allowed"] = app_allowed
     if enabled is None:
         return Finding(
             "warn",

@@ -7,11 +7,13 @@ from typing import Any
 
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
+from checks.errors import BackendError, CommandFailed
 from checks.impl.sides import CrossPremises, covering, cross_premises, exo_rows
 from checks.ports import Row
 from checks.registry import check
 from checks.remedies import commands
-from checks.values import ev, flag, strings, text
+from checks.values import ev, flag, strings, text, url_host
+from checks.views import vdirs
 
 IOC_REMEDY = commands(
     "Get-IntraOrganizationConnector | Format-List Name,Enabled,TargetAddressDomains,DiscoveryEndpoint",
@@ -83,6 +85,7 @@ async def intra_org_connectors(ctx: CheckContext) -> Finding:
     chosen = connector or rows[0]
     facts.update({"ioc.name": text(chosen, "Name"), "ioc.enabled": flag(chosen, "Enabled") is not False})
     facts["ioc.missing_domains"] = [] if connector is not None else [domain]
+    facts.update(await _discovery_facts(ctx, side, chosen, pair))
     if connector is None:
         summary = f"The {_SIDE_NAME[side]} intra-organisation connector '{facts['ioc.name']}' does not list {domain} in TargetAddressDomains."
         return Finding("fail", summary, evidence, facts)
@@ -93,9 +96,36 @@ async def intra_org_connectors(ctx: CheckContext) -> Finding:
             evidence,
             facts,
         )
+    if not facts["ioc.discovery_endpoint_ok"]:
+        summary = f"The {_SIDE_NAME[side]} intra-organisation connector's DiscoveryEndpoint {facts['ioc.discovery_endpoint']} is not {facts['ioc.expected_discovery_endpoint']}."
+        return Finding("fail", summary, evidence, facts)
     return Finding(
         "ok", f"The {_SIDE_NAME[side]} intra-organisation connector covers {domain}.", evidence, facts
     )
+
+
+CLOUD_DISCOVERY = "https://autodiscover-s.outlook.com/autodiscover/autodiscover.svc"
+
+
+async def _discovery_facts(
+    ctx: CheckContext, side: str, connector: Row, pair: CrossPremises
+) -> dict[str, Any]:
+    """Whether the connector's DiscoveryEndpoint is the Autodiscover the other side serves."""
+    actual = text(connector, "DiscoveryEndpoint")
+    if side == "onprem":
+        accepted = [CLOUD_DISCOVERY]
+    else:
+        published = [
+            url_host(text(r, "ExternalUrl")) for r in await vdirs(ctx, "ews") if text(r, "ExternalUrl")
+        ]
+        hosts = [*dict.fromkeys(published), f"autodiscover.{pair.onprem_domain}"]
+        accepted = [f"https://{h}/autodiscover/autodiscover.svc" for h in hosts]
+    ok = actual.rstrip("/").lower() in {a.lower() for a in accepted}
+    return {
+        "ioc.discovery_endpoint": actual,
+        "ioc.expected_discovery_endpoint": accepted[0],
+        "ioc.discovery_endpoint_ok": ok,
+    }
 
 
 def _uri_mismatch(relationship: Row, federation: list[Row]) -> list[str]:
@@ -111,8 +141,6 @@ def _uri_mismatch(relationship: Row, federation: list[Row]) -> list[str]:
 
 
 async def _federation_information(ctx: CheckContext, domain: str, evidence: list[Evidence]) -> list[Row]:
-    from checks.errors import CommandFailed
-
     try:
         return await ctx.exchange.run(
             "Get-FederationInformation", {"DomainName": domain, "BypassAdditionalDomainValidation": True}
@@ -120,6 +148,20 @@ async def _federation_information(ctx: CheckContext, domain: str, evidence: list
     except CommandFailed as failed:
         evidence.append(ev("", f"Get-FederationInformation {domain}", "failed", failed.message))
         return []
+
+
+async def _sharing_epr_ok(ctx: CheckContext, row: Row, evidence: list[Evidence]) -> bool | None:
+    """An empty TargetSharingEpr (Autodiscover finds the EWS URL) is fine; a set one must answer."""
+    url = text(row, "TargetSharingEpr")
+    if not url:
+        return True
+    try:
+        answer = await ctx.probe.probe(url)
+    except BackendError as problem:
+        evidence.append(ev("", f"TargetSharingEpr {url}", "not probed", problem.message))
+        return None
+    evidence.append(ev("", f"TargetSharingEpr {url}", answer.status or answer.error))
+    return answer.tls_ok and answer.status is not None
 
 
 def _relationship_problems(side: str, row: Row | None, domain: str) -> list[str]:
@@ -141,8 +183,14 @@ def _relationship_facts(side: str, row: Row | None, domain: str) -> dict[str, An
     facts: dict[str, Any] = {
         "orgrel.side": side,
         "orgrel.missing_domains": [] if row is not None else [domain],
+        "orgrel.present": row is not None,
+        "orgrel.partner_domain": domain,
     }
     if row is not None:
+        level = text(row, "FreeBusyAccessLevel")
+        enabled = flag(row, "Enabled") is not False and flag(row, "FreeBusyAccessEnabled") is not False
+        facts["orgrel.freebusy_granted"] = enabled and level.lower() in ("availabilityonly", "limiteddetails")
+        facts["orgrel.freebusy_scope"] = text(row, "FreeBusyAccessScope")
         facts.update(
             {
                 "orgrel.name": text(row, "Name"),
@@ -189,6 +237,8 @@ async def organization_relationships(ctx: CheckContext) -> Finding:
         return Finding("skipped", "Neither side's organisation relationships could be read.", evidence)
     side, row, _ = next((f for f in findings if f[2]), findings[0])
     facts = _relationship_facts(side, row, _needed(pair, side))
+    if row is not None and (epr_ok := await _sharing_epr_ok(ctx, row, evidence)) is not None:
+        facts["orgrel.target_sharing_epr_ok"] = epr_ok
     onprem_row = covering(onprem, pair.cloud_domain, "DomainNames")
     facts["orgrel.uri_mismatch"] = _uri_mismatch(onprem_row, federation) if onprem_row is not None else []
     evidence.extend(

@@ -7,6 +7,7 @@ from typing import Any
 
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
+from checks.impl.sides import routing_domain
 from checks.registry import check
 from checks.remedies import with_address
 from checks.values import ev
@@ -49,21 +50,64 @@ def _site_facts(organisation: Org, site: str) -> tuple[dict[str, Any], list[Evid
     return facts, evidence
 
 
-@check("topology", remedy=REMEDY)
-async def topology(ctx: CheckContext) -> Finding:
-    organisation = await org(ctx)
+def _outdated(organisation: Org) -> list[str]:
+    """Exchange 2013+ servers older than the newest build of their major version (a proxying server
+    must not be newer than the one it proxies to)."""
+    servers = [s for s in organisation.mailbox_servers if s.modern and s.build]
+    newest: dict[tuple[int, ...], tuple[int, ...]] = {}
+    for server in servers:
+        key = server.build[:2]
+        newest[key] = max(newest.get(key, ()), server.build)
+    return [s.name for s in servers if s.build < newest[s.build[:2]]]
+
+
+def _org_facts(organisation: Org) -> dict[str, Any]:
+    domains = sorted({s.domain for s in organisation.servers if s.domain}, key=lambda d: (d.count("."), d))
     facts: dict[str, Any] = {
         "sites.internet_facing": sorted(organisation.internet_facing_sites),
         "sites.internal": [s for s in organisation.sites if s not in organisation.internet_facing_sites],
         "servers.internet_facing": [
             s.name for s in organisation.mailbox_servers if s.site in organisation.internet_facing_sites
         ],
+        "servers.all": [s.name for s in organisation.mailbox_servers],
+        "servers.outdated": _outdated(organisation),
     }
+    if domains:
+        facts["ad.root_domain"] = domains[0]
+    return facts
+
+
+async def _pair_facts(ctx: CheckContext, found: dict[str, MailboxInfo]) -> dict[str, Any]:
+    """Which of the pair is on which side, and whether the cloud one's routing address is right."""
+    infos = list(found.values())
+    onprem = next((i for i in infos if i.location == "onprem"), None)
+    cloud = next((i for i in infos if i.location == "online"), None)
+    facts: dict[str, Any] = {}
+    if onprem is not None:
+        facts["pair.onprem_mailbox"] = onprem.address
+    if cloud is None:
+        return facts
+    facts["pair.cloud_mailbox"] = cloud.address
+    facts["pair.cloud_remote_routing_address"] = cloud.routing_address
+    domain = await routing_domain(ctx)
+    if domain:
+        alias = cloud.alias or cloud.address.split("@", 1)[0]
+        expected = f"{alias}@{domain}"
+        facts["pair.cloud_expected_routing_address"] = expected
+        facts["pair.cloud_remote_routing_ok"] = cloud.routing_domain == domain
+    return facts
+
+
+@check("topology", remedy=REMEDY)
+async def topology(ctx: CheckContext) -> Finding:
+    roles = [(role, address) for role in ("requester", "target") if (address := ctx.address(role))]
+    # Everything at once: the accepted domains are wanted later, the mailboxes need the servers.
+    lookups = asyncio.gather(*(mailbox(ctx, address) for _, address in roles))
+    organisation, _, infos = await asyncio.gather(org(ctx), routing_domain(ctx), lookups)
+    facts = _org_facts(organisation)
     evidence = [ev(s.name, "Site", s.site, s.fqdn) for s in organisation.servers]
     found: dict[str, MailboxInfo] = {}
     missing: list[str] = []
-    roles = [(role, address) for role in ("requester", "target") if (address := ctx.address(role))]
-    infos = await asyncio.gather(*(mailbox(ctx, address) for _, address in roles))
     for (role, address), info in zip(roles, infos, strict=True):
         if info is None:
             missing.append(address)
@@ -71,8 +115,13 @@ async def topology(ctx: CheckContext) -> Finding:
         found[role] = info
         facts.update(_mailbox_facts(role, info))
         evidence.append(ev(info.address, "Location", info.location, _where(info)))
+    facts.update(await _pair_facts(ctx, found))
     if missing:
         summary = f"No mailbox or remote mailbox has the address {', '.join(missing)}."
+        return Finding("fail", summary, evidence, facts)
+    if facts.get("pair.cloud_remote_routing_ok") is False:
+        cloud = facts["pair.cloud_mailbox"]
+        summary = f"{cloud}'s RemoteRoutingAddress {facts['pair.cloud_remote_routing_address']} is not in the tenant's routing domain."
         return Finding("fail", summary, evidence, facts)
     target = found.get("target")
     if target is None or target.location != "onprem":

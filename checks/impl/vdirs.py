@@ -8,11 +8,12 @@ from typing import Any
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
 from checks.errors import BackendError
+from checks.impl.host import IIS_SSL_ARGS
 from checks.impl.oauth import vdirs_without_oauth
 from checks.ports import Row
 from checks.registry import check
 from checks.remedies import commands
-from checks.values import ev, is_ip_host, strings, text, url_host, url_scheme
+from checks.values import ev, flag, is_ip_host, strings, text, url_host, url_scheme
 from checks.views import Org, ServerInfo, mailbox, org, vdirs
 
 REMEDY = commands(
@@ -24,7 +25,6 @@ REMEDY = commands(
     "Get-WebConfigurationProperty -PSPath 'MACHINE/WEBROOT/APPHOST' -Location 'Default Web Site/owa' -Filter system.webServer/security/access -Name sslFlags",
 )
 KINDS = ("owa", "ecp", "ews", "autodiscover")
-IIS_PATHS = {"owa": "owa", "ecp": "ecp", "ews": "EWS", "autodiscover": "Autodiscover"}
 
 
 async def _proxy_target(ctx: CheckContext, organisation: Org) -> ServerInfo | None:
@@ -38,6 +38,11 @@ async def _proxy_target(ctx: CheckContext, organisation: Org) -> ServerInfo | No
     if info is None or info.location != "onprem":
         return None
     return organisation.server(info.server)
+
+
+def _modern(organisation: Org, name: str) -> bool:
+    server = organisation.server(name)
+    return server is None or server.modern
 
 
 def _by_server(rows: list[Row]) -> dict[str, Row]:
@@ -70,16 +75,32 @@ def _url_findings(
             facing = server is not None and server.site in organisation.internet_facing_sites
             if server is not None and not facing and text(row, "ExternalUrl") and kind in ("owa", "ecp"):
                 found["internal_site_external_urls"].append(f"{name}/{kind}")
-            if kind == "ews" and facing and not text(row, "ExternalUrl"):
+            if (
+                kind == "ews"
+                and facing
+                and server is not None
+                and server.modern
+                and not text(row, "ExternalUrl")
+            ):
                 found["external_missing"].append(name)
     return found, evidence
 
 
+async def _back_end_ews(ctx: CheckContext) -> list[Row]:
+    """The EWS back-end virtual directories (port 444), where InternalNLBBypassUrl lives since 2013."""
+    params = {"ShowMailboxVirtualDirectories": True, "ADPropertiesOnly": True}
+    rows = await ctx.exchange.run("Get-WebServicesVirtualDirectory", params)
+    back_end = [r for r in rows if "back end" in text(r, "Name").lower()]
+    # Exchange 2010 has no back end: its one vdir carries the value.
+    return back_end or [r for r in rows if text(r, "InternalNLBBypassUrl")]
+
+
 def _nlb_wrong(organisation: Org, ews: list[Row]) -> tuple[list[str], list[Evidence]]:
-    wrong, evidence = [], []
+    wrong: list[str] = []
+    evidence: list[Evidence] = []
     for row in ews:
         server = organisation.server(text(row, "Server"))
-        if server is None or server.is_edge:
+        if server is None or server.is_edge or not server.modern:  # no back-end vdir before 2013
             continue
         url = text(row, "InternalNLBBypassUrl")
         if url_host(url) not in (server.fqdn.lower(), server.name.lower()):
@@ -93,9 +114,7 @@ def _nlb_wrong(organisation: Org, ews: list[Row]) -> tuple[list[str], list[Evide
 async def _require_ssl(ctx: CheckContext, server: ServerInfo, evidence: list[Evidence]) -> dict[str, bool]:
     """IIS's SSL requirement per vdir on `server` ({} when the host cannot be read)."""
     try:
-        rows = await ctx.host.run(
-            server.name, "iis-ssl", {"site": "Default Web Site", "paths": list(IIS_PATHS.values())}
-        )
+        rows = await ctx.host.run(server.name, "iis-ssl", IIS_SSL_ARGS)
     except BackendError as problem:
         evidence.append(ev(server.name, "IIS SSL settings", "could not read", problem.message))
         return {}
@@ -128,18 +147,16 @@ def _target_facts(kind: str, server: ServerInfo, row: Row | None, ssl: dict[str,
     if kind == "owa":
         facts["owa.target.fqdn"] = server.fqdn
         facts["owa.target.external_url"] = text(row, "ExternalUrl")
-    if kind == "ews":
-        facts["ews.target.nlb_bypass_url"] = text(row, "InternalNLBBypassUrl")
     return facts
 
 
 @check("virtual-directories", remedy=REMEDY)
 async def virtual_directories(ctx: CheckContext) -> Finding:
-    organisation = await org(ctx)
-    lists = await asyncio.gather(*(vdirs(ctx, k) for k in KINDS))
-    rows = dict(zip(KINDS, lists, strict=True))
+    lists = await asyncio.gather(_back_end_ews(ctx), *(vdirs(ctx, k) for k in KINDS))
+    organisation, back_end = await org(ctx), lists[0]
+    rows = dict(zip(KINDS, lists[1:], strict=True))
     found, evidence = _url_findings(organisation, rows)
-    nlb_wrong, nlb_evidence = _nlb_wrong(organisation, rows["ews"])
+    nlb_wrong, nlb_evidence = _nlb_wrong(organisation, back_end)
     evidence.extend(nlb_evidence)
     facts: dict[str, Any] = {
         "vdirs.non_https": found["non_https"],
@@ -147,14 +164,29 @@ async def virtual_directories(ctx: CheckContext) -> Finding:
         "vdirs.internal_site_external_urls": found["internal_site_external_urls"],
         "ews.external_url_missing_servers": found["external_missing"],
         "ews.nlb_bypass_wrong_servers": nlb_wrong,
-        "oauth.vdirs_without_oauth": vdirs_without_oauth(rows["ews"], rows["autodiscover"]),
+        "oauth.vdirs_without_oauth": vdirs_without_oauth(rows["ews"], rows["autodiscover"], organisation),
+        "wssecurity.disabled_servers": sorted(
+            {
+                text(r, "Server")
+                for k in ("ews", "autodiscover")
+                for r in rows[k]
+                if flag(r, "WSSecurityAuthentication") is False and _modern(organisation, text(r, "Server"))
+            }
+        ),
     }
+    published = [text(r, "ExternalUrl") for r in rows["ews"] if text(r, "ExternalUrl")]
+    if published:
+        facts["ews.external_url"] = published[0]
+        facts["ews.external_host"] = url_host(published[0])
     target = await _proxy_target(ctx, organisation)
     failures: list[str] = []
     if target is not None:
         ssl = await _require_ssl(ctx, target, evidence)
         for kind in ("owa", "ecp", "ews"):
             facts.update(_target_facts(kind, target, _by_server(rows[kind]).get(target.name.lower()), ssl))
+        bypass = _by_server(back_end).get(target.name.lower())
+        if bypass is not None:
+            facts["ews.target.nlb_bypass_url"] = text(bypass, "InternalNLBBypassUrl")
         for kind in ("owa", "ecp"):
             if facts.get(f"{kind}.target.internal_url_scheme") not in (None, "https"):
                 failures.append(
@@ -172,6 +204,9 @@ async def virtual_directories(ctx: CheckContext) -> Finding:
         f"{v} uses an IP address" for v in found["ip_hosts"]
     ]
     warnings += [f"OAuth is off on {v}" for v in facts["oauth.vdirs_without_oauth"]]
+    warnings += [
+        f"WSSecurity is off on {s}'s EWS or Autodiscover" for s in facts["wssecurity.disabled_servers"]
+    ]
     warnings += _auth_warnings(rows["ews"])
     if failures:
         return Finding("fail", "Virtual directories: " + "; ".join(failures) + ".", evidence, facts)

@@ -20,6 +20,8 @@ MAIL = "ED887CD230B2F5B695A3281ADF301F46B245A9E8"
 SERVERS = {"EX01": "HQ", "EX02": "HQ", "EX03": "Branch"}
 CLOUD = "contoso.mail.onmicrosoft.com"
 REQUESTER, TARGET = "alice@contoso.com", "bjorn@contoso.com"
+CLOUD_AUTODISCOVER = "https://autodiscover-s.outlook.com/autodiscover/autodiscover.svc"
+ONPREM_AUTODISCOVER = "https://mail.contoso.com/autodiscover/autodiscover.svc"
 SCHANNEL = "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\"
 
 
@@ -46,9 +48,18 @@ def _vdir(server: str, kind: str, path: str, internal: bool = True) -> dict[str,
     }
     if kind in ("ews", "autodiscover"):
         row["OAuthAuthentication"] = True
-    if kind == "ews":
-        row["InternalNLBBypassUrl"] = f"https://{fqdn}:444/ews/exchange.asmx"
     return row
+
+
+def _back_end(server: str) -> dict[str, Any]:
+    fqdn = f"{server.lower()}.contoso.com"
+    return {
+        "Server": server,
+        "Name": "EWS (Exchange Back End)",
+        "InternalUrl": f"https://{fqdn}:444/EWS/Exchange.asmx",
+        "ExternalUrl": None,
+        "InternalNLBBypassUrl": f"https://{fqdn}:444/ews/exchange.asmx",
+    }
 
 
 def _registry(path: str) -> dict[str, Any]:
@@ -84,7 +95,7 @@ class FakeOrg:
             "Get-RemoteMailbox": by_identity(self.remote_mailboxes),
             "Get-OwaVirtualDirectory": self.vdirs["owa"],
             "Get-EcpVirtualDirectory": self.vdirs["ecp"],
-            "Get-WebServicesVirtualDirectory": self.vdirs["ews"],
+            "Get-WebServicesVirtualDirectory": self._ews,
             "Get-AutodiscoverVirtualDirectory": self.vdirs["autodiscover"],
             **self.cmdlets,
         }
@@ -115,6 +126,10 @@ class FakeOrg:
             "cloud": cloud,
             "probe": probe,
         }
+
+    def _ews(self, params: Any) -> list[dict[str, Any]]:
+        back = self.vdirs["ews_back"] if params.get("ShowMailboxVirtualDirectories") else []
+        return self.vdirs["ews"] + back
 
     def _host(self, server: str, template: str, args: Any) -> Any:
         if template == "registry-values":
@@ -154,6 +169,7 @@ def healthy() -> FakeOrg:
         ("autodiscover", "Autodiscover/Autodiscover.xml"),
     ):
         org.vdirs[kind] = [_vdir(s, kind, path, internal=kind != "autodiscover") for s in SERVERS]
+    org.vdirs["ews_back"] = [_back_end(s) for s in SERVERS]
     org.mailboxes = [
         {
             "PrimarySmtpAddress": TARGET,
@@ -206,7 +222,12 @@ def healthy() -> FakeOrg:
             }
         ],
         "Get-IntraOrganizationConnector": [
-            {"Name": "HybridIOC", "TargetAddressDomains": [CLOUD], "Enabled": True}
+            {
+                "Name": "HybridIOC",
+                "TargetAddressDomains": [CLOUD],
+                "Enabled": True,
+                "DiscoveryEndpoint": CLOUD_AUTODISCOVER,
+            }
         ],
         "Get-AuthConfig": [{"CurrentCertificateThumbprint": AUTH}],
         "Get-AuthServer": [{"Name": "EvoSts", "Type": "AzureAD", "Enabled": True}],
@@ -257,7 +278,12 @@ def healthy() -> FakeOrg:
             }
         ],
         "Get-IntraOrganizationConnector": [
-            {"Name": "HybridIOC", "TargetAddressDomains": ["contoso.com", "fabrikam.com"], "Enabled": True}
+            {
+                "Name": "HybridIOC",
+                "TargetAddressDomains": ["contoso.com", "fabrikam.com"],
+                "Enabled": True,
+                "DiscoveryEndpoint": ONPREM_AUTODISCOVER,
+            }
         ],
     }
     org.permissions = {

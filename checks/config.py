@@ -1,0 +1,172 @@
+"""The live backend configuration: a YAML file, validated on load, errors naming the key.
+
+Secrets are never written in the file: each is named by the environment variable that holds it
+(`password_env`) or a file that contains it (`password_file`), read at load time and never shown.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+__all__ = ["ConfigError", "LiveConfig", "load_config", "parse_config"]
+
+_INLINE_SECRETS = ("password", "client_secret", "secret")
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable; the message names the file and key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secrets(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in _INLINE_SECRETS:
+                if key in data:
+                    raise ValueError(
+                        f"'{key}' may not be written in the file: use {key}_env (an environment variable) or {key}_file"
+                    )
+        return data
+
+
+def _secret(env: str | None, file: str | None, where: str) -> str:
+    if env and file:
+        raise ConfigError(f"{where}: give either the _env or the _file form, not both")
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(f"{where}_env: the environment variable {env} is not set")
+        return value
+    if file:
+        try:
+            return Path(file).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(f"{where}_file: cannot read {file} ({error.strerror})") from None
+    return ""
+
+
+class _Login(_Section):
+    username: str = ""
+    password_env: str | None = None
+    password_file: str | None = None
+    ca_file: str | None = None
+    verify_tls: bool = True
+
+    def password(self, where: str) -> str:
+        return _secret(self.password_env, self.password_file, f"{where}.password")
+
+
+class ExchangeSection(_Login):
+    server: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    path: str = "PowerShell"
+    ssl: bool = True
+    auth: Literal["kerberos", "ntlm", "negotiate", "basic"] = "kerberos"
+    connections: int = Field(default=2, ge=1, le=8)
+    operation_timeout: int = Field(default=20, ge=1)
+    read_timeout: int = Field(default=30, ge=2)
+
+
+class WinrmSection(_Login):
+    url_template: str = "https://{server}:5986/wsman"
+    endpoints: dict[str, str] = {}
+    transport: Literal["kerberos", "ntlm", "basic", "ssl", "credssp"] = "kerberos"
+    operation_timeout: int = Field(default=20, ge=1)
+    read_timeout: int = Field(default=30, ge=2)
+
+    @model_validator(mode="after")
+    def _read_after_operation(self) -> WinrmSection:
+        if self.read_timeout <= self.operation_timeout:
+            raise ValueError("read_timeout must be longer than operation_timeout (pywinrm retries otherwise)")
+        return self
+
+
+class EwsSection(_Login):
+    endpoint: str
+    auth: Literal["ntlm", "basic"] = "ntlm"
+    version: str = Field(default="15.2.1544.4", pattern=r"^\d+\.\d+\.\d+\.\d+$")
+    access: Literal["impersonation", "delegate"] = "impersonation"
+    timeout: int = Field(default=30, ge=1)
+
+
+class GraphSection(_Section):
+    tenant_id: str
+    client_id: str
+    client_secret_env: str | None = None
+    client_secret_file: str | None = None
+    authority: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    ca_file: str | None = None
+    timeout: int = Field(default=20, ge=1)
+    # Exchange Online EWS for what Graph cannot read (hidden sharing subscriptions); same app, OAuth.
+    exchange_online_ews: str | None = None
+
+    def client_secret(self, where: str) -> str:
+        return _secret(self.client_secret_env, self.client_secret_file, f"{where}.client_secret")
+
+
+class ExchangeOnlineSection(_Section):
+    """The Windows management host that runs Connect-ExchangeOnline (certificate, app-only)."""
+
+    management_host: str
+    organization: str
+    app_id: str
+    certificate_thumbprint: str = Field(pattern=r"^[0-9A-Fa-f]{40}$")
+    winrm: WinrmSection = WinrmSection()
+
+
+class ProbeSection(_Section):
+    ca_file: str | None = None
+    timeout: int = Field(default=10, ge=1)
+
+
+class LimitsSection(_Section):
+    check_seconds: float = Field(default=30, gt=0)
+    triage_seconds: float = Field(default=90, gt=0)
+
+
+class LiveConfig(_Section):
+    exchange: ExchangeSection | None = None
+    winrm: WinrmSection | None = None
+    ews: EwsSection | None = None
+    graph: GraphSection | None = None
+    exchange_online: ExchangeOnlineSection | None = None
+    probe: ProbeSection = ProbeSection()
+    limits: LimitsSection = LimitsSection()
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def parse_config(data: Any, source: str = "config") -> LiveConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections (exchange, winrm, ews, graph, ...)")
+    try:
+        return LiveConfig.model_validate(data)
+    except ValidationError as invalid:
+        problems = [
+            f"{source}: {_where(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in invalid.errors()
+        ]
+        raise ConfigError("\n".join(problems)) from None
+
+
+def load_config(path: str | Path) -> LiveConfig:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    return parse_config(data, str(path))

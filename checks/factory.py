@@ -1,0 +1,79 @@
+"""`build_runner`: a check runner against the lab (started here, on loopback) or a real organisation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from checks.config import LiveConfig, load_config
+from checks.runner import Runner
+from checks.wiring import LAB_TIMEOUTS, from_config, from_lab_endpoints, ports_factory
+from knowledge.loader import KnowledgeBase
+
+if TYPE_CHECKING:
+    from lab.runtime import RunningLab
+
+__all__ = ["LabRunner", "build_runner"]
+
+# Checks against the lab finish in well under a second; a client stuck on a "timeout" fault gives up
+# after its read timeout, and the runner's own limit sits above that.
+LAB_CHECK_SECONDS = LAB_TIMEOUTS["read"] * 2 + 2.0
+LAB_TRIAGE_SECONDS = LAB_CHECK_SECONDS * 3
+
+
+class LabRunner(Runner):
+    """A runner whose backends are a lab it started; `lab` gives tests the fault knobs."""
+
+    lab: RunningLab
+
+
+@asynccontextmanager
+async def build_runner(
+    backend: Literal["lab", "live"],
+    *,
+    scenario: str | Path | None = None,
+    config: str | Path | LiveConfig | None = None,
+    kb: KnowledgeBase | None = None,
+) -> AsyncIterator[Runner]:
+    """A runner for the lab (`scenario`: a bundled name or a file) or a live organisation (`config`)."""
+    if backend == "lab":
+        if scenario is None:
+            raise ValueError("the lab backend needs a scenario (a bundled name or a YAML file)")
+        async with _lab_runner(scenario, kb) as runner:
+            yield runner
+        return
+    if backend != "live":
+        raise ValueError(f"unknown backend {backend!r}: use 'lab' or 'live'")
+    if config is None:
+        raise ValueError("the live backend needs a configuration file")
+    loaded = config if isinstance(config, LiveConfig) else load_config(config)
+    limits = loaded.limits
+    yield Runner(
+        ports_factory(from_config(loaded)),
+        kb=kb,
+        check_seconds=limits.check_seconds,
+        triage_seconds=limits.triage_seconds,
+    )
+
+
+@asynccontextmanager
+async def _lab_runner(scenario: str | Path, kb: KnowledgeBase | None) -> AsyncIterator[LabRunner]:
+    from lab.runtime import start_lab  # the lab is test equipment: imported only when asked for
+
+    lab = await asyncio.to_thread(start_lab, scenario)
+    try:
+        settings = from_lab_endpoints(_endpoints(lab), lab.ctx.scenario.exchange_online.tenant)
+        runner = LabRunner(
+            ports_factory(settings), kb=kb, check_seconds=LAB_CHECK_SECONDS, triage_seconds=LAB_TRIAGE_SECONDS
+        )
+        runner.lab = lab
+        yield runner
+    finally:
+        await asyncio.to_thread(lab.close)
+
+
+def _endpoints(lab: RunningLab) -> dict[str, Any]:
+    return dict(lab.endpoints)

@@ -1,0 +1,223 @@
+"""Backend settings -> the ports of one triage: open each configured backend, close them all after."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from checks.backends.ews import EwsMailboxes, EwsSettings
+from checks.backends.exo_host import ExoHost, ExoHostSettings
+from checks.backends.graph import GraphMailboxes, GraphSettings
+from checks.backends.https_probe import HttpsProbe, ProbeSettings
+from checks.backends.psrp import PsrpExchange, PsrpSettings
+from checks.backends.winrm_host import WinrmHost, WinrmSettings
+from checks.config import LiveConfig
+from checks.ports import ExchangePort, Ports, PortsFactory
+
+__all__ = ["BackendSettings", "from_config", "from_lab_endpoints", "ports_factory"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    exchange: PsrpSettings | None = None
+    exchange_online: PsrpSettings | None = None  # a PSRP endpoint for the online view (lab)
+    exo_host: ExoHostSettings | None = None  # or the management host (live)
+    exo_host_winrm: WinrmSettings | None = None
+    winrm: WinrmSettings | None = None
+    ews: EwsSettings | None = None
+    ews_online: EwsSettings | None = None
+    graph: GraphSettings | None = None
+    probe: ProbeSettings | None = field(default_factory=ProbeSettings)
+    threads: int = 48
+
+
+def ports_factory(settings: BackendSettings) -> PortsFactory:
+    """Each triage gets its own threads, connections and shells, all closed when it ends."""
+
+    @asynccontextmanager
+    async def open_ports() -> AsyncIterator[Ports]:
+        executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="triage-backend")
+        try:
+            async with AsyncExitStack() as stack:
+                yield await _open(settings, executor, stack)
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    return open_ports
+
+
+async def _open(settings: BackendSettings, executor: ThreadPoolExecutor, stack: AsyncExitStack) -> Ports:
+    exchange = exchange_online = None
+    opening = []
+    if settings.exchange is not None:
+        exchange = PsrpExchange(settings.exchange, executor)
+        stack.push_async_callback(exchange.close)
+        opening.append(exchange.open())
+    if settings.exchange_online is not None:
+        online = PsrpExchange(settings.exchange_online, executor)
+        stack.push_async_callback(online.close)
+        opening.append(online.open())
+        exchange_online = online
+    host = None
+    if settings.winrm is not None:
+        host = WinrmHost(settings.winrm, executor)
+        stack.push_async_callback(host.close)
+    exo: ExchangePort | None = exchange_online
+    if settings.exo_host is not None and settings.exo_host_winrm is not None:
+        management = WinrmHost(settings.exo_host_winrm, executor)
+        stack.push_async_callback(management.close)
+        exo = ExoHost(settings.exo_host, management)
+    onprem = EwsMailboxes(settings.ews, executor) if settings.ews is not None else None
+    cloud = None
+    if settings.graph is not None:
+        hidden = EwsMailboxes(settings.ews_online, executor) if settings.ews_online is not None else None
+        graph = GraphMailboxes(settings.graph, executor, hidden_items=hidden)
+        await graph.open()
+        stack.push_async_callback(graph.close)
+        cloud = graph
+    # Connections open side by side; one that fails is reported by the checks that need it.
+    await asyncio.gather(*opening)
+    probe = HttpsProbe(settings.probe) if settings.probe is not None else None
+    return Ports(exchange, exo, host, onprem, cloud, probe)
+
+
+def from_config(config: LiveConfig) -> BackendSettings:
+    """Live settings; reads each secret from the environment or its file now (ConfigError if missing)."""
+    exchange = winrm = ews = graph = ews_online = exo = exo_winrm = None
+    if (e := config.exchange) is not None:
+        exchange = PsrpSettings(
+            server=e.server, port=e.port, path=e.path, ssl=e.ssl, auth=e.auth, username=e.username,
+            password=e.password("exchange"), ca_file=e.ca_file, verify_tls=e.verify_tls, connections=e.connections,
+            operation_timeout=e.operation_timeout, read_timeout=e.read_timeout,
+        )  # fmt: skip
+    if (w := config.winrm) is not None:
+        winrm = _winrm(w, "winrm")
+    if (s := config.ews) is not None:
+        ews = EwsSettings(
+            endpoint=s.endpoint, auth=s.auth, username=s.username, password=s.password("ews"), version=s.version,
+            access=s.access, ca_file=s.ca_file, timeout=s.timeout,
+        )  # fmt: skip
+    if (g := config.graph) is not None:
+        secret = g.client_secret("graph")
+        graph = GraphSettings(
+            tenant_id=g.tenant_id, client_id=g.client_id, client_secret=secret, authority=g.authority,
+            graph_url=g.graph_url, ca_file=g.ca_file, timeout=g.timeout,
+        )  # fmt: skip
+        if g.exchange_online_ews:
+            ews_online = EwsSettings(
+                endpoint=g.exchange_online_ews, auth="oauth", client_id=g.client_id, client_secret=secret,
+                tenant_id=g.tenant_id, authority=g.authority, ca_file=g.ca_file, name="Exchange Online EWS",
+            )  # fmt: skip
+    if (o := config.exchange_online) is not None:
+        exo = ExoHostSettings(o.management_host, o.organization, o.app_id, o.certificate_thumbprint)
+        exo_winrm = _winrm(o.winrm, "exchange_online.winrm")
+    probe = ProbeSettings(ca_file=config.probe.ca_file, timeout=config.probe.timeout)
+    return BackendSettings(
+        exchange=exchange, exo_host=exo, exo_host_winrm=exo_winrm, winrm=winrm, ews=ews, ews_online=ews_online,
+        graph=graph, probe=probe,
+    )  # fmt: skip
+
+
+def _winrm(w: object, where: str) -> WinrmSettings:
+    from checks.config import WinrmSection
+
+    assert isinstance(w, WinrmSection)
+    return WinrmSettings(
+        endpoints=dict(w.endpoints), url_template=w.url_template, transport=w.transport, username=w.username,
+        password=w.password(where), ca_file=w.ca_file, verify_tls=w.verify_tls,
+        operation_timeout=w.operation_timeout, read_timeout=w.read_timeout,
+    )  # fmt: skip
+
+
+# The lab's clients give up well before its "timeout" fault (a two-minute stall) ends.
+LAB_TIMEOUTS = {"operation": 4, "read": 6}
+
+
+def from_lab_endpoints(endpoints: dict[str, object], tenant: str) -> BackendSettings:
+    """The real clients, pointed at a running lab (`lab.runtime.RunningLab.endpoints`)."""
+    creds = endpoints["credentials"]
+    assert isinstance(creds, dict)
+    ca = str(endpoints["ca_cert"])
+    user, password = str(creds["username"]), str(creds["password"])
+    psrp = urlsplit(str(endpoints["psrp"]))
+    winrm_servers = endpoints["winrm_servers"]
+    assert isinstance(winrm_servers, dict)
+    op, read = LAB_TIMEOUTS["operation"], LAB_TIMEOUTS["read"]
+    winrm = WinrmSettings(
+        endpoints=dict(winrm_servers),
+        transport="basic",
+        username=user,
+        password=password,
+        ca_file=ca,
+        operation_timeout=op,
+        read_timeout=read,
+    )
+    # The lab has no separate management host: the first server's WinRM listener stands in for it.
+    management = WinrmSettings(
+        endpoints={"MGMT01": str(endpoints["winrm"])},
+        transport="basic",
+        username=user,
+        password=password,
+        ca_file=ca,
+        operation_timeout=op,
+        read_timeout=read,
+    )
+    oauth = {
+        "client_id": str(creds["client_id"]),
+        "client_secret": str(creds["client_secret"]),
+        "tenant_id": str(creds["tenant_id"]),
+    }
+    hosts = endpoints.get("vdir_hosts") or {}
+    assert isinstance(hosts, dict)
+    return BackendSettings(
+        exchange=PsrpSettings(
+            server=psrp.hostname or "127.0.0.1",
+            port=psrp.port,
+            path=psrp.path.lstrip("/"),
+            auth="basic",
+            username=user,
+            password=password,
+            ca_file=ca,
+            connections=2,
+            operation_timeout=op,
+            read_timeout=read,
+        ),
+        exo_host=ExoHostSettings(
+            "MGMT01", tenant, app_id=str(creds["client_id"]), certificate_thumbprint="0" * 40
+        ),
+        exo_host_winrm=management,
+        winrm=winrm,
+        ews=EwsSettings(
+            endpoint=str(endpoints["ews"]),
+            auth="basic",
+            username=user,
+            password=password,
+            ca_file=ca,
+            timeout=LAB_TIMEOUTS["read"],
+        ),
+        ews_online=EwsSettings(
+            endpoint=str(endpoints["ews"]),
+            auth="oauth",
+            authority=str(endpoints["token"]),
+            ca_file=ca,
+            name="Exchange Online EWS",
+            timeout=LAB_TIMEOUTS["read"],
+            **oauth,
+        ),
+        graph=GraphSettings(
+            authority=str(endpoints["token"]),
+            graph_url=str(endpoints["graph"]),
+            ca_file=ca,
+            timeout=LAB_TIMEOUTS["read"],
+            use_environment_proxy=False,
+            **oauth,
+        ),
+        probe=ProbeSettings(ca_file=ca, hosts=dict(hosts), timeout=LAB_TIMEOUTS["read"], only_mapped=True),
+    )
