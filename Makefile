@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-# Node tools for the tests (Azurite), reinstalled whenever package-lock.json changes.
+# Node tools (Azurite for the tests, the Teams manifest schemas), reinstalled whenever package-lock.json changes.
 $(NODE_STAMP): package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $(NODE_STAMP)
