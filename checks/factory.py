@@ -16,7 +16,7 @@ from knowledge.loader import KnowledgeBase
 if TYPE_CHECKING:
     from lab.runtime import RunningLab
 
-__all__ = ["LabRunner", "build_runner"]
+__all__ = ["LabRunner", "build_runner", "runner_for_lab"]
 
 # Checks against the lab finish in well under a second; a client stuck on a "timeout" fault gives up
 # after its read timeout, and the runner's own limit sits above that.
@@ -65,15 +65,20 @@ async def _lab_runner(scenario: str | Path, kb: KnowledgeBase | None) -> AsyncIt
 
     lab = await asyncio.to_thread(start_lab, scenario)
     try:
-        settings = from_lab_endpoints(_endpoints(lab), lab.ctx.scenario.exchange_online.tenant)
-        runner = LabRunner(
-            ports_factory(settings), kb=kb, check_seconds=LAB_CHECK_SECONDS, triage_seconds=LAB_TRIAGE_SECONDS
-        )
-        runner.lab = lab
-        yield runner
+        yield runner_for_lab(lab, kb=kb)
     finally:
         await asyncio.to_thread(lab.close)
 
 
-def _endpoints(lab: RunningLab) -> dict[str, Any]:
-    return dict(lab.endpoints)
+def runner_for_lab(lab: RunningLab, *, kb: KnowledgeBase | None = None, **limits: float) -> LabRunner:
+    """A runner whose real clients talk to `lab`, a lab that is already running."""
+    endpoints: dict[str, Any] = dict(lab.endpoints)
+    settings = from_lab_endpoints(endpoints, lab.ctx.scenario.exchange_online.tenant)
+    runner = LabRunner(
+        ports_factory(settings),
+        kb=kb,
+        check_seconds=limits.get("check_seconds", LAB_CHECK_SECONDS),
+        triage_seconds=limits.get("triage_seconds", LAB_TRIAGE_SECONDS),
+    )
+    runner.lab = lab
+    return runner

@@ -34,12 +34,14 @@ Answer = list[Row] | Callable[[Mapping[str, Any]], list[Row]]
 class _Fake:
     latency: float = 0.0
     failures: dict[str, Exception] = field(default_factory=dict)
+    delays: dict[str, float] = field(default_factory=dict)  # operation -> extra seconds
     calls: list[tuple[str, Any]] = field(default_factory=list)
 
     async def _enter(self, operation: str, args: Any) -> None:
         self.calls.append((operation, copy.deepcopy(args)))
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        wait = self.latency + self.delays.get(operation, 0.0)
+        if wait:
+            await asyncio.sleep(wait)
         failure = self.failures.get(operation)
         if failure is not None:
             raise failure

@@ -88,6 +88,7 @@ async def federation_trust(ctx: CheckContext) -> Finding:
         return Finding(
             "fail",
             "There is no federation trust, so federated (DAuth) free/busy cannot work.",
+            evidence=[ev("", "Get-FederationTrust", None, "no federation trust object")],
             facts={"fedtrust.present": False},
         )
     thumbprint = _thumb(trust, "OrgPrivCertificate", "OrgCertificate")

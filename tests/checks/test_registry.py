@@ -1,0 +1,64 @@
+"""The catalogue and the implementations agree; checks say only facts they declare; clients stay in backends."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from checks.registry import registry
+from checks.typing_rules import fact_problems, has_type
+from knowledge.loader import KnowledgeBase
+from tests.checks.conftest import run_checks
+from tests.checks.fake_org import FakeOrg, healthy
+from tests.checks.test_checks import MUTATIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENTS = ("pypsrp", "winrm", "exchangelib", "msal", "spnego", "requests_ntlm")
+
+
+def test_every_catalogue_check_has_an_implementation_and_no_more(kb: KnowledgeBase) -> None:
+    assert sorted(registry()) == sorted(kb.checks)
+
+
+@pytest.mark.parametrize("mutation", ["healthy", *MUTATIONS])
+async def test_every_fact_a_check_says_is_declared_in_its_establishes(
+    kb: KnowledgeBase, mutation: str
+) -> None:
+    org: FakeOrg = healthy()
+    if mutation != "healthy":
+        MUTATIONS[mutation][0](org)
+    results = await run_checks(org, kb)
+    for result in results.values():
+        assert "does not declare" not in result.summary, result.summary
+        assert fact_problems(kb, result.id, result.facts) == []
+
+
+def test_fact_problems_names_an_undeclared_fact_and_a_wrong_type(kb: KnowledgeBase) -> None:
+    problems = fact_problems(kb, "topology", {"fedcert.missing_servers": [], "target.server": 3})
+    assert problems == [
+        "fedcert.missing_servers is not in topology's establishes",
+        "target.server should be string, got int",
+    ]
+    assert has_type([1, 2], "integers") and not has_type([True], "integers")
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_the_backend_modules_import_client_libraries() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "checks").rglob("*.py"))
+        if "backends" not in path.parts and _imports(path) & set(CLIENTS)
+    ]
+    assert offenders == []
+    assert _imports(ROOT / "checks" / "backends" / "psrp.py") & set(CLIENTS) == {"pypsrp"}
