@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from knowledge.reader_scan import Paste, scan
+from knowledge.reader_scan import Paste, scan, starts_line
 from knowledge.reader_values import MAX_ITEMS, add_all
 
 __all__ = ["read_cmdlet_output"]
@@ -22,11 +22,9 @@ _FL_LINE = re.compile(
     r"((?:\n[ \t]{10,}[^ \t\n][^\n]{0,2000}){0,20})(?=\n|$)"
 )
 # Hand-typed Format-List lines ("Type: Error") lack the padding before the colon PowerShell prints.
-_FL_GATE = re.compile(r"(?:Type|Status|ResultType|State)[ \t]{0,40}:[ \t]{0,8}(?:Success|Warning|Error)\b")
-# A table's last column name over the dashes that underline the names.
-_TABLE_HEADER = re.compile(
-    r"(?:Message|Description|Thumbprint|ResultType|Detail|Status|State|Type)[ \t]{0,200}\n[ \t]{0,8}-{2,}"
-)
+_FL_TYPED = re.compile(r":[ ](?:Success|Warning|Error)\b")
+# The dashes under a table's column names (the line's indent is checked apart).
+_UNDERLINE = re.compile(r"-{2,}(?:[ \t]{1,200}-{2,}){1,15}[ \t]*(?=\n|$)")
 _DASH_RUN = re.compile(r"-{2,}")
 _SPACES = re.compile(r"[ \t\n]{1,400}")
 _MAX_ROWS = 200
@@ -41,14 +39,8 @@ def _fl_line_starts(paste: Paste) -> list[int]:
     hand-typed lines ("Type: Error") are found by their result word.
     """
     text = paste.text
-    starts: set[int] = set()
-    at = text.find(" :")
-    while at >= 0 and len(starts) < _MAX_ROWS * 8:
-        starts.add(text.rfind("\n", 0, at) + 1)
-        end = text.find("\n", at)
-        at = text.find(" :", end) if end >= 0 else -1
-    starts.update(text.rfind("\n", 0, m.start()) + 1 for m in scan(_FL_GATE, paste))
-    return sorted(starts)
+    typed = [text.rfind("\n", 0, m.start()) + 1 for m in scan(_FL_TYPED, paste, _MAX_ROWS)]
+    return sorted({*paste.padded_lines(), *typed})
 
 
 def _fl_blocks(paste: Paste) -> list[dict[str, str]]:
@@ -75,15 +67,14 @@ def _fl_blocks(paste: Paste) -> list[dict[str, str]]:
 def _table_rows(paste: Paste) -> list[dict[str, str]]:
     text = paste.text
     rows: list[dict[str, str]] = []
-    for found in scan(_TABLE_HEADER, paste, 20):
-        line_start = text.rfind("\n", 0, found.end()) + 1
-        line_end = text.find("\n", line_start)
-        line_end = len(text) if line_end < 0 else line_end
+    for underline in scan(_UNDERLINE, paste, 20):
+        if not starts_line(text, underline.start()):
+            continue
+        line_start = text.rfind("\n", 0, underline.start()) + 1
+        line_end = underline.end()
         header_end = max(line_start - 1, 0)
         header = text[text.rfind("\n", 0, header_end) + 1 : header_end]
         starts = [run.start() - line_start for run in _DASH_RUN.finditer(text, line_start, line_end)]
-        if text[line_start:line_end].replace("-", "").strip(" \t"):
-            continue
         names = [header[s:e].strip() for s, e in zip(starts, [*starts[1:], None], strict=True)]
         if not all(names):
             continue

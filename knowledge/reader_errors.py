@@ -66,8 +66,8 @@ _STATUS_PHRASE = re.compile(
 _STATUS_BEFORE = re.compile(r"(?:\((\d{3})\)|\b(\d{3}):?)[ \t]{1,5}$")
 _EXCEPTION_END = re.compile(r"Exception(?![\w(])(?!\.\w)")
 _QUALIFIED_TAIL = re.compile(r"[A-Za-z0-9_.]{1,250}")
-_LABELLED_TYPE = re.compile(r"\bException[ \t]Type[ \t]{0,5}:[ \t]{0,5}([A-Za-z_][\w.]{2,200})")
-_LABELLED_MESSAGE = re.compile(r"\bException[ \t]Message[ \t]{0,5}:[ \t]{0,5}([^\n]{3,500})")
+_LABELLED_TYPE = re.compile(r"\bException Type[ \t]{0,5}:[ \t]{0,5}([A-Za-z_][\w.]{2,200})")
+_LABELLED_MESSAGE = re.compile(r"\bException Message[ \t]{0,5}:[ \t]{0,5}([^\n]{3,500})")
 # Where a message ends: an inner-exception arrow, a stack frame, or the next exception's type.
 _MESSAGE_END = re.compile(
     r"-{2,3}>|\n[ \t]{0,12}at[ \t]|[ \t]at[ \t](?:System|Microsoft)\.|\n[ \t]*\n|;[ \t]"

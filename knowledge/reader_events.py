@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from knowledge.reader_scan import Paste, scan, search, starts_line
+from knowledge.reader_scan import Paste, scan, search
 from knowledge.reader_values import add_all, is_placeholder, real_host, url_parts
 
 __all__ = ["read_events"]
@@ -13,7 +13,7 @@ __all__ = ["read_events"]
 # "Event ID: 4002", "EventID : 42", "event ID 4002 entry", "Event ID\n\n42" (documentation tables).
 _EVENT_ID = re.compile(r"\bEvent[ \t]?ID\b[ \t]{0,20}[:#=]?[ \t\n]{0,20}(\d{1,5})\b", re.IGNORECASE)
 # Get-WinEvent | Format-List prints "Id : 4002"; only a number counts (Test-* output has word ids).
-_FL_ID = re.compile(r"\bId[ \t]{0,20}:[ \t]{0,8}(\d{1,5})[ \t]*(?=\n|$)")
+_FL_ID = re.compile(r"[ \t]{0,8}Id[ \t]{0,20}:[ \t]{0,8}(\d{1,5})[ \t]*(?=\n|$)")
 # Event reference headings: "MSExchange OWA 42", "MSExchange Control Panel 28".
 _HEADING = re.compile(r"\b(MSExchange(?:[ ]?[A-Z][A-Za-z]{1,30}){1,3})[ ](\d{1,5})\b")
 _SOURCE = re.compile(
@@ -41,14 +41,14 @@ _PROXY_SERVERS = re.compile(
 
 def _event_ids(paste: Paste) -> list[int]:
     found: list[tuple[int, int]] = []
-    # Get-WinEvent's Format-List output pads the colon: " : " (checked first, it is cheap).
-    listed = " : " in paste.text
-    for pattern, group in ((_EVENT_ID, 1), (_FL_ID, 1), (_HEADING, 2)):
-        if pattern is _FL_ID and not listed:
-            continue
+    for pattern, group in ((_EVENT_ID, 1), (_HEADING, 2)):
         for match in scan(pattern, paste):
-            if pattern is not _FL_ID or starts_line(paste.text, match.start()):
-                found.append((match.start(), int(match.group(group))))
+            found.append((match.start(), int(match.group(group))))
+    # Get-WinEvent's Format-List output: "Id           : 4002" on a padded line.
+    for start in paste.padded_lines():
+        listed = _FL_ID.match(paste.text, start)
+        if listed:
+            found.append((listed.start(), int(listed.group(1))))
     found.sort()
     return [value for _, value in found if value > 0]
 

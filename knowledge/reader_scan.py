@@ -19,7 +19,7 @@ from functools import cache
 from importlib import import_module
 from typing import Any
 
-__all__ = ["Paste", "Plan", "plan", "scan", "search", "starts_line"]
+__all__ = ["MAX_OCCURRENCES", "Paste", "Plan", "plan", "scan", "search", "starts_line"]
 
 # The standard library's regex parser (re._parser since 3.11): it has no stubs, so it is typed Any.
 sre_parse: Any = import_module("re._parser")
@@ -54,16 +54,31 @@ class Paste:
             low = text.replace("\u0130", "i").lower().replace("\u0131", "i").replace("\u017f", "s")
             self.low = low if len(low) == len(text) else text
         self._index: _WordIndex | None = None
+        self._padded: list[int] | None = None
 
     def hay(self, folded: bool) -> str:
         return self.low if folded else self.text
 
+    def padded_lines(self) -> list[int]:
+        """Where the lines holding " :" start: Format-List output pads each name before its colon."""
+        if self._padded is None:
+            text = self.text
+            starts: list[int] = []
+            at = text.find(" :")
+            while at >= 0 and len(starts) < MAX_OCCURRENCES:
+                starts.append(text.rfind("\n", 0, at) + 1)
+                end = text.find("\n", at)
+                at = text.find(" :", end) if end >= 0 else -1
+            self._padded = starts
+        return self._padded
+
     def lacks(self, literal: str) -> bool:
         """Whether `literal` surely does not occur in the paste, decided from its distinct words.
 
-        A literal's inner words (with a separator on each side) must be words of the paste, and its
-        outer words parts of some word. Checking that against the distinct words is much cheaper than
-        a search through a paste that repeats the same event a hundred times.
+        A literal's inner words (with a separator on each side) must be words of the paste; a literal
+        of one or two words must lie within words of the paste. Checking that against the distinct
+        words is much cheaper than a search through a paste that repeats one event a hundred times.
+        False means "maybe": the search decides.
         """
         if self._index is None:
             self._index = _WordIndex(self.low)
@@ -116,9 +131,8 @@ def _best(candidates: list[Anchors]) -> Anchors | None:
     usable = [c for c in candidates if c and max(pre for _, pre in c) <= _MAX_PRE]
     if not usable:
         return None
-    # Each occurrence costs one match attempt per character of `pre`: beyond four characters a longer
-    # literal saves less than a nearer one.
-    return max(usable, key=lambda c: (min(min(len(lit) for lit, _ in c), 4), -max(p for _, p in c)))
+    # A longer literal occurs less often; each occurrence costs a match attempt per character of `pre`.
+    return max(usable, key=lambda c: min(min(len(lit) for lit, _ in c), 12) - max(p for _, p in c) / 8)
 
 
 def _anchors_of(state: Any, items: list[tuple[Any, Any]]) -> Anchors | None:
