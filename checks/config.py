@@ -126,6 +126,8 @@ class ExchangeOnlineSection(_Section):
 class ProbeSection(_Section):
     ca_file: str | None = None
     timeout: int = Field(default=10, ge=1)
+    # host -> "address:port" to dial instead of resolving it (a server behind a load balancer, a lab).
+    hosts: dict[str, str] = {}
 
 
 class LimitsSection(_Section):

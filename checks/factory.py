@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from checks.api import CheckRequest, CheckResult, ProgressEvent
 from checks.config import LiveConfig, load_config
 from checks.runner import Runner
 from checks.wiring import LAB_TIMEOUTS, from_config, from_lab_endpoints, ports_factory
@@ -16,7 +17,7 @@ from knowledge.loader import KnowledgeBase
 if TYPE_CHECKING:
     from lab.runtime import RunningLab
 
-__all__ = ["LabRunner", "build_runner", "runner_for_lab"]
+__all__ = ["LabRunner", "build_runner", "run_checks_once", "runner_for_lab"]
 
 # Checks against the lab finish in well under a second; a client stuck on a "timeout" fault gives up
 # after its read timeout, and the runner's own limit sits above that.
@@ -82,3 +83,28 @@ def runner_for_lab(lab: RunningLab, *, kb: KnowledgeBase | None = None, **limits
     )
     runner.lab = lab
     return runner
+
+
+async def run_checks_once(
+    backend: Literal["lab", "live"],
+    *,
+    facts: Mapping[str, Any],
+    kb: KnowledgeBase,
+    scenario: str | Path | None = None,
+    config: str | Path | LiveConfig | None = None,
+) -> tuple[list[CheckResult], dict[str, Any]]:
+    """Every catalogue check once, for the command line. Against the lab, a pair not given is the
+    scenario's failing pair (else its working pair). Returns the results and the facts they ran with."""
+    async with build_runner(backend, scenario=scenario, config=config, kb=kb) as runner:
+        given = dict(facts)
+        if isinstance(runner, LabRunner):
+            lab_scenario = runner.lab.ctx.scenario
+            pair = lab_scenario.failing_pair or lab_scenario.working_pair
+            given.setdefault("requester", pair.requester)
+            given.setdefault("target", pair.target)
+        results = await runner.run(CheckRequest(tuple(kb.checks), given), _quiet)
+    return results, given
+
+
+async def _quiet(_event: ProgressEvent) -> None:
+    return None

@@ -118,7 +118,9 @@ def from_config(config: LiveConfig) -> BackendSettings:
     if (o := config.exchange_online) is not None:
         exo = ExoHostSettings(o.management_host, o.organization, o.app_id, o.certificate_thumbprint)
         exo_winrm = _winrm(o.winrm, "exchange_online.winrm")
-    probe = ProbeSettings(ca_file=config.probe.ca_file, timeout=config.probe.timeout)
+    probe = ProbeSettings(
+        ca_file=config.probe.ca_file, timeout=config.probe.timeout, hosts=dict(config.probe.hosts)
+    )
     return BackendSettings(
         exchange=exchange, exo_host=exo, exo_host_winrm=exo_winrm, winrm=winrm, ews=ews, ews_online=ews_online,
         graph=graph, probe=probe,

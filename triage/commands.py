@@ -7,8 +7,9 @@ import json
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from checks.outcome import checks_run, merged_facts
 from knowledge.diagnosis import Diagnosis, diagnose
 from knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
 from knowledge.reader import PasteTooLarge
@@ -35,6 +36,15 @@ def register(subparsers: Any) -> None:
     diagnose_parser.add_argument("--requester", metavar="SMTP", help="the user who cannot see free/busy")
     diagnose_parser.add_argument("--target", metavar="SMTP", help="the user whose free/busy cannot be seen")
     diagnose_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    diagnose_parser.add_argument(
+        "--scenario",
+        metavar="NAME|PATH",
+        help="run the backend checks against this lab scenario (started here)",
+    )
+    diagnose_parser.add_argument(
+        "--backend", choices=("lab", "live"), help="where the checks run: the lab (with --scenario) or live"
+    )
+    diagnose_parser.add_argument("--config", metavar="FILE", help="live backend configuration (YAML)")
     diagnose_parser.set_defaults(func=run_diagnose)
 
     run_parser = subparsers.add_parser("run", help="the main job: a triage of the bundled seed example")
@@ -83,15 +93,60 @@ def run_diagnose(args: argparse.Namespace) -> int:
     kb = _knowledge()
     conversation = _conversation_facts(args, kb)
     text = _read_text(args.error_file)
+    checks = _run_checks(args, kb, conversation)
     try:
-        result = diagnose(kb, text=text, conversation=conversation)
+        if checks is None:
+            result = diagnose(kb, text=text, conversation=conversation)
+        else:
+            results, conversation = checks
+            found = merged_facts(results)
+            result = diagnose(
+                kb, text=text, conversation=conversation, checks=found, checks_run=checks_run(results)
+            )
     except PasteTooLarge as exc:
         raise _usage(str(exc)) from None
     if args.json:
-        print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+        out = result.as_dict()
+        if checks is not None:
+            out["checks"] = [_check_json(r) for r in checks[0]]
+        print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
         print(render_report(result))
+        if checks is not None:
+            print("\nChecks:")
+            print("\n".join(f"  [{r.status}] {r.id}: {r.summary}" for r in checks[0]))
     return 0
+
+
+def _run_checks(
+    args: argparse.Namespace, kb: KnowledgeBase, conversation: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any]] | None:
+    """The backend checks, when --scenario or --backend live asks for them (None otherwise)."""
+    backend: Literal["lab", "live"] | None = args.backend or ("lab" if args.scenario else None)
+    if backend is None:
+        if args.config:
+            raise _usage("--config needs --backend live")
+        return None
+    if backend == "lab" and not args.scenario:
+        raise _usage("--backend lab needs --scenario NAME|PATH")
+    if backend == "live" and not args.config:
+        raise _usage("--backend live needs --config FILE")
+    import asyncio
+
+    from checks.config import ConfigError
+    from checks.factory import run_checks_once
+
+    try:
+        return asyncio.run(
+            run_checks_once(backend, facts=conversation, kb=kb, scenario=args.scenario, config=args.config)
+        )
+    except (ConfigError, ValueError) as exc:  # a bad config file or scenario (lab.scenario.ScenarioError)
+        raise _usage(str(exc)) from None
+
+
+def _check_json(result: Any) -> dict[str, Any]:
+    data: dict[str, Any] = result.as_dict()
+    return {key: data[key] for key in ("id", "status", "summary", "evidence", "duration_ms")}
 
 
 def run_main_job(args: argparse.Namespace) -> int:
