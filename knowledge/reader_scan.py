@@ -29,7 +29,7 @@ sre: Any = import_module("re._constants")
 _MAX_PRE = 400
 # How many anchor occurrences a scan examines before it stops: bounds the cost of a paste that
 # repeats an anchor word without ever matching.
-MAX_OCCURRENCES = 4000
+MAX_OCCURRENCES = 2000
 _UNBOUNDED = 1 << 20
 
 
@@ -103,9 +103,10 @@ class _WordIndex:
     def within_a_word(self, run: bytes) -> bool:
         if run in self.words or run in self._short:
             return True
-        # A long word (a blob, or a pathological paste) is searched only if it has every byte of `run`.
+        # A long word (a blob, or a pathological paste) is not searched here: the search that follows
+        # would read it again. It only rules `run` out when it lacks one of its bytes.
         distinct = [bytes((b,)) for b in set(run)]
-        return any(all(b in word for b in distinct) and run in word for word in self._long)
+        return any(all(b in word for b in distinct) for word in self._long)
 
 
 # Every byte that cannot be part of a word becomes a space, so bytes.split() yields the words.
@@ -213,11 +214,37 @@ def plan(pattern: re.Pattern[str]) -> Plan | None:
 
 
 def _anchored(pattern: re.Pattern[str], paste: Paste, how: Plan) -> Iterator[re.Match[str]]:
-    text = paste.text
     hay = paste.hay(how.folded)
+    anchors = [lit for lit in how.anchors if not paste.lacks(lit)]
+    if len(anchors) == 1:
+        return _one_anchor(pattern, paste.text, hay, anchors[0], how.pre)
+    return _many_anchors(pattern, paste.text, hay, anchors, how.pre)
+
+
+def _one_anchor(pattern: re.Pattern[str], text: str, hay: str, lit: str, pre: int) -> Iterator[re.Match[str]]:
+    match = pattern.match
+    cursor = 0
+    pos = hay.find(lit)
+    for _ in range(MAX_OCCURRENCES):
+        if pos < 0:
+            return
+        found = None
+        for start in range(max(cursor, pos - pre), pos + 1):
+            found = match(text, start)
+            if found is not None:
+                break
+        if found is not None:
+            yield found
+            cursor = found.end() if found.end() > found.start() else found.end() + 1
+        pos = hay.find(lit, max(pos + 1, cursor))
+
+
+def _many_anchors(
+    pattern: re.Pattern[str], text: str, hay: str, anchors: list[str], pre: int
+) -> Iterator[re.Match[str]]:
+    match = pattern.match
     # (position, literal) of each anchor's next occurrence, nearest first.
-    queue = [(hay.find(lit), lit) for lit in how.anchors if not paste.lacks(lit)]
-    queue = [item for item in queue if item[0] >= 0]
+    queue = [(at, lit) for lit in anchors if (at := hay.find(lit)) >= 0]
     heapq.heapify(queue)
     cursor = 0
     for _ in range(MAX_OCCURRENCES):
@@ -225,8 +252,8 @@ def _anchored(pattern: re.Pattern[str], paste: Paste, how: Plan) -> Iterator[re.
             return
         pos = queue[0][0]
         found = None
-        for start in range(max(cursor, pos - how.pre), pos + 1):
-            found = pattern.match(text, start)
+        for start in range(max(cursor, pos - pre), pos + 1):
+            found = match(text, start)
             if found is not None:
                 break
         if found is not None:
