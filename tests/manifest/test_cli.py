@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def test_build_writes_the_package_and_names_it(tmp_path: Path, capsys: pytest.Ca
         manifest = json.loads(archive.read("manifest.json"))
     assert manifest["id"] == manifest["bots"][0]["botId"] == APP_ID
     assert manifest["validDomains"] == ["triage.contoso.com"]
-    assert manifest["version"] == "0.1.0"  # the project's version when --app-version is not given
+    assert manifest["version"] == metadata.version("exchange-triage")  # when --app-version is not given
 
 
 @pytest.mark.parametrize(

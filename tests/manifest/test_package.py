@@ -102,6 +102,7 @@ def test_a_schema_error_names_the_field(template_copy: Path, tmp_path: Path) -> 
     def break_it(template: dict[str, Any]) -> None:
         template["version"] = 1
         template["bots"][0]["scopes"].append("meetingChat")
+        template["developer"]["nickname"] = "ET"
 
     edit_template(template_copy, break_it)
     out = tmp_path / "app.zip"
@@ -110,7 +111,11 @@ def test_a_schema_error_names_the_field(template_copy: Path, tmp_path: Path) -> 
     message = str(caught.value)
     assert f"schema v{SCHEMA_VERSION}" in message
     assert "  version: must be string" in message
-    assert "  bots[0].scopes[3]: must be equal to one of the allowed values" in message
+    assert (
+        "  bots[0].scopes[3]: must be equal to one of the allowed values: team, personal, groupChat"
+        in message
+    )
+    assert "  developer: must NOT have additional properties ('nickname')" in message
     assert not out.exists() and list(tmp_path.glob(".teams-app-*")) == []
 
 
