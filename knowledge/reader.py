@@ -33,8 +33,8 @@ class PasteTooLarge(ValueError):
     def __init__(self, size: int) -> None:
         self.size = size
         super().__init__(
-            f"That paste is {size / 1024 / 1024:.1f} MiB; I read at most 1 MiB. "
-            "Paste just the error or the event entry (one is enough)."
+            f"That paste is {-(-size // 1024):,} KiB; I read at most {MAX_PASTE_BYTES // 1024:,} KiB (1 MiB). "
+            "Paste just the error message or one event entry."
         )
 
 

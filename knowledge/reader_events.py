@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from knowledge.reader_scan import Paste, scan, search
+from knowledge.reader_scan import Paste, scan, search, starts_line
 from knowledge.reader_values import add_all, is_placeholder, real_host, url_parts
 
 __all__ = ["read_events"]
@@ -54,9 +54,12 @@ def _event_ids(paste: Paste) -> list[int]:
 
 
 def _source(paste: Paste) -> str | None:
-    match = search(_SOURCE, paste)
-    if match and not is_placeholder(match.group(1)):
-        return match.group(1).strip()
+    for match in scan(_SOURCE, paste, 20):
+        value = match.group(1).strip()
+        # A "Source:" label in prose is not an event's; an entry's label starts its line.
+        labelled = starts_line(paste.text, match.start()) or value.startswith("MSExchange")
+        if labelled and not is_placeholder(value):
+            return value
     heading = search(_HEADING, paste)
     if heading:
         return heading.group(1)

@@ -130,6 +130,30 @@ def test_get_winevent_format_list_owa_71() -> None:
     assert "owa-proxy-authentication-failed" in facts["signatures"]
 
 
+def test_owa_46_names_both_client_access_servers() -> None:
+    text = (
+        "Event Type: Error\nEvent Source: MSExchange OWA\nEvent Category: Proxy\nEvent ID: 46\n"
+        'Client Access server "cas01.contoso.com", running Microsoft Exchange version "8.2.176.2", is proxying '
+        'Outlook Web Access traffic to Client Access server "cas02.contoso.com", which runs Exchange version '
+        '"8.0.685.24". To ensure reliable interoperability, the proxying Client Access server needs to be running '
+        "a newer version of Exchange than the Client Access server it is proxying to."
+    )
+    facts = read(text)
+    expected = {
+        "event.id": 46,
+        "event.source": "MSExchange OWA",
+        "proxy.source_server": "cas01.contoso.com",
+        "proxy.target_server": "cas02.contoso.com",
+    }
+    assert subset(facts, expected) == expected
+    assert "owa-proxy-version-mismatch" in facts["signatures"]
+
+
+def test_a_source_label_in_prose_is_not_an_event_source() -> None:
+    assert "event.source" not in read("As the docs say (Source: Microsoft Learn), restart IIS.")
+    assert read("Log Name: Application\nSource: Schannel\nEvent ID: 36887")["event.source"] == "Schannel"
+
+
 def test_ecp_28_target_url_is_http() -> None:
     facts = read(paste("event-ecp-28.txt"))
     expected = {
