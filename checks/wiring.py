@@ -55,16 +55,12 @@ def ports_factory(settings: BackendSettings) -> PortsFactory:
 
 async def _open(settings: BackendSettings, executor: ThreadPoolExecutor, stack: AsyncExitStack) -> Ports:
     exchange = exchange_online = None
-    opening = []
     if settings.exchange is not None:
         exchange = PsrpExchange(settings.exchange, executor)
         stack.push_async_callback(exchange.close)
-        opening.append(exchange.open())
     if settings.exchange_online is not None:
-        online = PsrpExchange(settings.exchange_online, executor)
-        stack.push_async_callback(online.close)
-        opening.append(online.open())
-        exchange_online = online
+        exchange_online = PsrpExchange(settings.exchange_online, executor)
+        stack.push_async_callback(exchange_online.close)
     host = None
     if settings.winrm is not None:
         host = WinrmHost(settings.winrm, executor)
@@ -78,12 +74,11 @@ async def _open(settings: BackendSettings, executor: ThreadPoolExecutor, stack: 
     cloud = None
     if settings.graph is not None:
         hidden = EwsMailboxes(settings.ews_online, executor) if settings.ews_online is not None else None
-        graph = GraphMailboxes(settings.graph, executor, hidden_items=hidden)
-        await graph.open()
-        stack.push_async_callback(graph.close)
-        cloud = graph
-    # Connections open side by side; one that fails is reported by the checks that need it.
-    await asyncio.gather(*opening)
+        cloud = GraphMailboxes(settings.graph, executor, hidden_items=hidden)
+        await cloud.open()
+        stack.push_async_callback(cloud.close)
+    # Remote PowerShell sessions open side by side now; one that fails is reported by the checks.
+    await asyncio.gather(*(p.open() for p in (exchange, exchange_online) if p is not None))
     probe = HttpsProbe(settings.probe) if settings.probe is not None else None
     return Ports(exchange, exo, host, onprem, cloud, probe)
 
@@ -139,7 +134,7 @@ def _winrm(w: object, where: str) -> WinrmSettings:
 
 
 # The lab's clients give up well before its "timeout" fault (a two-minute stall) ends.
-LAB_TIMEOUTS = {"operation": 4, "read": 6}
+LAB_TIMEOUTS = {"operation": 2, "read": 3}
 
 
 def from_lab_endpoints(endpoints: dict[str, object], tenant: str) -> BackendSettings:

@@ -37,6 +37,7 @@ from exchangelib.errors import (
     ErrorImpersonateUserDenied,
     ErrorNonExistentMailbox,
     ErrorServerBusy,
+    ErrorTimeoutExpired,
     EWSError,
     RateLimitError,
     ResponseMessageError,
@@ -147,6 +148,8 @@ def translate(settings: EwsSettings, error: BaseException) -> BackendError:
         return NotFound(name, f"{name} on {host} has no such mailbox: {error}")
     if isinstance(error, UnauthorizedError | ErrorImpersonateUserDenied):
         return Unauthorized(name, f"{name} on {host} refused the service account ({str(error)[:120]}).")
+    if isinstance(error, ErrorTimeoutExpired):
+        return TimedOut(name, f"{name} on {host} did not answer in time.")
     if isinstance(error, ErrorServerBusy | RateLimitError):
         return Throttled(name, f"{name} on {host} is busy (ErrorServerBusy); try again in a minute.")
     if isinstance(error, ErrorAccessDenied):
@@ -298,6 +301,8 @@ class EwsMailboxes:
                     ),
                 )
             )
+        except (ErrorServerBusy, ErrorTimeoutExpired):
+            raise  # the backend itself is busy or slow: not an answer about this pair
         except ResponseMessageError as refused:
             return FreeBusy(ok=False, error_code=type(refused).__name__, error_message=str(refused))
         view = views[0] if views else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ssl
+import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,21 @@ def _user(address: str) -> str:
     return quote(address, safe="@")
 
 
+class _PinnedSession(requests.Session):
+    """A session that verifies against the configured CA bundle even when REQUESTS_CA_BUNDLE is set
+    (requests lets the environment win over `session.verify`)."""
+
+    def __init__(self, ca_file: str | None) -> None:
+        super().__init__()
+        self._ca_file = ca_file
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if self._ca_file:
+            merged["verify"] = self._ca_file
+        return merged
+
+
 class GraphMailboxes:
     protocol = "graph"
 
@@ -72,19 +88,26 @@ class GraphMailboxes:
     ) -> None:
         self._settings, self._executor, self._hidden = settings, executor, hidden_items
         self._session: aiohttp.ClientSession | None = None
-        authority = f"{settings.authority.rstrip('/')}/{settings.tenant_id}"
-        http = requests.Session()
-        http.verify = settings.ca_file or True
-        http.trust_env = settings.use_environment_proxy
-        self._app = msal.ConfidentialClientApplication(
-            settings.client_id,
-            client_credential=settings.client_secret,
-            authority=authority,
-            # Instance discovery asks login.microsoftonline.com about the authority: only for Entra itself.
-            instance_discovery=urlsplit(settings.authority).hostname == "login.microsoftonline.com",
-            http_client=http,
-            timeout=settings.timeout,
-        )
+        self._app: msal.ConfidentialClientApplication | None = None
+        self._token_lock = threading.Lock()
+
+    def _client(self) -> msal.ConfidentialClientApplication:
+        """The msal application, made on first use: making it already asks the authority for its metadata."""
+        with self._token_lock:
+            if self._app is None:
+                s = self._settings
+                http = _PinnedSession(s.ca_file)
+                http.trust_env = s.use_environment_proxy
+                self._app = msal.ConfidentialClientApplication(
+                    s.client_id,
+                    client_credential=s.client_secret,
+                    authority=f"{s.authority.rstrip('/')}/{s.tenant_id}",
+                    # Instance discovery asks login.microsoftonline.com about the authority: Entra only.
+                    instance_discovery=urlsplit(s.authority).hostname == "login.microsoftonline.com",
+                    http_client=http,
+                    timeout=s.timeout,
+                )
+            return self._app
 
     async def open(self) -> None:
         context = (
@@ -103,20 +126,28 @@ class GraphMailboxes:
 
     async def _token(self) -> str:
         def acquire() -> dict[str, Any]:
-            result: dict[str, Any] = self._app.acquire_token_for_client(scopes=[self._settings.scope])
+            result: dict[str, Any] = self._client().acquire_token_for_client(scopes=[self._settings.scope])
             return result
 
         try:
             result = await asyncio.get_running_loop().run_in_executor(self._executor, acquire)
-        except Exception as error:
+        except ValueError as refused:  # msal: the authority's metadata could not be had (often a 401)
+            raise Unauthorized(
+                NAME, f"Entra refused the app's client credentials: {_first_line(refused)}"
+            ) from None
+        except requests.exceptions.SSLError:
+            raise Unreachable(NAME, "The Entra token endpoint's TLS certificate is not trusted.") from None
+        except requests.exceptions.Timeout:
+            raise TimedOut(NAME, "The Entra token endpoint did not answer in time.") from None
+        except requests.exceptions.RequestException as error:
             raise Unreachable(
                 NAME, f"Could not reach the Entra token endpoint ({type(error).__name__})."
             ) from None
         if "access_token" not in result:
-            described = str(
-                result.get("error_description") or result.get("error") or "no token"
-            ).splitlines()[0]
-            raise Unauthorized(NAME, f"Entra refused the app's client credentials: {described[:200]}")
+            described = str(result.get("error_description") or result.get("error") or "no token")
+            raise Unauthorized(
+                NAME, f"Entra refused the app's client credentials: {described.splitlines()[0][:200]}"
+            )
         return str(result["access_token"])
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
@@ -182,6 +213,14 @@ class GraphMailboxes:
         if self._hidden is None:
             raise NotConfigured("Exchange Online EWS (Graph cannot read hidden sharing subscriptions)")
         return await self._hidden.sharing_subscriptions(mailbox)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error)
+    marker = "error_description"
+    if marker in text:  # msal quotes the token endpoint's JSON; its description says what was wrong
+        text = text.split(marker, 1)[1].lstrip('": ')
+    return text.splitlines()[0][:200]
 
 
 def _http_error(status: int, payload: Any, retry_after: str | None) -> BackendError:

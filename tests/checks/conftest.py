@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from checks.api import CheckRequest, CheckResult, ProgressEvent
+from checks.factory import runner_for_lab
 from checks.runner import Runner
 from checks.testing import fixed_ports
 from knowledge.loader import KnowledgeBase, load_knowledge
+from lab.runtime import RunningLab, start_lab
 from tests.checks.fake_org import NOW, PAIR, FakeOrg, healthy
 
 
@@ -50,3 +52,31 @@ async def run_checks(
 
     request = CheckRequest(ids or tuple(kb.checks), PAIR if facts is None else facts)
     return {r.id: r for r in await runner.run(request, progress)}
+
+
+@pytest.fixture(scope="session")
+def healthy_lab() -> Iterator[RunningLab]:
+    lab = start_lab("healthy")
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+@pytest.fixture
+def lab(healthy_lab: RunningLab) -> Iterator[RunningLab]:
+    """The healthy lab, with no faults left behind by the test."""
+    healthy_lab.faults.clear()
+    yield healthy_lab
+    healthy_lab.faults.clear()
+
+
+async def run_on_lab(
+    lab: RunningLab, kb: KnowledgeBase, facts: dict[str, Any], *ids: str
+) -> dict[str, CheckResult]:
+    runner = runner_for_lab(lab, kb=kb)
+
+    async def quiet(_event: ProgressEvent) -> None:
+        return None
+
+    return {r.id: r for r in await runner.run(CheckRequest(ids or tuple(kb.checks), facts), quiet)}
