@@ -48,15 +48,20 @@ class Paste:
     def __init__(self, text: str) -> None:
         self.text = text
         if text.isascii():
-            self.low = text.lower()
+            low = text.lower()
         else:
-            # Characters that IGNORECASE matches with ASCII letters become those letters.
+            # Characters that IGNORECASE matches with ASCII letters become those letters (İ, ı, ſ; the
+            # Kelvin sign lower-cases to k), so a lower-case ASCII anchor finds every match.
             low = text.replace("\u0130", "i").lower().replace("\u0131", "i").replace("\u017f", "s")
-            self.low = low if len(low) == len(text) else text
+        self._folded_words = low
+        # Positions in `low` must be positions in `text`; if lower-casing changed the length, a
+        # case-insensitive pattern is scanned the plain way.
+        self.low: str | None = low if len(low) == len(text) else None
         self._index: _WordIndex | None = None
         self._padded: list[int] | None = None
 
-    def hay(self, folded: bool) -> str:
+    def hay(self, folded: bool) -> str | None:
+        """The text anchors are looked for in: lower-cased for a case-insensitive pattern."""
         return self.low if folded else self.text
 
     def padded_lines(self) -> list[int]:
@@ -81,7 +86,7 @@ class Paste:
         False means "maybe": the search decides.
         """
         if self._index is None:
-            self._index = _WordIndex(self.low)
+            self._index = _WordIndex(self._folded_words)
         runs = _words(literal.lower())
         if not runs:
             return False
@@ -199,22 +204,25 @@ def plan(pattern: re.Pattern[str]) -> Plan | None:
     """The scan plan for `pattern`, or None when it has no anchor worth using."""
     try:
         parsed = sre_parse.parse(pattern.pattern, pattern.flags)
-    except (re.error, TypeError, ValueError):
+        anchors = _anchors_of(parsed.state, list(parsed))
+        folded = bool(pattern.flags & re.IGNORECASE) or _folds(parsed)
+    except Exception:  # the parser's internals are not an API: any surprise means the plain scan
         return None
-    anchors = _anchors_of(parsed.state, list(parsed))
     if not anchors:
         return None
-    folded = bool(pattern.flags & re.IGNORECASE) or _folds(parsed)
     literals = tuple(dict.fromkeys(lit.lower() if folded else lit for lit, _ in anchors))
     pre = max(p for _, p in anchors)
     shortest = min(len(lit) for lit in literals)
-    if pre > _MAX_PRE or shortest < 2:
+    # Case-insensitive non-ASCII letters have equivalents lower() does not map (µ and μ): plain scan.
+    if pre > _MAX_PRE or shortest < 2 or (folded and not all(lit.isascii() for lit in literals)):
         return None
     return Plan(anchors=literals, pre=pre, folded=folded)
 
 
 def _anchored(pattern: re.Pattern[str], paste: Paste, how: Plan) -> Iterator[re.Match[str]]:
     hay = paste.hay(how.folded)
+    if hay is None:
+        return pattern.finditer(paste.text)
     anchors = [lit for lit in how.anchors if not paste.lacks(lit)]
     if len(anchors) == 1:
         return _one_anchor(pattern, paste.text, hay, anchors[0], how.pre)

@@ -16,33 +16,32 @@ from knowledge.reader_xml import rewrite_xml_event
 
 __all__ = ["normalise"]
 
-# Typographic characters blogs substitute for what the software printed, replaced in the UTF-8 bytes
-# by one pass of a bytes pattern (str.translate and per-character replaces are slow on non-ASCII text).
-_TYPOGRAPHY = {
-    char.encode("utf-8"): plain.encode("utf-8")
-    for char, plain in (
-        ("\u201c", '"'),
-        ("\u201d", '"'),
-        ("\u201e", '"'),
-        ("\u2033", '"'),
-        ("\u00ab", '"'),
-        ("\u00bb", '"'),
-        ("\u2018", "'"),
-        ("\u2019", "'"),
-        ("\u201a", "'"),
-        ("\u2032", "'"),
-        ("\u2014", "--"),
-        ("\u2013", "-"),
-        ("\u2212", "-"),
-        ("\u00a0", " "),
-        ("\u2007", " "),
-        ("\u202f", " "),
-        ("\u200b", ""),
-        ("\u200c", ""),
-        ("\u200d", ""),
-        ("\ufeff", ""),
-    )
+# Typographic characters blogs substitute for what the software printed.
+_PLAIN = {
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u2033": '"',
+    "\u00ab": '"',
+    "\u00bb": '"',
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u2032": "'",
+    "\u2014": "--",
+    "\u2013": "-",
+    "\u2212": "-",
+    "\u00a0": " ",
+    "\u2007": " ",
+    "\u202f": " ",
+    "\u200b": "",
+    "\u200c": "",
+    "\u200d": "",
+    "\ufeff": "",
 }
+# Replaced in the UTF-8 bytes by one pass of a bytes pattern (str.translate and per-character
+# replaces are slow on non-ASCII text).
+_TYPOGRAPHY = {char.encode("utf-8"): plain.encode("utf-8") for char, plain in _PLAIN.items()}
 _TYPOGRAPHIC = re.compile(b"|".join(re.escape(char) for char in _TYPOGRAPHY))
 _ASCII_NOISE = (("\r", ""), ("`", " "))
 
@@ -62,7 +61,12 @@ _ENTITY = re.compile(r"&(?:[A-Za-z]{2,8}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
 def _unicode_escape(match: re.Match[str]) -> str:
     char = chr(int(match.group(1), 16))
     # A lone surrogate cannot be represented; drop it rather than fail.
-    return "" if 0xD800 <= ord(char) <= 0xDFFF else char
+    return "" if 0xD800 <= ord(char) <= 0xDFFF else _PLAIN.get(char, char)
+
+
+def _entity(match: re.Match[str]) -> str:
+    char = html.unescape(match.group(0))
+    return _PLAIN.get(char, char)
 
 
 def _json_piece(piece: str) -> str:
@@ -115,5 +119,5 @@ def normalise(text: str) -> str:
     if any(marker in text for marker in XML_MARKERS):
         text = rewrite_xml_event(text)
     if "&" in text:
-        text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+        text = _ENTITY.sub(_entity, text)
     return text

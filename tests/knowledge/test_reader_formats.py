@@ -116,6 +116,12 @@ def test_json_with_curly_quotes_and_unicode_escapes() -> None:
     assert "proxy-web-request-failed" in facts["signatures"]
 
 
+def test_entities_and_escapes_decode_to_plain_characters() -> None:
+    facts = read('Caller&nbsp;SIDs:&#160;WSSecurity. ProxyWebRequest\\u00a0CrossSite {"a": 1}')
+    assert facts["caller.sids"] == "WSSecurity"
+    assert facts["proxy.type"] == "CrossSite"
+
+
 def test_get_winevent_format_list_owa_71() -> None:
     facts = read(paste("get-winevent-owa-71.txt"))
     expected = {

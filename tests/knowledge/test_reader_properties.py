@@ -238,3 +238,15 @@ def test_anchored_scans_on_glued_and_odd_text(text: str) -> None:
         assert [m.span() for m in scan(pattern, paste, limit=10_000)] == [
             m.span() for m in pattern.finditer(text)
         ]
+
+
+def test_case_insensitive_patterns_fall_back_when_lower_casing_moves_positions() -> None:
+    paste = Paste("EVENT ID: 4002")
+    paste.low = None  # as if lower-casing had changed the text's length
+    pattern = re.compile(r"event id: (\d+)", re.IGNORECASE)
+    assert [m.group(1) for m in scan(pattern, paste)] == ["4002"]
+
+
+def test_non_ascii_case_insensitive_anchors_are_not_used() -> None:
+    assert plan(re.compile("\u00b5seconds elapsed", re.IGNORECASE)) is None
+    assert plan(re.compile("\u00b5seconds elapsed")) is not None
