@@ -174,15 +174,13 @@ async def mailbox(ctx: CheckContext, address: str) -> MailboxInfo | None:
     return await ctx.view(f"mailbox:{address.lower()}", lambda c: _build_mailbox(c, address))
 
 
-async def location(ctx: CheckContext, address: str) -> str:
-    """onprem or online; without Exchange PowerShell, guess from the mailbox backends configured."""
+async def location(ctx: CheckContext, address: str) -> str | None:
+    """onprem or online (None: no such mailbox); without Exchange PowerShell, a guess from the backends."""
     try:
         info = await mailbox(ctx, address)
     except NotConfigured:
         return "onprem" if ctx.ports.onprem_mailboxes is not None else "online"
-    if info is None:
-        raise NotFound("Exchange", f"No mailbox or remote mailbox has the address {address}.")
-    return info.location
+    return info.location if info is not None else None
 
 
 async def involved_servers(ctx: CheckContext, *, modern_only: bool = False) -> list[ServerInfo]:

@@ -28,6 +28,14 @@ FREEBUSY_REMEDY = with_address(
 PROBE_WINDOW = datetime.timedelta(days=1)
 
 
+def _no_mailbox(address: str) -> Finding:
+    return Finding(
+        "skipped",
+        f"Not checked: no mailbox or remote mailbox has the address {address}.",
+        [ev(address, "Mailbox", None)],
+    )
+
+
 def _pair(ctx: CheckContext) -> tuple[str, str]:
     requester, target = ctx.address("requester"), ctx.address("target")
     assert requester is not None and target is not None  # the catalogue's `needs` guarantees both
@@ -37,7 +45,10 @@ def _pair(ctx: CheckContext) -> tuple[str, str]:
 @check("sharing-subscriptions", remedy=SUBSCRIPTION_REMEDY)
 async def sharing_subscriptions(ctx: CheckContext) -> Finding:
     requester, target = _pair(ctx)
-    port = ctx.mailboxes(await location(ctx, requester))
+    where = await location(ctx, requester)
+    if where is None:
+        return _no_mailbox(requester)
+    port = ctx.mailboxes(where)
     subscriptions = await port.sharing_subscriptions(requester)
     evidence = [ev(requester, "Sharing subscription", s.sharer, s.url) for s in subscriptions]
     match = next((s for s in subscriptions if s.sharer.lower() == target.lower()), None)
@@ -62,7 +73,10 @@ def _rights(permissions: list[Permission], user: str) -> str:
 @check("calendar-permissions", remedy=PERMISSION_REMEDY)
 async def calendar_permissions(ctx: CheckContext) -> Finding:
     requester, target = _pair(ctx)
-    port = ctx.mailboxes(await location(ctx, target))
+    where = await location(ctx, target)
+    if where is None:
+        return _no_mailbox(target)
+    port = ctx.mailboxes(where)
     permissions = await port.calendar_permissions(target)
     facts: dict[str, Any] = {
         "calendar.explicit_permission": _rights(permissions, requester),
@@ -89,7 +103,10 @@ async def calendar_permissions(ctx: CheckContext) -> Finding:
 @check("freebusy-probe", remedy=FREEBUSY_REMEDY)
 async def freebusy_probe(ctx: CheckContext) -> Finding:
     requester, target = _pair(ctx)
-    port = ctx.mailboxes(await location(ctx, requester))
+    where = await location(ctx, requester)
+    if where is None:
+        return _no_mailbox(requester)
+    port = ctx.mailboxes(where)
     start = ctx.now.replace(minute=0, second=0, microsecond=0)
     answer = await port.free_busy(requester, target, start, start + PROBE_WINDOW)
     facts: dict[str, Any] = {"freebusy.ok": answer.ok, "freebusy.protocol": port.protocol}

@@ -10,6 +10,7 @@ import pytest
 
 from checks.api import CheckRequest, CheckResult, ProgressEvent
 from checks.factory import runner_for_lab
+from checks.ports import Ports
 from checks.runner import Runner
 from checks.testing import fixed_ports
 from knowledge.loader import KnowledgeBase, load_knowledge
@@ -44,14 +45,18 @@ async def run_checks(
 ) -> dict[str, CheckResult]:
     """Run `ids` (all catalogue checks when none) over `org`'s fake ports; results by id."""
     ports, _fakes = org.ports(**port_options)
+    return await run_ports(ports, kb, PAIR if facts is None else facts, *ids)
+
+
+async def run_ports(
+    ports: Ports, kb: KnowledgeBase, facts: dict[str, Any], *ids: str
+) -> dict[str, CheckResult]:
     runner = Runner(fixed_ports(ports), kb=kb, clock=lambda: NOW, check_seconds=5, triage_seconds=10)
-    events: list[ProgressEvent] = []
 
-    async def progress(event: ProgressEvent) -> None:
-        events.append(event)
+    async def progress(_event: ProgressEvent) -> None:
+        return None
 
-    request = CheckRequest(ids or tuple(kb.checks), PAIR if facts is None else facts)
-    return {r.id: r for r in await runner.run(request, progress)}
+    return {r.id: r for r in await runner.run(CheckRequest(ids or tuple(kb.checks), facts), progress)}
 
 
 @pytest.fixture(scope="session")
