@@ -6,7 +6,7 @@ import pytest
 
 from knowledge.reader import MAX_PASTE_BYTES
 from tests.dialogs.harness import Chat, card_text
-from tests.dialogs.scenarios import healthy, seed_000
+from tests.dialogs.scenarios import healthy, paste, seed_000
 
 
 async def _at(chat: Chat, node: str) -> None:
@@ -159,3 +159,25 @@ async def test_an_empty_message_is_re_asked() -> None:
     await _at(chat, "scope")
     await chat.say("   ")
     assert "I did not get any text" in reprompt(chat)
+
+
+async def test_the_error_text_box_on_the_card_is_read_like_a_message() -> None:
+    chat = Chat(runner=seed_000())
+    await _at(chat, "error-text")
+    await chat.press("Read it", text="  ")
+    assert "Paste the error into the box" in reprompt(chat)
+    await chat.press("Read it", text=paste("seed-000-event-4002.txt"))
+    assert chat.state["said"]["pasted"] is True and chat.state["phase"] == "done"
+
+
+async def test_the_site_box_and_the_skip_button_on_the_sites_card() -> None:
+    chat = Chat(runner=seed_000())
+    await _at(chat, "sites")
+    await chat.press("No, I'll type it")
+    await chat.press("Next", site="!!")
+    assert "is not an AD site name" in reprompt(chat)
+    await chat.press("Next", site="Branch-2")
+    assert chat.state["said"]["target.site"] == "Branch-2"
+    await chat.say("back")
+    await chat.press("Skip")
+    assert "sites" in chat.state["skipped"] and chat.awaiting() == "error-text"
