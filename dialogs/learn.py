@@ -13,6 +13,7 @@ from typing import Any
 from dialogs.paste import Paste, read_paste
 from dialogs.turn import Turn
 from dialogs.understand import match_option, match_scope, match_symptom, read_pair
+from knowledge.inference import implied_symptom
 from knowledge.model import TreeNode
 from knowledge.reader import PasteTooLarge
 
@@ -100,8 +101,13 @@ def learn(turn: Turn, node: TreeNode | None, text: str) -> Learned:
         return Learned(problem=str(too_large))
     learned = Learned(paste=paste)
     if paste.is_paste:
-        # A pasted error's words (OWA, proxy, site...) are not the user describing the symptom.
+        # A pasted error's words (OWA, proxy, site...) are not the user describing the symptom, but the
+        # facts it holds can imply one (symptoms.yaml `implied_by`), which answers that question.
         learned.ahead["pasted"] = True
+        if "symptom" not in turn.state["said"]:
+            symptom = implied_symptom(turn.kb, {**turn.facts(), **paste.facts})
+            if symptom is not None:
+                learned.ahead["symptom"] = symptom
         if node is not None and node.kind == "text":
             learned.answer["pasted"] = True
         return learned

@@ -32,7 +32,7 @@ __all__ = [
 _COMMANDS = {
     "help": r"help|\?|what can i (?:say|do)|commands",
     "back": r"back|go back|undo|previous",
-    "restart": r"restart|start over|start again|reset|new triage",
+    "restart": r"restart|start|start over|start again|reset|new triage",
     "cancel": r"cancel|stop|abort|never ?mind",
     "status": r"status|where are we|progress",
     "escalate": r"escalate|escalation|escalate this",

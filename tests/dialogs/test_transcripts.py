@@ -121,8 +121,9 @@ async def test_a_pasted_first_message_skips_the_questions_it_answers() -> None:
     chat = Chat(runner=seed_000())
     await chat.say(paste("seed-000-event-4002.txt"))
     assert "From the error I read: event 4002" in chat.texts()
-    assert chat.awaiting() == "symptom"
-    await chat.press("Cloud users cannot see on-premises free/busy")
+    # A cloud requester in an Availability event implies the symptom: the first question is the scope.
+    assert chat.state["said"]["symptom"] == "freebusy-cloud-to-onprem"
+    assert chat.awaiting() == "scope"
     await chat.press("Everyone in that direction")
     # The pair came from the paste (request.requester / request.target): straight to the sites.
     assert chat.awaiting() == "sites"
@@ -134,6 +135,23 @@ async def test_a_pasted_first_message_skips_the_questions_it_answers() -> None:
     shown = chat.everything_shown()
     assert "Paste the error you see" not in shown
     assert "Who cannot see whose free/busy?" not in shown
+    assert "What is going wrong?" not in shown
+
+
+async def test_an_owa_event_pasted_first_implies_the_owa_symptom() -> None:
+    chat = Chat(runner=seed_000())
+    await chat.say(paste("seed-002-event-42.txt"))
+    assert chat.state["said"]["symptom"] == "owa-ecp-cross-site-proxy"
+    assert chat.awaiting() == "scope"
+
+
+async def test_start_is_a_command_at_any_step() -> None:
+    chat = Chat(runner=seed_000())
+    await chat.say(paste("seed-000-event-4002.txt"))
+    assert chat.awaiting() == "scope"
+    await chat.say("start")
+    assert chat.awaiting() == "symptom"
+    assert "symptom" not in chat.state["said"]
 
 
 async def test_a_sentence_with_the_pair_and_the_symptom_skips_both_questions() -> None:
@@ -159,7 +177,6 @@ async def test_a_first_message_naming_the_scope_skips_the_scope_question() -> No
 async def test_start_over_from_the_result_begins_a_new_triage() -> None:
     chat = Chat(runner=seed_000())
     await chat.say(paste("seed-000-event-4002.txt"))
-    await chat.press("Cloud users cannot see on-premises free/busy")
     await chat.press("Everyone in that direction")
     await chat.press("Yes, that's right")
     first_id = chat.state["id"]
@@ -172,7 +189,6 @@ async def test_start_over_from_the_result_begins_a_new_triage() -> None:
 async def test_a_new_problem_after_the_result_starts_a_new_triage_with_it() -> None:
     chat = Chat(runner=seed_002())
     await chat.say(paste("seed-000-event-4002.txt"))
-    await chat.press("Cloud users cannot see on-premises free/busy")
     await chat.press("Everyone in that direction")
     await chat.press("Yes, that's right")
     await chat.say("OWA error for users in the other site")
@@ -184,7 +200,6 @@ async def test_a_new_problem_after_the_result_starts_a_new_triage_with_it() -> N
 async def test_a_thank_you_after_the_result_keeps_the_triage() -> None:
     chat = Chat(runner=seed_000())
     await chat.say(paste("seed-000-event-4002.txt"))
-    await chat.press("Cloud users cannot see on-premises free/busy")
     await chat.press("Everyone in that direction")
     await chat.press("Yes, that's right")
     triage = chat.state["id"]

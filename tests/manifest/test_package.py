@@ -93,7 +93,8 @@ def test_each_scope_lists_commands_the_bot_understands(built: dict[str, Any]) ->
     }
     assert set(lists) == {("personal",), ("groupChat",), ("team",)}
     for scope in (("personal",), ("groupChat",)):
-        assert [command_of(title) for title in lists[scope]] == ["help", "restart"]
+        assert lists[scope] == ["help", "start", "status"]
+        assert [command_of(title) for title in lists[scope]] == ["help", "restart", "status"]
     assert SET_ESCALATION_CHANNEL in lists[("team",)]
     assert all(command_of(title) or title == SET_ESCALATION_CHANNEL for title in lists[("team",)])
 
