@@ -70,7 +70,7 @@ class ExchangeSection(_Login):
     path: str = "PowerShell"
     ssl: bool = True
     auth: Literal["kerberos", "ntlm", "negotiate", "basic"] = "kerberos"
-    connections: int = Field(default=2, ge=1, le=8)
+    connections: int = Field(default=3, ge=1, le=8)
     operation_timeout: int = Field(default=20, ge=1)
     read_timeout: int = Field(default=30, ge=2)
 

@@ -41,12 +41,17 @@ class CheckContext:
 
     async def view(self, key: str, build: Callable[[CheckContext], Awaitable[T]]) -> T:
         """A derived view (the organisation, the pair) built once per triage and shared by every check."""
+        result: T = await asyncio.shield(self.start(key, build))
+        return result
+
+    def start(self, key: str, build: Callable[[CheckContext], Awaitable[T]]) -> asyncio.Task[T]:
+        """Start building a view now, for a check that will want it later."""
         task = self._views.get(key)
         if task is None:
             task = asyncio.ensure_future(build(self))
+            task.add_done_callback(_retrieved)  # a failure is reported by whoever awaits the view
             self._views[key] = task
-        result: T = await asyncio.shield(task)
-        return result
+        return task
 
     async def drain(self) -> None:
         for task in self._views.values():
@@ -73,6 +78,11 @@ class CheckContext:
     @property
     def probe(self) -> ProbePort:
         return _present(self.ports.probe)
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _present(port: T | None) -> T:

@@ -7,12 +7,13 @@ these views; the first one to ask starts the cmdlets, the others share the answe
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from checks.context import CheckContext
-from checks.errors import NotConfigured, NotFound
+from checks.errors import NotConfigured, NotFound, Refused
 from checks.ports import Row
 from checks.values import site_name, strings, text
 
@@ -109,6 +110,7 @@ async def vdirs(ctx: CheckContext, kind: str) -> list[Row]:
 
 
 async def _build_org(ctx: CheckContext) -> Org:
+    prefetch_pair(ctx)  # nearly every check that wants the servers wants the pair next
     servers, ews, owa = await asyncio.gather(
         ctx.exchange.run("Get-ExchangeServer"), vdirs(ctx, "ews"), vdirs(ctx, "owa")
     )
@@ -144,7 +146,7 @@ async def _lookup(ctx: CheckContext, cmdlet: str, address: str) -> Row | None:
     return rows[0] if rows else None
 
 
-async def _build_mailbox(ctx: CheckContext, address: str) -> MailboxInfo | None:
+async def _build_mailbox(ctx: CheckContext, *, address: str) -> MailboxInfo | None:
     onprem, remote, organisation = await asyncio.gather(
         _lookup(ctx, "Get-Mailbox", address), _lookup(ctx, "Get-RemoteMailbox", address), org(ctx)
     )
@@ -171,7 +173,18 @@ async def _build_mailbox(ctx: CheckContext, address: str) -> MailboxInfo | None:
 
 async def mailbox(ctx: CheckContext, address: str) -> MailboxInfo | None:
     """Where `address` lives (None: no mailbox of that address on either side)."""
-    return await ctx.view(f"mailbox:{address.lower()}", lambda c: _build_mailbox(c, address))
+    return await ctx.view(f"mailbox:{address.lower()}", functools.partial(_build_mailbox, address=address))
+
+
+def prefetch_pair(ctx: CheckContext) -> None:
+    """Start looking up the pair's mailboxes, for checks that need them only after other answers."""
+    for role in ("requester", "target"):
+        try:
+            address = ctx.address(role)
+        except Refused:
+            continue  # the check that needs it says why
+        if address is not None:
+            ctx.start(f"mailbox:{address.lower()}", functools.partial(_build_mailbox, address=address))
 
 
 async def location(ctx: CheckContext, address: str) -> str | None:
@@ -188,9 +201,11 @@ async def involved_servers(ctx: CheckContext, *, modern_only: bool = False) -> l
 
     Without a known on-premises target, every Mailbox server. `modern_only` leaves out Exchange 2010.
     """
-    organisation = await org(ctx)
     target = ctx.address("target")
-    info = await mailbox(ctx, target) if target else None
+    if target is None:
+        organisation, info = await org(ctx), None
+    else:  # both at once: the mailbox lookup does not wait for the server list
+        organisation, info = await asyncio.gather(org(ctx), mailbox(ctx, target))
     servers = organisation.mailbox_servers
     if info is not None and info.location == "onprem" and info.site:
         sites = {info.site, *organisation.internet_facing_sites}

@@ -182,7 +182,7 @@ def from_lab_endpoints(endpoints: dict[str, object], tenant: str) -> BackendSett
             username=user,
             password=password,
             ca_file=ca,
-            connections=2,
+            connections=4,
             operation_timeout=op,
             read_timeout=read,
         ),

@@ -25,38 +25,50 @@ _GATHER_SECONDS = 0.005
 
 
 class BatchWorker(Generic[C, R]):
+    """Calls queued for one or more connections. Each connection's worker takes what is queued (up to
+    `max_batch`) when it is free, so a burst spreads over every connection and a straggler never
+    waits behind a busy one while another is idle."""
+
     def __init__(
         self,
-        run_batch: Callable[[Sequence[C]], list[R | BaseException]],  # per call: answer or exception
+        run_batch: Callable[[Sequence[C]], list[R | BaseException]]
+        | Sequence[Callable[[Sequence[C]], list[R | BaseException]]],
         executor: Executor,
         *,
         max_batch: int = 32,
     ) -> None:
-        self._run_batch = run_batch
+        self._runners = [run_batch] if callable(run_batch) else list(run_batch)
         self._executor = executor
         self._max_batch = max_batch
         self._queue: asyncio.Queue[tuple[C, asyncio.Future[R]]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._idle = 0  # workers waiting for a call
 
     async def call(self, item: C) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((item, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._work())
+        if not self._tasks:
+            self._tasks = [asyncio.ensure_future(self._work(run)) for run in self._runners]
         return await future
 
-    async def _work(self) -> None:
+    async def _work(self, run_batch: Callable[[Sequence[C]], list[R | BaseException]]) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
+            self._idle += 1
+            try:
+                batch = [await self._queue.get()]
+            finally:
+                self._idle -= 1
             await asyncio.sleep(_GATHER_SECONDS)
-            while not self._queue.empty() and len(batch) < self._max_batch:
+            # A fair share of what is queued, leaving the rest to the connections that are free.
+            share = min(self._max_batch, -(-(1 + self._queue.qsize()) // (1 + self._idle)))
+            while not self._queue.empty() and len(batch) < share:
                 batch.append(self._queue.get_nowait())
             live = [(item, fut) for item, fut in batch if not fut.cancelled()]
             if not live:
                 continue
             try:
-                outcomes = await loop.run_in_executor(self._executor, self._run_batch, [i for i, _ in live])
+                outcomes = await loop.run_in_executor(self._executor, run_batch, [i for i, _ in live])
             except BaseException as failure:  # the whole batch failed (e.g. the connection)
                 outcomes = [failure] * len(live)
                 if isinstance(failure, asyncio.CancelledError):
@@ -72,7 +84,9 @@ class BatchWorker(Generic[C, R]):
                     fut.set_result(outcome)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._tasks = []

@@ -30,6 +30,7 @@ from exchangelib import (
     Identity,
     Message,
     OAuth2Credentials,
+    Q,
     Version,
 )
 from exchangelib.errors import (
@@ -45,9 +46,17 @@ from exchangelib.errors import (
     UnauthorizedError,
 )
 from exchangelib.ewsdatetime import EWSTimeZone
-from exchangelib.folders import SHALLOW, SingleFolderQuerySet
+from exchangelib.fields import FieldPath
+from exchangelib.folders import SHALLOW, Calendar, Folder, FolderCollection, Root
 from exchangelib.items import ASSOCIATED, Item
-from exchangelib.properties import FreeBusyViewOptions, MailboxData, TimeWindow, TimeZone
+from exchangelib.properties import (
+    DistinguishedFolderId,
+    FreeBusyViewOptions,
+    MailboxData,
+    TimeWindow,
+    TimeZone,
+)
+from exchangelib.properties import Mailbox as ExchangeMailbox
 from exchangelib.protocol import BaseProtocol
 from exchangelib.services import GetUserAvailability
 
@@ -167,6 +176,16 @@ def translate(settings: EwsSettings, error: BaseException) -> BackendError:
     )
 
 
+def _distinguished(name: str, mailbox: str) -> DistinguishedFolderId:
+    return DistinguishedFolderId(id=name, mailbox=ExchangeMailbox(email_address=mailbox))
+
+
+def _root(account: Account, mailbox: str) -> Root:
+    """The mailbox root by its distinguished id. Not `account.root`: that GetFolder runs under a lock
+    exchangelib shares between every Account, so concurrent triages' mailbox reads would queue."""
+    return Root(_distinguished_id=_distinguished("root", mailbox), account=account)
+
+
 class _AvailabilityAs(GetUserAvailability):  # type: ignore[misc]
     """GetUserAvailability sent as one mailbox (ExchangeImpersonation), whatever the credential type."""
 
@@ -237,11 +256,18 @@ class EwsMailboxes:
     async def sharing_subscriptions(self, mailbox: str) -> list[Subscription]:
         def read() -> list[Subscription]:
             account = self._account(mailbox)
-            folders = SingleFolderQuerySet(account=account, folder=account.root).depth(SHALLOW).only("name")
-            found = list(folders.filter(name="Sharing"))
+            # One shallow FindFolder on the root by name (a folder query set would add a GetFolder).
+            children = FolderCollection(account=account, folders=[_root(account, mailbox)])
+            name = {FieldPath(field=Folder.get_field_by_fieldname("name"))}
+            listed = children.find_folders(q=Q(name="Sharing"), depth=SHALLOW, additional_fields=name)
+            found = [f for f in listed if not isinstance(f, Exception)]
             if not found:
                 return []
-            hidden = found[0].filter(item_class=SUBSCRIPTION_CLASS).depth(ASSOCIATED)
+            hidden = (
+                FolderCollection(account=account, folders=found[:1])
+                .filter(item_class=SUBSCRIPTION_CLASS)
+                .depth(ASSOCIATED)
+            )
             items = hidden.only("item_class", "sharer_identity", "sharing_url")
             return [
                 Subscription(
@@ -254,7 +280,17 @@ class EwsMailboxes:
 
     async def calendar_permissions(self, mailbox: str) -> list[Permission]:
         def read() -> list[Permission]:
-            permission_set = self._account(mailbox).calendar.permission_set
+            account = self._account(mailbox)
+            calendar = Calendar(
+                _distinguished_id=_distinguished("calendar", mailbox), root=_root(account, mailbox)
+            )
+            wanted = {FieldPath(field=Calendar.get_field_by_fieldname("permission_set"))}
+            found = list(
+                FolderCollection(account=account, folders=[calendar]).get_folders(additional_fields=wanted)
+            )
+            if found and isinstance(found[0], Exception):
+                raise found[0]
+            permission_set = found[0].permission_set if found else None
             out = []
             for p in permission_set.calendar_permissions if permission_set else []:
                 user = (

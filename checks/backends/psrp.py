@@ -53,7 +53,8 @@ class PsrpSettings:
     ca_file: str | None = None  # trust this CA bundle instead of the system store
     verify_tls: bool = True
     configuration: str = "Microsoft.Exchange"
-    connections: int = 2
+    connections: int = 3
+    max_batch: int = 8
     operation_timeout: int = 20
     read_timeout: int = 30
     connection_timeout: int = 10
@@ -219,8 +220,11 @@ class PsrpExchange:
         self._settings = settings
         self._executor = executor
         self._connections = [_Connection(settings) for _ in range(max(1, settings.connections))]
-        self._workers = [BatchWorker(c.run_batch, executor) for c in self._connections]
-        self._next = 0
+        # Small batches over every connection: each pipeline is started one after another on its
+        # connection, so twenty on one connection would start the last one noticeably late.
+        self._worker: BatchWorker[Call, list[Row]] = BatchWorker(
+            [c.run_batch for c in self._connections], executor, max_batch=settings.max_batch
+        )
 
     async def open(self) -> None:
         """Open every connection now, side by side, so the first checks do not wait for it."""
@@ -235,15 +239,12 @@ class PsrpExchange:
     async def run(self, cmdlet: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         allowed = EXCHANGE_ONLINE_CMDLETS if self._settings.online else EXCHANGE_CMDLETS
         checked = guard_cmdlet(cmdlet, params, allowed, backend=self._settings.name)
-        worker = self._workers[self._next % len(self._workers)]
-        self._next += 1
-        rows: list[Row] = await worker.call((cmdlet, checked))
+        rows: list[Row] = await self._worker.call((cmdlet, checked))
         return rows
 
     async def close(self) -> None:
         import asyncio
 
-        for worker in self._workers:
-            await worker.close()
+        await self._worker.close()
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(self._executor, c.close) for c in self._connections))
