@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import signal
 import statistics
@@ -61,11 +62,11 @@ async def _ratio(
     fulls, slowest = [], []
     name = ""
     for _ in range(rounds):
-        fulls.append(await _timed(lambda: make_runner().run(CheckRequest(ids, facts), _quiet)))
+        fulls.append(await _timed(functools.partial(make_runner().run, CheckRequest(ids, facts), _quiet)))
         alone = {}
         for check_id in ids:
             alone[check_id] = await _timed(
-                lambda c=check_id: make_runner().run(CheckRequest((c,), facts), _quiet)
+                functools.partial(make_runner().run, CheckRequest((check_id,), facts), _quiet)
             )
         name = max(alone, key=lambda k: alone[k])
         slowest.append(alone[name])

@@ -1,0 +1,1 @@
+"""Benchmarks: measurements run by hand (see README.md), not tests."""
