@@ -1,11 +1,10 @@
-"""`triage diagnose` and `triage run`: the knowledge base from the command line."""
+"""`triage diagnose` (the knowledge base from the command line) and the `triage run` registration."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,10 +13,9 @@ from knowledge.diagnosis import Diagnosis, diagnose
 from knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
 from knowledge.reader import PasteTooLarge
 from knowledge.validators import ValueProblem, check_smtp
+from triage.main_job import register_run
 
 __all__ = ["register"]
-
-SEED_EXAMPLE = "seed-000-event-4002.txt"
 
 
 def register(subparsers: Any) -> None:
@@ -47,8 +45,7 @@ def register(subparsers: Any) -> None:
     diagnose_parser.add_argument("--config", metavar="FILE", help="live backend configuration (YAML)")
     diagnose_parser.set_defaults(func=run_diagnose)
 
-    run_parser = subparsers.add_parser("run", help="the main job: a triage of the bundled seed example")
-    run_parser.set_defaults(func=run_main_job)
+    register_run(subparsers)
 
 
 def _usage(message: str) -> Exception:
@@ -147,14 +144,6 @@ def _run_checks(
 def _check_json(result: Any) -> dict[str, Any]:
     data: dict[str, Any] = result.as_dict()
     return {key: data[key] for key in ("id", "status", "summary", "evidence", "duration_ms")}
-
-
-def run_main_job(args: argparse.Namespace) -> int:
-    kb = _knowledge()
-    text = resources.files("triage.examples").joinpath(SEED_EXAMPLE).read_text(encoding="utf-8")
-    print(f"Triage of the bundled example ({SEED_EXAMPLE}):\n")
-    print(render_report(diagnose(kb, text=text)))
-    return 0
 
 
 def _knowledge() -> KnowledgeBase:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from triage.cli import main
 
 SEEDS = Path(__file__).parent / "seeds"
+EXAMPLE = Path(__file__).resolve().parents[2] / "triage" / "examples" / "seed-000-event-4002.txt"
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
@@ -115,10 +117,32 @@ def test_undecodable_bytes_are_read_not_fatal() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_run_triages_the_bundled_seed_example() -> None:
-    result = run_cli("run")
+def test_the_bundled_example_is_diagnosed() -> None:
+    result = run_cli("diagnose", "--error-file", str(EXAMPLE))
     assert result.returncode == 0, result.stderr
-    assert "federation-cert-missing-on-site" in result.stdout
+    first = next(line for line in result.stdout.splitlines() if line.startswith("1. "))
+    assert "[federation-cert-missing-on-site]" in first
+
+
+def test_run_without_node_falls_back_to_the_terminal_chat(tmp_path: Path) -> None:
+    """`triage run` needs Node.js for the Teams-like client; without it the same conversation starts in the
+    terminal (the Teams-like run itself is tested in tests/triage and tests/e2e)."""
+    no_node = tmp_path / "bin"
+    no_node.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "triage", "run"],
+        input="quit\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PATH": str(no_node), "TRIAGE_STATE_DIR": str(tmp_path / "var")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Node.js (node) is not on PATH" in result.stderr
+    assert "starting the terminal chat instead" in result.stderr
+    assert "What is going wrong?" in result.stdout
+    assert "1) Cloud users cannot see on-premises free/busy" in result.stdout
 
 
 def test_a_paste_that_implies_the_symptom_answers_that_question(capsys: pytest.CaptureFixture[str]) -> None:
