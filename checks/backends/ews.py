@@ -94,14 +94,20 @@ class SharingUrl(ExtendedProperty):  # type: ignore[misc]
     property_type = "String"
 
 
+# exchangelib registers extended properties on its item classes for the whole process: names of our
+# own, so that code elsewhere registering the same properties under the obvious names does not clash.
+SHARER_FIELD = "triage_sharer_identity"
+URL_FIELD = "triage_sharing_url"
+
+
 def _register_sharing_properties() -> None:
     # Which model parses a hidden item depends on the element EWS sends it in, so both get them.
     for model in (Message, Item):
         fields = {f.name for f in model.FIELDS}
-        if "sharer_identity" not in fields:
-            model.register("sharer_identity", SharerIdentity)
-        if "sharing_url" not in fields:
-            model.register("sharing_url", SharingUrl)
+        if SHARER_FIELD not in fields:
+            model.register(SHARER_FIELD, SharerIdentity)
+        if URL_FIELD not in fields:
+            model.register(URL_FIELD, SharingUrl)
 
 
 _TRUSTED_CAS: dict[str, str] = {}
@@ -268,10 +274,12 @@ class EwsMailboxes:
                 .filter(item_class=SUBSCRIPTION_CLASS)
                 .depth(ASSOCIATED)
             )
-            items = hidden.only("item_class", "sharer_identity", "sharing_url")
+            items = hidden.only("item_class", SHARER_FIELD, URL_FIELD)
             return [
                 Subscription(
-                    sharer=str(i.sharer_identity or ""), url=str(i.sharing_url or ""), folder="Sharing"
+                    sharer=str(getattr(i, SHARER_FIELD) or ""),
+                    url=str(getattr(i, URL_FIELD) or ""),
+                    folder="Sharing",
                 )
                 for i in items
             ]
