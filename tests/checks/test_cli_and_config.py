@@ -135,3 +135,20 @@ def test_the_config_file_must_be_yaml(tmp_path: Path) -> None:
     broken.write_text("exchange: [unclosed\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(broken)
+
+
+def test_the_documented_example_configuration_is_valid(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "docs" / "live-backend.example.yaml"
+    config = load_config(example)
+    assert config.exchange is not None and config.exchange.auth == "kerberos"
+    secret = tmp_path / "winrm.secret"
+    secret.write_text("s3", encoding="utf-8")
+    monkeypatch.setenv("TRIAGE_EXCHANGE_PASSWORD", "s1")
+    monkeypatch.setenv("TRIAGE_GRAPH_SECRET", "s2")
+    assert config.winrm is not None
+    settings = from_config(
+        config.model_copy(update={"winrm": config.winrm.model_copy(update={"password_file": str(secret)})})
+    )
+    assert settings.ews_online is not None and settings.exo_host is not None
