@@ -68,8 +68,14 @@ class Runner:
                 finally:
                     await ctx.drain()
                     await memo.drain()
-        except BackendError as problem:
+        except Exception as problem:
             # Opening the backends failed (e.g. a lab that would not start): every check says so.
+            if not isinstance(problem, BackendError):
+                log.exception("opening the backends failed")
+                problem = BackendError(
+                    "backends",
+                    f"The backends could not be opened ({type(problem).__name__}: {str(problem)[:120]}).",
+                )
             return [_failed(i, problem, time.monotonic() - started) for i in request.check_ids]
         return results
 

@@ -136,6 +136,7 @@ class _Connection:
     def __init__(self, settings: PsrpSettings) -> None:
         self._settings = settings
         self._pool: RunspacePool | None = None
+        self._failure: BackendError | None = None
 
     def _open(self) -> RunspacePool:
         if self._pool is None:
@@ -164,15 +165,18 @@ class _Connection:
         try:
             self._open()
         except Exception as error:
-            raise translate(self._settings, error) from None
+            self._failure = translate(self._settings, error)
+            raise self._failure from None
         return []
 
     def run_batch(self, calls: Sequence[Call]) -> list[list[Row] | BaseException]:
+        if self._failure is not None:  # this triage already failed to connect: say so at once
+            return [self._failure for _ in calls]
         try:
             pool = self._open()
         except Exception as error:
-            failure = translate(self._settings, error)
-            return [failure for _ in calls]
+            self._failure = translate(self._settings, error)
+            return [self._failure for _ in calls]
         started: list[PowerShell | BaseException] = []
         for cmdlet, params in calls:
             try:

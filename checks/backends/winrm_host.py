@@ -99,6 +99,7 @@ class _Shell:
         self._settings, self._server, self._on_open = settings, server, on_open
         self._protocol: Protocol | None = None
         self._shell_id: str | None = None
+        self._failure: BackendError | None = None
 
     def _open(self) -> tuple[Protocol, str]:
         if self._protocol is None or self._shell_id is None:
@@ -119,11 +120,13 @@ class _Shell:
         return self._protocol, self._shell_id
 
     def run_batch(self, calls: Sequence[Call]) -> list[Any]:
+        if self._failure is not None:  # this triage already failed to connect: say so at once
+            return [self._failure for _ in calls]
         try:
             protocol, shell_id = self._open()
         except Exception as error:
-            failure = translate(self._server, error)
-            return [failure for _ in calls]
+            self._failure = translate(self._server, error)
+            return [self._failure for _ in calls]
         started: list[str | BaseException] = []
         for template, args in calls:
             try:

@@ -176,3 +176,20 @@ async def test_the_live_backend_from_a_config_file(
     assert set(statuses.values()) == {"ok"}, {r.id: r.summary for r in results if r.status != "ok"}
     exo = next(r for r in results if r.id == "exchange-online-settings")
     assert exo.facts["exo.ews_enabled"] is True
+
+
+async def test_a_session_that_cannot_open_fails_every_exchange_check_at_once(
+    lab: RunningLab, kb: KnowledgeBase
+) -> None:
+    lab.faults.add(FaultSpec(service="psrp", operation="RunspacePool", kind="unauthorized"))
+    started = time.monotonic()
+    results = await run_on_lab(lab, kb, PAIR)
+    assert time.monotonic() - started < 5
+    refused = {
+        i for i, r in results.items() if r.status == "error" and "refused the service account" in r.summary
+    }
+    assert {"topology", "federation-trust", "oauth-configuration", "virtual-directories"} <= refused
+    assert all(r.remedy for i, r in results.items() if i in refused)
+    # Each connection tried once at the start of the triage; nothing retried per check or per batch.
+    opened = [t for t in lab.faults.taken if t[:2] == ("psrp", "RunspacePool")]
+    assert 1 <= len(opened) <= 4
