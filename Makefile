@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test install lint types unit lock clean
 
@@ -12,17 +13,28 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-# Node tools (Azurite for the tests, the Teams manifest schemas), reinstalled whenever package-lock.json changes.
+# Node tools (Azurite for the tests, the Teams manifest schemas, the Agents Playground), reinstalled whenever
+# package-lock.json changes.
 $(NODE_STAMP): package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $(NODE_STAMP)
 
-install: $(STAMP) $(NODE_STAMP)
+# The end-to-end tests drive the system's Chromium (Playwright never downloads a browser).
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "The end-to-end tests need Chromium at $(CHROMIUM). Install it as root:" >&2; \
+	  echo "  apt-get update && apt-get install -y chromium" >&2; \
+	  echo "(or run the other tests only: make unit)" >&2; exit 1; fi
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
+install: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
+
+# The Teams-like client needs Node.js; without it `triage run` starts the terminal chat instead.
 run: $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_STAMP); fi
 	$(BIN)/triage run
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

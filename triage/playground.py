@@ -1,9 +1,9 @@
 """The Microsoft 365 Agents Playground (npm): a local Teams-like client for the bot, run as one child process.
 
-It comes from `node_modules` (`make install` runs `npm ci`; nothing is downloaded at run time). Three things
-make it fit here: `TEAMSAPPTESTER_BROWSER=none` and a no-op `xdg-open` first on PATH (on a machine without a
-desktop it would try to open a browser and exit), and `loopback.cjs` preloaded so that it listens on
-127.0.0.1 only (on its own it listens on every interface).
+It comes from `node_modules` (`make install` runs `npm ci`; nothing is downloaded at run time). What makes it
+fit here: `TEAMSAPPTESTER_BROWSER=none` and a no-op `xdg-open` first on PATH (on a machine without a desktop
+it would try to open a browser and exit), and `playground_preload.cjs`, which makes it listen on 127.0.0.1
+only (on its own it listens on every interface) and end when the process that started it is gone.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ __all__ = [
     "find_playground",
     "free_loopback_port",
     "start_playground",
+    "stop_process_group",
 ]
 
 PACKAGE = "@microsoft/m365agentsplayground"
@@ -92,7 +93,7 @@ class Playground:
         return self.process.poll() is None
 
     def stop(self, timeout: float = 5.0) -> None:
-        _stop_group(self.process, timeout)
+        stop_process_group(self.process, timeout)
 
 
 def start_playground(
@@ -131,10 +132,10 @@ def start_playground(
     try:
         listening = _wait_listening(process, output, timeout)
     except BaseException:
-        _stop_group(process, 5.0)
+        stop_process_group(process, 5.0)
         raise
     if listening != port:
-        _stop_group(process, 5.0)
+        stop_process_group(process, 5.0)
         raise PlaygroundError(f"port {port} is in use: choose another one for the Playground")
     return Playground(process, port, output)
 
@@ -145,8 +146,8 @@ def _environment(environ: Mapping[str, str], workdir: Path) -> dict[str, str]:
     opener = shims / "xdg-open"
     opener.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
     opener.chmod(0o755)
-    loopback = resources.files("triage").joinpath("loopback.cjs")
-    node_options = f'{environ.get("NODE_OPTIONS", "")} --require "{loopback}"'.strip()
+    preload = resources.files("triage").joinpath("playground_preload.cjs")
+    node_options = f'{environ.get("NODE_OPTIONS", "")} --require "{preload}"'.strip()
     return {
         **environ,
         "PATH": os.pathsep.join([str(shims), environ.get("PATH", os.defpath)]),
@@ -175,8 +176,9 @@ def _tail(text: str, lines: int = 8) -> str:
     return " | ".join(line for line in text.strip().splitlines()[-lines:]) or "(no output)"
 
 
-def _stop_group(process: subprocess.Popen[bytes], timeout: float) -> None:
-    """SIGTERM to the process group, SIGKILL to whatever is left after `timeout`."""
+def stop_process_group(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM to the process group of `process` (started with a session of its own), SIGKILL to whatever is
+    left after `timeout`."""
     if process.poll() is None:
         _signal_group(process, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -138,3 +138,30 @@ def test_ctrl_c_stops_the_bot_and_the_playground(tmp_path: Path) -> None:
             process.kill()
             process.wait()
     assert refused(bot) and refused(playground)
+
+
+def test_the_playground_ends_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
+    port = free_loopback_port()
+    starter = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from triage.playground import start_playground\n"
+        f"start_playground('http://127.0.0.1:9/api/messages', Path(sys.argv[1]), port={port})\n"
+        "print('up', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", starter, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        # start_playground gives up within 30 s, and the starter then exits: this read ends either way.
+        assert parent.stdout.readline() == "up\n"
+        assert not refused(port)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while not refused(port):
+        assert time.monotonic() < deadline, "the Playground outlived the process that started it"
+        time.sleep(0.1)
