@@ -69,10 +69,12 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class CheckRequest:
-    """What a triage asks the checks to look at: the check ids and the facts known so far."""
+    """What a triage asks the checks to look at: the check ids, the facts known so far, and command output
+    an admin pasted back (`knowledge.command_output` sections), which answers before the backends do."""
 
     check_ids: tuple[str, ...]
     facts: Mapping[str, Any]
+    pasted: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

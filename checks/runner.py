@@ -19,7 +19,8 @@ from checks.api import CheckRequest, CheckResult, CheckStatus, Progress, Progres
 from checks.context import CheckContext, Finding
 from checks.errors import BackendError, NotConfigured, Refused
 from checks.memo import CallLog, Memo, memoize
-from checks.ports import PortsFactory
+from checks.pasted import with_pasted
+from checks.ports import Ports, PortsFactory
 from checks.registry import CheckDef, registry
 from checks.typing_rules import fact_problems
 from knowledge.loader import KnowledgeBase, load_knowledge
@@ -60,16 +61,12 @@ class Runner:
         started = time.monotonic()
         try:
             async with self._open_ports() as ports:
-                memo = Memo()
-                self.last_calls = memo.log
-                ctx = CheckContext(facts=dict(request.facts), ports=memoize(ports, memo), now=self._clock())
-                try:
-                    results = await self._run_all(request, checks, ctx, progress)
-                finally:
-                    await ctx.drain()
-                    await memo.drain()
+                return await self._run_over(ports, request, checks, progress)
         except Exception as problem:
-            # Opening the backends failed (e.g. a lab that would not start): every check says so.
+            # Opening the backends failed (e.g. a lab that would not start): every check says so, unless
+            # pasted output can answer instead.
+            if request.pasted:
+                return await self._run_over(Ports(), request, checks, progress)
             if not isinstance(problem, BackendError):
                 log.exception("opening the backends failed")
                 problem = BackendError(
@@ -77,7 +74,19 @@ class Runner:
                     f"The backends could not be opened ({type(problem).__name__}: {str(problem)[:120]}).",
                 )
             return [_failed(i, problem, time.monotonic() - started) for i in request.check_ids]
-        return results
+
+    async def _run_over(
+        self, ports: Ports, request: CheckRequest, checks: Mapping[str, CheckDef], progress: Progress
+    ) -> list[CheckResult]:
+        memo = Memo()
+        self.last_calls = memo.log
+        layered = memoize(with_pasted(ports, request.pasted), memo)
+        ctx = CheckContext(facts=dict(request.facts), ports=layered, now=self._clock())
+        try:
+            return await self._run_all(request, checks, ctx, progress)
+        finally:
+            await ctx.drain()
+            await memo.drain()
 
     async def _run_all(
         self, request: CheckRequest, checks: Mapping[str, CheckDef], ctx: CheckContext, progress: Progress

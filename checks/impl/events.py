@@ -8,8 +8,9 @@ from typing import Any
 
 from checks.context import CheckContext, Finding
 from checks.errors import BackendError
+from checks.paste_commands import ORG, PAIR
 from checks.registry import check
-from checks.remedies import commands
+from checks.remedies import HostCommand, pasted_remedy
 from checks.values import ev
 from checks.views import involved_servers
 
@@ -23,9 +24,20 @@ EVENT_IDS = [4001, 4002, 4003, 4004, 4005, 42, 43, 46, 71, 28]
 LOOK_BACK = datetime.timedelta(hours=24)
 MAX_EVENTS = 25
 
-REMEDY = commands(
-    "# on each Exchange server:",
-    "Get-WinEvent -FilterHashtable @{LogName='Application'; ProviderName='MSExchange Availability','MSExchange OWA','MSExchange Control Panel'; Id=4001,4002,4003,4004,4005,42,43,46,71,28; StartTime=(Get-Date).AddDays(-1)} -MaxEvents 25 | Format-List TimeCreated,ProviderName,Id,Message",
+REMEDY = pasted_remedy(
+    ORG,
+    PAIR,
+    [
+        HostCommand(
+            "win-events",
+            "Get-WinEvent -FilterHashtable @{LogName='Application'; ProviderName="
+            + ",".join(f"'{p}'" for p in PROVIDERS)
+            + "; Id="
+            + ",".join(str(i) for i in EVENT_IDS)
+            + f"; StartTime=(Get-Date).AddDays(-1)}} -MaxEvents {MAX_EVENTS} -ErrorAction SilentlyContinue | "
+            "Format-List TimeCreated,ProviderName,Id,LevelDisplayName,Message",
+        )
+    ],
 )
 
 

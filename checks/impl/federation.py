@@ -9,19 +9,35 @@ from typing import Any
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
 from checks.errors import CommandFailed
+from checks.paste_commands import CERTIFICATES, ORG, PAIR
 from checks.ports import Row
 from checks.registry import check
-from checks.remedies import commands
+from checks.remedies import PasteCommand, pasted_remedy
 from checks.values import ev, flag, strings, text, when
 from checks.views import cert_by_thumbprint, certificates, involved_servers
 
-TRUST_REMEDY = commands(
-    "Get-FederationTrust | Format-List Name,OrgPrivCertificate,OrgPrevPrivCertificate,TokenIssuerUri,TokenIssuerMetadataEpr",
-    "Test-FederationTrust | Format-List Id,Type,Message",
+TRUST = PasteCommand(
+    "Get-FederationTrust",
+    ("Name", "OrgPrivCertificate", "OrgPrevPrivCertificate", "TokenIssuerUri", "OrgCertificate.NotAfter",
+     "TokenIssuerCertificate.NotAfter"),
+)  # fmt: skip
+TRUST_REMEDY = pasted_remedy(
+    [
+        TRUST,
+        PasteCommand("Test-FederationTrust", ("Id", "Type", "Message")),
+        PasteCommand("Get-FederatedOrganizationIdentifier", ("AccountNamespace", "Domains", "Enabled")),
+    ]
 )
-CERT_REMEDY = commands(
-    "Test-FederationTrustCertificate | Format-Table Site,Server,State,Thumbprint -AutoSize",
-    "Get-ExchangeServer | ForEach-Object { Get-ExchangeCertificate -Server $_.Name -Thumbprint (Get-FederationTrust).OrgPrivCertificate -ErrorAction SilentlyContinue | Format-List PSComputerName,Thumbprint,HasPrivateKey,NotAfter }",
+CERT_REMEDY = pasted_remedy(
+    [
+        TRUST,
+        PasteCommand(
+            "Test-FederationTrustCertificate", ("Site", "Server", "State", "Thumbprint"), table=True
+        ),
+    ],
+    ORG,
+    PAIR,
+    [CERTIFICATES],
 )
 
 

@@ -9,8 +9,9 @@ from typing import Any
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
 from checks.errors import BackendError
+from checks.paste_commands import ORG, PAIR
 from checks.registry import check
-from checks.remedies import commands
+from checks.remedies import HostCommand, pasted_remedy
 from checks.values import ev
 from checks.views import Org, ServerInfo, involved_servers, org
 
@@ -31,13 +32,22 @@ IIS = "iis-ssl"
 # The same arguments as virtual-directories' call, so the two checks share one answer per server.
 IIS_SSL_ARGS = {"site": "Default Web Site", "paths": ["owa", "ecp", "EWS", "Autodiscover"]}
 
-REMEDY = commands(
-    "# on each Exchange server, in PowerShell:",
-    f"Get-ItemProperty -Path '{OWA_KEY}' -Name AllowProxyingWithoutSsl -ErrorAction SilentlyContinue",
-    f"Get-ItemProperty -Path '{SCHANNEL}Server','{SCHANNEL}Client' -ErrorAction SilentlyContinue | Format-List PSPath,Enabled,DisabledByDefault",
-    f"Get-ItemProperty -Path '{DOTNET[0]}','{DOTNET[1]}' | Format-List PSPath,SchUseStrongCrypto,SystemDefaultTlsVersions",
-    "Get-ExchangeServer | Format-Table Name,InternetWebProxy",
+_KEYS = ",".join(f"'{k}'" for k in [*TLS_KEYS, OWA_KEY])
+_NAMES = ",".join(
+    dict.fromkeys(n for names in [*TLS_KEYS.values(), ["AllowProxyingWithoutSsl"]] for n in names)
 )
+REGISTRY_COMMAND = HostCommand(
+    "registry-values",
+    f"Get-ItemProperty -Path {_KEYS} -ErrorAction SilentlyContinue | Format-List PSPath,{_NAMES}",
+)
+IIS_COMMAND = HostCommand(
+    "iis-ssl",
+    "Import-Module WebAdministration; 'owa','ecp','EWS','Autodiscover' | ForEach-Object { [pscustomobject]@{ "
+    "path = $_; ssl_flags = [string](Get-WebConfigurationProperty -PSPath 'MACHINE/WEBROOT/APPHOST' "
+    "-Location \"Default Web Site/$_\" -Filter 'system.webServer/security/access' -Name sslFlags) } } | "
+    "Format-List path,ssl_flags",
+)
+REMEDY = pasted_remedy(ORG, PAIR, [REGISTRY_COMMAND, IIS_COMMAND])
 
 
 def _tls_problems(values: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -7,21 +7,39 @@ from typing import Any
 
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
+from checks.paste_commands import AUTH_SERVERS, CERTIFICATES, ORG, VDIRS
 from checks.ports import Row
 from checks.registry import check
-from checks.remedies import commands
+from checks.remedies import PasteCommand, pasted_remedy
 from checks.values import ev, flag, strings, text, when
 from checks.views import Org, ServerInfo, cert_by_thumbprint, certificates, org, vdirs
 
 EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 DEDICATED_APP_SECTION = "ExchangeOnpremAsThirdPartyAppId"
 
-REMEDY = commands(
-    "Get-AuthConfig | Format-List CurrentCertificateThumbprint,PreviousCertificateThumbprint,ServiceName",
-    "Get-AuthServer | Format-List Name,Type,Enabled,IssuerIdentifier,ApplicationIdentifier",
-    "Get-PartnerApplication | Format-List Name,ApplicationIdentifier,Enabled,UseAuthServer",
-    "Get-SettingOverride | Format-List Name,Component,Section,Parameters",
-    "Test-OAuthConnectivity -Service EWS -TargetUri https://outlook.office365.com/ews/exchange.asmx -Mailbox <on-premises mailbox> -Verbose | Format-List",
+IOC = PasteCommand(
+    "Get-IntraOrganizationConnector", ("Name", "Enabled", "TargetAddressDomains", "DiscoveryEndpoint")
+)
+REMEDY = pasted_remedy(
+    [
+        PasteCommand(
+            "Get-AuthConfig", ("CurrentCertificateThumbprint", "PreviousCertificateThumbprint", "ServiceName")
+        ),
+        AUTH_SERVERS,
+        PasteCommand(
+            "Get-PartnerApplication",
+            ("Name", "ApplicationIdentifier", "Enabled", "LinkedAccount", "UseAuthServer"),
+        ),
+        PasteCommand("Get-SettingOverride", ("Name", "ComponentName", "SectionName", "Parameters")),
+        IOC,
+        VDIRS["autodiscover"],
+    ],
+    ORG,
+    [CERTIFICATES],
+    notes=[
+        "# and, to test the connection itself (its output is read as well):",
+        "Test-OAuthConnectivity -Service EWS -TargetUri https://outlook.office365.com/ews/exchange.asmx -Mailbox <on-premises mailbox> -Verbose | Format-List",
+    ],
 )
 
 

@@ -6,9 +6,10 @@ import datetime
 from typing import Any
 
 from checks.context import CheckContext, Finding
+from checks.paste_commands import ORG, PAIR
 from checks.ports import Permission
 from checks.registry import check
-from checks.remedies import with_address
+from checks.remedies import PasteCommand, pasted_remedy, with_address
 from checks.values import ev
 from checks.views import location
 
@@ -17,8 +18,26 @@ SUBSCRIPTION_REMEDY = with_address(
     "# Root - Mailbox > Sharing > Other Actions > Open associated contents table, and look for",
     "# IPM.ExternalSharingSubscription items whose ExternalSharingSharerIdentity is {target}.",
 )
-PERMISSION_REMEDY = with_address(
-    "Get-MailboxFolderPermission -Identity {target}:\\Calendar | Format-Table User,AccessRights -AutoSize"
+PERMISSION_REMEDY = pasted_remedy(
+    [
+        PasteCommand(
+            "Get-MailboxFolderPermission",
+            ("User", "AccessRights"),
+            per="target",
+            suffix=":\\Calendar",
+            table=True,
+        ),
+        PasteCommand(
+            "Get-MailboxFolderPermission",
+            ("User", "AccessRights"),
+            per="target",
+            suffix=":\\Calendar",
+            table=True,
+            online=True,
+        ),
+    ],
+    ORG,
+    PAIR,
 )
 FREEBUSY_REMEDY = with_address(
     "# Open Outlook on the web as the requester, new meeting, add {target} and open the Scheduling Assistant;",

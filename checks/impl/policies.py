@@ -9,23 +9,45 @@ from checks.api import Evidence
 from checks.context import CheckContext, Finding
 from checks.errors import BackendError
 from checks.impl.oauth import EXCHANGE_ONLINE_APP_ID
+from checks.impl.relationships import ORGRELS
 from checks.impl.sides import exo_rows, pair
+from checks.paste_commands import AUTH_SERVERS, ORG, PAIR
 from checks.ports import Row
 from checks.registry import check
-from checks.remedies import commands
+from checks.remedies import PasteCommand, pasted_remedy
 from checks.values import ev, flag, is_ip_host, strings, text, url_scheme
 from checks.views import mailbox, org, vdirs
 
-SHARING_REMEDY = commands("Get-SharingPolicy | Format-List Name,Default,Enabled,Domains")
-SPACE_REMEDY = commands(
-    "Get-AvailabilityAddressSpace | Format-List ForestName,AccessMethod,ProxyUrl,TargetAutodiscoverEpr,UseServiceAccount",
-    "Get-WebServicesVirtualDirectory -ADPropertiesOnly | Format-List Server,InternalUrl,ExternalUrl",
+SHARING_REMEDY = pasted_remedy(
+    [PasteCommand("Get-SharingPolicy", ("Name", "Default", "Enabled", "Domains")), ORGRELS], ORG, PAIR
 )
-EXO_REMEDY = commands(
-    "# in Exchange Online PowerShell (Connect-ExchangeOnline):",
-    "Get-OrganizationConfig | Format-List Name,EwsEnabled,EwsApplicationAccessPolicy",
-    "Get-OrganizationRelationship | Format-List Name,Enabled,DomainNames,FreeBusyAccessEnabled,FreeBusyAccessLevel",
-    "Get-IntraOrganizationConnector | Format-List Name,Enabled,TargetAddressDomains",
+SPACE_REMEDY = pasted_remedy(
+    [
+        PasteCommand(
+            "Get-AvailabilityAddressSpace",
+            (
+                "ForestName",
+                "AccessMethod",
+                "ProxyUrl",
+                "TargetAutodiscoverEpr",
+                "UseServiceAccount",
+                "UserName",
+            ),
+        )
+    ],
+    ORG,
+    PAIR,
+)
+EXO_REMEDY = pasted_remedy(
+    [
+        PasteCommand(
+            "Get-OrganizationConfig",
+            ("Name", "EwsEnabled", "EwsApplicationAccessPolicy", "EwsAllowedAppIDs"),
+            online=True,
+        ),
+        PasteCommand("Get-AcceptedDomain", ("DomainName", "DomainType", "InitialDomain"), online=True),
+        AUTH_SERVERS,
+    ]
 )
 
 

@@ -9,23 +9,44 @@ from checks.api import Evidence
 from checks.context import CheckContext, Finding
 from checks.errors import BackendError, CommandFailed
 from checks.impl.sides import CrossPremises, covering, cross_premises, exo_rows
+from checks.paste_commands import ORG, PAIR
 from checks.ports import Row
 from checks.registry import check
-from checks.remedies import commands
+from checks.remedies import PasteCommand, pasted_remedy
 from checks.values import ev, flag, strings, text, url_host
 from checks.views import vdirs
 
-IOC_REMEDY = commands(
-    "Get-IntraOrganizationConnector | Format-List Name,Enabled,TargetAddressDomains,DiscoveryEndpoint",
-    "# and in Exchange Online PowerShell:",
-    "Get-IntraOrganizationConnector | Format-List Name,Enabled,TargetAddressDomains,DiscoveryEndpoint",
+_IOC = ("Name", "Enabled", "TargetAddressDomains", "DiscoveryEndpoint", "TargetSharingEpr")
+_ORGREL = (
+    "Name", "Enabled", "DomainNames", "FreeBusyAccessEnabled", "FreeBusyAccessLevel", "FreeBusyAccessScope",
+    "TargetApplicationUri", "TargetAutodiscoverEpr", "TargetSharingEpr",
+)  # fmt: skip
+ORGRELS = PasteCommand("Get-OrganizationRelationship", _ORGREL)
+IOC_REMEDY = pasted_remedy(
+    [
+        PasteCommand("Get-IntraOrganizationConnector", _IOC),
+        PasteCommand("Get-IntraOrganizationConnector", _IOC, online=True),
+    ],
+    ORG,
+    PAIR,
 )
-ORGREL_REMEDY = commands(
-    "Get-OrganizationRelationship | Format-List Name,Enabled,DomainNames,FreeBusyAccessEnabled,FreeBusyAccessLevel,TargetApplicationUri,TargetAutodiscoverEpr",
-    "Get-FederationInformation -DomainName <tenant>.mail.onmicrosoft.com | Format-List TargetApplicationUri,TargetAutodiscoverEpr",
-    "Test-OrganizationRelationship -Identity '<relationship name>' -UserIdentity <on-premises mailbox> | Format-List",
-    "# and in Exchange Online PowerShell:",
-    "Get-OrganizationRelationship | Format-List Name,Enabled,DomainNames,FreeBusyAccessEnabled,FreeBusyAccessLevel",
+ORGREL_REMEDY = pasted_remedy(
+    [
+        ORGRELS,
+        PasteCommand("Get-OrganizationRelationship", _ORGREL, online=True),
+        PasteCommand(
+            "Get-FederationInformation",
+            ("DomainNames", "TargetApplicationUri", "TargetAutodiscoverEpr", "TokenIssuerUris"),
+            (("BypassAdditionalDomainValidation", True),),
+            per="routing-domain",
+        ),
+    ],
+    ORG,
+    PAIR,
+    notes=[
+        "# and, to test a relationship itself (its output is read as well):",
+        "Test-OrganizationRelationship -Identity '<relationship name>' -UserIdentity <on-premises mailbox> | Format-List",
+    ],
 )
 
 _SIDE_NAME = {"onprem": "on-premises", "online": "Exchange Online"}

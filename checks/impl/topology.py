@@ -8,15 +8,13 @@ from typing import Any
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
 from checks.impl.sides import routing_domain
+from checks.paste_commands import ORG, PAIR
 from checks.registry import check
-from checks.remedies import with_address
+from checks.remedies import pasted_remedy
 from checks.values import ev
 from checks.views import MailboxInfo, Org, mailbox, org
 
-REMEDY = with_address(
-    "Get-Recipient {requester},{target} | Format-List PrimarySmtpAddress,RecipientTypeDetails,Database,ServerName",
-    "Get-ExchangeServer | Format-Table Name,Fqdn,Site,ServerRole",
-)
+REMEDY = pasted_remedy(ORG, PAIR)
 
 
 def _mailbox_facts(role: str, info: MailboxInfo) -> dict[str, Any]:

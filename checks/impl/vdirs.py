@@ -8,22 +8,16 @@ from typing import Any
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
 from checks.errors import BackendError
-from checks.impl.host import IIS_SSL_ARGS
+from checks.impl.host import IIS_COMMAND, IIS_SSL_ARGS
 from checks.impl.oauth import vdirs_without_oauth
+from checks.paste_commands import EWS_BACK_END, ORG, PAIR, VDIRS
 from checks.ports import Row
 from checks.registry import check
-from checks.remedies import commands
+from checks.remedies import pasted_remedy
 from checks.values import ev, flag, is_ip_host, strings, text, url_host, url_scheme
 from checks.views import Org, ServerInfo, mailbox, org, vdirs
 
-REMEDY = commands(
-    "Get-OwaVirtualDirectory -ADPropertiesOnly | Format-List Server,InternalUrl,ExternalUrl,InternalAuthenticationMethods",
-    "Get-EcpVirtualDirectory -ADPropertiesOnly | Format-List Server,InternalUrl,ExternalUrl,InternalAuthenticationMethods",
-    "Get-WebServicesVirtualDirectory -ADPropertiesOnly | Format-List Server,InternalUrl,ExternalUrl,InternalNLBBypassUrl,OAuthAuthentication,WSSecurityAuthentication",
-    "Get-AutodiscoverVirtualDirectory -ADPropertiesOnly | Format-List Server,InternalUrl,ExternalUrl,OAuthAuthentication",
-    "# on the target's server, in an elevated PowerShell:",
-    "Get-WebConfigurationProperty -PSPath 'MACHINE/WEBROOT/APPHOST' -Location 'Default Web Site/owa' -Filter system.webServer/security/access -Name sslFlags",
-)
+REMEDY = pasted_remedy(ORG, PAIR, [EWS_BACK_END, *VDIRS.values(), IIS_COMMAND])
 KINDS = ("owa", "ecp", "ews", "autodiscover")
 
 

@@ -241,8 +241,8 @@ def healthy() -> FakeOrg:
         "Get-SettingOverride": [
             {
                 "Name": "EnableExchangeHybrid3PAppFeature",
-                "Component": "Global",
-                "Section": "ExchangeOnpremAsThirdPartyAppId",
+                "ComponentName": "Global",
+                "SectionName": "ExchangeOnpremAsThirdPartyAppId",
                 "Parameters": ["Enabled=True"],
             }
         ],

@@ -75,7 +75,10 @@ async def test_an_unreachable_backend_is_an_error_with_its_message_and_the_comma
     results = {r.id: r for r in await _runner(ports, kb).run(CheckRequest(tuple(kb.checks), PAIR), _ignore)}
     result = results["availability-address-space"]
     assert (result.status, result.summary) == ("error", down.message)
-    assert result.remedy.startswith("Get-AvailabilityAddressSpace | Format-List")
+    assert result.remedy.startswith("# In the Exchange Management Shell")
+    assert "'## exchange-triage: Get-AvailabilityAddressSpace'; Get-AvailabilityAddressSpace | Format-List" in (
+        result.remedy
+    )
 
 
 async def test_a_backend_nobody_configured_skips_its_checks_with_the_command_to_paste(

@@ -1,0 +1,277 @@
+"""PowerShell's Format-List and Format-Table output, read back into objects.
+
+Format-List prints one `Name : value` line per property, the names padded to one colon column per
+object, objects separated by blank lines; a long value wraps onto lines indented to the value column
+(at a word boundary in Western cultures, mid-word otherwise) and a multi-valued property prints as
+`{a, b, c}`, cut to `$FormatEnumerationLimit` items with `...`. Format-Table prints a header, a line of
+dashes under each column and one row per line, cutting a value that does not fit with `...` (or `…`).
+Columns and wrapping count display cells: an East Asian wide character takes two.
+
+Values come back typed: True/False as booleans, `{..}` as lists, small integers as ints, dates (en-US,
+day-first, dotted and ISO forms) as ISO 8601 text in UTC (the paste does not say its time zone), empty
+as None.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+__all__ = ["Block", "cells", "parse_blocks", "typed_value"]
+
+MAX_VALUE_CHARS = 4000
+_START = re.compile(r"([A-Za-z_][A-Za-z0-9_.]{0,80}(?: [A-Za-z0-9_.]{1,40}){0,4}) *:(?: (.*))?")
+_STREAMS = frozenset({"WARNING", "VERBOSE", "DEBUG", "INFO", "INFORMATION", "ERROR"})
+_UNDERLINE = re.compile(r" *-+(?: +-+)* *")
+_DASHES = re.compile(r"-+")
+_CUT = ("...", "…")
+# A word that is a URL, path, distinguished name, address or identifier, not prose.
+_TECHNICAL = re.compile(r"[/\\:=@_\d]")
+_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,9})")
+_SLASHED = re.compile(
+    r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2})(?::(\d{2}))?(?: ?([AaPp])\.? ?[Mm]\.?)?"
+)
+_DOTTED = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4}) (\d{1,2}):(\d{2})(?::(\d{2}))?")
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+@dataclass
+class Block:
+    """One object as printed: its property texts, and the names whose value was cut off."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    truncated: set[str] = field(default_factory=set)
+
+
+@lru_cache(maxsize=4096)
+def _char_cells(char: str) -> int:
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def cells(text: str) -> int:
+    """How many console cells `text` takes."""
+    return len(text) if text.isascii() else sum(_char_cells(c) for c in text)
+
+
+def _cell_slice(line: str, start: int, end: int | None) -> str:
+    """The characters of `line` whose first cell lies in [start, end)."""
+    if line.isascii():
+        return line[start:end]
+    out, at = [], 0
+    for char in line:
+        if at >= start and (end is None or at < end):
+            out.append(char)
+        at += _char_cells(char)
+    return "".join(out)
+
+
+def _is_blank(line: str) -> bool:
+    return not line.strip()
+
+
+def _property_start(line: str) -> tuple[str, str, int] | None:
+    """(name, first value line, colon column in cells) when `line` opens a Format-List property."""
+    if not line or line[0] in " \t":
+        return None
+    match = _START.fullmatch(line.rstrip())
+    if match is None or match[1].upper() in _STREAMS:
+        return None
+    colon = line.index(":", match.end(1))
+    return match[1], match[2] or "", cells(line[:colon])
+
+
+def _property_at(line: str, column: int) -> tuple[str, str] | None:
+    """(name, value) when `line` is a property of an object whose colon is at `column` (in cells)."""
+    start = _property_start(line)
+    if start is None or start[2] != column:
+        return None
+    return start[0], start[1]
+
+
+def _joined(pieces: list[tuple[str, int]], width: int) -> str:
+    """A wrapped value's lines joined back: word wraps spaced, long words glued, line breaks kept.
+
+    Each piece is (text, cells of the whole printed line). The console width is not in the paste; the
+    widest line stands for it, which can only under-estimate it. A line that reaches it was either cut
+    inside a word too long for a line (URLs, paths, distinguished names) or word-wrapped; the last word
+    on it tells which.
+    """
+    text = pieces[0][0]
+    for (piece, _), (_, previous) in zip(pieces[1:], pieces[:-1], strict=True):
+        last_word = text.rsplit(" ", 1)[-1].rsplit("\n", 1)[-1]
+        if not piece:
+            text += "\n"
+        elif not text or text.endswith("\n"):
+            text += piece
+        elif text.endswith(","):
+            text += " " + piece  # a list wrapped after one of its items
+        elif previous >= width:
+            text += piece if _TECHNICAL.search(last_word) else " " + piece
+        elif previous + 2 + cells(piece.split(" ", 1)[0]) > width:
+            text += " " + piece  # word wrap: the next word did not fit
+        else:
+            text += "\n" + piece  # it would have fitted: the value had a line break here
+    return text[:MAX_VALUE_CHARS]
+
+
+def _list_items(inner: str) -> list[str]:
+    return [item.strip() for item in re.split(r",\s+|,$|\n", inner) if item.strip()]
+
+
+def typed_value(raw: str) -> tuple[Any, bool]:
+    """The value a property's text stands for, and whether a list in it was cut off."""
+    text = raw.strip()
+    if not text:
+        return None, False
+    if text in ("True", "False"):
+        return text == "True", False
+    if text.startswith("{") and text.endswith("}"):
+        inner = text[1:-1].strip()
+        cut = inner.endswith(_CUT)
+        inner = inner.removesuffix("...").removesuffix("…")
+        return _list_items(inner), cut
+    when = _date(text)
+    if when is not None:
+        return when, False
+    if _INT.fullmatch(text):
+        return int(text), False
+    return text, False
+
+
+def _date(text: str) -> str | None:
+    if not text[:1].isdigit() or len(text) > 40:
+        return None
+    parts: tuple[int, int, int, int, int, int] | None = None
+    zone = ""
+    if match := _SLASHED.fullmatch(text):
+        first, second, year = int(match[1]), int(match[2]), int(match[3])
+        hour = int(match[4])
+        if match[7]:  # en-US: month first, 12-hour clock
+            month, day = first, second
+            hour = hour % 12 + (12 if match[7].lower() == "p" else 0)
+        else:  # no AM/PM: a day-first culture, unless the first number cannot be a day-of-month order
+            day, month = (first, second) if second <= 12 else (second, first)
+        parts = (year, month, day, hour, int(match[5]), int(match[6] or 0))
+    elif match := _DOTTED.fullmatch(text):
+        parts = (
+            int(match[3]),
+            int(match[2]),
+            int(match[1]),
+            int(match[4]),
+            int(match[5]),
+            int(match[6] or 0),
+        )
+    elif match := _ISO.fullmatch(text):
+        parts = tuple(int(match[i] or 0) for i in range(1, 7))  # type: ignore[assignment]
+        zone = match[7] or ""
+    if parts is None:
+        return None
+    try:
+        value = datetime.datetime(*parts, tzinfo=datetime.UTC)
+    except ValueError:
+        return None
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        value -= sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return value.isoformat()
+
+
+def _table_at(lines: list[str], index: int) -> bool:
+    return (
+        index + 1 < len(lines)
+        and not _is_blank(lines[index])
+        and "-" in lines[index + 1]
+        and _UNDERLINE.fullmatch(lines[index + 1].rstrip()) is not None
+    )
+
+
+def _read_table(lines: list[str], index: int, blocks: list[Block]) -> int:
+    """Rows of the table whose header is `lines[index]`; returns the index after it."""
+    underline = lines[index + 1]
+    spans = [(m.start(), m.end()) for m in _DASHES.finditer(underline)]
+    # Dash runs are ASCII, so character positions are cell positions.
+    starts = [s for s, _ in spans]
+    bounds = list(zip(starts, [*starts[1:], None], strict=True))
+    names = [_cell_slice(lines[index], s, e).strip() for s, e in bounds]
+    if not all(names):
+        return index + 2
+    at = index + 2
+    previous: Block | None = None
+    rows: list[Block] = []
+    while at < len(lines) and not _is_blank(lines[at]) and not _table_at(lines, at):
+        cells_text = [_cell_slice(lines[at], s, e).strip() for s, e in bounds]
+        if previous is not None and not cells_text[0] and any(cells_text):  # a -Wrap continuation
+            for name, piece in zip(names, cells_text, strict=True):
+                if piece:
+                    previous.values[name] = (previous.values[name] + " " + piece).strip()
+        else:
+            previous = Block(dict(zip(names, cells_text, strict=True)))
+            rows.append(previous)
+        at += 1
+    for row in rows:
+        row.truncated = {n for n, v in row.values.items() if v.endswith(_CUT)}
+        row.values = {n: v.removesuffix("...").removesuffix("…") for n, v in row.values.items()}
+    blocks.extend(rows)
+    return at
+
+
+def _read_list_object(lines: list[str], index: int, width: int, block: Block) -> int:
+    """One Format-List object starting at `lines[index]`; returns the index after it."""
+    opened = _property_start(lines[index])
+    assert opened is not None
+    name, first, column = opened
+    pieces: list[tuple[str, int]] = [(first.strip(), cells(lines[index].rstrip()))]
+    at = index + 1
+
+    def close() -> None:
+        block.values.setdefault(name, _joined(pieces, width))
+
+    while at < len(lines):
+        line = lines[at]
+        if _is_blank(line):
+            ahead = at
+            while ahead < len(lines) and _is_blank(lines[ahead]):
+                ahead += 1
+            following = lines[ahead] if ahead < len(lines) else ""
+            indent = len(following) - len(following.lstrip(" "))
+            if ahead < len(lines) and indent > column and _property_at(following, column) is None:
+                pieces.extend([("", 0)] * (ahead - at))  # a blank line inside a multi-line value
+                at = ahead
+                continue
+            break
+        found = _property_at(line, column)
+        if found is not None:
+            close()
+            name, first = found
+            pieces = [(first.strip(), cells(line.rstrip()))]
+        else:
+            pieces.append((line.strip(), cells(line.rstrip())))
+        at += 1
+    close()
+    return at
+
+
+def parse_blocks(lines: list[str], width: int) -> list[Block]:
+    """Every object printed in `lines` (one command's output), as Format-List or Format-Table showed it."""
+    blocks: list[Block] = []
+    at = 0
+    while at < len(lines):
+        line = lines[at]
+        if _is_blank(line):
+            at += 1
+        elif _table_at(lines, at):
+            at = _read_table(lines, at, blocks)
+        elif _property_start(line) is not None:
+            block = Block()
+            at = _read_list_object(lines, at, width, block)
+            blocks.append(block)
+        else:
+            at += 1  # a line that is neither: a warning, a note the admin typed
+    return blocks
