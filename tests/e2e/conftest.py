@@ -104,10 +104,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     ui = getattr(item, "funcargs", {}).get("ui")
     if report.failed and report.when in ("setup", "call") and isinstance(ui, PlaygroundPage):
         try:
-            ui.screenshot(f"failed-{item.name}")
+            shot = ui.screenshot(f"failed-{item.name}")
+            last_card = ui.page.locator(".ac-adaptiveCard").last.inner_text(timeout=2_000)
         except Exception as exc:  # the browser itself may be what failed
-            report.sections.append(("screenshot", f"no screenshot: {exc}"))
+            report.sections.append(("page", f"no screenshot: {exc}"))
+        else:
+            report.sections.append(("page", f"screenshot: {shot}\nthe newest card says:\n{last_card}"))
+        report.sections.append(("bot log (end)", _tail(ARTIFACTS / "bot.log")))
     return report
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"unreadable: {exc}"
 
 
 def _start_bot(port: int, state: Path, log: Path) -> subprocess.Popen[bytes]:
