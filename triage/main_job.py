@@ -123,7 +123,7 @@ class MainJob:
         return f"http://127.0.0.1:{self.settings.port}"
 
     async def run(self, *, check: bool) -> int:
-        from triage.playground import PlaygroundError
+        from triage.playground import PlaygroundError, PortInUse
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         _log_to(self.workdir / "bot.log", self.settings.log_level)
@@ -145,6 +145,9 @@ class MainJob:
                 print("Check passed: the bot and the Playground both answer. Stopping.", flush=True)
                 return 0
             return await self._until_stopped(stop, bot, playground)
+        except PortInUse as exc:
+            print(f"triage run: {exc}: choose another with --playground-port", file=sys.stderr)
+            return 1
         except (StartFailed, PlaygroundError, OSError) as exc:
             print(f"triage run: {exc}", file=sys.stderr)
             return 1

@@ -28,6 +28,7 @@ __all__ = [
     "Playground",
     "PlaygroundError",
     "PlaygroundMissing",
+    "PortInUse",
     "find_playground",
     "free_loopback_port",
     "start_playground",
@@ -46,6 +47,10 @@ class PlaygroundMissing(Exception):
 
 class PlaygroundError(Exception):
     """The Playground did not start (its output is in the message)."""
+
+
+class PortInUse(PlaygroundError):
+    """The port asked for is taken (the Playground would have picked another one)."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,7 @@ def start_playground(
         raise
     if listening != port:
         stop_process_group(process, 5.0)
-        raise PlaygroundError(f"port {port} is in use: choose another one for the Playground")
+        raise PortInUse(f"port {port} is in use on 127.0.0.1")
     return Playground(process, port, output)
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from triage.playground import (
-    PlaygroundError,
     PlaygroundMissing,
+    PortInUse,
     find_playground,
     free_loopback_port,
     start_playground,
@@ -63,7 +63,7 @@ def test_a_busy_playground_port_is_reported(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(PlaygroundError, match=f"port {port} is in use"):
+        with pytest.raises(PortInUse, match=f"port {port} is in use on 127.0.0.1"):
             start_playground("http://127.0.0.1:9/api/messages", tmp_path, port=port)
 
 
@@ -106,6 +106,18 @@ def test_run_refuses_a_busy_bot_port(tmp_path: Path) -> None:
         result = run_triage("--check", "--port", str(port), state=tmp_path)
     assert result.returncode == 1
     assert f"port {port} is in use on 127.0.0.1: choose another with --port" in result.stderr
+
+
+def test_run_names_the_option_for_a_busy_playground_port(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_triage(
+            "--check", "--port", str(free_loopback_port()), "--playground-port", str(port), state=tmp_path
+        )
+    assert result.returncode == 1
+    assert f"port {port} is in use on 127.0.0.1: choose another with --playground-port" in result.stderr
 
 
 def test_run_names_an_unknown_scenario(tmp_path: Path) -> None:
