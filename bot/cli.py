@@ -26,6 +26,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, help="port to listen on (default 3978, or TRIAGE_PORT)")
     parser.add_argument("--backend", choices=("lab", "live"), help="what the checks talk to (default lab)")
     parser.add_argument("--scenario", help="lab scenario to serve (lab backend only)")
+    parser.add_argument(
+        "--config", dest="checks_config", help="live backend configuration file (or TRIAGE_CHECKS_CONFIG)"
+    )
     parser.set_defaults(func=_serve)
 
 
@@ -36,7 +39,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         settings = load_settings(
-            os.environ, host=args.host, port=args.port, backend=args.backend, scenario=args.scenario
+            os.environ,
+            host=args.host,
+            port=args.port,
+            backend=args.backend,
+            scenario=args.scenario,
+            checks_config=args.checks_config,
         )
     except SettingsError as exc:
         print(f"triage serve: refusing to start:\n{exc}", file=sys.stderr)

@@ -62,6 +62,7 @@ class Settings(BaseModel):
     outbound_host_check: bool | None = Field(None, alias="TRIAGE_OUTBOUND_HOST_CHECK")
     backend: Literal["lab", "live"] = Field("lab", alias="TRIAGE_BACKEND")
     scenario: str = Field("", alias="TRIAGE_SCENARIO")
+    checks_config: Path | None = Field(None, alias="TRIAGE_CHECKS_CONFIG")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="TRIAGE_LOG_LEVEL")
 
     client_id: str = Field("", alias="CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID")
@@ -190,6 +191,13 @@ def _startup_problems(settings: Settings) -> list[str]:
                 "TRIAGE_LINK_SECRET: required when TRIAGE_STORAGE=blob, so that every replica signs and "
                 "checks remediation links with the same key"
             )
+    if settings.backend == "live" and settings.checks_config is None:
+        problems.append(
+            "TRIAGE_CHECKS_CONFIG: required when TRIAGE_BACKEND=live: the path of the live backend's "
+            "configuration file (see docs/live-backend.example.yaml)"
+        )
+    elif settings.checks_config is not None and not settings.checks_config.is_file():
+        problems.append(f"TRIAGE_CHECKS_CONFIG: no file at {settings.checks_config}")
     escalation = {
         "TRIAGE_ESCALATION_SERVICE_URL": settings.escalation_service_url,
         "TRIAGE_ESCALATION_CHANNEL_ID": settings.escalation_channel_id,

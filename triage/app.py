@@ -8,10 +8,10 @@ exit.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Protocol
 
 from checks.api import CheckRunner
 from dialogs.engine import TriageConversation
@@ -25,8 +25,7 @@ DEFAULT_SCENARIO = "healthy"
 
 
 class ConversationSettings(Protocol):
-    """What the conversation needs from the host's settings (bot.settings.Settings has both). The live
-    backend also reads `checks_config` (the path of the live configuration file) when the settings have it."""
+    """What the conversation needs from the host's settings (bot.settings.Settings has all three)."""
 
     @property
     def backend(self) -> str: ...
@@ -34,23 +33,26 @@ class ConversationSettings(Protocol):
     @property
     def scenario(self) -> str: ...
 
+    @property
+    def checks_config(self) -> Path | None:
+        """The live backend's configuration file."""
+        ...
+
 
 @asynccontextmanager
 async def _runner_for(settings: ConversationSettings) -> AsyncIterator[CheckRunner]:
-    # Imported here: the lab and live backends are heavy, and a given runner needs neither.
-    factory: Any = importlib.import_module("checks.factory")
+    # Imported here: the backends are heavy, and a conversation given its runner needs none of them.
+    from checks.factory import build_runner
+
     if settings.backend == "lab":
         # The lab serves the healthy organisation unless a scenario is named.
-        built: Any = factory.build_runner("lab", scenario=settings.scenario or DEFAULT_SCENARIO)
-    else:
-        built = factory.build_runner(
-            settings.backend, config=getattr(settings, "checks_config", None) or None
-        )
-    if isinstance(built, AbstractAsyncContextManager):
-        async with built as runner:
+        async with build_runner("lab", scenario=settings.scenario or DEFAULT_SCENARIO) as runner:
+            yield runner
+    elif settings.backend == "live":
+        async with build_runner("live", config=settings.checks_config) as runner:
             yield runner
     else:
-        yield built
+        raise ValueError(f"unknown backend {settings.backend!r}: use lab or live")
 
 
 @asynccontextmanager

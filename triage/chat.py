@@ -159,6 +159,7 @@ def _user_name() -> str:
 class _ChatSettings:
     backend: str
     scenario: str
+    checks_config: Path | None = None
 
 
 def run_chat(args: argparse.Namespace) -> int:

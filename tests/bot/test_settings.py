@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -136,3 +137,16 @@ def test_secrets_do_not_print_with_the_settings() -> None:
 
 def test_empty_values_count_as_unset() -> None:
     assert load_settings({"TRIAGE_PORT": "", CLIENT_ID: " "}).anonymous
+
+
+def test_the_live_backend_needs_its_configuration_file(tmp_path: Path) -> None:
+    message = refusal({"TRIAGE_BACKEND": "live"})
+    assert message.startswith("TRIAGE_CHECKS_CONFIG: required when TRIAGE_BACKEND=live")
+    missing = tmp_path / "nowhere.yaml"
+    assert refusal({"TRIAGE_BACKEND": "live", "TRIAGE_CHECKS_CONFIG": str(missing)}).startswith(
+        f"TRIAGE_CHECKS_CONFIG: no file at {missing}"
+    )
+    config = tmp_path / "live.yaml"
+    config.write_text("exchange: {}\n", encoding="utf-8")
+    settings = load_settings({"TRIAGE_BACKEND": "live", "TRIAGE_CHECKS_CONFIG": str(config)})
+    assert settings.checks_config == config

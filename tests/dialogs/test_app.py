@@ -5,6 +5,7 @@ process-wide.)"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dialogs.api import Inbound
@@ -18,6 +19,7 @@ from triage.app import build_conversation
 class Settings:
     backend: str = "lab"
     scenario: str = ""
+    checks_config: Path | None = None
 
 
 async def _publish(runbook: dict[str, Any]) -> str:
