@@ -24,13 +24,15 @@ from typing import Any
 __all__ = ["Block", "cells", "parse_blocks", "typed_value"]
 
 MAX_VALUE_CHARS = 4000
-_START = re.compile(r"([A-Za-z_][A-Za-z0-9_.]{0,80}(?: [A-Za-z0-9_.]{1,40}){0,4}) *:(?: (.*))?")
+# Format-List pads every name and prints " : " after it, so a property line has a space before its colon
+# (a sentence in a wrapped message, "Caller SIDs: x", does not).
+_START = re.compile(r"([A-Za-z_][A-Za-z0-9_.]{0,80}(?: [A-Za-z0-9_.]{1,40}){0,4}) +:(?: (.*))?")
 _STREAMS = frozenset({"WARNING", "VERBOSE", "DEBUG", "INFO", "INFORMATION", "ERROR"})
 _UNDERLINE = re.compile(r" *-+(?: +-+)* *")
 _DASHES = re.compile(r"-+")
 _CUT = ("...", "…")
-# A word that is a URL, path, distinguished name, address or identifier, not prose.
-_TECHNICAL = re.compile(r"[/\\:=@_\d]")
+# A word that is a URL, path, distinguished name, address or dotted identifier, not prose.
+_TECHNICAL = re.compile(r"[/\\:=@_\d]|\.[^.\s]")
 _INT = re.compile(r"-?(?:0|[1-9][0-9]{0,9})")
 _SLASHED = re.compile(
     r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2})(?::(\d{2}))?(?: ?([AaPp])\.? ?[Mm]\.?)?"
@@ -86,34 +88,28 @@ def _property_start(line: str) -> tuple[str, str, int] | None:
     return match[1], match[2] or "", cells(line[:colon])
 
 
-def _property_at(line: str, column: int) -> tuple[str, str] | None:
-    """(name, value) when `line` is a property of an object whose colon is at `column` (in cells)."""
-    start = _property_start(line)
-    if start is None or start[2] != column:
-        return None
-    return start[0], start[1]
-
-
-def _joined(pieces: list[tuple[str, int]], width: int) -> str:
+def _joined(pieces: list[tuple[str, int]], width: int, field: int) -> str:
     """A wrapped value's lines joined back: word wraps spaced, long words glued, line breaks kept.
 
-    Each piece is (text, cells of the whole printed line). The console width is not in the paste; the
-    widest line stands for it, which can only under-estimate it. A line that reaches it was either cut
-    inside a word too long for a line (URLs, paths, distinguished names) or word-wrapped; the last word
-    on it tells which.
+    Each piece is (text, cells of the whole printed line); `field` is the cells a value line holds. The
+    console width is not in the paste: the widest line stands for it, which can only under-estimate it.
+    A line that reaches it was cut inside a word too long for a line (a distinguished name, a registry
+    path) when the words on either side make such a word; otherwise it was word-wrapped.
     """
     text = pieces[0][0]
     for (piece, _), (_, previous) in zip(pieces[1:], pieces[:-1], strict=True):
         last_word = text.rsplit(" ", 1)[-1].rsplit("\n", 1)[-1]
-        if not piece:
-            text += "\n"
-        elif not text or text.endswith("\n"):
-            text += piece
+        first_word = piece.split(" ", 1)[0]
+        if not piece or not text:
+            text += "\n" if text else piece  # a blank line inside the value: a line break of its own
+        elif text.endswith("\n"):
+            text += "\n" + piece
         elif text.endswith(","):
             text += " " + piece  # a list wrapped after one of its items
         elif previous >= width:
-            text += piece if _TECHNICAL.search(last_word) else " " + piece
-        elif previous + 2 + cells(piece.split(" ", 1)[0]) > width:
+            long_word = cells(last_word) + cells(first_word) > field and _TECHNICAL.search(last_word)
+            text += piece if long_word else " " + piece
+        elif previous + 2 + cells(first_word) > width:
             text += " " + piece  # word wrap: the next word did not fit
         else:
             text += "\n" + piece  # it would have fitted: the value had a line break here
@@ -231,7 +227,7 @@ def _read_list_object(lines: list[str], index: int, width: int, block: Block) ->
     at = index + 1
 
     def close() -> None:
-        block.values.setdefault(name, _joined(pieces, width))
+        block.values.setdefault(name, _joined(pieces, width, width - column - 2))
 
     while at < len(lines):
         line = lines[at]
@@ -241,15 +237,15 @@ def _read_list_object(lines: list[str], index: int, width: int, block: Block) ->
                 ahead += 1
             following = lines[ahead] if ahead < len(lines) else ""
             indent = len(following) - len(following.lstrip(" "))
-            if ahead < len(lines) and indent > column and _property_at(following, column) is None:
+            if ahead < len(lines) and indent > column and _property_start(following) is None:
                 pieces.extend([("", 0)] * (ahead - at))  # a blank line inside a multi-line value
                 at = ahead
                 continue
             break
-        found = _property_at(line, column)
+        found = _property_start(line)
         if found is not None:
             close()
-            name, first = found
+            name, first, _ = found
             pieces = [(first.strip(), cells(line.rstrip()))]
         else:
             pieces.append((line.strip(), cells(line.rstrip())))

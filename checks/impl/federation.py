@@ -26,7 +26,11 @@ TRUST_REMEDY = pasted_remedy(
         TRUST,
         PasteCommand("Test-FederationTrust", ("Id", "Type", "Message")),
         PasteCommand("Get-FederatedOrganizationIdentifier", ("AccountNamespace", "Domains", "Enabled")),
-    ]
+    ],
+    # Where the trust does not show its certificate's expiry, the servers' copies do.
+    ORG,
+    PAIR,
+    [CERTIFICATES],
 )
 CERT_REMEDY = pasted_remedy(
     [

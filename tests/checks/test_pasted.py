@@ -44,7 +44,7 @@ def test_the_pasteable_checks_are_the_ones_that_read_exchange_and_the_servers() 
 
 
 @pytest.mark.parametrize("mutation", ["healthy", *MUTATIONS])
-async def test_a_check_on_pasted_output_finds_what_it_finds_over_the_backends(
+async def test_a_check_on_the_output_of_its_own_remedy_finds_what_it_finds_over_the_backends(
     kb: KnowledgeBase, mutation: str
 ) -> None:
     org: FakeOrg = healthy()
@@ -53,13 +53,12 @@ async def test_a_check_on_pasted_output_finds_what_it_finds_over_the_backends(
     ports, _ = org.ports()
     recorded = Recorded()
     live = await run_ports(recording(ports, recorded), kb, PAIR, *PASTEABLE)
-    text = "\n".join(transcript(registry()[c].remedy, recorded, PAIR) for c in PASTEABLE)  # type: ignore[arg-type]
-    again = await run_pasted(Ports(probe=ports.probe), kb, PAIR, read_command_output(text))
     for check_id in PASTEABLE:
-        assert (again[check_id].status, again[check_id].facts) == (
-            live[check_id].status,
-            live[check_id].facts,
-        ), (
+        remedy = registry()[check_id].remedy
+        assert isinstance(remedy, Remedy)
+        pasted = read_command_output(transcript(remedy, recorded, PAIR))
+        again = (await run_pasted(Ports(probe=ports.probe), kb, PAIR, pasted, check_id))[check_id]
+        assert (again.status, again.facts) == (live[check_id].status, live[check_id].facts), (
             check_id,
-            again[check_id].summary,
+            again.summary,
         )

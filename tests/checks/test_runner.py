@@ -76,8 +76,9 @@ async def test_an_unreachable_backend_is_an_error_with_its_message_and_the_comma
     result = results["availability-address-space"]
     assert (result.status, result.summary) == ("error", down.message)
     assert result.remedy.startswith("# In the Exchange Management Shell")
-    assert "'## exchange-triage: Get-AvailabilityAddressSpace'; Get-AvailabilityAddressSpace | Format-List" in (
-        result.remedy
+    assert (
+        "'## exchange-triage: Get-AvailabilityAddressSpace'; Get-AvailabilityAddressSpace | Format-List"
+        in (result.remedy)
     )
 
 
