@@ -135,7 +135,9 @@ class PastedExchange:
     async def run(self, cmdlet: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         mine = [s for s in self._sections if s.command == cmdlet.lower()]
         wanted = _normal(params)
-        shown = " ".join([cmdlet, *(f"-{k} {v}" for k, v in (params or {}).items())])
+        shown = " ".join(
+            [cmdlet, *(f"-{k}" if v is True else f"-{k} {v}" for k, v in (params or {}).items())]
+        )
         for section in reversed(mine):  # the latest paste wins
             if section.params == wanted:
                 return section.answer(self._backend, shown)

@@ -55,6 +55,8 @@ def _apply(turn: Turn, learned: Learned) -> None:
         state["pasted"] = {**state["pasted"], **learned.paste.facts}
     if learned.paste.excerpt:
         state["paste_excerpt"] = learned.paste.excerpt
+    if learned.command_output:
+        state["command_output"] = [*state["command_output"], *learned.command_output]
 
 
 async def absorb(turn: Turn, node: TreeNode | None, text: str) -> str:

@@ -19,7 +19,9 @@ from dialogs.escalation import NO_CHANNEL, escalation_card, tried_prompt_card
 from dialogs.findings import find
 from dialogs.learn import learn
 from dialogs.paste import ReadText
+from dialogs.paste_back import command_output_in, output_prompt_card, take_output
 from dialogs.redact import redact
+from dialogs.remedies import PASTE_OUTPUT, READ_OUTPUT
 from dialogs.running import show_result
 from dialogs.state import StateError, new_state, pop_snapshot, upgrade
 from dialogs.status import help_text, status_card
@@ -129,6 +131,13 @@ async def _after_result(turn: Turn) -> None:
     awaiting = turn.state["awaiting"] or {}
     if awaiting.get("step") == "tried" or turn.action == "escalate_send":
         await _send_escalation(turn)
+        return
+    if turn.action == PASTE_OUTPUT:
+        await turn.send(output_prompt_card())
+        return
+    if turn.action == READ_OUTPUT or (not turn.action and command_output_in(turn.inbound.text)):
+        pasted = str(turn.inbound.value.get("output") or "") if turn.action else turn.inbound.text
+        await take_output(turn, pasted)
         return
     if turn.action or not learn(turn, None, turn.inbound.text).anything:
         await turn.say(

@@ -13,6 +13,7 @@ from typing import Any
 from dialogs.paste import Paste, read_paste
 from dialogs.turn import Turn
 from dialogs.understand import match_option, match_scope, match_symptom, read_pair
+from knowledge.command_output import read_command_output
 from knowledge.inference import implied_symptom
 from knowledge.model import TreeNode
 from knowledge.reader import PasteTooLarge
@@ -26,6 +27,7 @@ class Learned:
     ahead: dict[str, Any] = field(default_factory=dict)
     paste: Paste = field(default_factory=Paste)
     problem: str = ""
+    command_output: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def anything(self) -> bool:
@@ -101,6 +103,8 @@ def learn(turn: Turn, node: TreeNode | None, text: str) -> Learned:
         return Learned(problem=str(too_large))
     learned = Learned(paste=paste)
     if paste.is_paste:
+        # Output of the checks' commands, pasted ahead of the checks: it answers them when they run.
+        learned.command_output = read_command_output(text)
         # A pasted error's words (OWA, proxy, site...) are not the user describing the symptom, but the
         # facts it holds can imply one (symptoms.yaml `implied_by`), which answers that question.
         learned.ahead["pasted"] = True

@@ -20,6 +20,7 @@ from dialogs.cards import (
     text,
 )
 from dialogs.findings import Findings, evidence_rows
+from dialogs.remedies import PASTE_OUTPUT, merge_remedies, waiting
 from knowledge.inference import RankedCause
 from knowledge.loader import KnowledgeBase
 from knowledge.runbook import FilledRemediation
@@ -100,9 +101,18 @@ def _checks_section(kb: KnowledgeBase, results: list[CheckResult]) -> list[Eleme
         return [heading("Checks"), text("No checks ran.")]
     rows = [(f"{STATUS_ICONS[r.status]} {check_title(kb, r.id)}", r.summary) for r in results]
     body: list[Element] = [heading("Checks"), fact_set(rows)]
-    for result in results:
-        if result.remedy:
-            body.append(subtle(f"{check_title(kb, result.id)}: {result.remedy}"))
+    stuck = waiting(results)
+    if stuck:
+        names = ", ".join(check_title(kb, r.id) for r in stuck)
+        body += [
+            heading("Let me look anyway"),
+            text(
+                f"{names} could not look. Run these read-only commands and paste back everything they "
+                "print (press Paste command output, or paste it as a message): I will run those checks "
+                "again on it."
+            ),
+            code(merge_remedies(r.remedy for r in stuck)),
+        ]
     return body
 
 
@@ -159,5 +169,7 @@ def result_card(
     actions: list[Element] = []
     if runbook_url:
         actions.append(open_url("Open remediation", runbook_url))
+    if waiting(findings.results):
+        actions.append(submit("Paste command output", PASTE_OUTPUT))
     actions += [submit("Escalate", "escalate"), submit("Start over", "restart")]
     return card(body, actions)

@@ -8,7 +8,7 @@ import uuid
 
 from checks.api import CheckRequest, CheckResult, ProgressEvent
 from dialogs.api import Outbound
-from dialogs.findings import find
+from dialogs.findings import find, results_of
 from dialogs.result_card import ProgressRow, check_title, progress_card, result_card
 from dialogs.runbook import build_runbook
 from dialogs.turn import Turn
@@ -16,7 +16,7 @@ from knowledge.conditions import Facts
 from knowledge.loader import KnowledgeBase
 from knowledge.walk import path
 
-__all__ = ["conclude", "plan_checks", "run_checks"]
+__all__ = ["conclude", "plan_checks", "rerun_checks", "run_checks"]
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,34 @@ async def run_checks(turn: Turn) -> None:
     )
     planned = [c for c in planned if c not in {r.id for r in kept}]
     state.update(phase="running", results=None, conclusion=None, escalation=None, awaiting=None)
+    order = [*(r.id for r in kept), *planned, *(r.id for r in unmet)]
+    ran = await _run_with_progress(turn, planned, [*kept, *unmet], order, f"progress-{state['id']}")
+    state["results"] = [r.as_dict() for r in [*kept, *ran, *unmet]]
+
+
+async def rerun_checks(turn: Turn, check_ids: list[str]) -> None:
+    """Run `check_ids` again (on command output pasted since), replacing their results; the others stay."""
+    state = turn.state
+    before = results_of(state)
+    state.update(phase="running", conclusion=None, escalation=None, awaiting=None)
+    key = f"progress-{state['id']}-{len(state['command_output'])}"
+    others = [r for r in before if r.id not in check_ids]
+    order = [r.id for r in before]
+    ran = {r.id: r for r in await _run_with_progress(turn, check_ids, others, order, key)}
+    state["results"] = [ran.get(r.id, r).as_dict() for r in before]
+
+
+async def _run_with_progress(
+    turn: Turn, planned: list[str], shown: list[CheckResult], order: list[str], key: str
+) -> list[CheckResult]:
+    """`planned` through the runner (with any pasted command output), one progress card updated in place;
+    `shown` are results listed on the card as they are, every row in `order`."""
+    state, kb = turn.state, turn.kb
     # Stored before the checks start: if the process dies now, the next message re-runs them.
     await turn.emit(Outbound(kind="checkpoint", state=copy.deepcopy(state)))
     await turn.typing()
-
-    key = f"progress-{state['id']}"
-    rows: dict[str, ProgressRow] = {r.id: (r.status, check_title(kb, r.id), r.summary) for r in kept}
-    rows.update({c: ("pending", check_title(kb, c), "") for c in planned})
-    rows.update({r.id: (r.status, check_title(kb, r.id), r.summary) for r in unmet})
+    known = {r.id: (r.status, check_title(kb, r.id), r.summary) for r in shown}
+    rows: dict[str, ProgressRow] = {c: known.get(c) or ("pending", check_title(kb, c), "") for c in order}
     await turn.send(progress_card(list(rows.values()), finished=False), key)
 
     async def on_progress(event: ProgressEvent) -> None:
@@ -77,15 +97,14 @@ async def run_checks(turn: Turn) -> None:
         rows[event.check_id] = (status, check_title(kb, event.check_id), summary)
         await turn.send(progress_card(list(rows.values()), finished=False), key)
 
-    returned = (
-        await turn.services.runner.run(CheckRequest(tuple(planned), facts), on_progress) if planned else []
-    )
+    request = CheckRequest(tuple(planned), turn.facts(), tuple(state["command_output"]))
+    returned = await turn.services.runner.run(request, on_progress) if planned else []
     by_id = {r.id: r for r in returned}
     ran = [by_id.get(c) or CheckResult(c, "error", "The check did not report back.") for c in planned]
-    results = [*kept, *ran, *unmet]
-    state["results"] = [r.as_dict() for r in results]
-    final = [(r.status, check_title(kb, r.id), r.summary) for r in results]
-    await turn.send(progress_card(final, finished=True), key)
+    for result in ran:
+        rows[result.id] = (result.status, check_title(kb, result.id), result.summary)
+    await turn.send(progress_card(list(rows.values()), finished=True), key)
+    return ran
 
 
 def _heading(turn: Turn) -> str:

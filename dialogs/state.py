@@ -11,6 +11,8 @@ Shape (version 1):
       "said": {fact: value},           # what the user told us (symptom, scope, requester, target, sites...)
       "pasted": {fact: value},         # what the error-text reader found in pasted text
       "paste_excerpt": "...",          # the start of the paste, secrets redacted (for escalations)
+      "command_output": [section, ...],  # pasted output of the checks' commands (knowledge.command_output),
+                                       # answering the checks before the backends do
       "skipped": [node id, ...],       # optional questions the user skipped
       "lookup": CheckResult dict | null,   # the topology check run to resolve the AD sites
       "results": [CheckResult dict] | null,   # every check of the last run (null: not run yet)
@@ -43,7 +45,7 @@ __all__ = [
 VERSION = 1
 MAX_HISTORY = 30
 # What an answer can change; "back" restores exactly these.
-SNAPSHOT_KEYS = ("awaiting", "said", "pasted", "paste_excerpt", "skipped", "lookup")
+SNAPSHOT_KEYS = ("awaiting", "said", "pasted", "paste_excerpt", "command_output", "skipped", "lookup")
 
 
 class StateError(ValueError):
@@ -64,6 +66,7 @@ def new_state(user_id: str = "", user_name: str = "") -> State:
         "said": {},
         "pasted": {},
         "paste_excerpt": "",
+        "command_output": [],
         "skipped": [],
         "lookup": None,
         "results": None,

@@ -21,6 +21,7 @@ from dialogs.api import Card, Inbound, Outbound
 from dialogs.cards import STATUS_ICONS, question_card, sites_confirm_card
 from dialogs.escalation import escalation_card, tried_prompt_card
 from dialogs.findings import Findings
+from dialogs.paste_back import output_prompt_card
 from dialogs.result_card import progress_card, result_card
 from dialogs.state import new_state
 from dialogs.status import status_card
@@ -184,6 +185,7 @@ CATALOGUE: dict[str, Callable[[], Iterator[tuple[str, Card]]]] = {
     "progress_card": progress_shapes,
     "result_card": result_shapes,
     "tried_prompt_card": lambda: iter([("prompt", tried_prompt_card())]),
+    "output_prompt_card": lambda: iter([("prompt", output_prompt_card())]),
     "escalation_card": escalation_shapes,
     "status_card": status_shapes,
 }
@@ -217,6 +219,8 @@ def test_the_shapes_differ_where_they_should() -> None:
     results = dict(result_shapes())
     assert "Likely cause:" in card_text(results["cause, link, escalated"])
     assert "Open remediation" not in card_text(results["cause, runbook not published"])
+    assert "Paste command output" in card_text(results["cause, runbook not published"])
+    assert "Let me look anyway" not in card_text(results["no cause, no checks"])
     assert "The best lead so far" in card_text(results["weak lead only"])
     assert "No checks ran." in card_text(results["no cause, no checks"])
     escalations = dict(escalation_shapes())
