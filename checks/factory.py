@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from checks.api import CheckRequest, CheckResult, ProgressEvent
 from checks.config import LiveConfig, load_config
+from checks.ports import Ports
 from checks.runner import Runner
 from checks.wiring import LAB_TIMEOUTS, from_config, from_lab_endpoints, ports_factory
 from knowledge.loader import KnowledgeBase
@@ -86,15 +87,23 @@ def runner_for_lab(lab: RunningLab, *, kb: KnowledgeBase | None = None, **limits
 
 
 async def run_checks_once(
-    backend: Literal["lab", "live"],
+    backend: Literal["lab", "live", "pasted"],
     *,
     facts: Mapping[str, Any],
     kb: KnowledgeBase,
     scenario: str | Path | None = None,
     config: str | Path | LiveConfig | None = None,
+    pasted: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[list[CheckResult], dict[str, Any]]:
     """Every catalogue check once, for the command line. Against the lab, a pair not given is the
-    scenario's failing pair (else its working pair). Returns the results and the facts they ran with."""
+    scenario's failing pair (else its working pair). `pasted` command output (`knowledge.command_output`)
+    answers before the backends; the "pasted" backend has no other. Returns the results and the facts
+    they ran with."""
+    if backend == "pasted":
+        runner = Runner(_no_backends, kb=kb)
+        return await runner.run(CheckRequest(tuple(kb.checks), dict(facts), tuple(pasted)), _quiet), dict(
+            facts
+        )
     async with build_runner(backend, scenario=scenario, config=config, kb=kb) as runner:
         given = dict(facts)
         if isinstance(runner, LabRunner):
@@ -102,8 +111,13 @@ async def run_checks_once(
             pair = lab_scenario.failing_pair or lab_scenario.working_pair
             given.setdefault("requester", pair.requester)
             given.setdefault("target", pair.target)
-        results = await runner.run(CheckRequest(tuple(kb.checks), given), _quiet)
+        results = await runner.run(CheckRequest(tuple(kb.checks), given, tuple(pasted)), _quiet)
     return results, given
+
+
+@asynccontextmanager
+async def _no_backends() -> AsyncIterator[Ports]:
+    yield Ports()
 
 
 async def _quiet(_event: ProgressEvent) -> None:

@@ -7,13 +7,13 @@ since the cloud move"). The current question's answer overwrites; anything else 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dialogs.paste import Paste, read_paste
 from dialogs.turn import Turn
 from dialogs.understand import match_option, match_scope, match_symptom, read_pair
-from knowledge.command_output import read_command_output
+from knowledge.command_output import read_command_output, without_command_output
 from knowledge.inference import implied_symptom
 from knowledge.model import TreeNode
 from knowledge.reader import PasteTooLarge
@@ -99,12 +99,15 @@ def learn(turn: Turn, node: TreeNode | None, text: str) -> Learned:
     """Read `text` as the answer to `node` (None: no question asked yet) and whatever else it says."""
     try:
         paste = read_paste(turn.services.read_text, text)
+        # Output of the checks' commands, pasted ahead of the checks, answers them when they run; its
+        # listings are evidence for them, not error text (a property named InternalNLBBypassUrl is no error).
+        output = read_command_output(text) if paste.is_paste else []
+        if output:
+            paste = replace(read_paste(turn.services.read_text, without_command_output(text)), is_paste=True)
     except PasteTooLarge as too_large:
         return Learned(problem=str(too_large))
-    learned = Learned(paste=paste)
+    learned = Learned(paste=paste, command_output=output)
     if paste.is_paste:
-        # Output of the checks' commands, pasted ahead of the checks: it answers them when they run.
-        learned.command_output = read_command_output(text)
         # A pasted error's words (OWA, proxy, site...) are not the user describing the symptom, but the
         # facts it holds can imply one (symptoms.yaml `implied_by`), which answers that question.
         learned.ahead["pasted"] = True

@@ -20,7 +20,7 @@ from typing import Any
 from knowledge.ps_format import Block, cells, parse_blocks, typed_value
 from knowledge.reader import PasteTooLarge
 
-__all__ = ["MARKER", "MAX_PASTE_BYTES", "Section", "read_command_output"]
+__all__ = ["MARKER", "MAX_PASTE_BYTES", "Section", "read_command_output", "without_command_output"]
 
 MARKER = "## exchange-triage:"
 MAX_PASTE_BYTES = 1024 * 1024
@@ -246,16 +246,29 @@ def _width(lines: list[str]) -> int:
     return max((cells(line.rstrip()) for line in lines), default=0)
 
 
+def _lines(text: str) -> list[str]:
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_PASTE_BYTES:
+        raise PasteTooLarge(size)
+    return text.replace("\r\n", "\n").translate(_PLAIN).split("\n")
+
+
+def without_command_output(text: str) -> str:
+    """`text` less the output of the commands a marker or prompt names (their listings are check evidence,
+    not error messages), except Test-* cmdlets' results, which the error-text reader reads."""
+    kept: list[str] = []
+    for section in _split(_lines(text)):
+        if not section.command or section.command.lower().startswith("test-"):
+            kept += section.lines
+    return "\n".join(kept)
+
+
 def read_command_output(text: str) -> list[dict[str, Any]]:
     """Every command output found in `text`, as plain-JSON sections (see `Section.as_dict`).
 
     Raises PasteTooLarge over 1 MiB. Text that holds no command output gives [].
     """
-    size = len(text.encode("utf-8", errors="surrogatepass"))
-    if size > MAX_PASTE_BYTES:
-        raise PasteTooLarge(size)
-    lines = text.replace("\r\n", "\n").translate(_PLAIN).split("\n")
-    sections = _split(lines)
+    sections = _split(_lines(text))
     budget = [MAX_ROWS]
     out: list[dict[str, Any]] = []
     for section in sections:

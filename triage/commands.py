@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from checks.outcome import checks_run, merged_facts
+from knowledge.command_output import read_command_output, without_command_output
 from knowledge.diagnosis import Diagnosis, diagnose
 from knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
 from knowledge.reader import PasteTooLarge
@@ -25,7 +26,10 @@ def register(subparsers: Any) -> None:
         description="Read a pasted error (event log entry, OWA error, Test-* output) and rank the likely causes.",
     )
     diagnose_parser.add_argument(
-        "--error-file", metavar="PATH|-", help="file with the pasted error text; - for stdin"
+        "--error-file",
+        metavar="PATH|-",
+        help="file with the pasted error text, and/or the output of the commands the checks offer "
+        "(read as check evidence: without a backend the checks run on it alone); - for stdin",
     )
     diagnose_parser.add_argument(
         "--symptom", metavar="ID", help="symptom id (see knowledge/data/symptoms.yaml)"
@@ -90,15 +94,21 @@ def run_diagnose(args: argparse.Namespace) -> int:
     kb = _knowledge()
     conversation = _conversation_facts(args, kb)
     text = _read_text(args.error_file)
-    checks = _run_checks(args, kb, conversation)
+    try:
+        pasted = read_command_output(text) if text else []
+        # Command listings are the checks' evidence; the error-text reader reads the rest.
+        error_text = without_command_output(text) if pasted and text else text
+    except PasteTooLarge as exc:
+        raise _usage(str(exc)) from None
+    checks = _run_checks(args, kb, conversation, pasted)
     try:
         if checks is None:
-            result = diagnose(kb, text=text, conversation=conversation)
+            result = diagnose(kb, text=error_text, conversation=conversation)
         else:
             results, conversation = checks
             found = merged_facts(results)
             result = diagnose(
-                kb, text=text, conversation=conversation, checks=found, checks_run=checks_run(results)
+                kb, text=error_text, conversation=conversation, checks=found, checks_run=checks_run(results)
             )
     except PasteTooLarge as exc:
         raise _usage(str(exc)) from None
@@ -116,14 +126,17 @@ def run_diagnose(args: argparse.Namespace) -> int:
 
 
 def _run_checks(
-    args: argparse.Namespace, kb: KnowledgeBase, conversation: dict[str, Any]
+    args: argparse.Namespace, kb: KnowledgeBase, conversation: dict[str, Any], pasted: list[dict[str, Any]]
 ) -> tuple[list[Any], dict[str, Any]] | None:
-    """The backend checks, when --scenario or --backend live asks for them (None otherwise)."""
-    backend: Literal["lab", "live"] | None = args.backend or ("lab" if args.scenario else None)
+    """The backend checks, when --scenario or --backend live asks for them or the file holds the output of
+    their commands (None otherwise)."""
+    backend: Literal["lab", "live", "pasted"] | None = args.backend or ("lab" if args.scenario else None)
     if backend is None:
         if args.config:
             raise _usage("--config needs --backend live")
-        return None
+        if not pasted:
+            return None
+        backend = "pasted"
     if backend == "lab" and not args.scenario:
         raise _usage("--backend lab needs --scenario NAME|PATH")
     if backend == "live" and not args.config:
@@ -135,7 +148,9 @@ def _run_checks(
 
     try:
         return asyncio.run(
-            run_checks_once(backend, facts=conversation, kb=kb, scenario=args.scenario, config=args.config)
+            run_checks_once(
+                backend, facts=conversation, kb=kb, scenario=args.scenario, config=args.config, pasted=pasted
+            )
         )
     except (ConfigError, ValueError) as exc:  # a bad config file or scenario (lab.scenario.ScenarioError)
         raise _usage(str(exc)) from None

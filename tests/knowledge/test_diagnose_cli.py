@@ -150,3 +150,25 @@ def test_a_paste_that_implies_the_symptom_answers_that_question(capsys: pytest.C
     out = json.loads(capsys.readouterr().out)
     assert out["facts"]["symptom"] == "freebusy-cloud-to-onprem"
     assert "symptom" not in {q["node"] for q in out["questions"]}
+
+
+def test_pasted_command_output_is_check_evidence_without_any_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    """The output of the checks' commands (seed-000's servers) in --error-file: the checks run on it alone."""
+    paste = Path(__file__).parent / "pastes" / "commands" / "seed-000-remedies.txt"
+    pair = ["--requester", "alice@contoso.com", "--target", "bjorn@contoso.com"]
+    assert main(["diagnose", "--error-file", str(paste), *pair, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    checks = {c["id"]: c for c in out["checks"]}
+    assert checks["federation-certificates"]["status"] == "fail"
+    assert checks["topology"]["status"] == "ok"
+    assert checks["oauth-configuration"]["status"] == "skipped"
+    assert "pasted output has no output of Get-AuthConfig" in checks["oauth-configuration"]["summary"]
+    assert out["causes"][0]["id"] == "federation-cert-missing-on-site"
+    assert out["facts"]["fedcert.missing_servers"] == ["EX03", "EX04"]
+    # The listings are evidence for the checks, not error text: no error signature fires on them.
+    assert "signatures" not in out["facts"]
+
+
+def test_an_error_paste_without_command_output_runs_no_checks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--json"]) == 0
+    assert "checks" not in json.loads(capsys.readouterr().out)
