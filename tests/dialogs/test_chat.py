@@ -150,3 +150,40 @@ def test_triage_chat_runs_a_seed_triage_against_the_embedded_lab(tmp_path: Path)
         "    Import-ExchangeCertificate -Server EX03 -FileData $export.FileData -Password $password" in shown
     )
     assert list(tmp_path.glob("runbook-federation-cert-missing-on-site-*.html"))
+
+
+async def test_in_the_terminal_command_output_pasted_after_the_result_goes_to_the_checks() -> None:
+    from checks.api import CheckResult
+    from checks.registry import registry
+    from dialogs.testing import FakeCheckRunner
+
+    remedy = registry()["federation-trust"].remedy({})
+    down = CheckResult("federation-trust", "error", "Could not reach Exchange PowerShell.", remedy=remedy)
+    runner = FakeCheckRunner([*seed_000().results.values(), down])
+
+    async def publish(runbook: dict[str, Any]) -> str:
+        return "file:///tmp/runbook.html"
+
+    conversation = TriageConversation(load_knowledge(), runner, publish, read_error_text)
+    out = io.StringIO()
+    output = "## exchange-triage: Get-FederationTrust\n\nName               : Microsoft Federation Gateway\nOrgPrivCertificate : 3226500C943B6235AEB493A307F084710FD1D5D0\n"
+    typed = [
+        "1",
+        "1",
+        "usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com",
+        "1",
+        "skip",
+        "2",  # Paste command output (1 is Open remediation)
+        '"""',
+        output,
+        '"""',
+        "quit",
+    ]
+    await chat(ChatSession(conversation, out, user_name="Ada"), io.StringIO("\n".join(typed) + "\n"))
+    shown = out.getvalue()
+    assert "## Let me look anyway" in shown
+    assert "  [Command output] (type it as a message)" in shown
+    assert "bot: I read the output of Get-FederationTrust." in shown
+    rerun = runner.requests[-1]
+    assert rerun.check_ids == ("federation-trust",)
+    assert rerun.pasted[0]["rows"][0]["OrgPrivCertificate"] == "3226500C943B6235AEB493A307F084710FD1D5D0"
