@@ -62,3 +62,61 @@ async def test_a_check_on_the_output_of_its_own_remedy_finds_what_it_finds_over_
             check_id,
             again.summary,
         )
+
+
+async def test_pasted_output_answers_first_and_the_live_backend_answers_the_rest(
+    org: FakeOrg, kb: KnowledgeBase
+) -> None:
+    from checks.errors import Unreachable
+
+    ports, fakes = org.ports()
+    fakes["exchange"].failures["Get-FederationTrust"] = Unreachable("Exchange PowerShell", "down")
+    text = (
+        "[PS] C:\\>'## exchange-triage: Get-FederationTrust'; Get-FederationTrust | fl\n"
+        "## exchange-triage: Get-FederationTrust\n\n"
+        "Name               : Microsoft Federation Gateway\n"
+        "OrgPrivCertificate : 3226500C943B6235AEB493A307F084710FD1D5D0\n"
+    )
+    result = (await run_pasted(ports, kb, PAIR, read_command_output(text), "federation-trust"))[
+        "federation-trust"
+    ]
+    assert result.status == "ok", result.summary
+    assert result.facts["fedcert.thumbprint"] == "3226500C943B6235AEB493A307F084710FD1D5D0"
+    assert fakes["exchange"].called("Get-FederationTrust") == 0
+    assert fakes["exchange"].called("Test-FederationTrust") == 1  # not pasted: the live backend answered
+
+
+async def test_a_list_cut_off_in_the_paste_is_an_error_naming_the_fix_not_a_finding(
+    kb: KnowledgeBase,
+) -> None:
+    text = (
+        "## exchange-triage: Get-OrganizationRelationship\n\n"
+        "Name        : On-premises to O365\n"
+        "DomainNames : {a.com, b.com, c.com, d.com...}\n"
+        "Enabled     : True\n"
+        "## exchange-triage: Get-SharingPolicy\n\n"
+        "Name    : Default Sharing Policy\nDomains : {*:CalendarSharingFreeBusySimple}\nDefault : True\n"
+    )
+    pasted = read_command_output(text)
+    found = await run_pasted(Ports(), kb, {"target": "bjorn@contoso.com"}, pasted, "sharing-policy")
+    result = found["sharing-policy"]
+    assert result.status == "error"
+    assert "cut DomainNames off" in result.summary and "$FormatEnumerationLimit = -1" in result.summary
+    assert "Get-OrganizationRelationship" in result.remedy
+
+
+async def test_an_object_the_paste_says_was_not_found_is_not_found(kb: KnowledgeBase) -> None:
+    text = (
+        "## exchange-triage: Get-Mailbox -Identity bjorn@contoso.com\n"
+        "The operation couldn't be performed because object 'bjorn@contoso.com' couldn't be found on 'dc01'.\n"
+        "    + CategoryInfo          : NotSpecified: (:) [Get-Mailbox], ManagementObjectNotFoundException\n"
+        "## exchange-triage: Get-RemoteMailbox -Identity bjorn@contoso.com\n"
+        "## exchange-triage: Get-ExchangeServer\n\nName : EX01\nSite : contoso.com/Configuration/Sites/HQ\n"
+        "## exchange-triage: Get-WebServicesVirtualDirectory -ADPropertiesOnly\n"
+        "## exchange-triage: Get-OwaVirtualDirectory -ADPropertiesOnly\n"
+        "## exchange-triage: Get-AcceptedDomain\n\nDomainName : contoso.com\n"
+    )
+    facts = {"target": "bjorn@contoso.com"}
+    result = (await run_pasted(Ports(), kb, facts, read_command_output(text), "topology"))["topology"]
+    assert result.status == "fail"
+    assert "No mailbox or remote mailbox has the address bjorn@contoso.com" in result.summary
