@@ -61,7 +61,7 @@ TEMPLATES: Mapping[str, str] = {
     # each requested cmdlet, but only those on the literal list below (the arguments cannot widen it).
     "exo-cmdlets": "\n".join(
         [
-            "$allowed = @('Get-OrganizationConfig', 'Get-OrganizationRelationship', 'Get-IntraOrganizationConnector', 'Get-SharingPolicy', 'Get-AcceptedDomain')",
+            "$allowed = @('Get-OrganizationConfig', 'Get-OrganizationRelationship', 'Get-IntraOrganizationConnector', 'Get-SharingPolicy', 'Get-AcceptedDomain', 'Get-FederationTrust', 'Get-Recipient', 'Get-CASMailbox', 'Get-DistributionGroupMember')",
             "Import-Module ExchangeOnlineManagement -ErrorAction Stop",
             "Connect-ExchangeOnline -AppId $TriageArgs.app_id -CertificateThumbprint $TriageArgs.certificate_thumbprint -Organization $TriageArgs.organization -CommandName $allowed -ShowBanner:$false -ErrorAction Stop",
             "$out = [ordered]@{}",
@@ -69,6 +69,14 @@ TEMPLATES: Mapping[str, str] = {
             "  foreach ($name in @($TriageArgs.cmdlets)) {",
             "    if ($allowed -notcontains $name) { $out[$name] = @{ error = 'not on the read-only list' }; continue }",
             "    try { $out[$name] = @(& $name -ErrorAction Stop | Select-Object -Property *) } catch { $out[$name] = @{ error = $_.Exception.Message } }",
+            "  }",
+            # Calls with parameters: the values arrive as JSON data and are splatted, never parsed as script.
+            "  $index = 0",
+            "  foreach ($call in @($TriageArgs.calls | Where-Object { $_ })) {",
+            "    $key = 'call:' + $index; $index++",
+            "    if ($allowed -notcontains $call.name) { $out[$key] = @{ error = 'not on the read-only list' }; continue }",
+            "    $p = @{}; if ($call.params) { $call.params.PSObject.Properties | ForEach-Object { $p[$_.Name] = $_.Value } }",
+            "    try { $out[$key] = @(& $call.name @p -ErrorAction Stop | Select-Object -Property *) } catch { $out[$key] = @{ error = $_.Exception.Message } }",
             "  }",
             "} finally { Disconnect-ExchangeOnline -Confirm:$false | Out-Null }",
             "$out | ConvertTo-Json -Depth 4 -Compress",

@@ -25,8 +25,11 @@ from knowledge.validators import (
 __all__ = [
     "EXCHANGE_CMDLETS",
     "EXCHANGE_ONLINE_CMDLETS",
+    "check_group",
     "check_name",
+    "check_recipient_filter",
     "guard_cmdlet",
+    "recipient_filter",
     "valid_address",
 ]
 
@@ -38,6 +41,34 @@ def check_name(value: str) -> str:
     if not _NAME.match(value):
         raise ValueProblem(f"'{value[:64]}' is not a plain object name.")
     return value
+
+
+_ADDRESS = r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}"
+# The one recipient filter the checks send: an address as proxy (SMTP or SIP) or UPN. Nothing else passes,
+# so a filter can only ever ask for the objects using one address.
+_RECIPIENT_FILTER = re.compile(
+    rf"EmailAddresses -eq 'smtp:({_ADDRESS})' -or EmailAddresses -eq 'sip:\1' -or UserPrincipalName -eq '\1'"
+)
+_GROUP_NAME = re.compile(r"^[^'\"`$;|<>\r\n]{1,256}$")
+
+
+def check_recipient_filter(value: str) -> str:
+    if not _RECIPIENT_FILTER.fullmatch(value):
+        raise ValueProblem("only the duplicate-address recipient filter is allowed")
+    return value
+
+
+def check_group(value: str) -> str:
+    """A group's name, alias, address or distinguished name, as a FreeBusyAccessScope names it."""
+    if not _GROUP_NAME.match(value):
+        raise ValueProblem(f"'{value[:64]}' is not a group name.")
+    return value
+
+
+def recipient_filter(address: str) -> str | None:
+    """The filter that finds every object using `address` (None for an address it cannot carry)."""
+    candidate = f"EmailAddresses -eq 'smtp:{address}' -or EmailAddresses -eq 'sip:{address}' -or UserPrincipalName -eq '{address}'"
+    return candidate if _RECIPIENT_FILTER.fullmatch(candidate) else None
 
 
 def _switch(value: Any) -> Any:
@@ -62,6 +93,7 @@ _THUMB = _text(check_thumbprint)
 _URL = _text(check_url)
 _NAMED = _text(check_name)
 
+_GROUP = _text(check_group)
 _VDIR = {"Server": _SERVER, "ADPropertiesOnly": _switch, "ShowMailboxVirtualDirectories": _switch}
 _NONE: dict[str, Callable[[Any], Any]] = {}
 
@@ -91,6 +123,12 @@ EXCHANGE_CMDLETS: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
     "Get-WebServicesVirtualDirectory": _VDIR,
     "Get-AutodiscoverVirtualDirectory": _VDIR,
     "Test-OAuthConnectivity": {"Service": _NAMED, "TargetUri": _URL, "Mailbox": _SMTP},
+    "Get-Recipient": {"Identity": _SMTP, "Filter": _text(check_recipient_filter)},
+    "Get-CASMailbox": {"Identity": _SMTP},
+    "Get-DistributionGroupMember": {"Identity": _GROUP},
+    "Get-AvailabilityConfig": _NONE,
+    "Get-OrganizationConfig": _NONE,
+    "Get-ServerComponentState": {"Identity": _SERVER},
 }
 
 # Exchange Online configuration cmdlets the management host may run (parameterless Gets).
@@ -100,6 +138,9 @@ EXCHANGE_ONLINE_CMDLETS: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
     "Get-IntraOrganizationConnector": _NONE,
     "Get-SharingPolicy": _NONE,
     "Get-AcceptedDomain": _NONE,
+    "Get-FederationTrust": _NONE,
+    "Get-Recipient": {"Identity": _SMTP},
+    "Get-DistributionGroupMember": {"Identity": _GROUP},
 }
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from lab import cmdlet_tests
+from lab import cmdlets_directory as directory
 from lab import exchange_objects as xo
 from lab.context import LabContext
 from lab.psrp_wire import Command, ErrorInfo, PsObject, PsValue
@@ -390,6 +391,12 @@ _ON_PREMISES: dict[str, Cmdlet] = {
     "Get-RemoteMailbox": Cmdlet(_mailboxes, _params()),
     "Get-MailboxDatabase": Cmdlet(_mailbox_databases, _params("Server", "Status")),
     "Get-MailboxFolderPermission": Cmdlet(_folder_permissions, _params("User")),
+    "Get-Recipient": Cmdlet(directory.recipients, _params("Filter")),
+    "Get-CASMailbox": Cmdlet(directory.cas_mailboxes, _params()),
+    "Get-DistributionGroupMember": Cmdlet(directory.group_members, _params()),
+    "Get-AvailabilityConfig": Cmdlet(directory.availability_config, _params()),
+    "Get-OrganizationConfig": Cmdlet(directory.organization_config, _params()),
+    "Get-ServerComponentState": Cmdlet(directory.component_states, _params("Component")),
     "Test-FederationTrust": Cmdlet(_test_federation_trust, _params("UserIdentity", "MonitoringContext")),
     "Test-OAuthConnectivity": Cmdlet(
         _test_oauth_connectivity,
@@ -408,8 +415,12 @@ _ONLINE: dict[str, Cmdlet] = {
         "Get-SharingPolicy",
         "Get-Mailbox",
         "Get-MailboxFolderPermission",
+        "Get-Recipient",
+        "Get-CASMailbox",
+        "Get-DistributionGroupMember",
     )
 } | {
+    "Get-FederationTrust": Cmdlet(directory.online_federation_trust, _params()),
     "Get-OrganizationConfig": Cmdlet(_organization_config, _params()),
     "Get-AcceptedDomain": Cmdlet(_online_accepted_domains, _params()),
 }

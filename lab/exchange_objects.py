@@ -420,17 +420,29 @@ def _exchange_guid(address: str) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"mailbox:{address.lower()}")
 
 
-def _recipient_props(ctx: LabContext, box: Mailbox) -> dict[str, PsValue]:
+def user_dn(org: Organization, name: str) -> str:
+    return f"CN={name},CN=Users," + ",".join(f"DC={part}" for part in org.forest.split("."))
+
+
+def email_addresses(ctx: LabContext, box: Mailbox) -> list[str]:
+    """A mailbox's proxy addresses: the scenario's, else its primary and its tenant routing address."""
+    if box.email_addresses is not None:
+        return list(box.email_addresses)
     routing = box.remote_routing_address or f"{box.local_part}@{ctx.scenario.exchange_online.routing_domain}"
+    return [f"SMTP:{box.address}", f"smtp:{routing}"]
+
+
+def _recipient_props(ctx: LabContext, box: Mailbox) -> dict[str, PsValue]:
     alias = box.alias or box.local_part
     return {
         "Name": box.display_name,
         "Alias": alias,
         "DisplayName": box.display_name,
         "PrimarySmtpAddress": box.address,
-        "EmailAddresses": [f"SMTP:{box.address}", f"smtp:{routing}"],
-        "UserPrincipalName": box.address,
+        "EmailAddresses": list[PsValue](email_addresses(ctx, box)),
+        "UserPrincipalName": box.user_principal_name or box.address,
         "ExchangeGuid": _exchange_guid(box.address),
+        "DistinguishedName": user_dn(ctx.scenario.organization, box.display_name),
         "Identity": f"{ctx.scenario.organization.forest}/Users/{box.display_name}",
     }
 

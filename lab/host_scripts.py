@@ -158,10 +158,22 @@ def _exo_cmdlets(ctx: LabContext, server: Server, args: dict[str, Json]) -> Json
         return {"error": f"Connect-ExchangeOnline: the tenant '{organization}' was not found."}
     out: dict[str, Json] = {}
     for name in _texts(args, "cmdlets"):
-        result = run_pipeline(ctx, [Command(name)], online=True)
-        failure = result.failure or (result.errors[0] if result.errors and not result.objects else None)
-        out[name] = {"error": failure.message} if failure else [_exo_json(o) for o in result.objects]
+        out[name] = _exo_run(ctx, Command(name))
+    calls = args.get("calls") or []
+    if not isinstance(calls, list):
+        raise _ArgumentError("argument 'calls' must be a list")
+    for index, call in enumerate(calls):
+        if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+            raise _ArgumentError("each call needs a name")
+        params = call.get("params") or {}
+        out[f"call:{index}"] = _exo_run(ctx, Command(call["name"], dict(params)))
     return out
+
+
+def _exo_run(ctx: LabContext, command: Command) -> Json:
+    result = run_pipeline(ctx, [command], online=True)
+    failure = result.failure or (result.errors[0] if result.errors and not result.objects else None)
+    return {"error": failure.message} if failure else [_exo_json(o) for o in result.objects]
 
 
 TEMPLATES: dict[str, Template] = {

@@ -20,6 +20,7 @@ __all__ = [
     "AuthConfig",
     "AuthServer",
     "AvailabilityAddressSpace",
+    "AvailabilityConfig",
     "AvailabilityError",
     "AvailabilityOutcome",
     "CalendarEvent",
@@ -27,10 +28,12 @@ __all__ = [
     "Certificate",
     "Database",
     "EventLogEntry",
+    "EwsPolicy",
     "ExchangeOnline",
     "FederatedOrganizationIdentifier",
     "FederationInformation",
     "FederationTrust",
+    "Group",
     "IntraOrganizationConnector",
     "LabTime",
     "Mailbox",
@@ -38,6 +41,7 @@ __all__ = [
     "OrganizationRelationship",
     "Pair",
     "PartnerApplication",
+    "Recipient",
     "Scenario",
     "Server",
     "SettingOverride",
@@ -138,6 +142,7 @@ class VirtualDirectory(_Model):
     authentication: list[str] = []  # InternalAuthenticationMethods
     external_authentication: list[str] | None = None  # None: same as internal
     oauth_authentication: bool | None = None  # EWS and Autodiscover only
+    svc_handler: bool = True  # EWS and Autodiscover: IIS has the svc-Integrated handler mapping
     internal_nlb_bypass_url: str | None = None  # EWS only: the back-end vdir's value
     require_ssl: bool = True  # IIS SSL settings of the vdir
     answer_status: int = 200  # what IIS answers to an HTTPS request on the vdir
@@ -172,6 +177,13 @@ class Server(_Model):
     virtual_directories: VirtualDirectories
     registry: dict[str, dict[str, RegistryValue]] = {}
     events: list[EventLogEntry] = []
+    # What the host-level reads see on this server (clock, Internet reachability, services, IIS).
+    clock_offset_seconds: int = 0  # from the domain's time source
+    unreachable_urls: list[str] = []  # outbound endpoints it cannot reach; "*" for none
+    stopped_services: list[str] = []  # automatic MSExchange* services not running
+    stopped_app_pools: list[str] = []
+    inactive_components: list[str] = []  # Get-ServerComponentState beyond the two inactive by default
+    back_end_certificate: Thumbprint | Literal["auto"] | None = "auto"  # the Exchange Back End https binding
 
 
 class Database(_Model):
@@ -288,6 +300,34 @@ class SharingPolicy(_Model):
     default: bool = False
 
 
+class Recipient(_Model):
+    """A directory object other than the scenario's mailboxes: a contact, a user, a stale copy."""
+
+    name: str
+    recipient_type: Literal["MailContact", "MailUser", "User", "UserMailbox"] = "MailContact"
+    email_addresses: list[str] = []  # with prefixes: SMTP:, smtp:, sip:
+    user_principal_name: str | None = None
+
+
+class Group(_Model):
+    name: str
+    members: list[str]  # addresses
+
+
+class AvailabilityConfig(_Model):
+    per_user_account: str | None = None
+    org_wide_account: str | None = None
+
+
+class EwsPolicy(_Model):
+    """Set-OrganizationConfig's EWS application policy."""
+
+    enabled: bool | None = None  # EwsEnabled
+    application_access_policy: Literal["EnforceAllowList", "EnforceBlockList"] | None = None
+    allow_list: list[str] = []
+    block_list: list[str] = []
+
+
 class Organization(_Model):
     name: str
     forest: str
@@ -306,6 +346,10 @@ class Organization(_Model):
     setting_overrides: list[SettingOverride] = []
     availability_address_spaces: list[AvailabilityAddressSpace] = []
     sharing_policies: list[SharingPolicy] = []
+    recipients: list[Recipient] = []
+    groups: list[Group] = []
+    availability_config: AvailabilityConfig = AvailabilityConfig()
+    ews_policy: EwsPolicy = EwsPolicy()
 
 
 class ExchangeOnline(_Model):
@@ -313,6 +357,8 @@ class ExchangeOnline(_Model):
     tenant_id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
     routing_domain: str  # contoso.mail.onmicrosoft.com
     ews_enabled: bool = True
+    federation_trust_application_id: str = "260563"  # 292841: the outdated trust
+    groups: list[Group] = []
     organization_relationships: list[OrganizationRelationship] = []
     intra_organization_connectors: list[IntraOrganizationConnector] = []
     sharing_policies: list[SharingPolicy] = []
@@ -356,6 +402,10 @@ class Mailbox(_Model):
     ]
     sharing_subscriptions: list[SharingSubscription] = []
     calendar: list[CalendarEvent] = []
+    email_addresses: list[str] | None = None  # None: SMTP:address and smtp:<alias>@<routing domain>
+    user_principal_name: str | None = None  # None: the address
+    synced_to_cloud: bool = True  # onprem: Entra Connect made its mail user in Exchange Online
+    block_external_outlook: bool = False  # Get-CASMailbox MAPIBlockOutlookExternalConnectivity
 
     @property
     def local_part(self) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from checks.errors import CommandFailed
+from checks.errors import CommandFailed, NotFound
 from checks.ports import HostPort, Row
 from checks.safety import EXCHANGE_ONLINE_CMDLETS, guard_cmdlet
 
@@ -35,13 +35,15 @@ class ExoHost:
         self._settings, self._host = settings, host
         self._snapshot: asyncio.Task[dict[str, Any]] | None = None
 
-    async def _fetch(self) -> dict[str, Any]:
+    async def _fetch(self, calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         s = self._settings
+        plain = [] if calls else sorted(c for c, spec in EXCHANGE_ONLINE_CMDLETS.items() if not spec)
         args = {
             "organization": s.organization,
             "app_id": s.app_id,
             "certificate_thumbprint": s.certificate_thumbprint,
-            "cmdlets": sorted(EXCHANGE_ONLINE_CMDLETS),
+            "cmdlets": plain,
+            "calls": calls or [],
         }
         answer = await self._host.run(s.host, "exo-cmdlets", args)
         if not isinstance(answer, dict):
@@ -53,13 +55,17 @@ class ExoHost:
         return answer
 
     async def run(self, cmdlet: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        guard_cmdlet(cmdlet, params, EXCHANGE_ONLINE_CMDLETS, backend=NAME)
-        if self._snapshot is None:
-            self._snapshot = asyncio.ensure_future(self._fetch())
-        snapshot = await asyncio.shield(self._snapshot)
-        answer = snapshot.get(cmdlet)
+        checked = guard_cmdlet(cmdlet, params, EXCHANGE_ONLINE_CMDLETS, backend=NAME)
+        if checked:
+            # A call with parameters (a recipient, a group) connects on its own: it names one object.
+            answer = (await self._fetch([{"name": cmdlet, "params": checked}])).get("call:0")
+        else:
+            if self._snapshot is None:
+                self._snapshot = asyncio.ensure_future(self._fetch())
+            answer = (await asyncio.shield(self._snapshot)).get(cmdlet)
         if isinstance(answer, dict) and "error" in answer:
-            raise CommandFailed(NAME, f"{cmdlet} in Exchange Online: {str(answer['error'])[:200]}")
+            message = f"{cmdlet} in Exchange Online: {str(answer['error'])[:200]}"
+            raise (NotFound if "couldn't be found" in message else CommandFailed)(NAME, message)
         if answer is None:
             return []
         rows = answer if isinstance(answer, list) else [answer]
