@@ -15,6 +15,7 @@ __all__ = [
     "EWS_BACK_END",
     "ORG",
     "PAIR",
+    "PAIR_IDENTITY",
     "VDIRS",
 ]
 
@@ -39,13 +40,53 @@ EWS_BACK_END = PasteCommand(
 )
 ORG = (SERVERS, VDIRS["ews"], VDIRS["owa"])
 
-_MAILBOX = ("PrimarySmtpAddress", "Alias", "DisplayName", "RecipientTypeDetails", "Database", "ServerName")
-_REMOTE = ("PrimarySmtpAddress", "Alias", "DisplayName", "RecipientTypeDetails", "RemoteRoutingAddress")
+_IDENTITY = ("EmailAddresses", "UserPrincipalName", "DistinguishedName")
+_MAILBOX = (
+    "PrimarySmtpAddress",
+    "Alias",
+    "DisplayName",
+    "RecipientTypeDetails",
+    "Database",
+    "ServerName",
+    *_IDENTITY,
+)
+_REMOTE = (
+    "PrimarySmtpAddress",
+    "Alias",
+    "DisplayName",
+    "RecipientTypeDetails",
+    "RemoteRoutingAddress",
+    *_IDENTITY,
+)
 ACCEPTED_DOMAINS = PasteCommand("Get-AcceptedDomain", ("Name", "DomainName", "DomainType", "Default"))
 PAIR = (
     *(PasteCommand("Get-Mailbox", _MAILBOX, per=role) for role in ("requester", "target")),
     *(PasteCommand("Get-RemoteMailbox", _REMOTE, per=role) for role in ("requester", "target")),
     ACCEPTED_DOMAINS,
+)
+DUPLICATES = "EmailAddresses -eq 'smtp:{address}' -or EmailAddresses -eq 'sip:{address}' -or UserPrincipalName -eq '{address}'"
+_RECIPIENT = (
+    "Name",
+    "RecipientTypeDetails",
+    "PrimarySmtpAddress",
+    "DistinguishedName",
+    "EmailAddresses",
+    "UserPrincipalName",
+)
+PAIR_IDENTITY = (
+    *(
+        PasteCommand("Get-Recipient", _RECIPIENT[:3], online=True, per=role)
+        for role in ("requester", "target")
+    ),
+    *(
+        PasteCommand("Get-Recipient", _RECIPIENT, per=role, param="Filter", value=DUPLICATES)
+        for role in ("requester", "target")
+    ),
+    PasteCommand(
+        "Get-CASMailbox",
+        ("Name", "PrimarySmtpAddress", "MAPIBlockOutlookExternalConnectivity", "MAPIBlockOutlookRpcHttp"),
+        per="target",
+    ),
 )
 CERTIFICATES = PasteCommand(
     "Get-ExchangeCertificate",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from checks.safety import recipient_filter
 from knowledge.command_output import MARKER
 from knowledge.runbook import powershell_literal
 from knowledge.validators import ValueProblem, check_smtp
@@ -44,13 +45,31 @@ def _property(name: str) -> str:
     return f"@{{n='{name}';e={{$_.{name}}}}}"
 
 
+# per -> (the objects to repeat a command for, its parameter, the value from each object).
+LOOPS = {
+    "server": ("Get-ExchangeServer", "Server", "$_.Name"),
+    "routing-domain": (
+        "Get-AcceptedDomain | Where-Object { $_.DomainName -like '*.mail.onmicrosoft.com' }",
+        "DomainName",
+        "$_.DomainName",
+    ),
+    "orgrel-scope": (
+        "Get-OrganizationRelationship | Where-Object { $_.FreeBusyAccessScope }",
+        "Identity",
+        "$_.FreeBusyAccessScope",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class PasteCommand:
     """One Exchange cmdlet to run and paste back.
 
     `per` repeats it: "server" for every Exchange server (`-Server`), "routing-domain" for the tenant's
-    routing domain among the accepted domains (`-DomainName`), "requester"/"target" for that address
-    (`-Identity`, with `suffix` such as `:\\Calendar`; left out while the address is unknown).
+    routing domain among the accepted domains (`-DomainName`), "orgrel-scope" for each organisation
+    relationship's FreeBusyAccessScope group (`-Identity`), "requester"/"target" for that address
+    (`param`, default -Identity, given `value` with the address in it, e.g. "{address}:\\Calendar"; left out
+    while the address is unknown).
     """
 
     cmdlet: str
@@ -59,7 +78,8 @@ class PasteCommand:
     online: bool = False
     table: bool = False
     per: str = ""
-    suffix: str = ""
+    value: str = "{address}"
+    param: str = "Identity"
 
     def _format(self) -> str:
         shown = ",".join(_property(p) for p in self.properties)
@@ -73,32 +93,30 @@ class PasteCommand:
                 marked.append(f" -{name}")
                 typed.append(f" -{name}")
             else:
-                marked.append(f" -{name} {value}")
-                typed.append(f" -{name} {powershell_literal(str(value))}")
+                shown = str(value)
+                bare = shown and " " not in shown and not shown.startswith(("'", "-"))
+                marked.append(f" -{name} {shown if bare else _ps_quoted(shown)}")
+                typed.append(f" -{name} {powershell_literal(shown)}")
         return "".join(marked), "".join(typed)
 
     def line(self, facts: Mapping[str, Any]) -> str | None:
         side = "online " if self.online else ""
-        if self.per == "server":
+        loop = LOOPS.get(self.per)
+        if loop is not None:
+            objects, param, each = loop
             marked, typed = self._params()
-            marker = f"{MARKER} {side}{self.cmdlet}{marked} -Server $($_.Name)"
+            marker = f"{MARKER} {side}{self.cmdlet} -{param} '$({each})'{marked}"
             return (
-                f'Get-ExchangeServer | ForEach-Object {{ "{marker}"; '
-                f"{self.cmdlet}{typed} -Server $_.Name | {self._format()} }}"
-            )
-        if self.per == "routing-domain":
-            marked, typed = self._params()
-            marker = f"{MARKER} {side}{self.cmdlet} -DomainName $($_.DomainName){marked}"
-            return (
-                "Get-AcceptedDomain | Where-Object { $_.DomainName -like '*.mail.onmicrosoft.com' } | "
-                f'ForEach-Object {{ "{marker}"; {self.cmdlet} -DomainName $_.DomainName{typed} | {self._format()} }}'
+                f'{objects} | ForEach-Object {{ "{marker}"; '
+                f'{self.cmdlet} -{param} "$({each})"{typed} | {self._format()} }}'
             )
         extra: list[tuple[str, str | bool]] = []
         if self.per in ("requester", "target"):
             address = _address(facts, self.per)
-            if address is None:
+            value = self.value.format(address=address, domain=address.rsplit("@", 1)[1]) if address else None
+            if value is None or (self.param == "Filter" and recipient_filter(address or "") is None):
                 return None
-            extra.append(("Identity", address + self.suffix))
+            extra.append((self.param, value))
         marked, typed = self._params(extra)
         marker = _ps_quoted(f"{MARKER} {side}{self.cmdlet}{marked}")
         return f"{marker}; {self.cmdlet}{typed} | {self._format()}"

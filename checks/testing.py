@@ -134,16 +134,27 @@ class FakeMailboxes(_Fake):
 
 @dataclass
 class FakeProbe(_Fake):
+    """URL -> answer; any other URL answers `default_status` over good TLS (with `server_header`), or,
+    with `default_error`, fails to connect with that error."""
+
     answers: dict[str, ProbeAnswer] = field(default_factory=dict)
     default_status: int = 200
+    default_error: str = ""
+    server_header: str = ""
 
     async def probe(self, url: str) -> ProbeAnswer:
         await self._enter("probe", url)
-        return self.answers.get(
-            url,
-            ProbeAnswer(
-                url=url, tls_ok=True, cert_name_ok=True, cert_trusted=True, status=self.default_status
-            ),
+        if url in self.answers:
+            return self.answers[url]
+        if self.default_error:
+            return ProbeAnswer(url=url, tls_ok=False, error=self.default_error)
+        return ProbeAnswer(
+            url=url,
+            tls_ok=True,
+            cert_name_ok=True,
+            cert_trusted=True,
+            status=self.default_status,
+            server_header=self.server_header,
         )
 
 

@@ -11,6 +11,7 @@ import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from checks.context import CheckContext
 from checks.errors import NotConfigured, NotFound, Refused
@@ -94,6 +95,9 @@ class MailboxInfo:
     site: str = ""
     routing_address: str = ""
     alias: str = ""
+    email_addresses: tuple[str, ...] = ()  # with prefixes (SMTP:, smtp:, sip:)
+    upn: str = ""
+    dn: str = ""
 
     @property
     def domain(self) -> str:
@@ -159,6 +163,7 @@ async def _build_mailbox(ctx: CheckContext, *, address: str) -> MailboxInfo | No
             database=text(onprem, "Database"),
             server=server.name if server else server_name.upper(),
             site=server.site if server else "",
+            **_identity(onprem),
         )
     if remote is not None:
         routing = text(remote, "RemoteRoutingAddress").removeprefix("SMTP:").removeprefix("smtp:")
@@ -167,8 +172,17 @@ async def _build_mailbox(ctx: CheckContext, *, address: str) -> MailboxInfo | No
             location="online",
             routing_address=routing,
             alias=text(remote, "Alias"),
+            **_identity(remote),
         )
     return None
+
+
+def _identity(row: Row) -> dict[str, Any]:
+    return {
+        "email_addresses": tuple(strings(row, "EmailAddresses")),
+        "upn": text(row, "UserPrincipalName"),
+        "dn": text(row, "DistinguishedName"),
+    }
 
 
 async def mailbox(ctx: CheckContext, address: str) -> MailboxInfo | None:

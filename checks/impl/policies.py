@@ -8,6 +8,7 @@ from typing import Any
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
 from checks.errors import BackendError
+from checks.impl.availability import ANCHOR, answering_facts, asking_facts
 from checks.impl.oauth import EXCHANGE_ONLINE_APP_ID
 from checks.impl.relationships import ORGRELS
 from checks.impl.sides import exo_rows, pair
@@ -21,30 +22,32 @@ from checks.views import mailbox, org, vdirs
 SHARING_REMEDY = pasted_remedy(
     [PasteCommand("Get-SharingPolicy", ("Name", "Default", "Enabled", "Domains")), ORGRELS], ORG, PAIR
 )
+_EWS_POLICY = (
+    "Name",
+    "EwsEnabled",
+    "EwsApplicationAccessPolicy",
+    "EwsAllowList",
+    "EwsBlockList",
+    "EwsAllowedAppIDs",
+)
+ONLINE_CONFIG = PasteCommand("Get-OrganizationConfig", _EWS_POLICY, online=True)
+_SPACE = ("ForestName", "AccessMethod", "ProxyUrl", "TargetAutodiscoverEpr", "UseServiceAccount", "UserName")
 SPACE_REMEDY = pasted_remedy(
     [
+        PasteCommand("Get-AvailabilityAddressSpace", _SPACE),
+        PasteCommand("Get-AvailabilityConfig", ("PerUserAccount", "OrgWideAccount")),
+        PasteCommand("Get-OrganizationConfig", _EWS_POLICY),
         PasteCommand(
-            "Get-AvailabilityAddressSpace",
-            (
-                "ForestName",
-                "AccessMethod",
-                "ProxyUrl",
-                "TargetAutodiscoverEpr",
-                "UseServiceAccount",
-                "UserName",
-            ),
-        )
+            "Get-Recipient", ("Name", "PrimarySmtpAddress"), per="target", value=f"{ANCHOR}@{{domain}}"
+        ),
+        ONLINE_CONFIG,
     ],
     ORG,
     PAIR,
 )
 EXO_REMEDY = pasted_remedy(
     [
-        PasteCommand(
-            "Get-OrganizationConfig",
-            ("Name", "EwsEnabled", "EwsApplicationAccessPolicy", "EwsAllowedAppIDs"),
-            online=True,
-        ),
+        ONLINE_CONFIG,
         PasteCommand("Get-AcceptedDomain", ("DomainName", "DomainType", "InitialDomain"), online=True),
         AUTH_SERVERS,
     ]
@@ -165,15 +168,20 @@ async def availability_address_space(ctx: CheckContext) -> Finding:
             facts["availability_space.proxy_url"] = text(relevant, "ProxyUrl")
         if expected and text(relevant, "AccessMethod").lower() == "internalproxy":
             facts["availability_space.expected_url"] = expected
-    if mismatch:
-        return Finding(
-            "fail",
-            f"Availability address space for {', '.join(mismatch)}: "
-            + "; ".join(e.note for e in evidence if e.note)
-            + ".",
-            evidence,
-            facts,
-        )
+    more, more_evidence = await _forest_facts(ctx, spaces)
+    facts.update(more)
+    problems = [e.note for e in evidence if e.note]
+    problems = (
+        [f"Availability address space for {', '.join(mismatch)}: " + "; ".join(problems)] if mismatch else []
+    )
+    evidence.extend(more_evidence)
+    if more.get("ews.availability_blocked_by_policy"):
+        problems.append("the EWS application policy refuses the Availability service (ASProxy)")
+    if more.get("autodiscover.anchor_address_missing"):
+        anchor = f"{ANCHOR}@{more['autodiscover.anchor_domain']}"
+        problems.append(f"no recipient holds the Autodiscover anchor address {anchor}")
+    if problems:
+        return Finding("fail", "; ".join(problems) + ".", evidence, facts)
     if not spaces:
         return Finding(
             "ok",
@@ -182,6 +190,18 @@ async def availability_address_space(ctx: CheckContext) -> Finding:
             facts,
         )
     return Finding("ok", "Every availability address space points at a valid https EWS URL.", evidence, facts)
+
+
+async def _forest_facts(ctx: CheckContext, spaces: list[Row]) -> tuple[dict[str, Any], list[Evidence]]:
+    """What the forest answering the pair's availability requests needs (`checks.impl.availability`)."""
+    requester, target = ctx.address("requester"), ctx.address("target")
+    if target is None:
+        return {}, []
+    target_info = await mailbox(ctx, target)
+    if target_info is None:
+        return asking_facts(spaces, target), []
+    external = requester is not None and await mailbox(ctx, requester) is None
+    return await answering_facts(ctx, target_info, requester, external)
 
 
 async def _hybrid_app_allowed(

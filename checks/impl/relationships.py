@@ -22,6 +22,18 @@ _ORGREL = (
     "TargetApplicationUri", "TargetAutodiscoverEpr", "TargetSharingEpr",
 )  # fmt: skip
 ORGRELS = PasteCommand("Get-OrganizationRelationship", _ORGREL)
+# The members of each relationship's FreeBusyAccessScope group, on both sides.
+SCOPE_MEMBERS = (
+    PasteCommand(
+        "Get-DistributionGroupMember", ("Name", "PrimarySmtpAddress", "EmailAddresses"), per="orgrel-scope"
+    ),
+    PasteCommand(
+        "Get-DistributionGroupMember",
+        ("Name", "PrimarySmtpAddress", "EmailAddresses"),
+        per="orgrel-scope",
+        online=True,
+    ),
+)
 IOC_REMEDY = pasted_remedy(
     [
         PasteCommand("Get-IntraOrganizationConnector", _IOC),
@@ -34,6 +46,7 @@ ORGREL_REMEDY = pasted_remedy(
     [
         ORGRELS,
         PasteCommand("Get-OrganizationRelationship", _ORGREL, online=True),
+        *SCOPE_MEMBERS,
         PasteCommand(
             "Get-FederationInformation",
             ("DomainNames", "TargetApplicationUri", "TargetAutodiscoverEpr", "TokenIssuerUris"),
@@ -185,6 +198,32 @@ async def _sharing_epr_ok(ctx: CheckContext, row: Row, evidence: list[Evidence])
     return answer.tls_ok and answer.status is not None
 
 
+async def _target_in_scope(
+    ctx: CheckContext, pair: CrossPremises, row: Row | None, evidence: list[Evidence]
+) -> bool | None:
+    """Whether the target is a member of the serving relationship's FreeBusyAccessScope group (None: no
+    scope, or its members could not be read)."""
+    scope = text(row, "FreeBusyAccessScope") if row is not None else ""
+    if not scope:
+        return None
+    port = ctx.exchange if pair.serving == "onprem" else ctx.exchange_online
+    try:
+        members = await port.run("Get-DistributionGroupMember", {"Identity": scope})
+    except BackendError as problem:
+        evidence.append(
+            ev(_SIDE_NAME[pair.serving], f"Members of {scope}", "could not read", problem.message)
+        )
+        return None
+    target = pair.target.address.lower()
+    addresses = {text(m, "PrimarySmtpAddress").lower() for m in members} | {
+        a.split(":", 1)[-1].lower() for m in members for a in strings(m, "EmailAddresses")
+    }
+    inside = target in addresses
+    evidence.append(ev(_SIDE_NAME[pair.serving], f"FreeBusyAccessScope {scope}", f"{len(members)} member(s)",
+                       f"{pair.target.address} {'is' if inside else 'is not'} a member"))  # fmt: skip
+    return inside
+
+
 def _relationship_problems(side: str, row: Row | None, domain: str) -> list[str]:
     where = _SIDE_NAME[side]
     if row is None:
@@ -260,6 +299,10 @@ async def organization_relationships(ctx: CheckContext) -> Finding:
     facts = _relationship_facts(side, row, _needed(pair, side))
     if row is not None and (epr_ok := await _sharing_epr_ok(ctx, row, evidence)) is not None:
         facts["orgrel.target_sharing_epr_ok"] = epr_ok
+    serving = next((f[1] for f in findings if f[0] == pair.serving), None)
+    in_scope = await _target_in_scope(ctx, pair, serving, evidence)
+    if in_scope is not None:
+        facts["orgrel.target_in_scope"] = in_scope
     onprem_row = covering(onprem, pair.cloud_domain, "DomainNames")
     facts["orgrel.uri_mismatch"] = _uri_mismatch(onprem_row, federation) if onprem_row is not None else []
     evidence.extend(
@@ -267,6 +310,10 @@ async def organization_relationships(ctx: CheckContext) -> Finding:
         for name in facts["orgrel.uri_mismatch"]
     )
     problems = [p for f in findings for p in f[2]]
+    if in_scope is False:
+        problems.append(
+            f"{pair.target.address} is not in the {_SIDE_NAME[pair.serving]} relationship's FreeBusyAccessScope group"
+        )
     if facts["orgrel.uri_mismatch"]:
         problems.append(
             "the on-premises relationship's "

@@ -7,14 +7,15 @@ from typing import Any
 
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
+from checks.impl.identity import cloud_facts, onprem_facts, target_facts
 from checks.impl.sides import routing_domain
-from checks.paste_commands import ORG, PAIR
+from checks.paste_commands import ORG, PAIR, PAIR_IDENTITY
 from checks.registry import check
 from checks.remedies import pasted_remedy
 from checks.values import ev
 from checks.views import MailboxInfo, Org, mailbox, org
 
-REMEDY = pasted_remedy(ORG, PAIR)
+REMEDY = pasted_remedy(ORG, PAIR, PAIR_IDENTITY)
 
 
 def _mailbox_facts(role: str, info: MailboxInfo) -> dict[str, Any]:
@@ -75,25 +76,52 @@ def _org_facts(organisation: Org) -> dict[str, Any]:
     return facts
 
 
-async def _pair_facts(ctx: CheckContext, found: dict[str, MailboxInfo]) -> dict[str, Any]:
-    """Which of the pair is on which side, and whether the cloud one's routing address is right."""
+async def _pair_facts(
+    ctx: CheckContext, found: dict[str, MailboxInfo]
+) -> tuple[dict[str, Any], list[Evidence]]:
+    """Which of the pair is on which side, whether the cloud one routes right, and the pair's directory
+    objects (`checks.impl.identity`)."""
     infos = list(found.values())
     onprem = next((i for i in infos if i.location == "onprem"), None)
     cloud = next((i for i in infos if i.location == "online"), None)
+    target = found.get("target")
     facts: dict[str, Any] = {}
+    evidence: list[Evidence] = []
+    jobs = []
     if onprem is not None:
         facts["pair.onprem_mailbox"] = onprem.address
+        if cloud is not None:
+            jobs.append(onprem_facts(ctx, onprem))
+    if target is not None and target.location == "onprem":
+        jobs.append(target_facts(ctx, target))
+    domain = await routing_domain(ctx) if cloud is not None else ""
+    for more, seen in [*await asyncio.gather(*jobs), *([cloud_facts(cloud, domain)] if cloud else [])]:
+        facts.update(more)
+        evidence.extend(seen)
     if cloud is None:
-        return facts
+        return facts, evidence
     facts["pair.cloud_mailbox"] = cloud.address
     facts["pair.cloud_remote_routing_address"] = cloud.routing_address
-    domain = await routing_domain(ctx)
     if domain:
         alias = cloud.alias or cloud.address.split("@", 1)[0]
         expected = f"{alias}@{domain}"
         facts["pair.cloud_expected_routing_address"] = expected
         facts["pair.cloud_remote_routing_ok"] = cloud.routing_domain == domain
-    return facts
+    return facts, evidence
+
+
+def _identity_problems(facts: dict[str, Any]) -> list[str]:
+    problems = []
+    if facts.get("pair.cloud_routing_address") == "":
+        problems.append(f"{facts['pair.cloud_mailbox']} has no address in the tenant's routing domain")
+    if facts.get("pair.onprem_synced") is False:
+        problems.append(f"{facts['pair.onprem_mailbox']} has no synced mail user in Exchange Online")
+    if facts.get("pair.onprem_duplicate_objects"):
+        shown = "; ".join(facts["pair.onprem_duplicate_objects"][:3])
+        problems.append(f"other objects use {facts['pair.onprem_mailbox']}'s address ({shown})")
+    if facts.get("target.external_connectivity_blocked"):
+        problems.append("the target mailbox blocks external Outlook connectivity")
+    return problems
 
 
 @check("topology", remedy=REMEDY)
@@ -113,7 +141,9 @@ async def topology(ctx: CheckContext) -> Finding:
         found[role] = info
         facts.update(_mailbox_facts(role, info))
         evidence.append(ev(info.address, "Location", info.location, _where(info)))
-    facts.update(await _pair_facts(ctx, found))
+    pair_facts, pair_evidence = await _pair_facts(ctx, found)
+    facts.update(pair_facts)
+    evidence.extend(pair_evidence)
     if missing:
         summary = f"No mailbox or remote mailbox has the address {', '.join(missing)}."
         return Finding("fail", summary, evidence, facts)
@@ -121,6 +151,9 @@ async def topology(ctx: CheckContext) -> Finding:
         cloud = facts["pair.cloud_mailbox"]
         summary = f"{cloud}'s RemoteRoutingAddress {facts['pair.cloud_remote_routing_address']} is not in the tenant's routing domain."
         return Finding("fail", summary, evidence, facts)
+    problems = _identity_problems(facts)
+    if problems:
+        return Finding("fail", "Mailboxes: " + "; ".join(problems) + ".", evidence, facts)
     target = found.get("target")
     if target is None or target.location != "onprem":
         where = "; ".join(_where(i) for i in found.values()) or "No pair given"

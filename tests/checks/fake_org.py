@@ -86,6 +86,10 @@ class FakeOrg:
     permissions: dict[str, list[Permission]] = field(default_factory=dict)
     free_busy: dict[tuple[str, str], FreeBusy] = field(default_factory=dict)
     probe_status: int = 200
+    probe_error: str = ""
+    others: list[dict[str, Any]] = field(default_factory=list)  # contacts and users beside the mailboxes
+    cloud_recipients: list[dict[str, Any]] = field(default_factory=list)  # Exchange Online's Get-Recipient
+    cas: dict[str, dict[str, Any]] = field(default_factory=dict)  # Get-CASMailbox by address
 
     def ports(self, *, latency: float = 0.0, with_online: bool = True) -> tuple[Ports, dict[str, Any]]:
         answers: dict[str, Any] = {
@@ -97,10 +101,15 @@ class FakeOrg:
             "Get-EcpVirtualDirectory": self.vdirs["ecp"],
             "Get-WebServicesVirtualDirectory": self._ews,
             "Get-AutodiscoverVirtualDirectory": self.vdirs["autodiscover"],
+            "Get-Recipient": self._recipients,
+            "Get-CASMailbox": self._cas,
             **self.cmdlets,
         }
         exchange = FakeExchange(latency=latency, answers=answers)
-        online = FakeExchange(latency=latency, answers=dict(self.online))
+        online = FakeExchange(
+            latency=latency,
+            answers={"Get-Recipient": by_identity(self.cloud_recipients), **self.online},
+        )
         host = FakeHost(latency=latency, handler=self._host)
         onprem = FakeMailboxes(
             latency=latency,
@@ -116,7 +125,12 @@ class FakeOrg:
             permissions=self.permissions,
             free_busy_answers=self.free_busy,
         )
-        probe = FakeProbe(latency=latency, default_status=self.probe_status)
+        probe = FakeProbe(
+            latency=latency,
+            default_status=self.probe_status,
+            default_error=self.probe_error,
+            server_header="Microsoft-IIS/10.0",
+        )
         ports = Ports(exchange, online if with_online else None, host, onprem, cloud, probe)
         return ports, {
             "exchange": exchange,
@@ -126,6 +140,25 @@ class FakeOrg:
             "cloud": cloud,
             "probe": probe,
         }
+
+    def _recipients(self, params: Any) -> list[dict[str, Any]]:
+        """Get-Recipient -Filter: the duplicate-address filter the topology check sends."""
+        address = str(params["Filter"]).split("'smtp:", 1)[1].split("'", 1)[0].lower()
+        everyone = [*self.mailboxes, *self.remote_mailboxes, *self.others]
+        return [
+            r
+            for r in everyone
+            if address in {str(a).split(":", 1)[-1].lower() for a in r.get("EmailAddresses", [])}
+            or str(r.get("UserPrincipalName", "")).lower() == address
+        ]
+
+    def _cas(self, params: Any) -> list[dict[str, Any]]:
+        wanted = str(params["Identity"]).lower()
+        return [
+            self.cas.get(
+                wanted, {"MAPIBlockOutlookExternalConnectivity": False, "MAPIBlockOutlookRpcHttp": False}
+            )
+        ]
 
     def _ews(self, params: Any) -> list[dict[str, Any]]:
         back = self.vdirs["ews_back"] if params.get("ShowMailboxVirtualDirectories") else []
@@ -155,6 +188,7 @@ def healthy() -> FakeOrg:
                 "ServerRole": "Mailbox",
                 "AdminDisplayVersion": "Version 15.2 (Build 2562.17)",
                 "InternetWebProxy": "http://proxy.contoso.com:8080/",
+                "Domain": "contoso.com",
             }
         )
         org.certificates[name] = [
@@ -184,7 +218,29 @@ def healthy() -> FakeOrg:
             "RecipientTypeDetails": "UserMailbox",
         },
     ]
-    org.remote_mailboxes = [{"PrimarySmtpAddress": REQUESTER, "RemoteRoutingAddress": f"SMTP:alice@{CLOUD}"}]
+    for box in org.mailboxes:
+        address = box["PrimarySmtpAddress"]
+        box.update(
+            EmailAddresses=[f"SMTP:{address}", f"smtp:{address.split('@')[0]}@{CLOUD}"],
+            UserPrincipalName=address,
+            DistinguishedName=f"CN={address.split('@')[0]},CN=Users,DC=contoso,DC=com",
+        )
+    org.remote_mailboxes = [
+        {
+            "PrimarySmtpAddress": REQUESTER,
+            "RemoteRoutingAddress": f"SMTP:alice@{CLOUD}",
+            "EmailAddresses": [f"SMTP:{REQUESTER}", f"smtp:alice@{CLOUD}"],
+            "UserPrincipalName": REQUESTER,
+            "DistinguishedName": "CN=alice,CN=Users,DC=contoso,DC=com",
+        }
+    ]
+    org.cloud_recipients = [
+        {"PrimarySmtpAddress": REQUESTER, "RecipientTypeDetails": "UserMailbox"},
+        *(
+            {"PrimarySmtpAddress": b["PrimarySmtpAddress"], "RecipientTypeDetails": "MailUser"}
+            for b in org.mailboxes
+        ),
+    ]
     org.cmdlets = {
         "Get-AcceptedDomain": [{"DomainName": d} for d in ("contoso.com", "fabrikam.com", CLOUD)],
         "Get-FederationTrust": [
@@ -193,6 +249,9 @@ def healthy() -> FakeOrg:
                 "OrgPrivCertificate": FED,
                 "TokenIssuerCertificate": {"NotAfter": (NOW + datetime.timedelta(days=300)).isoformat()},
             }
+        ],
+        "Get-FederatedOrganizationIdentifier": [
+            {"AccountNamespace": "FYDIBOHF25SPDLT.contoso.com", "Domains": ["contoso.com", "fabrikam.com"]}
         ],
         "Test-FederationTrust": [
             {
@@ -253,6 +312,8 @@ def healthy() -> FakeOrg:
                 "ProxyUrl": "https://ex01.contoso.com/EWS/Exchange.asmx",
             }
         ],
+        "Get-AvailabilityConfig": [{"PerUserAccount": "CONTOSO\\Exchange Servers", "OrgWideAccount": None}],
+        "Get-OrganizationConfig": [{"Name": "Contoso", "EwsEnabled": None, "EwsApplicationAccessPolicy": None}],
         "Get-SharingPolicy": [
             {
                 "Name": "Default Sharing Policy",

@@ -158,9 +158,17 @@ class Recorded:
         ]
 
 
+def _marked(value: str) -> str:
+    return (
+        value
+        if value and " " not in value and not value.startswith("'")
+        else "'" + value.replace("'", "''") + "'"
+    )
+
+
 def _section(command: PasteCommand, params: Mapping[str, Any], answer: Any, culture: str) -> str:
     side = "online " if command.online else ""
-    named = "".join(f" -{k}" if v is True else f" -{k} {v}" for k, v in params.items())
+    named = "".join(f" -{k}" if v is True else f" -{k} {_marked(str(v))}" for k, v in params.items())
     head = f"{MARKER} {side}{command.cmdlet}{named}"
     if isinstance(answer, BaseException):
         return head + "\n" + error_text(command.cmdlet, answer)
@@ -171,10 +179,13 @@ def _section(command: PasteCommand, params: Mapping[str, Any], answer: Any, cult
 
 def _answers(command: PasteCommand, extra: Mapping[str, Any], facts: Mapping[str, Any]) -> bool:
     """Whether a call with `extra` parameters (beyond the command's own) is one the command makes."""
-    wanted = {"server": {"Server"}, "routing-domain": {"DomainName"}}.get(command.per)
+    wanted = {"server": {"Server"}, "routing-domain": {"DomainName"}, "orgrel-scope": {"Identity"}}.get(
+        command.per
+    )
     if command.per in ("requester", "target"):
-        expected = str(facts.get(command.per, "")).lower() + command.suffix.lower()
-        return set(extra) == {"Identity"} and str(extra["Identity"]).lower() == expected
+        address = str(facts.get(command.per, ""))
+        expected = command.value.format(address=address, domain=address.rsplit("@", 1)[-1]).lower()
+        return set(extra) == {command.param} and str(extra[command.param]).lower() == expected
     return set(extra) == (wanted or set())
 
 
