@@ -7,7 +7,7 @@ from typing import Any
 
 from checks.api import CheckResult
 from dialogs.api import State
-from knowledge.conditions import Facts, holds
+from knowledge.conditions import Facts, holds_all
 from knowledge.inference import Inference, RankedCause, combine_facts, infer
 from knowledge.loader import KnowledgeBase
 
@@ -74,7 +74,7 @@ def evidence_rows(kb: KnowledgeBase, findings: Findings, cause: RankedCause) -> 
     """For each indicator of `cause` that matched: the check's own evidence for it, or where the fact came from."""
     rows: list[EvidenceRow] = []
     for indicator in kb.causes[cause.id].indicators:
-        if not holds(indicator, findings.facts):
+        if not holds_all(indicator, findings.facts):
             continue
         source = next((r for r in findings.results if indicator.fact in r.facts), None)
         if source is None:

@@ -6,9 +6,9 @@ import re
 from functools import cache
 from typing import Any
 
-from knowledge.model import Condition
+from knowledge.model import Condition, Indicator, RuleOut
 
-__all__ = ["Facts", "holds", "is_known"]
+__all__ = ["Facts", "holds", "holds_all", "is_known"]
 
 Facts = dict[str, Any]
 
@@ -68,3 +68,8 @@ def holds(condition: Condition, facts: Facts) -> bool:
             return False
         return bool(value >= operand) if op == "gte" else bool(value <= operand)
     raise AssertionError(f"unhandled operator {op}")
+
+
+def holds_all(condition: Indicator | RuleOut, facts: Facts) -> bool:
+    """An indicator's or rule-out's own condition and every one of its `also` conditions."""
+    return holds(condition, facts) and all(holds(extra, facts) for extra in condition.also)

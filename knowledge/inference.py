@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from knowledge.conditions import Facts, holds
+from knowledge.conditions import Facts, holds, holds_all
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Cause, Indicator
 from knowledge.runbook import FilledRemediation, fill_remediation
@@ -98,13 +98,13 @@ def _rule_out(kb: KnowledgeBase, cause: Cause, facts: Facts) -> str | None:
     if isinstance(symptom, str) and symptom in kb.symptoms and symptom not in cause.symptoms:
         return f"It does not produce the symptom '{kb.symptoms[symptom].title}'."
     for rule_out in cause.rule_outs:
-        if holds(rule_out, facts):
+        if holds_all(rule_out, facts):
             return rule_out.says.replace("{value}", _shown(facts.get(rule_out.fact)))
     return None
 
 
 def _rank(kb: KnowledgeBase, cause: Cause, facts: Facts, checks_run: frozenset[str]) -> RankedCause | None:
-    matched = [i for i in cause.indicators if holds(i, facts)]
+    matched = [i for i in cause.indicators if holds_all(i, facts)]
     if not matched:
         return None
     miss = 1.0
@@ -129,7 +129,7 @@ def infer(kb: KnowledgeBase, facts: Facts, *, checks_run: frozenset[str] = froze
     for cause in kb.causes.values():
         reason = _rule_out(kb, cause, facts)
         if reason is not None:
-            if any(holds(i, facts) for i in cause.indicators):
+            if any(holds_all(i, facts) for i in cause.indicators):
                 ruled_out.append(RuledOut(cause.id, cause.title, reason))
             continue
         result = _rank(kb, cause, facts, checks_run)

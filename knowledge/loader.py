@@ -244,6 +244,9 @@ def _check_conditions(
     for index, condition in enumerate(conditions):
         if condition.fact not in facts:
             problems.add(where, f"{field}[{index}].fact: unknown fact '{condition.fact}'")
+        for extra_index, extra in enumerate(getattr(condition, "also", [])):
+            if extra.fact not in facts:
+                problems.add(where, f"{field}[{index}].also[{extra_index}].fact: unknown fact '{extra.fact}'")
 
 
 def _check_refs(

@@ -87,17 +87,20 @@ class Condition(Strict):
 class Indicator(Condition):
     """A fact that points to a cause: its weight, and the evidence sentence shown when it matches.
 
-    `says` may name the fact's value as {value}.
+    `says` may name the fact's value as {value}. `also` holds further conditions that must hold too: a fact
+    that means something only in a context (a disabled connector matters only where OAuth is in use).
     """
 
     weight: Weight
     says: str
+    also: list[Condition] = []
 
 
 class RuleOut(Condition):
-    """A fact that excludes a cause, and the sentence that says why."""
+    """A fact that excludes a cause (when every `also` condition holds too), and the sentence that says why."""
 
     says: str
+    also: list[Condition] = []
 
 
 class Symptom(Strict):

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from knowledge.conditions import holds
+from knowledge.conditions import holds, holds_all
 from knowledge.inference import combine_facts, infer
 from knowledge.loader import load_knowledge
-from knowledge.model import Condition
+from knowledge.model import Condition, Indicator
 
 KB = load_knowledge()
 
@@ -134,3 +134,18 @@ def test_the_user_wins_over_the_paste_and_the_paste_stands_in_for_the_pair() -> 
     assert combined["requester"] == "usera@contoso.mail.onmicrosoft.com"
     assert combined["target"] == "bob@contoso.com"
     assert combine_facts({}, {"scope": "all"}, {"scope": "pair"})["scope"] == "all"
+
+
+def test_an_indicator_with_also_conditions_matches_only_in_its_context() -> None:
+    indicator = Indicator.model_validate(
+        {
+            "fact": "ioc.enabled",
+            "equals": False,
+            "weight": 0.5,
+            "says": "The connector is disabled.",
+            "also": [{"fact": "oauth.in_use", "equals": True}],
+        }
+    )
+    assert not holds_all(indicator, {"ioc.enabled": False})
+    assert not holds_all(indicator, {"ioc.enabled": False, "oauth.in_use": False})
+    assert holds_all(indicator, {"ioc.enabled": False, "oauth.in_use": True})

@@ -182,3 +182,11 @@ def test_every_problem_is_reported_at_once(data: Path) -> None:
 
     edit(data / "causes/federation_dauth.yaml", change)
     assert len(problems(data)) >= 2
+
+
+def test_unknown_fact_in_an_also_condition(data: Path) -> None:
+    edit(
+        data / "causes/federation_dauth.yaml",
+        lambda c: first_cause(c)["indicators"][0].update(also=[{"fact": "moon.phase", "equals": "full"}]),
+    )
+    assert any("indicators[0].also[0].fact: unknown fact 'moon.phase'" in p for p in problems(data))
