@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from checks.api import CheckStatus, Evidence
-from checks.ports import ExchangePort, HostPort, MailboxPort, Ports, ProbePort
+from checks.ports import DirectoryPort, ExchangePort, HostPort, MailboxPort, Ports, ProbePort
 from checks.safety import valid_address
 
 __all__ = ["CheckContext", "Finding"]
@@ -78,6 +78,10 @@ class CheckContext:
     @property
     def probe(self) -> ProbePort:
         return _present(self.ports.probe)
+
+    @property
+    def directory(self) -> DirectoryPort:
+        return _present(self.ports.directory)
 
 
 def _retrieved(task: asyncio.Task[Any]) -> None:

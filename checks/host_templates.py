@@ -57,6 +57,59 @@ TEMPLATES: Mapping[str, str] = {
         ]
     ),
     "hostname": "@{ fqdn = [System.Net.Dns]::GetHostEntry('').HostName } | ConvertTo-Json -Compress",
+    # The clock against the domain's time source: w32tm only asks the source for its time.
+    "clock": "\n".join(
+        [
+            '$source = "$(w32tm /query /source)".Trim()',
+            "$offset = $null",
+            "$peer = ($source -split ',')[0].Trim()",
+            "if ($peer -and $peer -notmatch 'Local CMOS Clock|Free-running') {",
+            "  $line = w32tm /stripchart /computer:$peer /samples:1 /dataonly 2>$null | Select-Object -Last 1",
+            "  if ($line -match ',\\s*([+-]?\\d+(?:\\.\\d+)?)s') { $offset = [double]$Matches[1] }",
+            "}",
+            "[ordered]@{ utc = (Get-Date).ToUniversalTime().ToString('o'); source = $source; offset_seconds = $offset } | ConvertTo-Json -Compress",
+        ]
+    ),
+    # Whether the endpoints hybrid needs answer at all (any HTTP status does), through the server's proxy.
+    "outbound": "\n".join(
+        [
+            "$rows = @(foreach ($url in @($TriageArgs.urls)) {",
+            "  $status = $null; $err = $null",
+            "  try {",
+            "    $request = [System.Net.WebRequest]::Create($url); $request.Method = 'HEAD'; $request.Timeout = 15000; $request.AllowAutoRedirect = $false",
+            "    if ($TriageArgs.proxy) { $request.Proxy = New-Object System.Net.WebProxy($TriageArgs.proxy) }",
+            "    $response = $request.GetResponse(); $status = [int]$response.StatusCode; $response.Close()",
+            "  } catch {",
+            "    $e = $_.Exception; if ($e.InnerException) { $e = $e.InnerException }",
+            "    if ($e.Response) { $status = [int]$e.Response.StatusCode } else { $err = $e.Message }",
+            "  }",
+            "  [ordered]@{ url = $url; status = $status; error = $err }",
+            "})",
+            _ARRAY,
+        ]
+    ),
+    "services": "\n".join(
+        [
+            "$stopped = @(Get-Service -Name 'MSExchange*' -ErrorAction SilentlyContinue | Where-Object { $_.StartType -eq 'Automatic' -and $_.Status -ne 'Running' } | ForEach-Object { $_.Name })",
+            "Import-Module WebAdministration -ErrorAction SilentlyContinue",
+            '$pools = @(foreach ($name in @($TriageArgs.app_pools)) { [ordered]@{ name = $name; state = "$((Get-WebAppPoolState -Name $name -ErrorAction SilentlyContinue).Value)" } })',
+            "[ordered]@{ stopped_services = $stopped; app_pools = $pools } | ConvertTo-Json -Depth 4 -Compress",
+        ]
+    ),
+    "iis-config": "\n".join(
+        [
+            "Import-Module WebAdministration",
+            "$bindings = @(Get-WebBinding -Name 'Exchange Back End' -Protocol https -ErrorAction SilentlyContinue | ForEach-Object {",
+            '  $hash = "$($_.certificateHash)"',
+            "  [ordered]@{ binding = $_.bindingInformation; certificate_hash = $hash; certificate_found = [bool]($hash -and (Test-Path -LiteralPath ('Cert:\\LocalMachine\\' + $_.certificateStoreName + '\\' + $hash))) }",
+            "})",
+            "$handlers = @(foreach ($path in @($TriageArgs.handler_paths)) {",
+            "  $names = @(Get-WebHandler -PSPath ('IIS:\\Sites\\Default Web Site\\' + $path) -ErrorAction SilentlyContinue | ForEach-Object { $_.Name })",
+            "  [ordered]@{ path = $path; svc_integrated = [bool]($names | Where-Object { $_ -like 'svc-Integrated*' }) }",
+            "})",
+            "[ordered]@{ back_end = $bindings; handlers = $handlers } | ConvertTo-Json -Depth 4 -Compress",
+        ]
+    ),
     # On the Exchange Online management host: app-only Connect-ExchangeOnline with a certificate, then
     # each requested cmdlet, but only those on the literal list below (the arguments cannot widen it).
     "exo-cmdlets": "\n".join(

@@ -16,9 +16,11 @@ from typing import Any, TypeVar
 
 from checks.errors import NotConfigured
 from checks.ports import (
+    DirectoryPort,
     ExchangePort,
     FreeBusy,
     HostPort,
+    KeyCredential,
     MailboxPort,
     Permission,
     Ports,
@@ -137,6 +139,20 @@ class _Mailboxes:
         return answer
 
 
+class _Directory:
+    def __init__(self, inner: DirectoryPort | None, memo: Memo) -> None:
+        self._inner, self._memo = inner, memo
+
+    async def key_credentials(self, app_id: str) -> list[KeyCredential]:
+        inner = self._inner
+        if inner is None:
+            raise NotConfigured("Microsoft Graph (directory)")
+        found: list[KeyCredential] = await self._memo.get(
+            "directory", "key_credentials", app_id.lower(), lambda: inner.key_credentials(app_id)
+        )
+        return found
+
+
 class _Probe:
     def __init__(self, inner: ProbePort | None, memo: Memo) -> None:
         self._inner, self._memo = inner, memo
@@ -158,4 +174,5 @@ def memoize(ports: Ports, memo: Memo) -> Ports:
         onprem_mailboxes=_Mailboxes(ports.onprem_mailboxes, memo, "Exchange Web Services (EWS)", "ews"),
         online_mailboxes=_Mailboxes(ports.online_mailboxes, memo, "Microsoft Graph", "graph"),
         probe=_Probe(ports.probe, memo),
+        directory=_Directory(ports.directory, memo),
     )

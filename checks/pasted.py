@@ -18,9 +18,11 @@ from typing import Any
 
 from checks.errors import BackendError, CommandFailed, NotConfigured, NotFound
 from checks.ports import (
+    DirectoryPort,
     ExchangePort,
     FreeBusy,
     HostPort,
+    KeyCredential,
     MailboxPort,
     Permission,
     Ports,
@@ -29,7 +31,7 @@ from checks.ports import (
 )
 from checks.values import strings, text, when
 
-__all__ = ["NotPasted", "PastedExchange", "PastedHost", "PastedMailboxes", "with_pasted"]
+__all__ = ["NotPasted", "PastedDirectory", "PastedExchange", "PastedHost", "PastedMailboxes", "with_pasted"]
 
 # Switches that change how a cmdlet reads, not what it returns.
 _IGNORED = frozenset({"adpropertiesonly", "bypassadditionaldomainvalidation", "erroraction"})
@@ -209,11 +211,63 @@ def _win_events(rows: list[Row], args: Mapping[str, Any]) -> Any:
     ]
 
 
+def _number(value: Any) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _clock(rows: list[Row], args: Mapping[str, Any]) -> Any:
+    row = rows[0] if rows else {}
+    return {
+        "utc": text(row, "utc"),
+        "source": text(row, "source"),
+        "offset_seconds": _number(row.get("offset_seconds")),
+    }
+
+
+def _outbound(rows: list[Row], args: Mapping[str, Any]) -> Any:
+    return [
+        {"url": text(r, "url"), "status": int(s) if (s := _number(r.get("status"))) is not None else None,
+         "error": text(r, "error") or None}
+        for r in rows
+    ]  # fmt: skip
+
+
+def _kind(rows: list[Row], kind: str) -> list[Row]:
+    return [r for r in rows if text(r, "kind").lower() == kind]
+
+
+def _services(rows: list[Row], args: Mapping[str, Any]) -> Any:
+    return {
+        "stopped_services": [text(r, "name") for r in _kind(rows, "service")],
+        "app_pools": [{"name": text(r, "name"), "state": text(r, "state")} for r in _kind(rows, "app pool")],
+    }
+
+
+def _iis_config(rows: list[Row], args: Mapping[str, Any]) -> Any:
+    return {
+        "back_end": [
+            {"binding": text(r, "binding"), "certificate_hash": text(r, "certificate_hash"),
+             "certificate_found": r.get("certificate_found") is True}
+            for r in _kind(rows, "binding")
+        ],
+        "handlers": [
+            {"path": text(r, "path"), "svc_integrated": r.get("svc_integrated") is True} for r in _kind(rows, "handler")
+        ],
+    }  # fmt: skip
+
+
 HostAdapter = Callable[[list[Row], Mapping[str, Any]], Any]
 HOST_ADAPTERS: dict[str, HostAdapter] = {
     "registry-values": _registry_values,
     "iis-ssl": _iis_ssl,
     "win-events": _win_events,
+    "clock": _clock,
+    "outbound": _outbound,
+    "services": _services,
+    "iis-config": _iis_config,
 }
 
 
@@ -289,6 +343,32 @@ class PastedMailboxes:
         return await self._live("free/busy answer").free_busy(requester, target, start, end)
 
 
+class PastedDirectory:
+    """Applications' certificates from a pasted listing of the service principals that have some."""
+
+    def __init__(self, sections: Sequence[_Section], inner: DirectoryPort | None) -> None:
+        self._sections, self._inner = sections, inner
+
+    async def key_credentials(self, app_id: str) -> list[KeyCredential]:
+        found = [s for s in self._sections if s.command == "get-mgserviceprincipal" and not s.params]
+        if found:
+            # The listing holds every service principal with a certificate: one absent has none.
+            rows = found[-1].answer("Microsoft Graph", "Get-MgServicePrincipal")
+            return [
+                KeyCredential(
+                    text(r, "Thumbprint").upper(),
+                    text(r, "KeyId"),
+                    text(r, "DisplayName"),
+                    text(r, "EndDateTime"),
+                )
+                for r in rows
+                if text(r, "AppId").lower() == app_id.lower()
+            ]
+        if self._inner is not None:
+            return await self._inner.key_credentials(app_id)
+        raise NotPasted("Microsoft Graph (directory)", "output of Get-MgServicePrincipal")
+
+
 def with_pasted(ports: Ports, pasted: Sequence[Mapping[str, Any]]) -> Ports:
     """`ports` with the pasted sections answering first; `ports` itself when nothing was pasted."""
     if not pasted:
@@ -312,4 +392,5 @@ def with_pasted(ports: Ports, pasted: Sequence[Mapping[str, Any]]) -> Ports:
             of("exchange_online"), ports.online_mailboxes, "Microsoft Graph", "graph"
         ),
         probe=ports.probe,
+        directory=PastedDirectory(of("graph"), ports.directory),
     )

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 __all__ = [
+    "DirectoryPort",
     "ExchangePort",
     "FreeBusy",
     "HostPort",
+    "KeyCredential",
     "MailboxPort",
     "Permission",
     "Ports",
@@ -94,6 +96,22 @@ class ProbeAnswer:
     server_header: str = ""
 
 
+@dataclass(frozen=True)
+class KeyCredential:
+    """A certificate an Entra application (service principal) accepts: its SHA-1 thumbprint, upper-case."""
+
+    thumbprint: str
+    key_id: str = ""
+    display_name: str = ""
+    end: str = ""
+
+
+class DirectoryPort(Protocol):
+    """Microsoft Entra ID, read-only: the certificates an application's service principal accepts."""
+
+    async def key_credentials(self, app_id: str) -> list[KeyCredential]: ...
+
+
 class ProbePort(Protocol):
     """An HTTPS request to a URL: TLS handshake, certificate name and trust, HTTP status."""
 
@@ -110,6 +128,7 @@ class Ports:
     onprem_mailboxes: MailboxPort | None = None
     online_mailboxes: MailboxPort | None = None
     probe: ProbePort | None = None
+    directory: DirectoryPort | None = None
 
     def as_mapping(self) -> Mapping[str, object | None]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}

@@ -19,6 +19,7 @@ from knowledge.runbook import powershell_literal
 from knowledge.validators import ValueProblem, check_smtp
 
 __all__ = [
+    "GraphCommand",
     "HostCommand",
     "PasteCommand",
     "Remedy",
@@ -30,6 +31,7 @@ __all__ = [
 
 SHELL = "# In the Exchange Management Shell (paste back everything it prints):"
 ONLINE = "# In Exchange Online PowerShell (Connect-ExchangeOnline; paste back everything it prints):"
+GRAPH = "# In Microsoft Graph PowerShell (Connect-MgGraph -Scopes Application.Read.All; paste back everything it prints):"
 HOSTS = "# On each Exchange server involved, in an elevated Windows PowerShell (paste back what it prints):"
 UNLIMITED = "$FormatEnumerationLimit = -1"
 
@@ -53,6 +55,7 @@ LOOPS = {
         "DomainName",
         "$_.DomainName",
     ),
+    "server-identity": ("Get-ExchangeServer", "Identity", "$_.Name"),
     "orgrel-scope": (
         "Get-OrganizationRelationship | Where-Object { $_.FreeBusyAccessScope }",
         "Identity",
@@ -123,6 +126,17 @@ class PasteCommand:
 
 
 @dataclass(frozen=True)
+class GraphCommand:
+    """A read-only Microsoft Graph PowerShell command, named in its marker by `name`."""
+
+    name: str
+    script: str
+
+    def line(self, _facts: Mapping[str, Any]) -> str:
+        return f"{_ps_quoted(f'{MARKER} graph {self.name}')}; {self.script}"
+
+
+@dataclass(frozen=True)
 class HostCommand:
     """A read-only script to run on each Exchange server, printing what one host template reads."""
 
@@ -151,23 +165,21 @@ class Remedy:
         online: Sequence[PasteCommand] = (),
         hosts: Sequence[HostCommand] = (),
         notes: Sequence[str] = (),
+        graph: Sequence[GraphCommand] = (),
     ) -> None:
-        self.shell, self.online, self.hosts, self.notes = (
-            tuple(shell),
-            tuple(online),
-            tuple(hosts),
-            tuple(notes),
-        )
+        self.shell, self.online, self.graph = tuple(shell), tuple(online), tuple(graph)
+        self.hosts, self.notes = tuple(hosts), tuple(notes)
 
     @property
-    def commands(self) -> tuple[PasteCommand | HostCommand, ...]:
-        return (*self.shell, *self.online, *self.hosts)
+    def commands(self) -> tuple[PasteCommand | GraphCommand | HostCommand, ...]:
+        return (*self.shell, *self.online, *self.graph, *self.hosts)
 
     def __call__(self, facts: Mapping[str, Any]) -> str:
         lines: list[str] = []
         for heading, group, prelude in (
             (SHELL, self.shell, [UNLIMITED]),
             (ONLINE, self.online, [UNLIMITED]),
+            (GRAPH, self.graph, []),
             (HOSTS, self.hosts, []),
         ):
             shown = [line for command in group if (line := command.line(facts)) is not None]
@@ -176,12 +188,15 @@ class Remedy:
         return "\n".join([*lines, *self.notes])
 
 
-def pasted_remedy(*parts: Sequence[PasteCommand | HostCommand], notes: Sequence[str] = ()) -> Remedy:
+def pasted_remedy(
+    *parts: Sequence[PasteCommand | GraphCommand | HostCommand], notes: Sequence[str] = ()
+) -> Remedy:
     """A remedy from groups of commands (shared ones, like the organisation's servers, listed once)."""
     flat = [c for part in parts for c in part]
     return Remedy(
         shell=[c for c in flat if isinstance(c, PasteCommand) and not c.online],
         online=[c for c in flat if isinstance(c, PasteCommand) and c.online],
+        graph=[c for c in flat if isinstance(c, GraphCommand)],
         hosts=[c for c in flat if isinstance(c, HostCommand)],
         notes=notes,
     )

@@ -15,9 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checks.errors import NotFound
-from checks.ports import FreeBusy, Permission, Ports, PortsFactory, ProbeAnswer, Row, Subscription
+from checks.ports import (
+    FreeBusy,
+    KeyCredential,
+    Permission,
+    Ports,
+    PortsFactory,
+    ProbeAnswer,
+    Row,
+    Subscription,
+)
 
 __all__ = [
+    "FakeDirectory",
     "FakeExchange",
     "FakeHost",
     "FakeMailboxes",
@@ -156,6 +166,19 @@ class FakeProbe(_Fake):
             status=self.default_status,
             server_header=self.server_header,
         )
+
+
+@dataclass
+class FakeDirectory(_Fake):
+    """App id -> the certificates its service principal accepts; an unknown app is not found."""
+
+    apps: dict[str, list[KeyCredential]] = field(default_factory=dict)
+
+    async def key_credentials(self, app_id: str) -> list[KeyCredential]:
+        await self._enter("key_credentials", app_id)
+        if app_id.lower() not in self.apps:
+            raise NotFound("Microsoft Graph", f"Request_ResourceNotFound: no service principal for {app_id}")
+        return list(self.apps[app_id.lower()])
 
 
 def fixed_ports(ports: Ports) -> PortsFactory:

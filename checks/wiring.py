@@ -80,7 +80,8 @@ async def _open(settings: BackendSettings, executor: ThreadPoolExecutor, stack: 
     # Remote PowerShell sessions open side by side now; one that fails is reported by the checks.
     await asyncio.gather(*(p.open() for p in (exchange, exchange_online) if p is not None))
     probe = HttpsProbe(settings.probe) if settings.probe is not None else None
-    return Ports(exchange, exo, host, onprem, cloud, probe)
+    # The Graph client also reads the directory (an application's certificates).
+    return Ports(exchange, exo, host, onprem, cloud, probe, directory=cloud)
 
 
 def from_config(config: LiveConfig) -> BackendSettings:

@@ -1,7 +1,7 @@
 """Pasted output of the commands a check asks an admin to run, read back into cmdlet-shaped objects.
 
 Each command a check offers prints a marker line first (`## exchange-triage: Get-ExchangeCertificate
--Server EX03`), so its output says which cmdlet, with which parameters, on which side (`online`) or
+-Server EX03`), so its output says which cmdlet, with which parameters, on which side (`online`, `graph`) or
 server (`host EX03 registry-values`) produced it: an empty answer is then an answer too. Without a
 marker, the command echoed after a prompt (`[PS] C:\\>Get-FederationTrust | fl`) names it, and failing
 that, the property names the objects carry. Errors PowerShell printed in a command's output are kept
@@ -27,14 +27,16 @@ MAX_PASTE_BYTES = 1024 * 1024
 MAX_SECTIONS = 300
 MAX_ROWS = 2000  # over all sections
 
-_MARKER_LINE = re.compile(r"\s{0,8}## exchange-triage:\s*(.{1,400}?)\s*")
+_MARKER_LINE = re.compile(r"\s{0,8}## exchange-triage:\s*(.{1,800}?)\s*")
+# A parameter's value in a marker: bare, or single-quoted with '' for a quote (a filter has spaces).
+_VALUE = r"'(?:[^']|''){0,400}'|[^\s'-]\S{0,300}"
 _MARKER_BODY = re.compile(
-    r"(?:(?P<online>online)\s+|host\s+(?P<server>[A-Za-z0-9][A-Za-z0-9.-]{0,62})\s+)?"
-    r"(?P<name>[A-Za-z]+-[A-Za-z0-9]+|[a-z][a-z0-9-]{1,40})(?P<params>(?:\s+-[A-Za-z]+(?:\s+[^\s-]\S{0,300})?){0,8})"
+    r"(?:(?P<online>online|graph)\s+|host\s+(?P<server>[A-Za-z0-9][A-Za-z0-9.-]{0,62})\s+)?"
+    rf"(?P<name>[A-Za-z]+-[A-Za-z0-9]+|[a-z][a-z0-9-]{{1,40}})(?P<params>(?:\s+-[A-Za-z]+(?:\s+(?:{_VALUE}))?){{0,8}})"
 )
 # A marker still holding a variable was echoed with the command, not printed by it.
 _UNEXPANDED = re.compile(r"\$[({_]|\$env:", re.IGNORECASE)
-_PARAM = re.compile(r"-([A-Za-z]+)(?:\s+([^\s-][^\s]*))?")
+_PARAM = re.compile(rf"-([A-Za-z]+)(?:\s+({_VALUE}))?")
 _PROMPT = re.compile(
     r"\s{0,4}(?:\[PS\]\s?)?PS(?:\s[^>\n]{0,240})?>\s?(.*)|\s{0,4}\[PS\]\s[A-Za-z]:\\[^>\n]{0,240}>\s?(.*)"
 )
@@ -57,7 +59,7 @@ _NOT_FOUND = re.compile(r"couldn't be found|ManagementObjectNotFound|ObjectNotFo
 class Section:
     """One command's pasted output: which command, its parameters, its objects, its error."""
 
-    source: str  # exchange | exchange_online | host
+    source: str  # exchange | exchange_online | graph (Microsoft Graph PowerShell) | host
     command: str  # the cmdlet, or the host template's id
     params: dict[str, Any] = field(default_factory=dict)
     server: str = ""  # host sections: the server it ran on
@@ -82,6 +84,12 @@ class Section:
         }
 
 
+def _unquoted(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'")
+    return value
+
+
 def _marker(line: str) -> Section | None:
     match = _MARKER_LINE.fullmatch(line)
     if match is None:
@@ -91,10 +99,11 @@ def _marker(line: str) -> Section | None:
         return None  # an unexpanded marker ($_.Name) echoed with the command, or damaged
     params: dict[str, Any] = {}
     for name, value in _PARAM.findall(body["params"]):
-        params[name] = value if value else True
+        params[name] = _unquoted(value) if value else True
     if body["server"]:
         return Section("host", body["name"], params, server=body["server"].upper())
-    return Section("exchange_online" if body["online"] else "exchange", body["name"], params)
+    source = {"online": "exchange_online", "graph": "graph"}.get(body["online"] or "", "exchange")
+    return Section(source, body["name"], params)
 
 
 def _prompted(line: str) -> Section | None:
@@ -109,7 +118,7 @@ def _prompted(line: str) -> Section | None:
         return Section("", "", by="properties")  # our own commands print their marker next
     params: dict[str, Any] = {}
     for name, value in _PROMPT_PARAM.findall(found["params"]):
-        params[name] = value.strip("'").replace("''", "'") if value else True
+        params[name] = _unquoted(value) if value else True
     return Section("exchange", found["name"], params, by="prompt")
 
 

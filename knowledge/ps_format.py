@@ -27,7 +27,6 @@ MAX_VALUE_CHARS = 4000
 # Format-List pads every name and prints " : " after it, so a property line has a space before its colon
 # (a sentence in a wrapped message, "Caller SIDs: x", does not).
 _START = re.compile(r"([A-Za-z_][A-Za-z0-9_.]{0,80}(?: [A-Za-z0-9_.]{1,40}){0,4}) +:(?: (.*))?")
-_STREAMS = frozenset({"WARNING", "VERBOSE", "DEBUG", "INFO", "INFORMATION", "ERROR"})
 _UNDERLINE = re.compile(r" *-+(?: +-+)* *")
 _DASHES = re.compile(r"-+")
 _CUT = ("...", "…")
@@ -82,8 +81,8 @@ def _property_start(line: str) -> tuple[str, str, int] | None:
     if not line or line[0] in " \t":
         return None
     match = _START.fullmatch(line.rstrip())
-    if match is None or match[1].upper() in _STREAMS:
-        return None
+    if match is None:
+        return None  # (WARNING:, VERBOSE: and prose have no space before their colon)
     colon = line.index(":", match.end(1))
     return match[1], match[2] or "", cells(line[:colon])
 

@@ -311,9 +311,43 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+async def _service_principal(graph: _Graph, request: web.Request) -> web.StreamResponse:
+    """GET /v1.0/servicePrincipals(appId='...'): the application's keyCredentials (customKeyIdentifier is
+    the certificate's thumbprint, base64)."""
+    spec = await graph._ctx.faults.take("graph", "servicePrincipal")
+    if spec is not None and spec.kind == "reset":
+        return reset_connection(request)
+    refused = graph._refuse_token(request, forced=spec is not None and spec.kind == "unauthorized")
+    if refused is not None:
+        return refused
+    wanted = request.match_info["app_id"].strip("'").lower()
+    found = next(
+        (p for p in graph._ctx.scenario.exchange_online.service_principals if p.app_id.lower() == wanted),
+        None,
+    )
+    if found is None:
+        return _error(404, "Request_ResourceNotFound", f"Resource '{wanted}' does not exist.")
+    keys = [
+        {"keyId": str(uuid.uuid5(uuid.NAMESPACE_OID, t)), "type": "AsymmetricX509Cert", "usage": "Verify",
+         "customKeyIdentifier": base64.b64encode(bytes.fromhex(t)).decode("ascii"), "displayName": f"CN={t[:8]}"}
+        for t in found.key_thumbprints
+    ]  # fmt: skip
+    body = {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_OID, found.app_id)),
+        "appId": found.app_id,
+        "keyCredentials": keys,
+    }
+    return web.Response(text=_dumps(body), content_type="application/json")
+
+
 def build_app(ctx: LabContext) -> web.Application:
     graph = _Graph(ctx)
     app = web.Application()
+
+    async def service_principal(request: web.Request) -> web.StreamResponse:
+        return await _service_principal(graph, request)
+
+    app.router.add_get("/v1.0/servicePrincipals(appId={app_id})", service_principal)
     app.router.add_get("/v1.0/users/{user}", graph.route("getUser", graph.get_user))
     app.router.add_get(
         "/v1.0/users/{user}/calendar/calendarPermissions",

@@ -136,6 +136,56 @@ def _hostname(ctx: LabContext, server: Server, args: dict[str, Json]) -> Json:
     return {"fqdn": server.fqdn}
 
 
+def _clock(ctx: LabContext, server: Server, args: dict[str, Json]) -> Json:
+    source = f"dc01.{ctx.scenario.organization.forest}"
+    now = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=server.clock_offset_seconds)
+    return {"utc": now.isoformat(), "source": source, "offset_seconds": float(server.clock_offset_seconds)}
+
+
+def _outbound(ctx: LabContext, server: Server, args: dict[str, Json]) -> Json:
+    blocked = {u.lower() for u in server.unreachable_urls}
+    rows: list[dict[str, Json]] = []
+    for url in _texts(args, "urls"):
+        if "*" in blocked or url.lower() in blocked:
+            rows.append({"url": url, "status": None, "error": "Unable to connect to the remote server"})
+        else:
+            rows.append({"url": url, "status": 200, "error": None})
+    return rows
+
+
+def _services(ctx: LabContext, server: Server, args: dict[str, Json]) -> Json:
+    stopped = {p.lower() for p in server.stopped_app_pools}
+    pools = [
+        {"name": name, "state": "Stopped" if name.lower() in stopped else "Started"}
+        for name in _texts(args, "app_pools")
+    ]
+    return {"stopped_services": list(server.stopped_services), "app_pools": pools}
+
+
+def _back_end_thumbprint(server: Server) -> str | None:
+    if server.back_end_certificate != "auto":
+        return server.back_end_certificate
+    own = next((c for c in server.certificates if c.subject.upper() == f"CN={server.name.upper()}"), None)
+    return (own or server.certificates[0]).thumbprint if server.certificates else None
+
+
+def _iis_config(ctx: LabContext, server: Server, args: dict[str, Json]) -> Json:
+    thumbprint = _back_end_thumbprint(server)
+    found = any(c.thumbprint == thumbprint for c in server.certificates)
+    binding = {
+        "binding": "*:444:",
+        "certificate_hash": thumbprint or "",
+        "certificate_found": bool(thumbprint) and found,
+    }
+    handlers = []
+    for path in _texts(args, "handler_paths"):
+        kind = path.strip("/").lower()
+        vdir = getattr(server.virtual_directories, kind, None) if kind in ("ews", "autodiscover") else None
+        if vdir is not None:
+            handlers.append({"path": path, "svc_integrated": vdir.svc_handler})
+    return {"back_end": [binding], "handlers": handlers}
+
+
 def _exo_json(value: PsValue) -> Json:
     """A cmdlet value as Windows PowerShell 5.1 `ConvertTo-Json` prints it (dates as /Date(ms)/)."""
     if isinstance(value, PsObject):
@@ -182,6 +232,10 @@ TEMPLATES: dict[str, Template] = {
     "cert-store": _cert_store,
     "iis-ssl": _iis_ssl,
     "hostname": _hostname,
+    "clock": _clock,
+    "outbound": _outbound,
+    "services": _services,
+    "iis-config": _iis_config,
     "exo-cmdlets": _exo_cmdlets,
 }
 

@@ -44,6 +44,7 @@ __all__ = [
     "Recipient",
     "Scenario",
     "Server",
+    "ServicePrincipal",
     "SettingOverride",
     "SharingPolicy",
     "SharingSubscription",
@@ -352,6 +353,14 @@ class Organization(_Model):
     ews_policy: EwsPolicy = EwsPolicy()
 
 
+class ServicePrincipal(_Model):
+    """An Entra application's service principal: the certificates it accepts (keyCredentials)."""
+
+    app_id: str
+    display_name: str = ""
+    key_thumbprints: list[Thumbprint] = []
+
+
 class ExchangeOnline(_Model):
     tenant: str  # contoso.onmicrosoft.com
     tenant_id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -359,6 +368,7 @@ class ExchangeOnline(_Model):
     ews_enabled: bool = True
     federation_trust_application_id: str = "260563"  # 292841: the outdated trust
     groups: list[Group] = []
+    service_principals: list[ServicePrincipal] = []
     organization_relationships: list[OrganizationRelationship] = []
     intra_organization_connectors: list[IntraOrganizationConnector] = []
     sharing_policies: list[SharingPolicy] = []

@@ -7,6 +7,7 @@ sharing subscriptions of a cloud mailbox go to an Exchange Online EWS port when 
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
 import ssl
 import threading
@@ -28,7 +29,7 @@ from checks.errors import (
     Unauthorized,
     Unreachable,
 )
-from checks.ports import FreeBusy, MailboxPort, Permission, Subscription
+from checks.ports import FreeBusy, KeyCredential, MailboxPort, Permission, Subscription
 
 __all__ = ["GRAPH_ROLES", "GraphMailboxes", "GraphSettings"]
 
@@ -208,6 +209,27 @@ class GraphMailboxes:
                 error_message=str(error.get("message", "")),
             )
         return FreeBusy(ok=True, slots=len(schedules[0].get("scheduleItems") or []))
+
+    async def key_credentials(self, app_id: str) -> list[KeyCredential]:
+        """The certificates the application's service principal accepts (Application.Read.All)."""
+        path = f"/servicePrincipals(appId='{quote(app_id, safe='')}')?$select=keyCredentials"
+        payload = await self._call("GET", path)
+        out = []
+        for key in payload.get("keyCredentials") or []:
+            custom = str(key.get("customKeyIdentifier") or "")
+            try:
+                thumbprint = base64.b64decode(custom).hex().upper() if custom else ""
+            except ValueError:
+                thumbprint = ""
+            out.append(
+                KeyCredential(
+                    thumbprint=thumbprint,
+                    key_id=str(key.get("keyId") or ""),
+                    display_name=str(key.get("displayName") or ""),
+                    end=str(key.get("endDateTime") or ""),
+                )
+            )
+        return out
 
     async def sharing_subscriptions(self, mailbox: str) -> list[Subscription]:
         if self._hidden is None:

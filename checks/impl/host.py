@@ -9,6 +9,7 @@ from typing import Any
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
 from checks.errors import BackendError
+from checks.impl.server_health import HEALTH_COMMANDS, health_facts, server_health
 from checks.paste_commands import ORG, PAIR
 from checks.registry import check
 from checks.remedies import HostCommand, pasted_remedy
@@ -47,7 +48,7 @@ IIS_COMMAND = HostCommand(
     "-Location \"Default Web Site/$_\" -Filter 'system.webServer/security/access' -Name sslFlags) } } | "
     "Format-List path,ssl_flags",
 )
-REMEDY = pasted_remedy(ORG, PAIR, [REGISTRY_COMMAND, IIS_COMMAND])
+REMEDY = pasted_remedy(ORG, PAIR, [REGISTRY_COMMAND, IIS_COMMAND, *HEALTH_COMMANDS])
 
 
 def _tls_problems(values: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -107,8 +108,11 @@ async def host_settings(ctx: CheckContext) -> Finding:
     organisation, servers = await asyncio.gather(org(ctx), involved_servers(ctx, modern_only=True))
     facts, evidence = _proxy_facts(organisation, servers)
     proxying = {s.name for s in servers if s.site in organisation.internet_facing_sites}
-    answers = await asyncio.gather(
-        *(_server_settings(ctx, s, s.name in proxying) for s in servers), return_exceptions=True
+    answers, healths = await asyncio.gather(
+        asyncio.gather(
+            *(_server_settings(ctx, s, s.name in proxying) for s in servers), return_exceptions=True
+        ),
+        asyncio.gather(*(server_health(ctx, s) for s in servers)),
     )
     tls_off, allow_without_ssl, unread, offloaded = [], [], [], []
     for server, answer in zip(servers, answers, strict=True):
@@ -137,7 +141,11 @@ async def host_settings(ctx: CheckContext) -> Finding:
         facts["host.ssl_offloading_servers"] = offloaded
     if proxying - set(unread):
         facts["owa.allow_proxying_without_ssl"] = bool(allow_without_ssl)
+    health, health_evidence, health_problems = health_facts(list(healths))
+    facts.update(health)
+    evidence.extend(health_evidence)
     failures = [f"TLS 1.2 is not fully enabled on {', '.join(tls_off)}"] if tls_off else []
+    failures += health_problems
     if facts.get("host.internet_web_proxy_missing"):
         failures.append(
             f"no InternetWebProxy on {', '.join(facts['host.internet_web_proxy_missing'])} (others use {facts['host.internet_web_proxy']})"

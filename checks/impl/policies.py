@@ -7,7 +7,7 @@ from typing import Any
 
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
-from checks.errors import BackendError
+from checks.errors import BackendError, NotFound
 from checks.impl.availability import ANCHOR, answering_facts, asking_facts
 from checks.impl.oauth import EXCHANGE_ONLINE_APP_ID
 from checks.impl.relationships import ORGRELS
@@ -15,7 +15,7 @@ from checks.impl.sides import exo_rows, pair
 from checks.paste_commands import AUTH_SERVERS, ORG, PAIR
 from checks.ports import Row
 from checks.registry import check
-from checks.remedies import PasteCommand, pasted_remedy
+from checks.remedies import GraphCommand, PasteCommand, pasted_remedy
 from checks.values import ev, flag, is_ip_host, strings, text, url_scheme
 from checks.views import mailbox, org, vdirs
 
@@ -45,11 +45,24 @@ SPACE_REMEDY = pasted_remedy(
     ORG,
     PAIR,
 )
+# Every service principal that accepts certificates, with their thumbprints: the shared Exchange Online app
+# and the dedicated hybrid app among them, whichever Get-AuthServer names.
+KEY_CREDENTIALS = GraphCommand(
+    "Get-MgServicePrincipal",
+    "Get-MgServicePrincipal -All -Property AppId,DisplayName,KeyCredentials | Where-Object { $_.KeyCredentials } | "
+    "ForEach-Object { $sp = $_; $sp.KeyCredentials | ForEach-Object { [pscustomobject]@{ AppId = $sp.AppId; "
+    "DisplayName = $sp.DisplayName; KeyId = $_.KeyId; EndDateTime = $_.EndDateTime; Thumbprint = "
+    "[BitConverter]::ToString($_.CustomKeyIdentifier) -replace '-' } } } | Format-List AppId,DisplayName,KeyId,"
+    "EndDateTime,Thumbprint",
+)
 EXO_REMEDY = pasted_remedy(
     [
         ONLINE_CONFIG,
+        PasteCommand("Get-FederationTrust", ("Name", "ApplicationIdentifier", "ApplicationUri"), online=True),
         PasteCommand("Get-AcceptedDomain", ("DomainName", "DomainType", "InitialDomain"), online=True),
         AUTH_SERVERS,
+        PasteCommand("Get-AuthConfig", ("CurrentCertificateThumbprint", "PreviousCertificateThumbprint")),
+        KEY_CREDENTIALS,
     ]
 )
 
@@ -229,6 +242,42 @@ async def _hybrid_app_allowed(
     return app.lower() in allowed
 
 
+async def _auth_cert_in_entra(ctx: CheckContext, evidence: list[Evidence]) -> bool | None:
+    """Whether Entra ID lets the app on-premises Exchange signs in as (the dedicated hybrid app, else the
+    shared Exchange Online app) present the current auth certificate; None when it cannot be read."""
+    try:
+        config, servers = await asyncio.gather(
+            ctx.exchange.run("Get-AuthConfig"), ctx.exchange.run("Get-AuthServer")
+        )
+    except BackendError:
+        return None  # oauth-configuration says why
+    thumbprint = text(config[0], "CurrentCertificateThumbprint").upper() if config else ""
+    if not thumbprint:
+        return None
+    app = next(
+        (text(s, "ApplicationIdentifier") for s in servers
+         if text(s, "Type").lower() == "azuread" and text(s, "ApplicationIdentifier")),
+        EXCHANGE_ONLINE_APP_ID,
+    )  # fmt: skip
+    try:
+        keys = await ctx.directory.key_credentials(app)
+    except NotFound:
+        keys = []
+    except BackendError as problem:
+        evidence.append(
+            ev("Microsoft Entra ID", f"Certificates of app {app}", "could not read", problem.message)
+        )
+        return None
+    inside = thumbprint in {k.thumbprint.upper() for k in keys}
+    evidence.append(ev("Microsoft Entra ID", f"Certificates of app {app}", [k.thumbprint for k in keys] or None,
+                       f"auth certificate {thumbprint} {'listed' if inside else 'not listed'}"))  # fmt: skip
+    return inside
+
+
+# Exchange Online's federation trust: 260563 is the current Microsoft Federation Gateway application.
+CURRENT_TRUST_APP, OUTDATED_TRUST_APP = "260563", "292841"
+
+
 @check("exchange-online-settings", remedy=EXO_REMEDY)
 async def exchange_online_settings(ctx: CheckContext) -> Finding:
     config = await ctx.exchange_online.run("Get-OrganizationConfig")
@@ -243,21 +292,42 @@ async def exchange_online_settings(ctx: CheckContext) -> Finding:
         facts["exo.tenant"] = initial
     enabled = flag(row, "EwsEnabled")
     evidence.append(ev(initial or "Exchange Online", "EwsEnabled", row.get("EwsEnabled")))
+    trusts, in_entra = await asyncio.gather(
+        exo_rows(ctx, "Get-FederationTrust", evidence), _auth_cert_in_entra(ctx, evidence)
+    )
+    trusts = trusts or []
+    if in_entra is not None:
+        facts["oauth.auth_cert_in_entra"] = in_entra
+    trust_app = text(trusts[0], "ApplicationIdentifier") if trusts else ""
+    if trust_app:
+        evidence.append(ev(initial or "Exchange Online", "Federation trust ApplicationIdentifier", trust_app))
     app_allowed = await _hybrid_app_allowed(ctx, row, enabled, evidence)
     if app_allowed is not None:
         facts["exo.hybrid_app_ews_allowed"] = app_allowed
+    if trust_app:
+        facts["exo.fedtrust_application_id"] = trust_app
+    if enabled is not None:
+        facts["exo.ews_enabled"] = enabled
+    problems = []
+    if enabled is False:
+        problems.append(
+            "EWS is disabled in Exchange Online (EwsEnabled False): on-premises users cannot read cloud free/busy"
+        )
+    if in_entra is False:
+        problems.append(
+            "Entra ID does not hold the current auth certificate for the app on-premises Exchange signs in as, "
+            "so OAuth tokens from on-premises are refused"
+        )
+    if trust_app == OUTDATED_TRUST_APP:
+        problems.append(
+            f"Exchange Online's federation trust has the outdated ApplicationIdentifier {trust_app} (current: {CURRENT_TRUST_APP})"
+        )
+    if problems:
+        return Finding("fail", "; ".join(problems) + ".", evidence, facts)
     if enabled is None:
         return Finding(
             "warn",
             "EwsEnabled is not set in Exchange Online; tenants that have not allowed EWS have it blocked.",
-            evidence,
-            facts,
-        )
-    facts["exo.ews_enabled"] = enabled
-    if not enabled:
-        return Finding(
-            "fail",
-            "EWS is disabled in Exchange Online (EwsEnabled False): on-premises users cannot read cloud free/busy.",
             evidence,
             facts,
         )

@@ -10,8 +10,17 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from checks.ports import FreeBusy, Permission, Ports, Subscription
-from checks.testing import FakeExchange, FakeHost, FakeMailboxes, FakeProbe, by_identity, by_server
+from checks.errors import NotFound
+from checks.ports import FreeBusy, KeyCredential, Permission, Ports, Subscription
+from checks.testing import (
+    FakeDirectory,
+    FakeExchange,
+    FakeHost,
+    FakeMailboxes,
+    FakeProbe,
+    by_identity,
+    by_server,
+)
 
 NOW = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.UTC)
 FED = "3226500C943B6235AEB493A307F084710FD1D5D0"
@@ -90,6 +99,17 @@ class FakeOrg:
     others: list[dict[str, Any]] = field(default_factory=list)  # contacts and users beside the mailboxes
     cloud_recipients: list[dict[str, Any]] = field(default_factory=list)  # Exchange Online's Get-Recipient
     cas: dict[str, dict[str, Any]] = field(default_factory=dict)  # Get-CASMailbox by address
+    # Server health (host-settings): what differs from a healthy server, by server name.
+    clock_offsets: dict[str, float] = field(default_factory=dict)
+    outbound_blocked: set[str] = field(default_factory=set)
+    stopped_services: dict[str, list[str]] = field(default_factory=dict)
+    inactive_components: dict[str, list[str]] = field(default_factory=dict)
+    back_end_broken: set[str] = field(default_factory=set)
+    svc_handler_missing: set[str] = field(default_factory=set)
+    groups: dict[str, list[str]] = field(default_factory=dict)  # group name -> member addresses
+    entra: dict[str, list[KeyCredential]] = field(
+        default_factory=lambda: {"00000002-0000-0ff1-ce00-000000000000": [KeyCredential(AUTH)]}
+    )  # app id -> the certificates Entra accepts for it
 
     def ports(self, *, latency: float = 0.0, with_online: bool = True) -> tuple[Ports, dict[str, Any]]:
         answers: dict[str, Any] = {
@@ -103,12 +123,18 @@ class FakeOrg:
             "Get-AutodiscoverVirtualDirectory": self.vdirs["autodiscover"],
             "Get-Recipient": self._recipients,
             "Get-CASMailbox": self._cas,
+            "Get-ServerComponentState": self._components,
+            "Get-DistributionGroupMember": self._members,
             **self.cmdlets,
         }
         exchange = FakeExchange(latency=latency, answers=answers)
         online = FakeExchange(
             latency=latency,
-            answers={"Get-Recipient": by_identity(self.cloud_recipients), **self.online},
+            answers={
+                "Get-Recipient": by_identity(self.cloud_recipients),
+                "Get-DistributionGroupMember": self._members,
+                **self.online,
+            },
         )
         host = FakeHost(latency=latency, handler=self._host)
         onprem = FakeMailboxes(
@@ -131,7 +157,8 @@ class FakeOrg:
             default_error=self.probe_error,
             server_header="Microsoft-IIS/10.0",
         )
-        ports = Ports(exchange, online if with_online else None, host, onprem, cloud, probe)
+        directory = FakeDirectory(latency=latency, apps=self.entra)
+        ports = Ports(exchange, online if with_online else None, host, onprem, cloud, probe, directory)
         return ports, {
             "exchange": exchange,
             "online": online,
@@ -139,18 +166,75 @@ class FakeOrg:
             "onprem": onprem,
             "cloud": cloud,
             "probe": probe,
+            "directory": directory,
         }
 
     def _recipients(self, params: Any) -> list[dict[str, Any]]:
         """Get-Recipient -Filter: the duplicate-address filter the topology check sends."""
-        address = str(params["Filter"]).split("'smtp:", 1)[1].split("'", 1)[0].lower()
         everyone = [*self.mailboxes, *self.remote_mailboxes, *self.others]
+        if "Identity" in params:  # an address as Exchange resolves it: any proxy address
+            wanted = str(params["Identity"]).lower()
+            found = [
+                r
+                for r in everyone
+                if wanted in {str(a).split(":", 1)[-1].lower() for a in r.get("EmailAddresses", [])}
+            ]
+            if not found:
+                raise NotFound(
+                    "Exchange",
+                    f"The operation couldn't be performed because object '{wanted}' couldn't be found.",
+                )
+            return found
+        address = str(params["Filter"]).split("'smtp:", 1)[1].split("'", 1)[0].lower()
         return [
             r
             for r in everyone
             if address in {str(a).split(":", 1)[-1].lower() for a in r.get("EmailAddresses", [])}
             or str(r.get("UserPrincipalName", "")).lower() == address
         ]
+
+    def _members(self, params: Any) -> list[dict[str, Any]]:
+        members = self.groups.get(str(params["Identity"]))
+        if members is None:
+            raise NotFound("Exchange", f"The group '{params['Identity']}' couldn't be found.")
+        return [{"Name": m.split("@")[0], "PrimarySmtpAddress": m} for m in members]
+
+    def _components(self, params: Any) -> list[dict[str, Any]]:
+        server = str(params["Identity"]).upper()
+        inactive = {"ForwardSyncDaemon", "ProvisioningRps", *self.inactive_components.get(server, [])}
+        names = ["ServerWideOffline", "HubTransport", "EwsProxy", "ForwardSyncDaemon", "ProvisioningRps"]
+        return [
+            {"Component": n, "State": "Inactive" if n in inactive else "Active"}
+            for n in dict.fromkeys([*names, *inactive])
+        ]
+
+    def _health(self, server: str, template: str, args: Any) -> Any:
+        if template == "clock":
+            return {
+                "utc": NOW.isoformat(),
+                "source": "dc01.contoso.com",
+                "offset_seconds": self.clock_offsets.get(server, 0.4),
+            }
+        if template == "outbound":
+            blocked = server in self.outbound_blocked
+            return [
+                {"url": u, "status": None if blocked else 200, "error": "timed out" if blocked else None}
+                for u in args["urls"]
+            ]
+        if template == "services":
+            pools = [{"name": p, "state": "Started"} for p in args["app_pools"]]
+            return {"stopped_services": self.stopped_services.get(server, []), "app_pools": pools}
+        broken = server in self.back_end_broken
+        binding = {
+            "binding": "*:444:",
+            "certificate_hash": "" if broken else MAIL,
+            "certificate_found": not broken,
+        }
+        handlers = [
+            {"path": p, "svc_integrated": server not in self.svc_handler_missing}
+            for p in args["handler_paths"]
+        ]
+        return {"back_end": [binding], "handlers": handlers}
 
     def _cas(self, params: Any) -> list[dict[str, Any]]:
         wanted = str(params["Identity"]).lower()
@@ -174,6 +258,8 @@ class FakeOrg:
             )
         if template == "win-events":
             return self.events.get(server.upper(), [])
+        if template in ("clock", "outbound", "services", "iis-config"):
+            return self._health(server.upper(), template, args)
         raise AssertionError(f"unexpected template {template}")
 
 
@@ -313,7 +399,9 @@ def healthy() -> FakeOrg:
             }
         ],
         "Get-AvailabilityConfig": [{"PerUserAccount": "CONTOSO\\Exchange Servers", "OrgWideAccount": None}],
-        "Get-OrganizationConfig": [{"Name": "Contoso", "EwsEnabled": None, "EwsApplicationAccessPolicy": None}],
+        "Get-OrganizationConfig": [
+            {"Name": "Contoso", "EwsEnabled": None, "EwsApplicationAccessPolicy": None}
+        ],
         "Get-SharingPolicy": [
             {
                 "Name": "Default Sharing Policy",
@@ -325,6 +413,7 @@ def healthy() -> FakeOrg:
     }
     org.online = {
         "Get-OrganizationConfig": [{"Name": "contoso.onmicrosoft.com", "EwsEnabled": True}],
+        "Get-FederationTrust": [{"Name": "Microsoft Federation Gateway", "ApplicationIdentifier": "260563"}],
         "Get-AcceptedDomain": [
             {"DomainName": "contoso.onmicrosoft.com", "InitialDomain": True},
             {"DomainName": "contoso.com", "InitialDomain": False},

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checks.errors import BackendError, NotFound
-from checks.remedies import HostCommand, PasteCommand, Remedy
+from checks.ports import KeyCredential
+from checks.remedies import GraphCommand, HostCommand, PasteCommand, Remedy
 from knowledge.command_output import MARKER
 from knowledge.ps_format import cells
 
@@ -149,6 +150,7 @@ class Recorded:
     exchange: dict[tuple[str, str, frozenset[tuple[str, Any]]], Any] = field(default_factory=dict)
     host: dict[tuple[str, str], list[tuple[Mapping[str, Any], Any]]] = field(default_factory=dict)
     permissions: dict[tuple[str, str], Any] = field(default_factory=dict)
+    directory: dict[str, list[KeyCredential]] = field(default_factory=dict)  # app id -> its certificates
 
     def answers(self, source: str, cmdlet: str) -> list[tuple[dict[str, Any], Any]]:
         return [
@@ -179,9 +181,12 @@ def _section(command: PasteCommand, params: Mapping[str, Any], answer: Any, cult
 
 def _answers(command: PasteCommand, extra: Mapping[str, Any], facts: Mapping[str, Any]) -> bool:
     """Whether a call with `extra` parameters (beyond the command's own) is one the command makes."""
-    wanted = {"server": {"Server"}, "routing-domain": {"DomainName"}, "orgrel-scope": {"Identity"}}.get(
-        command.per
-    )
+    wanted = {
+        "server": {"Server"},
+        "server-identity": {"Identity"},
+        "routing-domain": {"DomainName"},
+        "orgrel-scope": {"Identity"},
+    }.get(command.per)
     if command.per in ("requester", "target"):
         address = str(facts.get(command.per, ""))
         expected = command.value.format(address=address, domain=address.rsplit("@", 1)[-1]).lower()
@@ -230,7 +235,35 @@ def _host_records(template: str, calls: list[tuple[Mapping[str, Any], Any]]) -> 
              "LevelDisplayName": r["level"], "Message": r["message"]}
             for r in rows
         ]  # fmt: skip
+    if template in ("clock", "outbound"):
+        return rows
+    if template == "services":
+        answer = rows[0]
+        return [{"kind": "service", "name": n, "state": "Stopped"} for n in answer["stopped_services"]] + [
+            {"kind": "app pool", **p} for p in answer["app_pools"]
+        ]
+    if template == "iis-config":
+        answer = rows[0]
+        return [{"kind": "binding", **b} for b in answer["back_end"]] + [
+            {"kind": "handler", **h} for h in answer["handlers"]
+        ]
     raise AssertionError(f"no rendering for host template {template}")
+
+
+def _directory_listing(recorded: Recorded, culture: str) -> str:
+    names = ["AppId", "DisplayName", "KeyId", "EndDateTime", "Thumbprint"]
+    rows = [
+        {
+            "AppId": app,
+            "DisplayName": k.display_name,
+            "KeyId": k.key_id,
+            "EndDateTime": k.end,
+            "Thumbprint": k.thumbprint,
+        }
+        for app, keys in recorded.directory.items()
+        for k in keys
+    ]
+    return format_list(rows, names, culture=culture)
 
 
 def _names(command: HostCommand) -> list[str]:
@@ -253,6 +286,8 @@ def transcript(
             continue
         if isinstance(command, PasteCommand):
             sections = _exchange_output(command, recorded, facts, culture)
+        elif isinstance(command, GraphCommand):
+            sections = [f"{MARKER} graph {command.name}\n" + _directory_listing(recorded, culture)]
         else:
             sections = []
             for (server, template), calls in recorded.host.items():

@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+from checks.errors import NotFound
 from checks.ports import (
+    DirectoryPort,
     ExchangePort,
     FreeBusy,
     HostPort,
+    KeyCredential,
     MailboxPort,
     Permission,
     Ports,
@@ -75,6 +78,20 @@ class _Mailboxes:
         return await self._inner.free_busy(requester, target, start, end)
 
 
+class _Directory:
+    def __init__(self, inner: DirectoryPort, recorded: Recorded) -> None:
+        self._inner, self._recorded = inner, recorded
+
+    async def key_credentials(self, app_id: str) -> list[KeyCredential]:
+        try:
+            found = await self._inner.key_credentials(app_id)
+        except NotFound:
+            self._recorded.directory[app_id] = []
+            raise
+        self._recorded.directory[app_id] = list(found)
+        return list(found)
+
+
 def _display_names(recorded: Recorded) -> dict[str, str]:
     """Exchange shows a permission's user by display name; the mailboxes looked up say which is whose."""
     names = {}
@@ -102,6 +119,7 @@ def recording(ports: Ports, recorded: Recorded) -> Ports:
             else None
         ),
         probe=ports.probe,
+        directory=_Directory(ports.directory, recorded) if ports.directory else None,
     )
 
 

@@ -111,6 +111,75 @@ def _no_trust(org: FakeOrg) -> None:
     org.cmdlets["Get-FederationTrust"] = []
 
 
+def _no_routing_address(org: FakeOrg) -> None:
+    org.remote_mailboxes[0]["EmailAddresses"] = [f"SMTP:{REQUESTER}"]
+
+
+def _not_synced(org: FakeOrg) -> None:
+    org.cloud_recipients = [r for r in org.cloud_recipients if r["PrimarySmtpAddress"] != TARGET]
+
+
+STALE_CONTACT = "CN=Bjorn Odegard (old),OU=Contacts,DC=contoso,DC=com"
+
+
+def _duplicate(org: FakeOrg) -> None:
+    org.others.append(
+        {
+            "Name": "Bjorn Odegard (old)",
+            "RecipientTypeDetails": "MailContact",
+            "EmailAddresses": [f"SMTP:{TARGET}"],
+            "DistinguishedName": STALE_CONTACT,
+        }
+    )
+
+
+def _external_blocked(org: FakeOrg) -> None:
+    org.cas[TARGET] = {"MAPIBlockOutlookExternalConnectivity": True, "MAPIBlockOutlookRpcHttp": False}
+
+
+def _requester_on_premises(org: FakeOrg) -> None:
+    org.remote_mailboxes = []
+    org.mailboxes.append(
+        {
+            "PrimarySmtpAddress": REQUESTER,
+            "Database": "DB01",
+            "ServerName": "ex01",
+            "RecipientTypeDetails": "UserMailbox",
+        }
+    )
+
+
+def _scope(org: FakeOrg) -> None:
+    org.cmdlets["Get-OrganizationRelationship"][0]["FreeBusyAccessScope"] = (
+        "contoso.com/Users/Free Busy Scope"
+    )
+    org.groups["contoso.com/Users/Free Busy Scope"] = ["carol@contoso.com"]
+
+
+def _ews_allow_list(org: FakeOrg) -> None:
+    org.cmdlets["Get-OrganizationConfig"][0].update(
+        EwsApplicationAccessPolicy="EnforceAllowList", EwsAllowList=["OWA/*", "Microsoft Office/*"]
+    )
+
+
+def _rotated(org: FakeOrg) -> None:
+    org.cmdlets["Get-FederationTrust"][0]["OrgPrevPrivCertificate"] = AUTH
+
+
+def _unreachable_target(org: FakeOrg) -> None:
+    org.probe_error = "connection refused"
+
+
+def _offset(org: FakeOrg) -> None:
+    org.clock_offsets["EX03"] = -412.0
+
+
+# Facts other than the pair that a mutation's triage starts from.
+MUTATION_FACTS: dict[str, dict[str, Any]] = {
+    "cross-forest-anchor-missing": {"requester": "dave@fabrikam.com", "target": TARGET},
+}
+
+
 MUTATIONS: dict[str, Mutation] = {
     "fedcert-missing": (
         _drop_cert("EX03", FED),
@@ -317,6 +386,124 @@ MUTATIONS: dict[str, Mutation] = {
         },
         TARGET,
     ),
+    "cloud-routing-address-missing": (
+        _no_routing_address,
+        "topology",
+        "fail",
+        {"pair.cloud_routing_address": "", "pair.cloud_upn": REQUESTER},
+        REQUESTER,
+    ),
+    "onprem-not-synced": (_not_synced, "topology", "fail", {"pair.onprem_synced": False}, "Exchange Online"),
+    "duplicate-address": (
+        _duplicate,
+        "topology",
+        "fail",
+        {"pair.onprem_duplicate_objects": [STALE_CONTACT]},
+        TARGET,
+    ),
+    "external-outlook-blocked": (
+        _external_blocked,
+        "topology",
+        "fail",
+        {"target.external_connectivity_blocked": True},
+        TARGET,
+    ),
+    "requester-on-premises": (
+        _requester_on_premises,
+        "topology",
+        "ok",
+        {
+            "requester.location": "onprem",
+            "requester.server": "EX01",
+            "requester.site": "HQ",
+            "ad.root_domain": "contoso.com",
+        },
+        REQUESTER,
+    ),
+    "fedcert-rotated": (_rotated, "federation-trust", "ok", {"fedcert.prev_thumbprint": AUTH}, ""),
+    "freebusy-scope-excludes-target": (
+        _scope,
+        "organization-relationships",
+        "fail",
+        {"orgrel.target_in_scope": False},
+        "on-premises",
+    ),
+    "ews-policy-blocks-availability": (
+        _ews_allow_list,
+        "availability-address-space",
+        "fail",
+        {"ews.availability_blocked_by_policy": True},
+        "",
+    ),
+    "cross-forest-anchor-missing": (
+        lambda org: None,
+        "availability-address-space",
+        "fail",
+        {
+            "autodiscover.anchor_address_missing": True,
+            "autodiscover.anchor_domain": "contoso.com",
+            "availability_config.remote_account": "FABRIKAM\\Exchange Servers",
+            "availability_config.accounts": ["CONTOSO\\Exchange Servers"],
+        },
+        "contoso.com",
+    ),
+    "clock-skew": (_offset, "host-settings", "fail", {"host.time_skew_servers": ["EX03"]}, "EX03"),
+    "outbound-blocked": (
+        lambda org: org.outbound_blocked.add("EX01"),
+        "host-settings",
+        "fail",
+        {"host.outbound_blocked_servers": ["EX01"]},
+        "EX01",
+    ),
+    "service-stopped": (
+        lambda org: org.stopped_services.update(EX03=["MSExchangeServiceHost"]),
+        "host-settings",
+        "fail",
+        {"host.unhealthy_servers": ["EX03"]},
+        "EX03",
+    ),
+    "component-inactive": (
+        lambda org: org.inactive_components.update(EX02=["EwsProxy"]),
+        "host-settings",
+        "fail",
+        {"host.unhealthy_servers": ["EX02"]},
+        "EX02",
+    ),
+    "back-end-binding-broken": (
+        lambda org: org.back_end_broken.add("EX03"),
+        "host-settings",
+        "fail",
+        {"host.backend_binding_broken_servers": ["EX03"]},
+        "EX03",
+    ),
+    "svc-handler-missing": (
+        lambda org: org.svc_handler_missing.add("EX03"),
+        "host-settings",
+        "fail",
+        {"iis.svc_handler_missing": ["EX03"]},
+        "EX03",
+    ),
+    "probe-unreachable": (
+        _unreachable_target,
+        "https-probe",
+        "fail",
+        {"probe.error": "connection refused", "probe.tls_ok": False},
+        "ex03.contoso.com",
+    ),
+    "exo-old-federation-trust": (
+        _set("Get-FederationTrust", online=True, ApplicationIdentifier="292841"),
+        "exchange-online-settings",
+        "fail",
+        {"exo.fedtrust_application_id": "292841"},
+        "contoso.onmicrosoft.com",
+    ),
+    "auth-cert-not-in-entra": (
+        lambda org: org.entra.update({"00000002-0000-0ff1-ce00-000000000000": []}),
+        "exchange-online-settings",
+        "fail",
+        {"oauth.auth_cert_in_entra": False},
+        "Microsoft Entra ID",
+    ),
     "exo-ews-off": (
         _set("Get-OrganizationConfig", online=True, EwsEnabled=False),
         "exchange-online-settings",
@@ -342,6 +529,7 @@ async def test_a_broken_setting_is_noticed_by_its_check(org: FakeOrg, kb: Knowle
     change, check_id, status, facts, server = MUTATIONS[name]
     change(org)
     facts_given = {**PAIR, "symptom": "owa-ecp-cross-site-proxy"} if name == "probe-403" else PAIR
+    facts_given = MUTATION_FACTS.get(name, facts_given)
     results = await run_checks(org, kb, facts=facts_given)
     result = results[check_id]
     assert result.status == status, result.summary

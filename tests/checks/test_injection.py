@@ -22,6 +22,7 @@ import lab.graph
 import lab.psrp
 import lab.wsman
 from checks.host_templates import TEMPLATES, build_script
+from checks.impl.availability import ANCHOR
 from checks.safety import EXCHANGE_CMDLETS, EXCHANGE_ONLINE_CMDLETS
 from knowledge.loader import KnowledgeBase
 from knowledge.validators import ValueProblem, check_smtp
@@ -187,10 +188,14 @@ async def test_the_lab_receives_only_allowed_commands_with_intact_values(
     if given:
         assert seen.ews or seen.graph
     allowed = set(EXCHANGE_CMDLETS) | set(EXCHANGE_ONLINE_CMDLETS)
+    # Beside the pair's addresses, identities are the lab's servers (their component states) and the
+    # Availability service's anchor address in the target's domain.
+    servers = {s.name for s in lab.ctx.scenario.organization.servers}
     for name, params, positional in seen.pipelines:
         assert name in allowed and positional == []
         if "Identity" in params:
-            assert params["Identity"] in given | KNOWN
+            identity = params["Identity"]
+            assert identity in given | KNOWN | servers or identity.startswith(f"{ANCHOR}@"), identity
     assert {p["Identity"] for _, p, _ in seen.pipelines if "Identity" in p} >= given
     for script in seen.scripts:
         template = _HEADER.match(script)

@@ -11,8 +11,8 @@ from checks.registry import registry
 from checks.typing_rules import fact_problems, has_type
 from knowledge.loader import KnowledgeBase
 from tests.checks.conftest import run_checks
-from tests.checks.fake_org import FakeOrg, healthy
-from tests.checks.test_checks import MUTATIONS
+from tests.checks.fake_org import PAIR, FakeOrg, healthy
+from tests.checks.test_checks import MUTATION_FACTS, MUTATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ("pypsrp", "winrm", "exchangelib", "msal", "spnego", "requests_ntlm")
@@ -29,10 +29,24 @@ async def test_every_fact_a_check_says_is_declared_in_its_establishes(
     org: FakeOrg = healthy()
     if mutation != "healthy":
         MUTATIONS[mutation][0](org)
-    results = await run_checks(org, kb)
+    results = await run_checks(org, kb, facts=MUTATION_FACTS.get(mutation, PAIR))
     for result in results.values():
         assert "does not declare" not in result.summary, result.summary
         assert fact_problems(kb, result.id, result.facts) == []
+
+
+async def test_every_fact_a_check_declares_it_sets_in_some_organisation(kb: KnowledgeBase) -> None:
+    """The other way round: a declared fact no check ever sets would be a cause's indicator or rule-out
+    that can never fire (and a remediation parameter never filled)."""
+    seen: dict[str, set[str]] = {}
+    for mutation in ["healthy", *MUTATIONS]:
+        org = healthy()
+        if mutation != "healthy":
+            MUTATIONS[mutation][0](org)
+        for result in (await run_checks(org, kb, facts=MUTATION_FACTS.get(mutation, PAIR))).values():
+            seen.setdefault(result.id, set()).update(result.facts)
+    never = {c.id: sorted(set(c.establishes) - seen.get(c.id, set())) for c in kb.checks.values()}
+    assert {check_id: facts for check_id, facts in never.items() if facts} == {}
 
 
 def test_fact_problems_names_an_undeclared_fact_and_a_wrong_type(kb: KnowledgeBase) -> None:
