@@ -14,7 +14,7 @@ as None.
 
 from __future__ import annotations
 
-import datetime
+import calendar
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -140,14 +140,16 @@ def typed_value(raw: str) -> tuple[Any, bool]:
 
 
 def _date(text: str) -> str | None:
+    """`text` as ISO 8601 when it is a date and time as a shell prints one; the paste's offset kept (UTC
+    when it has none). No clock: the value is only rewritten."""
     if not text[:1].isdigit() or len(text) > 40:
         return None
-    parts: tuple[int, int, int, int, int, int] | None = None
-    zone = ""
+    zone = "+00:00"
     if match := _SLASHED.fullmatch(text):
-        first, second, year = int(match[1]), int(match[2]), int(match[3])
-        hour = int(match[4])
+        first, second, year, hour = int(match[1]), int(match[2]), int(match[3]), int(match[4])
         if match[7]:  # en-US: month first, 12-hour clock
+            if not 1 <= hour <= 12:
+                return None
             month, day = first, second
             hour = hour % 12 + (12 if match[7].lower() == "p" else 0)
         else:  # no AM/PM: a day-first culture, unless the first number cannot be a day-of-month order
@@ -163,19 +165,24 @@ def _date(text: str) -> str | None:
             int(match[6] or 0),
         )
     elif match := _ISO.fullmatch(text):
-        parts = tuple(int(match[i] or 0) for i in range(1, 7))  # type: ignore[assignment]
-        zone = match[7] or ""
-    if parts is None:
+        parts = (
+            int(match[1]),
+            int(match[2]),
+            int(match[3]),
+            int(match[4]),
+            int(match[5]),
+            int(match[6] or 0),
+        )
+        if match[7] and match[7] != "Z":
+            digits = match[7][1:].replace(":", "")
+            zone = f"{match[7][0]}{digits[:2]}:{digits[2:]}"
+    else:
         return None
-    try:
-        value = datetime.datetime(*parts, tzinfo=datetime.UTC)
-    except ValueError:
+    year, month, day, hour, minute, second = parts
+    if not (year >= 1 and 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour < 24
+            and minute < 60 and second < 60):  # fmt: skip
         return None
-    if zone and zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        digits = zone[1:].replace(":", "")
-        value -= sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return value.isoformat()
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}{zone}"
 
 
 def _table_at(lines: list[str], index: int) -> bool:
