@@ -90,7 +90,7 @@ async def _facts(lab: RunningLab, kb: KnowledgeBase, facts: dict[str, Any]) -> d
     return {r.id: r for r in await _runner(lab, kb).run(CheckRequest(CHECKS, facts), _quiet)}
 
 
-HEALTHY = {
+HEALTHY: dict[str, dict[str, Any]] = {
     "topology": {
         "pair.onprem_synced": True,
         "pair.onprem_duplicate_objects": [],

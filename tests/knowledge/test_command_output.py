@@ -16,7 +16,7 @@ from knowledge.ps_format import typed_value
 from knowledge.reader import PasteTooLarge
 from tests.checks.powershell_text import format_list, format_table, shown
 
-PASTES = Path(__file__).parent / "pastes" / "commands"
+PASTES = Path(__file__).parent / "command_pastes"
 FED = "3226500C943B6235AEB493A307F084710FD1D5D0"
 
 

@@ -152,9 +152,11 @@ def test_a_paste_that_implies_the_symptom_answers_that_question(capsys: pytest.C
     assert "symptom" not in {q["node"] for q in out["questions"]}
 
 
-def test_pasted_command_output_is_check_evidence_without_any_backend(capsys: pytest.CaptureFixture[str]) -> None:
+def test_pasted_command_output_is_check_evidence_without_any_backend(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """The output of the checks' commands (seed-000's servers) in --error-file: the checks run on it alone."""
-    paste = Path(__file__).parent / "pastes" / "commands" / "seed-000-remedies.txt"
+    paste = Path(__file__).parent / "command_pastes" / "seed-000-remedies.txt"
     pair = ["--requester", "alice@contoso.com", "--target", "bjorn@contoso.com"]
     assert main(["diagnose", "--error-file", str(paste), *pair, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
