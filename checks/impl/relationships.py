@@ -8,7 +8,14 @@ from typing import Any
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
 from checks.errors import BackendError, CommandFailed
-from checks.impl.sides import CrossPremises, covering, cross_premises, exo_rows
+from checks.impl.sides import (
+    CrossPremises,
+    covering,
+    cross_premises,
+    exo_rows,
+    onprem_domains,
+    partner_rows,
+)
 from checks.paste_commands import ORG, PAIR
 from checks.ports import Row
 from checks.registry import check
@@ -34,18 +41,21 @@ SCOPE_MEMBERS = (
         online=True,
     ),
 )
+ONLINE_ORGRELS = PasteCommand("Get-OrganizationRelationship", _ORGREL, online=True)
+IOCS = PasteCommand("Get-IntraOrganizationConnector", _IOC)
+ONLINE_IOCS = PasteCommand("Get-IntraOrganizationConnector", _IOC, online=True)
+# With a connector off, the relationships tell whether DAuth carries free/busy instead.
 IOC_REMEDY = pasted_remedy(
-    [
-        PasteCommand("Get-IntraOrganizationConnector", _IOC),
-        PasteCommand("Get-IntraOrganizationConnector", _IOC, online=True),
-    ],
+    [IOCS, ONLINE_IOCS, ORGRELS, ONLINE_ORGRELS],
     ORG,
     PAIR,
 )
 ORGREL_REMEDY = pasted_remedy(
     [
         ORGRELS,
-        PasteCommand("Get-OrganizationRelationship", _ORGREL, online=True),
+        ONLINE_ORGRELS,
+        IOCS,
+        ONLINE_IOCS,
         *SCOPE_MEMBERS,
         PasteCommand(
             "Get-FederationInformation",
@@ -110,32 +120,67 @@ async def intra_org_connectors(ctx: CheckContext) -> Finding:
     connector = covering(rows, domain, "TargetAddressDomains")
     facts = {"ioc.side": side, "oauth.in_use": any(flag(r, "Enabled") is not False for r in rows)}
     if not rows:
-        return Finding(
-            "ok",
-            f"No {_SIDE_NAME[side]} intra-organisation connector: free/busy uses DAuth.",
-            evidence,
-            facts,
-        )
+        return await _without_connector(ctx, pair, None, evidence, facts)
     chosen = connector or rows[0]
     facts.update({"ioc.name": text(chosen, "Name"), "ioc.enabled": flag(chosen, "Enabled") is not False})
     facts["ioc.missing_domains"] = [] if connector is not None else [domain]
     facts.update(await _discovery_facts(ctx, side, chosen, pair))
+    if not facts["ioc.enabled"]:
+        return await _without_connector(ctx, pair, facts["ioc.name"], evidence, facts)
     if connector is None:
         summary = f"The {_SIDE_NAME[side]} intra-organisation connector '{facts['ioc.name']}' does not list {domain} in TargetAddressDomains."
         return Finding("fail", summary, evidence, facts)
-    if not facts["ioc.enabled"]:
-        return Finding(
-            "fail",
-            f"The {_SIDE_NAME[side]} intra-organisation connector '{facts['ioc.name']}' is disabled.",
-            evidence,
-            facts,
-        )
     if not facts["ioc.discovery_endpoint_ok"]:
         summary = f"The {_SIDE_NAME[side]} intra-organisation connector's DiscoveryEndpoint {facts['ioc.discovery_endpoint']} is not {facts['ioc.expected_discovery_endpoint']}."
         return Finding("fail", summary, evidence, facts)
     return Finding(
         "ok", f"The {_SIDE_NAME[side]} intra-organisation connector covers {domain}.", evidence, facts
     )
+
+
+async def _dauth_relationship(ctx: CheckContext, pair: CrossPremises, evidence: list[Evidence]) -> Row | None:
+    """The requesting side's enabled organisation relationship with the partner (DAuth's path); raises
+    BackendError when that side's relationships cannot be read."""
+    side = pair.requesting
+    if side == "onprem":
+        rows = await ctx.exchange.run("Get-OrganizationRelationship")
+    else:
+        rows = await ctx.exchange_online.run("Get-OrganizationRelationship")
+    partners = partner_rows(rows, side, pair, await onprem_domains(ctx))
+    enabled = next((r for r in partners if flag(r, "Enabled") is not False), None)
+    evidence.extend(
+        ev(_SIDE_NAME[side], f"Relationship {text(r, 'Name')}", strings(r, "DomainNames"),
+           f"Enabled: {flag(r, 'Enabled')}")
+        for r in partners
+    )  # fmt: skip
+    return enabled
+
+
+async def _without_connector(
+    ctx: CheckContext, pair: CrossPremises, name: str | None, evidence: list[Evidence], facts: dict[str, Any]
+) -> Finding:
+    """No enabled connector on the requesting side: normal in a classic (DAuth) hybrid, where an enabled
+    organisation relationship carries free/busy; a problem only when nothing does."""
+    where = _SIDE_NAME[pair.requesting]
+    state = (
+        f"The {where} intra-organisation connector '{name}' is disabled"
+        if name
+        else f"No {where} intra-organisation connector exists"
+    )
+    try:
+        relationship = await _dauth_relationship(ctx, pair, evidence)
+    except BackendError as problem:
+        evidence.append(ev(where, "Get-OrganizationRelationship", "could not read", problem.message))
+        summary = (
+            f"{state}; whether an organisation relationship carries free/busy instead could not be read."
+        )
+        return Finding("warn", summary, evidence, facts)
+    facts["orgrel.dauth_path"] = relationship is not None
+    if relationship is None:
+        summary = f"{state}, and no enabled {where} organisation relationship with the other side carries free/busy (DAuth) either."
+        return Finding("fail", summary, evidence, facts)
+    summary = f"{state}: free/busy uses DAuth through the organisation relationship '{text(relationship, 'Name')}', as a classic hybrid does."
+    return Finding("ok", summary, evidence, facts)
 
 
 CLOUD_DISCOVERY = "https://autodiscover-s.outlook.com/autodiscover/autodiscover.svc"
@@ -239,11 +284,11 @@ def _relationship_problems(side: str, row: Row | None, domain: str) -> list[str]
     return problems
 
 
-def _relationship_facts(side: str, row: Row | None, domain: str) -> dict[str, Any]:
+def _relationship_facts(side: str, row: Row | None, domain: str, present: bool) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "orgrel.side": side,
         "orgrel.missing_domains": [] if row is not None else [domain],
-        "orgrel.present": row is not None,
+        "orgrel.present": present,
         "orgrel.partner_domain": domain,
     }
     if row is not None:
@@ -260,6 +305,19 @@ def _relationship_facts(side: str, row: Row | None, domain: str) -> dict[str, An
             }
         )
     return facts
+
+
+async def _connectors(ctx: CheckContext, pair: CrossPremises) -> dict[str, list[Row]]:
+    """Each side's intra-organisation connectors, where they can be read: an enabled one on the requesting
+    side means OAuth carries free/busy, and any connector means the hybrid is more than minimal."""
+    found: dict[str, list[Row]] = {}
+    for side, port in (("onprem", ctx.exchange), ("online", ctx.exchange_online)):
+        if side in (pair.requesting, pair.serving):
+            try:
+                found[side] = await port.run("Get-IntraOrganizationConnector")
+            except BackendError:
+                continue  # intra-org-connectors says why
+    return found
 
 
 @check("organization-relationships", remedy=ORGREL_REMEDY)
@@ -296,7 +354,9 @@ async def organization_relationships(ctx: CheckContext) -> Finding:
     if not findings:
         return Finding("skipped", "Neither side's organisation relationships could be read.", evidence)
     side, row, _ = next((f for f in findings if f[2]), findings[0])
-    facts = _relationship_facts(side, row, _needed(pair, side))
+    connectors = await _connectors(ctx, pair)
+    partners = partner_rows(_side_rows(side, onprem, online) or [], side, pair, await onprem_domains(ctx))
+    facts = _relationship_facts(side, row, _needed(pair, side), bool(partners or connectors.get(side)))
     if row is not None and (epr_ok := await _sharing_epr_ok(ctx, row, evidence)) is not None:
         facts["orgrel.target_sharing_epr_ok"] = epr_ok
     serving = next((f[1] for f in findings if f[0] == pair.serving), None)
@@ -320,6 +380,13 @@ async def organization_relationships(ctx: CheckContext) -> Finding:
             + ", ".join(facts["orgrel.uri_mismatch"])
             + " differ from Get-FederationInformation"
         )
+    oauth = next((r for r in connectors.get(pair.requesting) or [] if flag(r, "Enabled") is not False), None)
+    if problems and oauth is not None:
+        summary = (
+            f"Free/busy for this pair uses OAuth (the {_SIDE_NAME[pair.requesting]} intra-organisation connector "
+            f"'{text(oauth, 'Name')}' is enabled), so the organisation relationships are not used: "
+        )
+        return Finding("ok", summary + "; ".join(problems) + ".", evidence, facts)
     if problems:
         return Finding("fail", "Organisation relationships: " + "; ".join(problems) + ".", evidence, facts)
     return Finding(

@@ -13,7 +13,15 @@ from checks.ports import Row
 from checks.values import ev, flag, strings, text
 from checks.views import MailboxInfo, mailbox
 
-__all__ = ["CrossPremises", "covering", "cross_premises", "exo_rows", "routing_domain"]
+__all__ = [
+    "CrossPremises",
+    "covering",
+    "cross_premises",
+    "exo_rows",
+    "onprem_domains",
+    "partner_rows",
+    "routing_domain",
+]
 
 _CLOUD_SUFFIX = ".mail.onmicrosoft.com"
 
@@ -84,3 +92,31 @@ def covering(rows: Sequence[Row], domain: str, field: str) -> Row | None:
     enabled = [r for r in named if flag(r, "Enabled") is not False]
     chosen = enabled or named
     return chosen[0] if chosen else None
+
+
+async def onprem_domains(ctx: CheckContext) -> list[str]:
+    """The on-premises organisation's accepted domains (lower case); none when they cannot be read."""
+    try:
+        rows = await ctx.exchange.run("Get-AcceptedDomain")
+    except BackendError:
+        return []
+    return [text(r, "DomainName").lower() for r in rows if text(r, "DomainName")]
+
+
+def _names_partner(domain: str, side: str, pair: CrossPremises, accepted: Sequence[str]) -> bool:
+    domain = domain.lower()
+    if side == "onprem":  # the tenant: its routing domain or its initial onmicrosoft.com domain
+        tenant = pair.cloud_domain.split(".", 1)[0]
+        if not tenant:
+            return domain.endswith(".onmicrosoft.com")
+        return domain in (pair.cloud_domain, f"{tenant}.onmicrosoft.com")
+    local = {d for d in accepted if not d.endswith(".onmicrosoft.com")} | {pair.onprem_domain}
+    return domain in local
+
+
+def partner_rows(rows: Sequence[Row], side: str, pair: CrossPremises, accepted: Sequence[str]) -> list[Row]:
+    """`side`'s relationships with the other side of this hybrid, whichever of its domains they list (a
+    relationship that lacks one domain is still the partner's); `accepted`: the on-premises domains."""
+    return [
+        r for r in rows if any(_names_partner(d, side, pair, accepted) for d in strings(r, "DomainNames"))
+    ]

@@ -174,6 +174,23 @@ def _offset(org: FakeOrg) -> None:
     org.clock_offsets["EX03"] = -412.0
 
 
+def _classic(change: Callable[[FakeOrg], None]) -> Callable[[FakeOrg], None]:
+    """`change` in a classic (DAuth) hybrid: with both connectors off, the relationships carry free/busy
+    (with an enabled connector OAuth does, and a relationship's settings do not matter)."""
+
+    def dauth(org: FakeOrg) -> None:
+        for table in (org.cmdlets, org.online):
+            for connector in table["Get-IntraOrganizationConnector"]:
+                connector["Enabled"] = False
+        change(org)
+
+    return dauth
+
+
+def _no_online_relationship(org: FakeOrg) -> None:
+    org.online["Get-OrganizationRelationship"] = []
+
+
 # Facts other than the pair that a mutation's triage starts from.
 MUTATION_FACTS: dict[str, dict[str, Any]] = {
     "cross-forest-anchor-missing": {"requester": "dave@fabrikam.com", "target": TARGET},
@@ -228,22 +245,29 @@ MUTATIONS: dict[str, Mutation] = {
         {"ioc.missing_domains": ["contoso.com"], "ioc.side": "online"},
         "Exchange Online",
     ),
+    "ioc-off-and-no-relationship": (
+        _classic(_no_online_relationship),
+        "intra-org-connectors",
+        "fail",
+        {"ioc.enabled": False, "oauth.in_use": False, "orgrel.dauth_path": False},
+        "Exchange Online",
+    ),
     "orgrel-freebusy-off": (
-        _set("Get-OrganizationRelationship", FreeBusyAccessEnabled=False),
+        _classic(_set("Get-OrganizationRelationship", FreeBusyAccessEnabled=False)),
         "organization-relationships",
         "fail",
         {"orgrel.freebusy_enabled": False, "orgrel.side": "onprem"},
         "on-premises",
     ),
     "orgrel-domain-missing": (
-        _set("Get-OrganizationRelationship", online=True, DomainNames=["fabrikam.com"]),
+        _classic(_set("Get-OrganizationRelationship", online=True, DomainNames=["fabrikam.com"])),
         "organization-relationships",
         "fail",
         {"orgrel.missing_domains": ["contoso.com"], "orgrel.side": "online"},
         "Exchange Online",
     ),
     "orgrel-uri-mismatch": (
-        _set("Get-OrganizationRelationship", TargetApplicationUri="outlook.office365.com"),
+        _classic(_set("Get-OrganizationRelationship", TargetApplicationUri="outlook.office365.com")),
         "organization-relationships",
         "fail",
         {"orgrel.uri_mismatch": ["TargetApplicationUri"]},
@@ -422,7 +446,7 @@ MUTATIONS: dict[str, Mutation] = {
     ),
     "fedcert-rotated": (_rotated, "federation-trust", "ok", {"fedcert.prev_thumbprint": AUTH}, ""),
     "freebusy-scope-excludes-target": (
-        _scope,
+        _classic(_scope),
         "organization-relationships",
         "fail",
         {"orgrel.target_in_scope": False},

@@ -49,10 +49,15 @@ organization:
   organization_relationships:
     - name: On-premises to O365 - 00c33fdb-3a1f-4506-b253-238e4fd29e3f
       free_busy_access_scope: Free Busy Scope
+  # Classic (DAuth) hybrid: the relationships, not the connectors, carry free/busy (so their scope counts).
+  intra_organization_connectors:
+    - {name: HybridIOC - 00c33fdb-3a1f-4506-b253-238e4fd29e3f, enabled: false}
   ews_policy: {application_access_policy: EnforceAllowList, allow_list: ["OWA/*", "Microsoft Office/*"]}
   availability_config: {per_user_account: "CONTOSO\\\\Exchange Servers"}
 exchange_online:
   federation_trust_application_id: "292841"
+  intra_organization_connectors:
+    - {name: HybridIOC - 50829e3a-6afe-4684-9602-6beb0382a45a, enabled: false}
   service_principals:
     - {app_id: 365f8bef-5d8a-403b-99f6-f650be404e1b, key_thumbprints: []}
 mailboxes:
