@@ -3,7 +3,9 @@ shipped command) and the bare SDK echo bot (`bench.echo_bot`)."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,8 +15,20 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["ROOT", "BotProcess", "cpu_seconds", "free_port", "rss_kib", "serving"]
+import yaml
+
+__all__ = [
+    "ROOT",
+    "BotProcess",
+    "cpu_seconds",
+    "free_port",
+    "lab_process",
+    "live_config",
+    "rss_kib",
+    "serving",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 _START_SECONDS = 60.0
@@ -53,10 +67,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _command(kind: str, port: int, scenario: str) -> list[str]:
+def _command(kind: str, port: int, scenario: str, config: Path | None) -> list[str]:
     if kind == "echo":
         return [sys.executable, "-m", "bench.echo_bot", "--port", str(port)]
-    command = [sys.executable, "-m", "triage", "serve", "--port", str(port), "--backend", "lab"]
+    command = [sys.executable, "-m", "triage", "serve", "--port", str(port)]
+    if config is not None:
+        return [*command, "--backend", "live", "--config", str(config)]
+    command += ["--backend", "lab"]
     return [*command, "--scenario", scenario] if scenario else command
 
 
@@ -75,9 +92,17 @@ def _wait_until_listening(process: subprocess.Popen[bytes], port: int) -> None:
 
 @contextmanager
 def serving(
-    kind: str, *, scenario: str = "", environ: Mapping[str, str] | None = None, state_dir: Path | None = None
+    kind: str,
+    *,
+    scenario: str = "",
+    config: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
 ) -> Iterator[BotProcess]:
-    """Start `kind` ("triage" or "echo") in its own process on a free loopback port; stop it afterwards."""
+    """Start `kind` ("triage" or "echo") in its own process on a free loopback port; stop it afterwards.
+
+    The triage bot serves the lab `scenario` in its own process, or with `config` the live backend it names
+    (a lab in another process: `lab_process` and `live_config`)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         state = state_dir or Path(scratch)
@@ -88,7 +113,7 @@ def serving(
             **(environ or {}),
         }
         process = subprocess.Popen(
-            _command(kind, port, scenario), cwd=ROOT, env=env, stderr=subprocess.DEVNULL
+            _command(kind, port, scenario, config), cwd=ROOT, env=env, stderr=subprocess.DEVNULL
         )
         try:
             _wait_until_listening(process, port)
@@ -100,3 +125,65 @@ def serving(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+
+
+@contextmanager
+def lab_process(scenario: str) -> Iterator[dict[str, Any]]:
+    """`triage lab up --scenario` in its own process, as real backends are; yields its endpoints."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "triage", "lab", "up", "--scenario", scenario],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        endpoints: dict[str, Any] = json.loads(process.stdout.readline())
+        yield endpoints
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def live_config(endpoints: dict[str, Any], tenant: str, directory: Path) -> tuple[Path, dict[str, str]]:
+    """A live backend configuration whose servers happen to be the lab's, and the environment holding its
+    secrets (the file names the variables, as a real one does)."""
+    credentials = endpoints["credentials"]
+    host, port = endpoints["psrp"].split("/")[2].split(":")
+    ca = endpoints["ca_cert"]
+    login = {"username": credentials["username"], "password_env": "BENCH_LAB_PASSWORD", "ca_file": ca}
+    config = {
+        "exchange": {"server": host, "port": int(port), "path": "PowerShell", "auth": "basic", **login},
+        "winrm": {"endpoints": endpoints["winrm_servers"], "transport": "basic", **login},
+        "ews": {"endpoint": endpoints["ews"], "auth": "basic", **login},
+        "graph": {
+            "tenant_id": credentials["tenant_id"],
+            "client_id": credentials["client_id"],
+            "client_secret_env": "BENCH_LAB_SECRET",
+            "authority": endpoints["token"],
+            "graph_url": endpoints["graph"],
+            "ca_file": ca,
+            "exchange_online_ews": endpoints["ews"],
+        },
+        "exchange_online": {
+            "management_host": "MGMT01",
+            "organization": tenant,
+            "app_id": credentials["client_id"],
+            "certificate_thumbprint": "A" * 40,
+            "winrm": {"endpoints": {"MGMT01": endpoints["winrm"]}, "transport": "basic", **login},
+        },
+        "probe": {"ca_file": ca, "hosts": endpoints["vdir_hosts"]},
+    }
+    path = directory / "live.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    secrets = {
+        "BENCH_LAB_PASSWORD": credentials["password"],
+        "BENCH_LAB_SECRET": credentials["client_secret"],
+    }
+    return path, secrets

@@ -30,6 +30,7 @@ from bench.driver import Plan, TimedConnector, TriageDriver
 from bench.load import Poster
 from bench.servers import ROOT, serving
 from bot.storage import SqliteStore
+from bot.storage.base import encode
 from bot.storage.factory import SQLITE_FILE
 from bot.testing import TeamsActivities
 
@@ -48,6 +49,7 @@ class Round:
     first_progress: float
     checks: dict[str, int]  # check id -> its duration_ms inside the triage
     facts: dict[str, Any]
+    stored_bytes: int  # the conversation's stored document after the result
 
 
 def slow_scenario(directory: Path, base: str, latency_ms: int) -> Path:
@@ -100,11 +102,9 @@ async def triage_rounds(scenario: Path, rounds: int) -> list[Round]:
                     }
                     facts = combine_facts(state["said"], state["pasted"])
                     if n:
-                        found.append(
-                            Round(
-                                last.seconds, last.first_reply or 0.0, last.first_progress or 0.0, ran, facts
-                            )
-                        )
+                        stored = len(encode(state).encode("utf-8"))
+                        first_reply, first_progress = last.first_reply or 0.0, last.first_progress or 0.0
+                        found.append(Round(last.seconds, first_reply, first_progress, ran, facts, stored))
     finally:
         await connector.stop()
     return found
@@ -151,6 +151,7 @@ async def measure(base: str, latency_ms: int, rounds: int) -> list[str]:
         f"  first reply {statistics.median(r.first_reply for r in found) * 1000:.0f} ms, first progress card "
         f"{statistics.median(r.first_progress for r in found) * 1000:.0f} ms (worst {first_progress * 1000:.0f} ms;"
         f" target <= {TARGET_FIRST_PROGRESS_S:.0f} s)",
+        f"  stored state of the finished triage: {statistics.median(r.stored_bytes for r in found):.0f} bytes",
     ]
 
 
