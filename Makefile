@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml constraints.txt
 # Node tools (Azurite for the tests, the Teams manifest schemas, the Agents Playground), reinstalled whenever
 # package-lock.json changes.
 $(NODE_STAMP): package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "The tests need Node.js 18+ with npm (Azurite, the Teams manifest schemas, the Agents Playground)." >&2; \
+	  echo "Install them, for example as root: apt-get update && apt-get install -y nodejs npm" >&2; exit 1; }
 	npm ci --no-audit --no-fund
 	@touch $(NODE_STAMP)
 
