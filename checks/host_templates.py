@@ -32,6 +32,7 @@ TEMPLATES: Mapping[str, str] = {
         [
             "$since = [datetime]::Parse($TriageArgs.since, [Globalization.CultureInfo]::InvariantCulture, [Globalization.DateTimeStyles]::RoundtripKind)",
             "$filter = @{ LogName = $TriageArgs.log; ProviderName = @($TriageArgs.providers); Id = @($TriageArgs.ids); StartTime = $since }",
+            "if ($TriageArgs.until) { $filter.EndTime = [datetime]::Parse($TriageArgs.until, [Globalization.CultureInfo]::InvariantCulture, [Globalization.DateTimeStyles]::RoundtripKind) }",
             "$rows = @(Get-WinEvent -FilterHashtable $filter -MaxEvents $TriageArgs.max -ErrorAction SilentlyContinue | ForEach-Object {",
             "  [ordered]@{ time_created = $_.TimeCreated.ToUniversalTime().ToString('o'); provider = $_.ProviderName; id = $_.Id; level = $_.LevelDisplayName; message = $_.Message }",
             "})",

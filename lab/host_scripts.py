@@ -69,12 +69,13 @@ def _win_events(ctx: LabContext, server: Server, args: dict[str, Json]) -> Json:
     log, providers = _text(args, "log"), _texts(args, "providers")
     ids = {int(i) for i in args.get("ids") or []}
     since = ctx.time(_text(args, "since")) if args.get("since") else None
+    until = ctx.time(_text(args, "until")) if args.get("until") else None
     limit = int(args.get("max") or 100)
     wanted_providers = {p.lower() for p in providers}
     events = []
     for event in server.events:
         created = ctx.time(event.time_created)
-        if event.log.lower() != log.lower() or (since and created < since):
+        if event.log.lower() != log.lower() or (since and created < since) or (until and created > until):
             continue
         if (wanted_providers and event.provider.lower() not in wanted_providers) or (
             ids and event.id not in ids

@@ -1,9 +1,15 @@
-"""event-logs: the events that name free/busy and proxy failures, on the servers involved."""
+"""event-logs: the events that name free/busy and proxy failures, on the servers involved.
+
+The window is the last 24 hours, or 12 hours either side of the pasted event's time (`event.time`) when
+the triage has one: an error reported days later is looked up where it happened.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from checks.context import CheckContext, Finding
@@ -13,6 +19,7 @@ from checks.registry import check
 from checks.remedies import HostCommand, pasted_remedy
 from checks.values import ev
 from checks.views import involved_servers
+from knowledge.command_output import MARKER
 
 PROVIDERS = [
     "MSExchange Availability",
@@ -22,33 +29,77 @@ PROVIDERS = [
 ]
 EVENT_IDS = [4001, 4002, 4003, 4004, 4005, 42, 43, 46, 71, 28]
 LOOK_BACK = datetime.timedelta(hours=24)
+AROUND = datetime.timedelta(hours=12)
 MAX_EVENTS = 25
-
-REMEDY = pasted_remedy(
-    ORG,
-    PAIR,
-    [
-        HostCommand(
-            "win-events",
-            "Get-WinEvent -FilterHashtable @{LogName='Application'; ProviderName="
-            + ",".join(f"'{p}'" for p in PROVIDERS)
-            + "; Id="
-            + ",".join(str(i) for i in EVENT_IDS)
-            + f"; StartTime=(Get-Date).AddDays(-1)}} -MaxEvents {MAX_EVENTS} -ErrorAction SilentlyContinue | "
-            "Format-List TimeCreated,ProviderName,Id,LevelDisplayName,Message",
-        )
-    ],
+_FILTER = (
+    "Get-WinEvent -FilterHashtable @{LogName='Application'; ProviderName="
+    + ",".join(f"'{p}'" for p in PROVIDERS)
+    + "; Id="
+    + ",".join(str(i) for i in EVENT_IDS)
 )
+_FORMAT = (
+    f" -MaxEvents {MAX_EVENTS} -ErrorAction SilentlyContinue | "
+    "Format-List TimeCreated,ProviderName,Id,LevelDisplayName,Message"
+)
+
+
+def reported_time(facts: Mapping[str, Any]) -> datetime.datetime | None:
+    """The pasted event's time (`event.time`), UTC-aware; a time without an offset is taken as UTC."""
+    value = facts.get("event.time")
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def window(facts: Mapping[str, Any], now: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime]:
+    """(start, end) of the search: around the reported time, else the last 24 hours."""
+    reported = reported_time(facts)
+    if reported is not None:
+        start, end = reported - AROUND, min(reported + AROUND, now)
+        if start < end:  # a reported time far in the future (a wrong zone) falls back to the last day
+            return start, end
+    return now - LOOK_BACK, now
+
+
+@dataclass(frozen=True)
+class WindowedEvents(HostCommand):
+    """Get-WinEvent over the check's window: the reported time when known, else the last day."""
+
+    def line(self, facts: Mapping[str, Any]) -> str:
+        if reported_time(facts) is None:
+            times = "StartTime=(Get-Date).AddDays(-1)"
+        else:
+            # Literal UTC instants, converted to the server's local time as Get-WinEvent expects.
+            start, end = (_instant(t) for t in window(facts, datetime.datetime.now(datetime.UTC)))
+            times = f"StartTime={start}; EndTime={end}"
+        return f'"{MARKER} host $env:COMPUTERNAME {self.template}"; {_FILTER}; {times}}}{_FORMAT}'
+
+
+def _instant(value: datetime.datetime) -> str:
+    return f"[datetime]::Parse('{value.strftime('%Y-%m-%dT%H:%M:%SZ')}').ToLocalTime()"
+
+
+def _shown(start: datetime.datetime, end: datetime.datetime) -> str:
+    return f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC"
+
+
+REMEDY = pasted_remedy(ORG, PAIR, [WindowedEvents("win-events", _FILTER + _FORMAT)])
 
 
 @check("event-logs", remedy=REMEDY)
 async def event_logs(ctx: CheckContext) -> Finding:
     servers = await involved_servers(ctx)
+    start, end = window(ctx.facts, ctx.now)
     args = {
         "log": "Application",
         "providers": PROVIDERS,
         "ids": EVENT_IDS,
-        "since": (ctx.now - LOOK_BACK).isoformat(),
+        "since": start.isoformat(),
+        "until": end.isoformat(),
         "max": MAX_EVENTS,
     }
     answers = await asyncio.gather(
@@ -86,11 +137,14 @@ async def event_logs(ctx: CheckContext) -> Finding:
     if found:
         return Finding(
             "warn",
-            f"{len(found)} relevant event(s) in the last 24 h: {'; '.join(found[:4])}.",
+            f"{len(found)} relevant event(s) {_shown(start, end)}: {'; '.join(found[:4])}.",
             evidence,
             facts,
         )
     suffix = f" (could not read {', '.join(unread)})" if unread else ""
     return Finding(
-        "ok", f"No free/busy or proxy errors logged in the last 24 h on {where}{suffix}.", evidence, facts
+        "ok",
+        f"No free/busy or proxy errors logged {_shown(start, end)} on {where}{suffix}.",
+        evidence,
+        facts,
     )

@@ -257,10 +257,19 @@ class FakeOrg:
                 server.upper(), [{"path": p, "ssl_flags": "Ssl", "require_ssl": True} for p in args["paths"]]
             )
         if template == "win-events":
-            return self.events.get(server.upper(), [])
+            return [e for e in self.events.get(server.upper(), []) if _in_window(e["time_created"], args)]
         if template in ("clock", "outbound", "services", "iis-config"):
             return self._health(server.upper(), template, args)
         raise AssertionError(f"unexpected template {template}")
+
+
+def _in_window(created: str, args: Any) -> bool:
+    """Get-WinEvent's StartTime/EndTime filter, as the win-events template passes them."""
+    when = datetime.datetime.fromisoformat(created)
+    since, until = args.get("since"), args.get("until")
+    return (not since or when >= datetime.datetime.fromisoformat(since)) and (
+        not until or when <= datetime.datetime.fromisoformat(until)
+    )
 
 
 def healthy() -> FakeOrg:
