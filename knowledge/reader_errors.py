@@ -45,8 +45,10 @@ _NAMED_CODES = re.compile(
     r"|error_category=\"?([a-z_]{3,40})\"?"
     r"|Symbolic[ \t]Name[ \t]{0,20}:?[ \t\n]{0,20}([A-Z][A-Za-z0-9]{3,60})\b"
 )
-# "LID: 47652, 44348, 40764", "Lid=43532".
-_LIDS = re.compile(r"\bLIDs?[ \t]{0,5}[:=][ \t]{0,5}(\d{2,7}(?:[ \t]{0,3}[,;][ \t]{0,3}\d{2,7}){0,20})\b")
+# "LID: 47652, 44348, 40764", "Lid=43532", "Lid: 55743": written in any case.
+_LIDS = re.compile(
+    r"\bLIDs?[ \t]{0,5}[:=][ \t]{0,5}(\d{2,7}(?:[ \t]{0,3}[,;][ \t]{0,3}\d{2,7}){0,20})\b", re.IGNORECASE
+)
 # "HTTP status 401", "HTTP/1.1 503", "StatusCode: 401".
 _HTTP = (
     re.compile(
