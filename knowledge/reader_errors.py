@@ -109,6 +109,11 @@ def _statuses(paste: Paste) -> list[int]:
     return [value for _, value in sorted(found) if 100 <= value <= 599]
 
 
+def _header_name(text: str, start: int) -> bool:
+    """Whether the name at `start` ends a hyphenated header name (X-InnerException:), not a type."""
+    return start >= 2 and text[start - 1] == "-" and text[start - 2].isalnum()
+
+
 def _exception_spans(paste: Paste) -> list[tuple[int, int, str]]:
     """(start, end, short type name) of each exception type named, in order."""
     text = paste.text
@@ -119,8 +124,9 @@ def _exception_spans(paste: Paste) -> list[tuple[int, int, str]]:
         tail = _QUALIFIED_TAIL.match(window)
         qualified = (tail.group(0)[::-1] if tail else "").lstrip(".0123456789") + "Exception"
         short = qualified.rsplit(".", 1)[-1]
-        if short != "Exception" and short[0].isalpha():
-            spans.append((match.end() - len(qualified), match.end(), short))
+        start = match.end() - len(qualified)
+        if short != "Exception" and short[0].isalpha() and not _header_name(text, start):
+            spans.append((start, match.end(), short))
     return spans
 
 
