@@ -1,11 +1,20 @@
-"""The progress card (updated in place as checks finish) and the result card."""
+"""The progress card (updated in place as checks finish) and the result card.
+
+Both stay under Teams' size limit (about 28 KB) whatever they are given: each section of the result card has
+a budget of serialized bytes (`dialogs.card_budget`), long lists end with how many more there are, and the
+commands of the checks that could not look come a few checks at a time when they do not all fit (the rest on
+the next result card, once this output is pasted). A card still too large is built again with every budget
+scaled down.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from checks.api import CheckResult
 from dialogs.api import Card
+from dialogs.card_budget import clip, fit_lines, size
 from dialogs.cards import (
     STATUS_ICONS,
     Element,
@@ -21,34 +30,73 @@ from dialogs.cards import (
 )
 from dialogs.findings import Findings, evidence_rows
 from dialogs.remedies import PASTE_OUTPUT, merge_remedies, waiting
+from knowledge.conditions import holds_all
 from knowledge.inference import RankedCause
 from knowledge.loader import KnowledgeBase
 from knowledge.runbook import FilledRemediation
 
-__all__ = ["ProgressRow", "progress_card", "result_card"]
+__all__ = ["CARD_BYTES", "ProgressRow", "progress_card", "result_card"]
 
+CARD_BYTES = 23_000  # serialized; Teams refuses a message over about 28 KB
+MAX_EVIDENCE_LINES = 6
 MAX_EVIDENCE_ROWS = 12
+MAX_CHECK_ROWS = 20
+MAX_RULED_OUT = 6
+MAX_REMEDIATIONS = 3
+SCALES = (1.0, 0.6, 0.35, 0.2)
 
 ProgressRow = tuple[str, str, str]
 """(status or "pending"/"running", check title, one-line summary)."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Serialized bytes per section, all scaled by `scale` (1.0: a card with every check down fits)."""
+
+    scale: float = 1.0
+
+    def __call__(self, full: int) -> int:
+        return max(40, int(full * self.scale))
+
+    @property
+    def title(self) -> int:
+        return self(240)
 
 
 def check_title(kb: KnowledgeBase, check_id: str) -> str:
     return kb.checks[check_id].title if check_id in kb.checks else check_id
 
 
+def _rows(pairs: Sequence[tuple[str, str]], budget: int) -> Element:
+    """A fact set of `pairs` within `budget`: a third of each row's share for the title."""
+    each = budget // max(1, len(pairs))
+    return fact_set([(clip(title, each // 3), clip(value, each - each // 3)) for title, value in pairs])
+
+
+def _more(count: int, what: str) -> list[Element]:
+    """A line saying `count` more of `what` (plural; its first word loses its s for one) were left out."""
+    if count <= 0:
+        return []
+    noun, _, rest = what.partition(" ")
+    one = noun[:-1] if count == 1 and noun.endswith("s") else noun
+    return [subtle(f"… and {count} more {' '.join(w for w in (one, rest) if w)}.")]
+
+
 def progress_card(rows: Sequence[ProgressRow], *, finished: bool) -> Card:
     done = sum(status not in ("pending", "running") for status, _, _ in rows)
     title = "Checks finished." if finished else f"Running the checks: {done} of {len(rows)} done."
-    lines = [(f"{STATUS_ICONS.get(status, '•')} {name}", summary or status) for status, name, summary in rows]
-    return card([heading(title), fact_set(lines)])
+    shown = rows[:MAX_CHECK_ROWS]
+    lines = [
+        (f"{STATUS_ICONS.get(status, '•')} {name}", summary or status) for status, name, summary in shown
+    ]
+    return card([heading(title), _rows(lines, 9000), *_more(len(rows) - len(shown), "checks")])
 
 
 def _percent(confidence: float) -> str:
     return f"{round(confidence * 100)}%"
 
 
-def _cause_section(kb: KnowledgeBase, findings: Findings) -> list[Element]:
+def _cause_section(kb: KnowledgeBase, findings: Findings, budget: Budget) -> list[Element]:
     best = findings.best
     if best is None or not findings.confident:
         body = [
@@ -59,92 +107,181 @@ def _cause_section(kb: KnowledgeBase, findings: Findings) -> list[Element]:
             ),
         ]
         if best is not None:
-            body.append(text(f"The best lead so far: {best.title} ({_percent(best.confidence)} confidence)."))
+            lead = clip(best.title, budget.title)
+            body.append(text(f"The best lead so far: {lead} ({_percent(best.confidence)} confidence)."))
         return body
     return [
-        text(f"Likely cause: {best.title}", weight="Bolder", size="Large", color="Attention"),
+        text(
+            f"Likely cause: {clip(best.title, budget.title)}",
+            weight="Bolder",
+            size="Large",
+            color="Attention",
+        ),
         text(f"Confidence: {_percent(best.confidence)}", weight="Bolder"),
-        text(kb.causes[best.id].explanation.strip()),
+        text(clip(kb.causes[best.id].explanation.strip(), budget(1400))),
     ]
 
 
-def _evidence_section(kb: KnowledgeBase, findings: Findings, best: RankedCause) -> list[Element]:
-    rows = evidence_rows(kb, findings, best)[:MAX_EVIDENCE_ROWS]
-    body: list[Element] = [heading("Evidence"), *(text(f"• {line}") for line in best.evidence)]
+def _evidence_section(
+    kb: KnowledgeBase, findings: Findings, best: RankedCause, budget: Budget
+) -> list[Element]:
+    lines = best.evidence[:MAX_EVIDENCE_LINES]
+    body: list[Element] = [heading("Evidence"), *(text(clip(f"• {line}", budget(260))) for line in lines)]
+    body += _more(len(best.evidence) - len(lines), "findings")
+    found = evidence_rows(kb, findings, best)
+    rows = found[:MAX_EVIDENCE_ROWS]
     if rows:
-        body.append(
-            fact_set(
-                [
-                    (" · ".join(p for p in (row.source, row.server) if p), f"{row.property} = {row.value}")
-                    for row in rows
-                ]
-            )
-        )
-    return body
+        pairs = [
+            (" · ".join(p for p in (row.source, row.server) if p), f"{row.property} = {row.value}")
+            for row in rows
+        ]
+        body.append(_rows(pairs, budget(2400)))
+    return body + _more(len(found) - len(rows), "observations")
 
 
-def _candidates_section(findings: Findings) -> list[Element]:
+def _strength(kb: KnowledgeBase, findings: Findings, cause_id: str) -> float:
+    """How strongly the facts pointed to a cause before a rule-out removed it (noisy-OR of its matches)."""
+    miss = 1.0
+    for indicator in kb.causes[cause_id].indicators if cause_id in kb.causes else ():
+        if holds_all(indicator, findings.facts):
+            miss *= 1.0 - indicator.weight
+    return 1.0 - miss
+
+
+def _candidates_section(kb: KnowledgeBase, findings: Findings, budget: Budget) -> list[Element]:
     others = findings.inference.causes[1:4] if findings.confident else findings.inference.causes[:4]
     body: list[Element] = []
     if others:
         heading_text = "Other candidates" if findings.confident else "Candidates"
-        body += [heading(heading_text), fact_set([(_percent(c.confidence), c.title) for c in others])]
-    if findings.inference.ruled_out:
-        body.append(
-            subtle("Ruled out: " + "; ".join(f"{r.title} ({r.reason})" for r in findings.inference.ruled_out))
-        )
+        body += [
+            heading(heading_text),
+            fact_set([(_percent(c.confidence), clip(c.title, budget.title)) for c in others]),
+        ]
+    # The ones that looked likeliest first: those are what the reader wonders about.
+    ruled_out = sorted(findings.inference.ruled_out, key=lambda r: -_strength(kb, findings, r.id))
+    if ruled_out:
+        shown = "; ".join(f"{r.title} ({r.reason})" for r in ruled_out[:MAX_RULED_OUT])
+        more = f"; and {len(ruled_out) - MAX_RULED_OUT} more" if len(ruled_out) > MAX_RULED_OUT else ""
+        body.append(subtle(clip("Ruled out: " + shown, budget(1200)) + more))
     return body
 
 
-def _checks_section(kb: KnowledgeBase, results: list[CheckResult]) -> list[Element]:
+def _checks_section(kb: KnowledgeBase, results: list[CheckResult], budget: Budget) -> list[Element]:
     if not results:
         return [heading("Checks"), text("No checks ran.")]
-    rows = [(f"{STATUS_ICONS[r.status]} {check_title(kb, r.id)}", r.summary) for r in results]
-    body: list[Element] = [heading("Checks"), fact_set(rows)]
-    stuck = waiting(results)
-    if stuck:
-        names = ", ".join(check_title(kb, r.id) for r in stuck)
-        body += [
-            heading("Let me look anyway"),
-            text(
-                f"{names} could not look. Run these read-only commands and paste back everything they "
-                "print (press Paste command output, or paste it as a message): I will run those checks "
-                "again on it."
-            ),
-            code(merge_remedies(r.remedy for r in stuck)),
-        ]
+    shown = results[:MAX_CHECK_ROWS]
+    rows = [(f"{STATUS_ICONS[r.status]} {check_title(kb, r.id)}", r.summary) for r in shown]
+    return [heading("Checks"), _rows(rows, budget(4600)), *_more(len(results) - len(shown), "checks")]
+
+
+def _first_page(stuck: list[CheckResult], budget: int) -> list[CheckResult]:
+    """The checks whose merged commands fit `budget` together (at least the first): one too large for what
+    is left waits for the next card while smaller ones after it still come."""
+    page: list[CheckResult] = []
+    for result in stuck:
+        merged = merge_remedies(r.remedy for r in [*page, result])
+        if not page or size("\n\n".join(merged)) <= budget:
+            page.append(result)
+    return page
+
+
+def _paste_back(kb: KnowledgeBase, stuck: list[CheckResult], room: int, budget: Budget) -> list[Element]:
+    """The commands of the checks that could not look, as many checks' as fit in `room` bytes."""
+    page = _first_page(stuck, room)
+    names = clip(", ".join(check_title(kb, r.id) for r in page), budget(720))
+    commands, cut = fit_lines(merge_remedies(r.remedy for r in page), room)
+    body = [
+        heading("Let me look anyway"),
+        text(
+            f"{names} could not look. Run these read-only commands and paste back everything they "
+            "print (press Paste command output, or paste it as a message): I will run those checks "
+            "again on it."
+        ),
+        code(commands),
+        *_more(cut, "commands (too long for this card)"),
+    ]
+    later = [r for r in stuck if r not in page]
+    if later:
+        waiting_names = clip(", ".join(check_title(kb, r.id) for r in later), budget(480))
+        body.append(
+            subtle(f"{waiting_names} could not look either: I will list their commands once you paste this.")
+        )
     return body
 
 
-def _remediation(remediation: FilledRemediation) -> Element:
+def _lines(lines: list[str], budget: int, page: bool) -> list[Element]:
+    """A code block of `lines` within `budget`, and how many more there are (on the remediation page)."""
+    shown, cut = fit_lines(lines, budget)
+    return [code(shown), *_more(cut, "lines (on the remediation page)" if page else "lines")]
+
+
+def _remediation(remediation: FilledRemediation, budget: int, page: bool) -> Element:
+    """One remediation within `budget`: half for its commands, a quarter for the verification."""
     effect = "changes the configuration" if remediation.changes else "read-only"
     items: list[Element] = [
-        text(remediation.summary, weight="Bolder"),
-        subtle(f"Risk: {remediation.risk}; {effect}."),
-        code(remediation.commands),
+        text(clip(remediation.summary, budget // 6), weight="Bolder"),
+        subtle(clip(f"Risk: {remediation.risk}; {effect}.", budget // 12)),
+        *_lines(remediation.commands, budget // 2, page),
     ]
     if remediation.missing:
-        items.append(
-            text(
-                "I could not fill "
-                + ", ".join(f"<{m}>" for m in remediation.missing)
-                + ": replace it before running.",
-                color="Warning",
-            )
-        )
+        placeholders = clip(", ".join(f"<{m}>" for m in remediation.missing), budget // 12)
+        items.append(text(f"I could not fill {placeholders}: replace it before running.", color="Warning"))
     if remediation.verify:
-        items += [text("To verify:", weight="Bolder"), code(remediation.verify)]
+        items += [text("To verify:", weight="Bolder"), *_lines(remediation.verify, budget // 4, page)]
     if remediation.notes:
-        items.append(subtle(remediation.notes))
-    if remediation.docs:
-        items.append(
-            text("Documentation: " + " · ".join(f"[{_link_name(u)}]({u})" for u in remediation.docs))
-        )
+        items.append(subtle(clip(remediation.notes, budget // 8)))
+    links = [f"[{_link_name(u)}]({u})" for u in remediation.docs[:3] if size(u) <= budget // 12]
+    if links:
+        items.append(text("Documentation: " + " · ".join(links)))
     return container(items, separator=True)
 
 
 def _link_name(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1][:60] or url
+
+
+def _remediation_section(best: RankedCause, runbook_url: str | None, budget: Budget) -> list[Element]:
+    shown = best.remediations[:MAX_REMEDIATIONS]
+    each = budget(4800) // len(shown)
+    body = [heading("Remediation"), *(_remediation(r, each, runbook_url is not None) for r in shown)]
+    return body + _more(len(best.remediations) - len(shown), "remediations (on the remediation page)")
+
+
+def _build(
+    kb: KnowledgeBase,
+    findings: Findings,
+    heading_text: str,
+    runbook_url: str | None,
+    escalated_to: str,
+    budget: Budget,
+) -> tuple[list[Element], list[Element]]:
+    """The card's body and actions within `budget`."""
+    head: list[Element] = [
+        heading(clip(heading_text, budget.title * 2)),
+        *_cause_section(kb, findings, budget),
+    ]
+    best = findings.best
+    if best is not None:
+        head += _evidence_section(kb, findings, best, budget)
+    head += _candidates_section(kb, findings, budget)
+    head += _checks_section(kb, findings.results, budget)
+    tail: list[Element] = []
+    if best is not None and findings.confident and best.remediations:
+        tail += _remediation_section(best, runbook_url, budget)
+    if escalated_to:
+        tail.append(text(f"Escalated to {clip(escalated_to, budget.title)}.", weight="Bolder", color="Good"))
+    stuck = waiting(findings.results)
+    actions: list[Element] = []
+    if runbook_url:
+        actions.append(open_url("Open remediation", runbook_url))
+    if stuck:
+        actions.append(submit("Paste command output", PASTE_OUTPUT))
+    actions += [submit("Escalate", "escalate"), submit("Start over", "restart")]
+    if not stuck:
+        return head + tail, actions
+    # The commands get what the rest leaves: with short summaries every check's commands fit at once.
+    room = max(budget(4000), CARD_BYTES - size(card(head + tail, actions)) - budget(1200))
+    return head + _paste_back(kb, stuck, room, budget) + tail, actions
 
 
 def result_card(
@@ -155,21 +292,10 @@ def result_card(
     runbook_url: str | None,
     escalated_to: str = "",
 ) -> Card:
-    body: list[Element] = [heading(heading_text), *_cause_section(kb, findings)]
-    best = findings.best
-    if best is not None:
-        body += _evidence_section(kb, findings, best)
-    body += _candidates_section(findings)
-    body += _checks_section(kb, findings.results)
-    if best is not None and findings.confident and best.remediations:
-        body.append(heading("Remediation"))
-        body += [_remediation(r) for r in best.remediations]
-    if escalated_to:
-        body.append(text(f"Escalated to {escalated_to}.", weight="Bolder", color="Good"))
-    actions: list[Element] = []
-    if runbook_url:
-        actions.append(open_url("Open remediation", runbook_url))
-    if waiting(findings.results):
-        actions.append(submit("Paste command output", PASTE_OUTPUT))
-    actions += [submit("Escalate", "escalate"), submit("Start over", "restart")]
-    return card(body, actions)
+    """The result: likely cause, evidence, candidates, checks, commands to paste back, remediation; at most
+    CARD_BYTES serialized."""
+    for scale in SCALES:
+        built = card(*_build(kb, findings, heading_text, runbook_url, escalated_to, Budget(scale)))
+        if size(built) <= CARD_BYTES:
+            break
+    return built
