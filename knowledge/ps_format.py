@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["Block", "cells", "parse_blocks", "typed_value"]
+__all__ = ["Block", "cells", "iso_date", "parse_blocks", "typed_value"]
 
 MAX_VALUE_CHARS = 4000
 # Format-List pads every name and prints " : " after it, so a property line has a space before its colon
@@ -131,7 +131,7 @@ def typed_value(raw: str) -> tuple[Any, bool]:
         cut = inner.endswith(_CUT)
         inner = inner.removesuffix("...").removesuffix("…")
         return _list_items(inner), cut
-    when = _date(text)
+    when = iso_date(text)
     if when is not None:
         return when, False
     if _INT.fullmatch(text):
@@ -139,7 +139,7 @@ def typed_value(raw: str) -> tuple[Any, bool]:
     return text, False
 
 
-def _date(text: str) -> str | None:
+def iso_date(text: str) -> str | None:
     """`text` as ISO 8601 when it is a date and time as a shell prints one; the paste's offset kept (UTC
     when it has none). No clock: the value is only rewritten."""
     if not text[:1].isdigit() or len(text) > 40:

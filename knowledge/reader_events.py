@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from knowledge.ps_format import iso_date
 from knowledge.reader_scan import Paste, scan, search, starts_line
 from knowledge.reader_values import add_all, is_placeholder, real_host, url_parts
 
@@ -22,6 +23,15 @@ _SOURCE = re.compile(
     re.MULTILINE,
 )
 _MSEXCHANGE_SOURCE = re.compile(r"\b(MSExchange[ ]?(?:[A-Z][A-Za-z]{1,30})(?:[ ][A-Z][A-Za-z]{1,30}){0,2})\b")
+# When the event was logged: Event Viewer's "Date:" (or "Logged:" on the General tab), Get-WinEvent's
+# "TimeCreated :", Get-EventLog's "TimeGenerated :", and the XML's SystemTime (rewritten to TimeCreated).
+_TIME = re.compile(
+    r"^[ \t]{0,8}(?:Date|Logged|TimeCreated|TimeGenerated)[ \t]{0,20}:[ \t]{0,20}"
+    r"([0-9][^\n]{5,60}?)(?=[ \t]*(?:\n|$)|[ \t]{2})",
+    re.MULTILINE,
+)
+# A time the paste gives in UTC ("Z") or with its offset; any other is local to the server, as written.
+_ZONE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 _COMPUTER = re.compile(
     r"\b(?:Computer|MachineName)[ \t]{0,20}:[ \t]{0,20}([^\s,;]{1,255})",
 )
@@ -67,6 +77,20 @@ def _source(paste: Paste) -> str | None:
     return other.group(1) if other else None
 
 
+def _event_time(paste: Paste) -> str | None:
+    """The first event's time as ISO 8601: with Z or the offset when the paste gives one, else as written."""
+    for match in scan(_TIME, paste, 20):
+        raw = match.group(1).strip()
+        iso = iso_date(raw)
+        if iso is None:
+            continue  # an HTTP or mail "Date:" header, not an event's
+        zone = _ZONE.search(raw)
+        if zone is None:
+            return iso.removesuffix("+00:00")
+        return iso.removesuffix("+00:00") + "Z" if zone.group(0) == "Z" else iso
+    return None
+
+
 def _set_server(facts: dict[str, Any], fact: str, value: str) -> None:
     value = value.strip().strip("\"'")
     if not value or is_placeholder(value):
@@ -93,6 +117,9 @@ def read_events(paste: Paste, facts: dict[str, Any]) -> None:
     source = _source(paste)
     if source:
         facts["event.source"] = source
+    when = _event_time(paste)
+    if when:
+        facts["event.time"] = when
     computer = search(_COMPUTER, paste)
     if computer and real_host(computer.group(1)):
         facts["event.computer"] = computer.group(1)

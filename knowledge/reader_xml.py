@@ -12,10 +12,11 @@ import re
 
 __all__ = ["MARKERS", "rewrite_xml_event"]
 
-MARKERS = ("<Event", "<Provider", "<EventID", "<Data")
+MARKERS = ("<Event", "<Provider", "<EventID", "<Data", "<TimeCreated")
 
 _PROVIDER = re.compile(r"""<Provider\b[^>]{0,300}?\bName=['"]([^'"<>]{1,100})['"][^>]{0,300}>""")
 _EVENT_ID = re.compile(r"<EventID\b[^>]{0,100}>[ \t\n]{0,10}(\d{1,6})[ \t\n]{0,10}</EventID>")
+_TIME_CREATED = re.compile(r"""<TimeCreated\b[^>]{0,200}?\bSystemTime=['"]([^'"<>]{1,60})['"][^>]{0,200}>""")
 _COMPUTER = re.compile(r"<Computer>[ \t\n]{0,10}([^<\n]{1,255}?)[ \t\n]{0,10}</Computer>")
 _DATA = re.compile(r"<Data\b[^>]{0,200}?(?:/>|>([^<]{0,100000})</Data>)")
 _EVENT_DATA = re.compile(r"<EventData\b[^>]{0,200}>.{0,200000}?</EventData>", re.DOTALL)
@@ -74,4 +75,5 @@ def rewrite_xml_event(text: str) -> str:
     text = _EVENT_DATA.sub(lambda m: _render(m, source, number), text, count=1)
     text = _PROVIDER.sub(lambda m: f"\nSource: {m.group(1)}\n", text)
     text = _EVENT_ID.sub(lambda m: f"\nEvent ID: {m.group(1)}\n", text)
+    text = _TIME_CREATED.sub(lambda m: f"\nTimeCreated: {m.group(1)}\n", text)
     return _COMPUTER.sub(lambda m: f"\nComputer: {m.group(1)}\n", text)
