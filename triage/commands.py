@@ -39,6 +39,9 @@ def register(subparsers: Any) -> None:
     diagnose_parser.add_argument("--target", metavar="SMTP", help="the user whose free/busy cannot be seen")
     diagnose_parser.add_argument("--json", action="store_true", help="print one JSON object")
     diagnose_parser.add_argument(
+        "--verbose", action="store_true", help="also list the facts read (after the causes and questions)"
+    )
+    diagnose_parser.add_argument(
         "--scenario",
         metavar="NAME|PATH",
         help="run the backend checks against this lab scenario (started here)",
@@ -118,7 +121,7 @@ def run_diagnose(args: argparse.Namespace) -> int:
             out["checks"] = [_check_json(r) for r in checks[0]]
         print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
-        print(render_report(result))
+        print(render_report(result, verbose=args.verbose))
         if checks is not None:
             print("\nChecks:")
             print("\n".join(f"  [{r.status}] {r.id}: {r.summary}" for r in checks[0]))
@@ -168,13 +171,9 @@ def _knowledge() -> KnowledgeBase:
         raise _usage(str(exc)) from None
 
 
-def render_report(result: Diagnosis) -> str:
+def render_report(result: Diagnosis, verbose: bool = False) -> str:
+    """The ranked causes first, then the questions still open; the facts read only when `verbose`."""
     lines: list[str] = []
-    shown = {k: v for k, v in result.facts.items() if not k.startswith("test.") and k != "exception.messages"}
-    if shown:
-        lines.append("What I read:")
-        lines.extend(f"  {name}: {_flat(value)}" for name, value in shown.items())
-        lines.append("")
     if not result.inference.causes:
         lines.append("No cause matches what I know yet.")
     for rank, cause in enumerate(result.inference.causes[:5], start=1):
@@ -190,7 +189,24 @@ def render_report(result: Diagnosis) -> str:
         lines.append("")
         lines.append("Still to ask:")
         lines.extend(f"  - {q.prompt}" for q in result.questions)
+    shown = _shown_facts(result.facts) if verbose else {}
+    if shown:
+        lines.append("")
+        lines.append("What I read:")
+        lines.extend(f"  {name}: {_flat(value)}" for name, value in shown.items())
     return "\n".join(lines)
+
+
+# Bookkeeping, not findings: whether something was pasted, the raw test rows, the long messages.
+_UNSHOWN = frozenset({"pasted", "exception.messages"})
+
+
+def _shown_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in facts.items()
+        if name not in _UNSHOWN and not name.startswith("test.") and value not in (None, "", [], {})
+    }
 
 
 def _flat(value: Any) -> str:

@@ -80,6 +80,46 @@ def test_readable_report_without_json(capsys: pytest.CaptureFixture[str]) -> Non
     assert "What is going wrong?" not in report
 
 
+def test_readable_report_puts_causes_first_then_questions_and_no_facts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    paste = Path(__file__).parent / "command_pastes" / "seed-000-remedies.txt"
+    assert main(["diagnose", "--error-file", str(paste), "--requester", "alice@contoso.com"]) == 0
+    report = capsys.readouterr().out
+    assert report.startswith("1. ")
+    assert report.index("1. ") < report.index("Still to ask:")
+    assert "What I read:" not in report
+    assert "fedcert.thumbprint" not in report
+
+
+def test_verbose_report_lists_the_facts_after_the_questions_without_noise(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    paste = Path(__file__).parent / "command_pastes" / "seed-000-remedies.txt"
+    args = ["diagnose", "--error-file", str(paste), "--requester", "alice@contoso.com", "--verbose"]
+    assert main(args) == 0
+    report = capsys.readouterr().out
+    assert report.index("1. ") < report.index("Still to ask:") < report.index("What I read:")
+    facts = report[report.index("What I read:") : report.index("\nChecks:")].splitlines()[1:]
+    assert "  fedcert.missing_servers: EX03, EX04" in facts
+    assert "  requester: alice@contoso.com" in facts
+    assert not [line for line in facts if line.startswith("  pasted:")]
+    assert all(line.split(": ", 1)[1].strip() for line in facts if line.strip())
+
+
+def test_the_report_never_shows_empty_values() -> None:
+    from knowledge.diagnosis import diagnose
+    from knowledge.loader import load_knowledge
+    from triage.commands import render_report
+
+    result = diagnose(load_knowledge(), text="Event ID: 4002", conversation={"scope": "pair"})
+    result.facts.update({"pasted": True, "target": "", "fedtrust.domains": [], "oauth.issuer": None})
+    shown = render_report(result, verbose=True)
+    assert "  scope: pair" in shown and "  event.id: 4002" in shown
+    for noise in ("pasted:", "target:", "fedtrust.domains:", "oauth.issuer:"):
+        assert noise not in shown
+
+
 def test_stdin_is_read_with_a_dash() -> None:
     result = run_cli(
         "diagnose", "--error-file", "-", "--json", stdin=(SEEDS / "seed-002-event-42.txt").read_bytes()
