@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -31,6 +32,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            # A reader that stopped early (`| head -1`) shows up here, not as a traceback at exit.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        return 128 + 13  # as if ended by SIGPIPE, the way `head` leaves a shell pipeline's writer
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush has nowhere to fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (a test's capture): nothing left to flush
+        pass
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

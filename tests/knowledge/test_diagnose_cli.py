@@ -120,6 +120,29 @@ def test_the_report_never_shows_empty_values() -> None:
         assert noise not in shown
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--json"],
+        ["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--verbose"],
+        ["lab", "list"],
+    ],
+)
+def test_a_reader_that_stops_early_ends_quietly(args: list[str]) -> None:
+    """`triage ... | head -1`: the pipe is closed before the output is written; no traceback follows."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "triage", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert stderr == ""
+
+
 def test_stdin_is_read_with_a_dash() -> None:
     result = run_cli(
         "diagnose", "--error-file", "-", "--json", stdin=(SEEDS / "seed-002-event-42.txt").read_bytes()
