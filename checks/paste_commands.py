@@ -22,14 +22,15 @@ __all__ = [
 ADP: tuple[tuple[str, str | bool], ...] = (("ADPropertiesOnly", True),)
 _VDIR = ("Server", "Name", "InternalUrl", "ExternalUrl", "InternalAuthenticationMethods")
 _OAUTH = ("OAuthAuthentication", "WSSecurityAuthentication")
+_SIGN_IN = ("FormsAuthentication", "BasicAuthentication", "WindowsAuthentication", "AdfsAuthentication")
 
 SERVERS = PasteCommand(
     "Get-ExchangeServer",
     ("Name", "Fqdn", "Domain", "Site", "ServerRole", "AdminDisplayVersion", "InternetWebProxy"),
 )
 VDIRS = {
-    "owa": PasteCommand("Get-OwaVirtualDirectory", _VDIR, ADP),
-    "ecp": PasteCommand("Get-EcpVirtualDirectory", _VDIR, ADP),
+    "owa": PasteCommand("Get-OwaVirtualDirectory", (*_VDIR, *_SIGN_IN), ADP),
+    "ecp": PasteCommand("Get-EcpVirtualDirectory", (*_VDIR, *_SIGN_IN), ADP),
     "ews": PasteCommand("Get-WebServicesVirtualDirectory", (*_VDIR, *_OAUTH, "InternalNLBBypassUrl"), ADP),
     "autodiscover": PasteCommand("Get-AutodiscoverVirtualDirectory", (*_VDIR, *_OAUTH), ADP),
 }

@@ -178,6 +178,8 @@ async def virtual_directories(ctx: CheckContext) -> Finding:
         ssl = await _require_ssl(ctx, target, evidence)
         for kind in ("owa", "ecp", "ews"):
             facts.update(_target_facts(kind, target, _by_server(rows[kind]).get(target.name.lower()), ssl))
+        unusable = _target_auth(target, rows, evidence)
+        facts["vdirs.target_auth_unusable"] = [f"{target.name}/{k}" for k in unusable]
         bypass = _by_server(back_end).get(target.name.lower())
         if bypass is not None:
             facts["ews.target.nlb_bypass_url"] = text(bypass, "InternalNLBBypassUrl")
@@ -202,6 +204,11 @@ async def virtual_directories(ctx: CheckContext) -> Finding:
         f"WSSecurity is off on {s}'s EWS or Autodiscover" for s in facts["wssecurity.disabled_servers"]
     ]
     warnings += _auth_warnings(rows["ews"])
+    warnings += [
+        f"{server}'s {kind.upper()} accepts neither forms, Basic nor Windows authentication, "
+        "so requests proxied to it cannot sign in"
+        for server, kind in (v.split("/") for v in facts.get("vdirs.target_auth_unusable", []))
+    ]
     if failures:
         return Finding("fail", "Virtual directories: " + "; ".join(failures) + ".", evidence, facts)
     if warnings:
@@ -226,3 +233,33 @@ def _auth_warnings(ews: list[Row]) -> list[str]:
         if missing:
             out.append(f"EWS on {text(row, 'Server')} does not accept {' or '.join(missing)}")
     return out
+
+
+# Methods a request proxied to OWA/ECP can sign in with: forms or Basic from a browser or a down-level
+# CAS, Kerberos/NTLM (Windows) from a 2013+ front end, ADFS claims. A vdir with none of them fails every
+# proxied sign-in. OAuth alone does not serve a browser.
+_USABLE = {"fba", "basic", "ntlm", "windowsintegrated", "negotiate", "kerberos", "adfs"}
+
+
+def _unusable_auth(row: Row) -> bool:
+    methods = {m.lower() for m in strings(row, "InternalAuthenticationMethods")}
+    if methods:
+        return not methods & _USABLE
+    # No list printed: only say so when every switch is printed and off.
+    switches = [flag(row, p) for p in ("FormsAuthentication", "BasicAuthentication", "WindowsAuthentication")]
+    return all(v is False for v in switches) and flag(row, "AdfsAuthentication") is not True
+
+
+def _target_auth(target: ServerInfo, rows: dict[str, list[Row]], evidence: list[Evidence]) -> list[str]:
+    """The target's OWA/ECP vdirs no proxied request can authenticate to."""
+    unusable = []
+    for kind in ("owa", "ecp"):
+        row = _by_server(rows[kind]).get(target.name.lower())
+        if row is None or not _unusable_auth(row):
+            continue
+        unusable.append(kind)
+        methods = ", ".join(strings(row, "InternalAuthenticationMethods")) or "none"
+        evidence.append(
+            ev(target.name, f"{kind} InternalAuthenticationMethods", methods, "no forms, Basic or Windows")
+        )
+    return unusable

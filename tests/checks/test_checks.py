@@ -290,6 +290,27 @@ MUTATIONS: dict[str, Mutation] = {
         },
         CLOUD,
     ),
+    "owa-auth-unusable": (
+        _vdir("owa", "EX03", InternalAuthenticationMethods=["OAuth"]),
+        "virtual-directories",
+        "warn",
+        {"vdirs.target_auth_unusable": ["EX03/owa"]},
+        "EX03",
+    ),
+    "ecp-auth-switches-off": (
+        _vdir(
+            "ecp",
+            "EX03",
+            InternalAuthenticationMethods=[],
+            FormsAuthentication=False,
+            BasicAuthentication=False,
+            WindowsAuthentication=False,
+        ),
+        "virtual-directories",
+        "warn",
+        {"vdirs.target_auth_unusable": ["EX03/ecp"]},
+        "EX03",
+    ),
     "owa-internal-http": (
         _vdir("owa", "EX03", InternalUrl="http://ex03.contoso.com/owa"),
         "virtual-directories",
