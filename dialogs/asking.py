@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from dialogs.cards import question_card
-from dialogs.learn import Learned, learn
+from dialogs.learn import Learned, learn, noted
 from dialogs.paste import describe
 from dialogs.running import conclude, run_checks
 from dialogs.sites import answer_sites, ask_sites
@@ -62,8 +62,15 @@ def _apply(turn: Turn, learned: Learned) -> None:
 async def absorb(turn: Turn, node: TreeNode | None, text: str) -> str:
     """Learn from a typed message; returns the re-prompt reason for `node` ("" when it was answered)."""
     learned = learn(turn, node, text)
+    said = turn.state["said"]
+    news = {} if learned.paste.is_paste else {k: v for k, v in learned.ahead.items() if k not in said}
     if learned.anything:
         _apply(turn, learned)
+        acknowledged = noted(turn, news)
+        if acknowledged:
+            # Facts for later questions are acknowledged, and never mistaken for a failed answer to this one.
+            await turn.say(acknowledged)
+            return ""
         if learned.paste.is_paste:
             found = describe(turn.kb, learned.paste.facts)
             await turn.say(

@@ -26,7 +26,7 @@ from dialogs.running import show_result
 from dialogs.state import StateError, new_state, pop_snapshot, upgrade
 from dialogs.status import help_text, status_card
 from dialogs.turn import PublishRunbook, Services, Turn
-from dialogs.understand import command_of, is_skip
+from dialogs.understand import command_of, is_greeting, is_skip
 from knowledge.loader import KnowledgeBase
 
 __all__ = ["TriageConversation"]
@@ -37,6 +37,9 @@ _COMMANDS = ("help", "back", "restart", "cancel", "status", "escalate")
 _GREETING = (
     "Hi{name}! I triage Exchange free/busy and cross-site proxy problems. Tell me what is going wrong, paste "
     "an error, or pick below."
+)
+_FINISHED = (
+    "This triage is finished: press Escalate or Start over on the result, or tell me about another problem."
 )
 _TEAM_WELCOME = (
     "Thanks for adding me. Message me in a personal chat to triage a free/busy or proxy problem. To have "
@@ -106,6 +109,9 @@ async def _dispatch(turn: Turn) -> None:
         await _COMMAND_HANDLERS[command](turn)
         return
     phase = turn.state["phase"]
+    if not turn.action and phase in ("asking", "done") and is_greeting(inbound.text):
+        await _greeted(turn)
+        return
     if phase in ("new", "cancelled"):
         await _start(turn, inbound.text)
     elif phase == "running":
@@ -121,10 +127,27 @@ async def _start(turn: Turn, text: str, greet: bool = True) -> None:
     user = turn.state["user"]
     turn.state = new_state(user["id"], user["name"])
     if greet:
-        first = user["name"].split()[0] if user["name"].strip() else ""
-        await turn.say(_GREETING.format(name=f" {first}" if first else ""))
+        await turn.say(_GREETING.format(name=_first_name(turn)))
     problem = await absorb(turn, None, text) if text.strip() else ""
     await advance(turn, problem)
+
+
+def _first_name(turn: Turn) -> str:
+    name: str = turn.state["user"]["name"]
+    return f" {name.split()[0]}" if name.strip() else ""
+
+
+async def _greeted(turn: Turn) -> None:
+    """A greeting in the middle of a triage: greet back, and show where we are (nothing is answered)."""
+    if not (turn.state["said"] or turn.state["pasted"]):
+        await _start(turn, "")  # nothing told yet: the greeting, as at the start
+        return
+    hello = f"Hi{_first_name(turn)}!"
+    if turn.state["phase"] == "done":
+        await turn.say(f"{hello} {_FINISHED}")
+        return
+    await turn.say(f"{hello} We are in the middle of a triage; here is the question I asked.")
+    await advance(turn)
 
 
 async def _after_result(turn: Turn) -> None:
@@ -140,9 +163,7 @@ async def _after_result(turn: Turn) -> None:
         await take_output(turn, pasted)
         return
     if turn.action or not learn(turn, None, turn.inbound.text).anything:
-        await turn.say(
-            "This triage is finished: press Escalate or Start over on the result, or tell me about another problem."
-        )
+        await turn.say(_FINISHED)
         return
     # A new problem described after a result starts a new triage with it.
     await turn.say("Starting a new triage.")

@@ -18,7 +18,7 @@ from knowledge.inference import implied_symptom
 from knowledge.model import TreeNode
 from knowledge.reader import PasteTooLarge
 
-__all__ = ["Learned", "learn"]
+__all__ = ["Learned", "learn", "noted"]
 
 
 @dataclass
@@ -93,6 +93,26 @@ def _ahead(turn: Turn, node: TreeNode | None, text: str) -> dict[str, Any]:
         if reading.requester and reading.target:
             found.update(requester=reading.requester, target=reading.target)
     return found
+
+
+def _label(turn: Turn, fact: str, value: Any) -> str:
+    """A choice fact's value as its option reads (a symptom's title, a scope's label)."""
+    if fact == "symptom" and value in turn.kb.symptoms:
+        return turn.kb.symptoms[value].title
+    for node in turn.kb.tree.nodes:
+        if fact in node.asks and not isinstance(node.options, str):
+            label = next((o.label for o in node.options if o.value == value), None)
+            if label:
+                return label[:1].lower() + label[1:]
+    return str(value)
+
+
+def noted(turn: Turn, facts: dict[str, Any]) -> str:
+    """What a message told us ahead of the question asked, in words ("" when nothing)."""
+    parts = [_label(turn, fact, facts[fact]) for fact in ("symptom", "scope") if fact in facts]
+    if facts.get("requester") and facts.get("target"):
+        parts.append(f"{facts['requester']} can't see {facts['target']}'s free/busy")
+    return f"Noted: {'; '.join(parts)}." if parts else ""
 
 
 def learn(turn: Turn, node: TreeNode | None, text: str) -> Learned:

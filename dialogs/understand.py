@@ -19,6 +19,7 @@ from knowledge.validators import ValueProblem, check_smtp, normalise_smtp
 __all__ = [
     "PairReading",
     "command_of",
+    "is_greeting",
     "is_no",
     "is_skip",
     "is_yes",
@@ -44,6 +45,19 @@ def command_of(text: str) -> str | None:
     """The command a whole message is, if it is one (help, back, restart, cancel, status, escalate)."""
     stripped = text.strip()
     return next((name for name, regex in _COMMAND_RES.items() if regex.match(stripped)), None)
+
+
+_GREETING = re.compile(
+    r"^(?:hi+|hello|hey+|hiya|howdy|hallo|greetings|yo|morning|afternoon|evening|"
+    r"good (?:morning|afternoon|evening|day))"
+    r"(?:[\s,]+(?:there|all|everyone|team|folks|bot|triage|again))*[\s.!,:)]*$",
+    re.I,
+)
+
+
+def is_greeting(text: str) -> bool:
+    """A message that is only a greeting ("hi", "hey there", "good morning!")."""
+    return bool(_GREETING.match(text.strip()))
 
 
 _YES = re.compile(
