@@ -24,14 +24,15 @@ __all__ = [
 ]
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+# A word beside each emoji: without an emoji font they render as empty boxes.
 STATUS_ICONS = {
-    "ok": "✅",
-    "warn": "⚠️",
-    "fail": "❌",
-    "error": "❗",
-    "skipped": "⏭️",
-    "pending": "⏳",
-    "running": "🔄",
+    "ok": "✅ ok",
+    "warn": "⚠️ warning",
+    "fail": "❌ fail",
+    "error": "❗ error",
+    "skipped": "⏭️ skipped",
+    "pending": "⏳ pending",
+    "running": "🔄 running",
 }
 COMMANDS_HINT = "You can also type your answer. Say help, back, restart, cancel or status at any time."
 

@@ -91,7 +91,7 @@ def escalation_card(kb: KnowledgeBase, state: State, findings: Findings, tried: 
     if findings.results:
         body.append(
             fact_set(
-                [(f"{STATUS_ICONS[r.status]} {check_title(kb, r.id)}", r.summary) for r in findings.results]
+                [(f"{STATUS_ICONS[r.status]} · {check_title(kb, r.id)}", r.summary) for r in findings.results]
             )
         )
     else:

@@ -28,7 +28,7 @@ from dialogs.cards import (
     subtle,
     text,
 )
-from dialogs.findings import Findings, evidence_rows
+from dialogs.findings import Findings, evidence_lines, evidence_rows
 from dialogs.remedies import PASTE_OUTPUT, merge_remedies, waiting
 from knowledge.conditions import holds_all
 from knowledge.inference import RankedCause
@@ -87,7 +87,7 @@ def progress_card(rows: Sequence[ProgressRow], *, finished: bool) -> Card:
     title = "Checks finished." if finished else f"Running the checks: {done} of {len(rows)} done."
     shown = rows[:MAX_CHECK_ROWS]
     lines = [
-        (f"{STATUS_ICONS.get(status, '•')} {name}", summary or status) for status, name, summary in shown
+        (f"{STATUS_ICONS.get(status, '•')} · {name}", summary or status) for status, name, summary in shown
     ]
     return card([heading(title), _rows(lines, 9000), *_more(len(rows) - len(shown), "checks")])
 
@@ -125,9 +125,10 @@ def _cause_section(kb: KnowledgeBase, findings: Findings, budget: Budget) -> lis
 def _evidence_section(
     kb: KnowledgeBase, findings: Findings, best: RankedCause, budget: Budget
 ) -> list[Element]:
-    lines = best.evidence[:MAX_EVIDENCE_LINES]
-    body: list[Element] = [heading("Evidence"), *(text(clip(f"• {line}", budget(260))) for line in lines)]
-    body += _more(len(best.evidence) - len(lines), "findings")
+    said = evidence_lines(kb, findings, best)
+    lines = said[:MAX_EVIDENCE_LINES]
+    body: list[Element] = [heading("Evidence"), *(text(clip(f"• {line}", budget(320))) for line in lines)]
+    body += _more(len(said) - len(lines), "findings")
     found = evidence_rows(kb, findings, best)
     rows = found[:MAX_EVIDENCE_ROWS]
     if rows:
@@ -170,7 +171,7 @@ def _checks_section(kb: KnowledgeBase, results: list[CheckResult], budget: Budge
     if not results:
         return [heading("Checks"), text("No checks ran.")]
     shown = results[:MAX_CHECK_ROWS]
-    rows = [(f"{STATUS_ICONS[r.status]} {check_title(kb, r.id)}", r.summary) for r in shown]
+    rows = [(f"{STATUS_ICONS[r.status]} · {check_title(kb, r.id)}", r.summary) for r in shown]
     return [heading("Checks"), _rows(rows, budget(4600)), *_more(len(results) - len(shown), "checks")]
 
 

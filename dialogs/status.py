@@ -69,7 +69,7 @@ def status_card(turn: Turn) -> Card:
     if results:
         body += [
             heading("Checks"),
-            fact_set([(f"{STATUS_ICONS[r.status]} {check_title(kb, r.id)}", r.summary) for r in results]),
+            fact_set([(f"{STATUS_ICONS[r.status]} · {check_title(kb, r.id)}", r.summary) for r in results]),
         ]
     conclusion = state["conclusion"]
     if conclusion and conclusion.get("title"):

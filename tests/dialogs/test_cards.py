@@ -72,4 +72,4 @@ def test_a_result_with_every_section_is_valid() -> None:
     # A placeholder the facts could not fill is called out, not silently left in the command.
     assert "I could not fill <InternalUrl>" in shown
     assert "Run Get-WinEvent on EX01 and paste it." in shown
-    assert "⏭️ Live HTTPS probe of the target" in shown
+    assert "⏭️ skipped · Live HTTPS probe of the target" in shown

@@ -91,7 +91,7 @@ async def test_a_whole_seed_triage_in_the_terminal() -> None:
     assert "  1) Cloud users cannot see on-premises free/busy" in shown
     assert "  Target bjorn@contoso.com: site Branch, server EX02" in shown
     assert "bot: From the error I read: event 4002" in shown
-    assert "✅ Mailbox locations and AD sites:" in shown
+    assert "✅ ok · Mailbox locations and AD sites:" in shown
     assert "LIKELY CAUSE: THE FEDERATION CERTIFICATE IS MISSING ON THE SERVERS OF A SITE" in shown
     assert (
         "    Import-ExchangeCertificate -Server EX02 -FileData $export.FileData -Password $password" in shown

@@ -117,8 +117,8 @@ async def test_status_shows_what_is_known_at_each_step() -> None:
     await chat.say("skip")
     await chat.submit(action="status")
     status = card_text(chat.last_card())
-    assert "✅ Mailbox locations and AD sites" in status
-    assert "❌ Federation certificate on every server" in status
+    assert "✅ ok · Mailbox locations and AD sites" in status
+    assert "❌ fail · Federation certificate on every server" in status
     assert "Likely cause: The federation certificate is missing on the servers of a site" in status
 
 

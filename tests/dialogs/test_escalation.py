@@ -47,8 +47,8 @@ async def test_the_summary_holds_everything_the_exchange_team_needs() -> None:
         "proxy.type\nCrossSite",
         "A proxied availability request failed",
         "Process 6424: ProxyWebRequest CrossSite",
-        "✅ Mailbox locations and AD sites",
-        "❌ Federation certificate on every server\nEX02 lacks the federation certificate.",
+        "✅ ok · Mailbox locations and AD sites",
+        "❌ fail · Federation certificate on every server\nEX02 lacks the federation certificate.",
         "Restarted IIS on EX02 and re-ran the Hybrid Configuration wizard.",
     ):
         assert expected in summary, expected

@@ -89,7 +89,7 @@ async def test_an_inference_failure_apologises_and_keeps_the_check_results(
     assert chat.state["results"], "the checks that ran are kept"
     monkeypatch.undo()
     await chat.say("status")
-    assert "❌ Federation certificate on every server" in card_text(chat.last_card())
+    assert "❌ fail · Federation certificate on every server" in card_text(chat.last_card())
 
 
 async def test_a_runbook_that_cannot_be_published_still_shows_the_commands() -> None:
