@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import warnings
@@ -9,10 +10,12 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware, start_agent_process
 from microsoft_agents.hosting.core import AgentApplication, AgentAuthConfiguration, Connections, TurnState
+from pydantic import ValidationError
 
 from bot.auth import (
     auth_configuration,
@@ -88,8 +91,42 @@ def create_app(
 
 async def _messages(request: web.Request) -> web.StreamResponse:
     runtime = request.config_dict[RUNTIME]
-    response = await start_agent_process(request, runtime.application, runtime.adapter)
+    if request.content_type != "application/json":
+        return web.json_response({"error": "Activities are JSON (application/json)"}, status=415)
+    problem = _shape_problem(await request.read())
+    if problem:
+        logger.warning("refused an activity: %s", problem)
+        return web.json_response({"error": f"Invalid activity: {problem}"}, status=400)
+    try:
+        response = await start_agent_process(request, runtime.application, runtime.adapter)
+    except ValidationError as invalid:
+        # The SDK reads the activity into its models before the turn: a field of the wrong type ends here.
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "activity" for e in invalid.errors()})
+        logger.warning("refused an activity the SDK cannot read (%s)", ", ".join(fields)[:200])
+        return web.json_response({"error": "Invalid activity"}, status=400)
     return response if response is not None else web.Response(status=202)
+
+
+def _shape_problem(body: bytes) -> str:
+    """What an activity lacks for the SDK to take it and reply, "" when nothing does (the JSON is valid:
+    the tenant guard has read it)."""
+    activity = json.loads(body)
+    if not isinstance(activity.get("type"), str) or not activity["type"]:
+        return "no type"
+    conversation = activity.get("conversation")
+    if not isinstance(conversation, dict) or not isinstance(conversation.get("id"), str):
+        return "no conversation id"
+    if not isinstance(activity.get("channelId"), str) or not activity["channelId"]:
+        return "no channel id"
+    for party in ("from", "recipient"):  # who wrote it, and the bot: every reply is addressed from them
+        account = activity.get(party)
+        if not isinstance(account, dict) or not isinstance(account.get("id"), str):
+            return f"no {party} id"
+    service_url = activity.get("serviceUrl")
+    parts = urlsplit(service_url) if isinstance(service_url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return "no absolute http(s) serviceUrl"
+    return ""
 
 
 def _lifecycle(
