@@ -165,6 +165,22 @@ class TriageDriver:
         # A question this driver does not know: take its first button, if it has one.
         return next((d for d in data if d.get("action")), None)
 
+    def asking(self) -> str:
+        """The node the newest question card answers ("" when there is none)."""
+        card = self.newest_question() or {}
+        return next(
+            (str(a["data"]["node"]) for a in actions_of(card) if (a.get("data") or {}).get("node")), ""
+        )
+
+    async def until(self, plan: Plan, node: str, max_turns: int = 8) -> None:
+        """Answer questions until `node` is the one asked (raises if it never is)."""
+        for _ in range(max_turns):
+            if self.asking() == node:
+                return
+            if await self.step(plan) is None:
+                break
+        raise RuntimeError(f"{self.conversation} never asked {node!r}; last said: {self.texts()[-2:]}")
+
     async def walk(self, plan: Plan, max_turns: int = 12) -> bool:
         """Answer until the result card; True when it came."""
         for _ in range(max_turns):

@@ -39,15 +39,7 @@ PARK_AT = "error-text"  # the question each conversation is left at
 
 
 async def _park(driver: TriageDriver, plan: Plan) -> None:
-    """Answer questions until the error-text question is the one open."""
-    for _ in range(8):
-        card = driver.newest_question()
-        nodes = [(a.get("data") or {}).get("node") for a in (card or {}).get("actions", [])]
-        if PARK_AT in nodes:
-            return
-        if await driver.step(plan) is None:
-            break
-    raise RuntimeError(f"{driver.conversation} did not reach the {PARK_AT} question: {driver.texts()[-2:]}")
+    await driver.until(plan, PARK_AT)
 
 
 def _stored_sizes(state_dir: Path) -> list[int]:
