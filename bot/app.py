@@ -111,6 +111,8 @@ def _shape_problem(body: bytes) -> str:
     """What an activity lacks for the SDK to take it and reply, "" when nothing does (the JSON is valid:
     the tenant guard has read it)."""
     activity = json.loads(body)
+    if b"\\ud" in body.lower() and _lone_surrogate(activity):
+        return "a string holds half of a UTF-16 surrogate pair"  # it could never be stored or shown
     if not isinstance(activity.get("type"), str) or not activity["type"]:
         return "no type"
     conversation = activity.get("conversation")
@@ -127,6 +129,14 @@ def _shape_problem(body: bytes) -> str:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         return "no absolute http(s) serviceUrl"
     return ""
+
+
+def _lone_surrogate(activity: object) -> bool:
+    try:
+        json.dumps(activity, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _lifecycle(

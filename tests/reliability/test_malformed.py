@@ -67,6 +67,16 @@ def bad_activities(activities: TeamsActivities) -> dict[str, Any]:
     }
 
 
+def surrogate_activities(activities: TeamsActivities) -> dict[str, bytes]:
+    """Half a UTF-16 surrogate pair, escaped in the JSON: no such string can be stored as UTF-8."""
+    good = activities.message("hello", conversation="a:bad")
+    return {
+        "in the text": json.dumps({**good, "text": "\ud800 hello"}).encode(),
+        "in the user's name": json.dumps({**good, "from": {**good["from"], "name": "Ada \udc80"}}).encode(),
+        "in a card's data": json.dumps({**good, "text": "", "value": {"text": "\udbff"}}).encode(),
+    }
+
+
 RAW = {
     "invalid JSON": (b'{"type": "message", ', JSON),
     "an empty body": (b"", JSON),
@@ -128,6 +138,18 @@ async def test_bodies_that_are_not_json_activities_are_4xx(
         assert 400 <= status < 500, (name, status, text)
         _refused_cleanly(name, status, text)
         await _still_serving(bot, connector, activities, n)
+
+
+async def test_strings_that_are_not_unicode_are_refused(
+    bot: RunningBot, connector: TimedConnector, activities: TeamsActivities
+) -> None:
+    for n, (name, body) in enumerate(surrogate_activities(activities).items()):
+        status, text = await _post(bot, body, JSON)
+        assert status == 400, (name, status, text)
+        await _still_serving(bot, connector, activities, n)
+    emoji = activities.message("\U0001f600 hello", conversation="a:emoji")  # a whole pair is fine
+    status, _ = await _post(bot, json.dumps(emoji).encode(), JSON)
+    assert status == 202 and connector.texts("a:emoji")[0].startswith("Hi Ada!")
 
 
 async def test_a_good_activity_with_a_wrong_content_type_is_415(
