@@ -30,13 +30,17 @@ from bot.links import Clock, LinkService, LinkSigner, PublishRunbook, load_link_
 from bot.settings import Settings
 from bot.storage import Store
 from bot.storage.factory import open_store
-from bot.turns import TurnRunner
+from bot.turns import TurnRunner, TurnSlots
 from bot.web import healthz, remediation
 from dialogs.api import Conversation
 
 __all__ = ["RUNTIME", "ConversationFactory", "Runtime", "create_app"]
 
 logger = logging.getLogger(__name__)
+
+# Activities taken into the SDK and the conversation at once (the rest wait as plain requests): enough to
+# keep both cores busy, few enough that a burst of a thousand does not hold a thousand turns' objects.
+TURNS_IN_FLIGHT = 32
 
 ConversationFactory = Callable[[PublishRunbook], Conversation | AbstractAsyncContextManager[Conversation]]
 
@@ -50,6 +54,7 @@ class Runtime:
     adapter: CloudAdapter
     application: AgentApplication[TurnState]
     links: LinkService
+    slots: TurnSlots
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -98,7 +103,8 @@ async def _messages(request: web.Request) -> web.StreamResponse:
         logger.warning("refused an activity: %s", problem)
         return web.json_response({"error": f"Invalid activity: {problem}"}, status=400)
     try:
-        response = await start_agent_process(request, runtime.application, runtime.adapter)
+        async with runtime.slots.hold():
+            response = await start_agent_process(request, runtime.application, runtime.adapter)
     except ValidationError as invalid:
         # The SDK reads the activity into its models before the turn: a field of the wrong type ends here.
         fields = sorted({".".join(str(p) for p in e["loc"]) or "activity" for e in invalid.errors()})
@@ -159,7 +165,9 @@ def _lifecycle(
                 host = TeamsHost(store, TurnRunner(store, handler), escalations)
                 adapter.on_turn_error = host.on_error
                 application = build_application(host, connections)
-                app[RUNTIME] = Runtime(settings, store, adapter, application, links)
+                app[RUNTIME] = Runtime(
+                    settings, store, adapter, application, links, TurnSlots(TURNS_IN_FLIGHT)
+                )
                 logger.info("bot ready: %s", _describe(settings, store))
                 yield
         finally:

@@ -18,6 +18,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any, Literal
 
 from bot.outbound import Checkpoint, TurnEmitter
@@ -25,7 +26,16 @@ from bot.storage import ConflictError, JsonDict, Store
 from bot.storage.base import encode
 from dialogs.api import Conversation, Inbound, State
 
-__all__ = ["HOST_KEY", "RESEND", "KeyedLocks", "TurnRunner", "apology", "correlation_id"]
+__all__ = [
+    "HOST_KEY",
+    "RESEND",
+    "KeyedLocks",
+    "TurnRunner",
+    "TurnSlots",
+    "apology",
+    "correlation_id",
+    "give_back_turn_slot",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +85,46 @@ class KeyedLocks:
 
     def __len__(self) -> int:
         return len(self._locks)
+
+
+class TurnSlots:
+    """At most `limit` activities inside the SDK and the conversation at once; the others wait their turn.
+
+    Every turn in flight holds the SDK's per-turn objects (two HTTP client sessions, the activity, the
+    conversation's state): a burst of a thousand at once cost the echo bot alone 100 MB. Queued, a turn holds
+    only its request. A turn gives its slot back as soon as its long step starts (the checkpoint stored
+    before the checks), so triages waiting on slow backends never hold other turns up.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._free = asyncio.Semaphore(limit)
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        await self._free.acquire()
+        held = [True]
+
+        def give_back() -> None:
+            if held[0]:
+                held[0] = False
+                self._free.release()
+
+        token = _SLOT.set(give_back)
+        try:
+            yield
+        finally:
+            _SLOT.reset(token)
+            give_back()
+
+
+_SLOT: ContextVar[Callable[[], None] | None] = ContextVar("turn_slot", default=None)
+
+
+def give_back_turn_slot() -> None:
+    """Give the current turn's slot back early (no-op outside `TurnSlots.hold`, or when already given)."""
+    give_back = _SLOT.get()
+    if give_back is not None:
+        give_back()
 
 
 class _Versions:
@@ -140,7 +190,12 @@ class TurnRunner:
         document, etag = await self._store.read(key)
         versions = _Versions(self._store, key, copy.deepcopy(document), etag)
         state = {name: value for name, value in document.items() if name != HOST_KEY}
-        emitter = make_emitter(_cards(document), versions.checkpoint)
+
+        async def checkpoint(state: State, cards: dict[str, str]) -> None:
+            await versions.checkpoint(state, cards)
+            give_back_turn_slot()  # the long step (the checks) starts now
+
+        emitter = make_emitter(_cards(document), checkpoint)
         try:
             new_state = await self._conversation.handle(state, inbound, emitter)
             await versions.commit(new_state, emitter.cards)

@@ -1,20 +1,25 @@
-"""What the turn-overhead measurements changed in the host: a store that does not wait for the disk on every
-turn, an SDK that does not log every reply, and start-up objects kept out of garbage collection."""
+"""What the measurements changed in the host: a store that does not wait for the disk on every turn, an SDK
+that does not log every reply, start-up objects kept out of garbage collection, and a bound on the turns
+taken in at once (given back when a turn's checks start)."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import bot.app
 from bot.server import configure_logging, serve
 from bot.settings import load_settings
 from bot.storage import SqliteStore
-from bot.testing import reserve_loopback_socket
+from bot.testing import LoopbackConnector, RunningBot, TeamsActivities, reserve_loopback_socket, running_bot
+from dialogs.api import Emit, Inbound, Outbound
 from tests.bot.conversations import ScriptedConversation
 
 SDK_REPLY_LOGGER = "microsoft_agents.hosting.core.connector.client.connector_client"
@@ -64,3 +69,75 @@ async def test_serving_keeps_what_start_up_loaded_out_of_garbage_collection(tmp_
         stop.set()
         await asyncio.wait_for(server, 10)
         gc.unfreeze()
+
+
+class Gated:
+    """Counts the turns inside it at once; "long" checkpoints (as the checks do) and waits for the gate."""
+
+    def __init__(self) -> None:
+        self.inside = 0
+        self.most = 0
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    async def handle(self, state: dict[str, Any], inbound: Inbound, emit: Emit) -> dict[str, Any]:
+        self.inside += 1
+        self.most = max(self.most, self.inside)
+        self.entered.set()
+        try:
+            if inbound.text == "long":
+                await emit(Outbound(kind="checkpoint", state={"stage": "checks"}))
+            if inbound.text in ("long", "wait"):
+                await self.gate.wait()
+            await emit(Outbound(kind="text", text=f"done {inbound.text}"))
+            return {"stage": "done"}
+        finally:
+            self.inside -= 1
+
+
+async def test_at_most_so_many_turns_are_taken_in_at_once_and_the_rest_wait(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(bot.app, "TURNS_IN_FLIGHT", 2)
+    conversation = Gated()
+    async with _bot_and_connector(tmp_path, conversation) as (running, connector, activities):
+        posts = [
+            asyncio.create_task(running.post(activities.message("wait", conversation=f"a:c{n}")))
+            for n in range(6)
+        ]
+        await asyncio.wait_for(conversation.entered.wait(), 5)
+        await asyncio.sleep(0.3)
+        assert conversation.inside == 2
+        conversation.gate.set()
+        responses = await asyncio.wait_for(asyncio.gather(*posts), 10)
+    assert {r.status for r in responses} == {202} and conversation.most == 2
+    assert sorted(call.text for call in connector.calls) == ["done wait"] * 6
+
+
+async def test_a_turn_gives_its_place_back_when_its_checks_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(bot.app, "TURNS_IN_FLIGHT", 1)
+    conversation = Gated()
+    async with _bot_and_connector(tmp_path, conversation) as (running, connector, activities):
+        long = asyncio.create_task(running.post(activities.message("long", conversation="a:long")))
+        await asyncio.wait_for(conversation.entered.wait(), 5)
+        quick = await asyncio.wait_for(running.post(activities.message("quick", conversation="a:quick")), 5)
+        assert quick.status == 202 and connector.texts("a:quick") == ["done quick"]
+        assert not long.done()  # still waiting on its "checks"
+        conversation.gate.set()
+        assert (await asyncio.wait_for(long, 5)).status == 202
+
+
+@asynccontextmanager
+async def _bot_and_connector(
+    tmp_path: Path, conversation: Gated
+) -> AsyncIterator[tuple[RunningBot, LoopbackConnector, TeamsActivities]]:
+    connector = LoopbackConnector()
+    url = await connector.start()
+    try:
+        settings = load_settings({"TRIAGE_STATE_DIR": str(tmp_path / "var")})
+        async with running_bot(settings, conversation) as running:
+            yield running, connector, TeamsActivities(service_url=url)
+    finally:
+        await connector.stop()
