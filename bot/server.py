@@ -48,7 +48,7 @@ def _freeze_startup_objects() -> None:
     """Keep what start-up loaded (the knowledge base, the SDK, the lab) out of every later garbage collection.
 
     Those objects live as long as the process; without this each full collection walks all of them and
-    stops every turn in flight for 70 to 200 ms (measured in PERFORMANCE.md); with it, a few ms.
+    stops every turn in flight (30 ms on an idle machine, 70 to 200 ms seen under load: PERFORMANCE.md).
     """
     gc.collect()
     gc.freeze()
