@@ -14,22 +14,39 @@ from lab.runtime import SIMULATORS, start_lab, start_lab_async
 from tests.lab.conftest import exchange_pool
 
 
-def _free_port_base(count: int) -> int:
-    for _ in range(20):
+def _free_port_range(count: int) -> int:
+    """The first of `count` consecutive loopback ports that were all free a moment ago."""
+    for _ in range(200):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             base: int = probe.getsockname()[1]
-        if base + count < 65535:
-            return base
-    raise RuntimeError("no port range found")
+        if base + count >= 65535:
+            continue
+        held: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                held.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in held:
+                sock.close()
+        return base
+    raise RuntimeError("no range of free loopback ports found")
 
 
 def test_every_simulator_listens_on_consecutive_loopback_ports() -> None:
-    base = _free_port_base(len(SIMULATORS))
-    try:
-        lab = start_lab("healthy", port_base=base)
-    except OSError:
-        pytest.skip("the probed port range was taken meanwhile")
+    # Another process may take a port between the probe and the start: try a few ranges before failing.
+    for attempt in range(5):
+        base = _free_port_range(len(SIMULATORS))
+        try:
+            lab = start_lab("healthy", port_base=base)
+            break
+        except OSError:
+            if attempt == 4:
+                raise
     with lab:
         ports = [urlsplit(lab.endpoints[name]).port for name in SIMULATORS]
         hosts = {urlsplit(lab.endpoints[name]).hostname for name in SIMULATORS}
