@@ -1,6 +1,6 @@
 """Turn overhead: a triage turn that runs no checks, against a bare Agents SDK echo bot, side by side.
 
-    .venv/bin/python -m bench.turns [--turns N] [--paced-turns N] [--levels 1,50,200]
+    .venv/bin/python -m bench.turns [--turns N] [--paced N] [--levels 1,50,200]
 
 Both bots run in their own process on loopback (`triage serve` as shipped, and `bench.echo_bot`); this
 process plays Teams (posting activities) and the Bot Connector (taking the replies). The time of a turn is
@@ -141,7 +141,7 @@ def _per_round(turns: int) -> int:
     return max(4, turns // ROUNDS // 4 * 4)
 
 
-async def measure(levels: tuple[int, ...], turns_total: int, paced_turns: int) -> list[Row]:
+async def measure(levels: tuple[int, ...], turns_total: int, paced_total: int) -> list[Row]:
     connector = LoopbackConnector()
     await connector.start()
     assert connector._server is not None
@@ -154,7 +154,8 @@ async def measure(levels: tuple[int, ...], turns_total: int, paced_turns: int) -
                 echo = _Bot(Poster(echo_bot.url, session), echo_bot.pid, echo_turn)
                 for level in levels:
                     turns = max(8, turns_total // level)
-                    rows += await _level(triage, echo, activities, level, turns, paced_turns)
+                    paced = max(12, paced_total // level)
+                    rows += await _level(triage, echo, activities, level, turns, paced)
                     connector.clear()
     finally:
         await connector.stop()
@@ -187,13 +188,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=2000, help="back-to-back turns per level (default 2000)")
     parser.add_argument(
-        "--paced-turns", type=int, default=12, help="paced turns per conversation (default 12)"
+        "--paced",
+        type=int,
+        default=2400,
+        help="paced turns per level, at least 12 a conversation (default 2400)",
     )
     parser.add_argument("--levels", default="1,50,200", help="concurrent conversations (default 1,50,200)")
     args = parser.parse_args()
     levels = tuple(int(part) for part in args.levels.split(","))
     before = os.getloadavg()[0]
-    rows = asyncio.run(measure(levels, args.turns, args.paced_turns))
+    rows = asyncio.run(measure(levels, args.turns, args.paced))
     print("\n".join(report(rows)))
     print(
         f"  load average (1 min) before {before:.2f}, after {os.getloadavg()[0]:.2f}, on {os.cpu_count()} CPUs"

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from bot.storage.base import ConflictError, JsonDict, StorageError, decode, encode, validate_key
 
-__all__ = ["SqliteStore"]
+__all__ = ["CHECKPOINT_EVERY", "SqliteStore"]
+
+logger = logging.getLogger(__name__)
+
+# A document is a page or two: the WAL stays around a thousand pages, as SQLite's own default keeps it.
+CHECKPOINT_EVERY = 500
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS documents (key TEXT PRIMARY KEY, etag TEXT NOT NULL, body TEXT NOT NULL)"
@@ -27,17 +34,24 @@ class SqliteStore:
     survives the process being killed at any point; only a power cut can lose the last ones. WAL mode and a
     busy timeout let a second process (a restarted server) open the same file safely; writers hold the lock
     for microseconds, so the wait is short.
+
+    What does wait for the disk is the checkpoint (copying the WAL back into the database, two fsyncs: about
+    30 ms here), so it never runs on the caller's thread: every `CHECKPOINT_EVERY` writes, a worker thread
+    runs one on a connection of its own, beside the writes.
     """
 
     kind = "sqlite"
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path | None = None) -> None:
         self._connection = connection
         self._lock = threading.Lock()
+        self._path = path
+        self._writes = 0
+        self._checkpointing: asyncio.Future[None] | None = None
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
-        return cls(await asyncio.to_thread(_connect, path))
+        return cls(await asyncio.to_thread(_connect, path), path)
 
     async def read(self, key: str) -> tuple[JsonDict, str | None]:
         validate_key(key)
@@ -59,7 +73,15 @@ class SqliteStore:
             changed = await self._run(sql, (new_etag, body, key, etag))
         if changed == 0:
             raise ConflictError(key)
+        self._writes += 1
+        if self._writes % CHECKPOINT_EVERY == 0:
+            self._checkpoint_in_the_background()
         return new_etag
+
+    def _checkpoint_in_the_background(self) -> None:
+        if self._path is None or (self._checkpointing is not None and not self._checkpointing.done()):
+            return
+        self._checkpointing = asyncio.ensure_future(asyncio.to_thread(_checkpoint, self._path))
 
     async def delete(self, key: str, etag: str | None = None) -> None:
         validate_key(key)
@@ -71,6 +93,8 @@ class SqliteStore:
             raise ConflictError(key)
 
     async def close(self) -> None:
+        if self._checkpointing is not None:
+            await asyncio.gather(self._checkpointing, return_exceptions=True)
         self._close()
 
     def _close(self) -> None:
@@ -96,7 +120,17 @@ def _connect(path: Path) -> sqlite3.Connection:
         connection.execute("PRAGMA journal_mode=WAL")
         # In WAL mode NORMAL still survives a crash of the process; FULL would wait for the disk on every turn.
         connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run in a worker thread (see above)
         connection.execute(_SCHEMA)
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open the state database {path}: {exc}") from exc
     return connection
+
+
+def _checkpoint(path: Path) -> None:
+    """Copy the WAL back into the database (PASSIVE: writers carry on meanwhile); a failure waits for the next."""
+    try:
+        with closing(sqlite3.connect(path, timeout=5.0, isolation_level=None)) as connection:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.Error:
+        logger.warning("a background checkpoint of %s failed; the next one will retry", path, exc_info=True)

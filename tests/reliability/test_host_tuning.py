@@ -18,6 +18,7 @@ import bot.app
 from bot.server import configure_logging, serve
 from bot.settings import load_settings
 from bot.storage import SqliteStore
+from bot.storage.sqlite import CHECKPOINT_EVERY
 from bot.testing import LoopbackConnector, RunningBot, TeamsActivities, reserve_loopback_socket, running_bot
 from dialogs.api import Emit, Inbound, Outbound
 from tests.bot.conversations import ScriptedConversation
@@ -31,6 +32,22 @@ async def test_the_sqlite_store_commits_to_the_wal_without_waiting_for_the_disk(
         connection = store._connection
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert connection.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+    finally:
+        await store.close()
+
+
+async def test_sqlite_checkpoints_run_beside_the_writes_not_in_them(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "state.db")
+    body = {"text": "x" * 3000}
+    try:
+        assert store._connection.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+        for n in range(CHECKPOINT_EVERY):
+            await store.write(f"conv/{n}", body, None)
+        assert store._checkpointing is not None
+        await store._checkpointing
+        # The pages are in the database file itself now, not only in the write-ahead log.
+        assert (tmp_path / "state.db").stat().st_size > CHECKPOINT_EVERY * 3000
+        assert (await store.read("conv/7"))[0] == body
     finally:
         await store.close()
 
