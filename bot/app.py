@@ -14,20 +14,27 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware, start_agent_process
-from microsoft_agents.hosting.core import AgentApplication, AgentAuthConfiguration, Connections, TurnState
+from microsoft_agents.hosting.core import (
+    AgentApplication,
+    AgentAuthConfiguration,
+    Connections,
+    OutboundHostValidator,
+    TurnState,
+)
 from pydantic import ValidationError
 
 from bot.auth import (
+    activity_guard,
     auth_configuration,
     connection_manager,
     host_validator,
-    tenant_guard,
+    local_requests_only,
     unreadable_tokens_refused,
 )
 from bot.escalation import Escalations
 from bot.host import TeamsHost, build_application
 from bot.links import Clock, LinkService, LinkSigner, PublishRunbook, load_link_key
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.storage import Store
 from bot.storage.factory import open_store
 from bot.turns import TurnRunner, TurnSlots
@@ -65,26 +72,34 @@ def create_app(
     conversation: Conversation | ConversationFactory,
     *,
     connections: Callable[[AgentAuthConfiguration], Connections] | None = None,
+    outbound_hosts: OutboundHostValidator | None = None,
     clock: Clock = time.time,
 ) -> web.Application:
     """Build the server for `conversation` (an object, or a factory given the runbook publisher).
 
     `connections` builds the token providers for outbound calls from the bot's identity (MSAL unless given:
-    tests use a loopback identity provider);
-    `clock` drives link expiry.
+    tests use a loopback identity provider); `outbound_hosts` is the host validator for service URLs (the
+    settings' unless given: tests allow their loopback connector with `bot.testing.LoopbackHostValidator`);
+    `clock` drives link expiry and retention.
     """
     configuration = auth_configuration(settings)
     outbound = (connections or connection_manager)(configuration)
-    adapter = CloudAdapter(connection_manager=outbound, host_validator=host_validator(settings))
+    validator = outbound_hosts or host_validator(settings)
+    if settings.escalation_service_url and not validator.is_allowed(settings.escalation_service_url):
+        raise SettingsError(
+            "TRIAGE_ESCALATION_SERVICE_URL: not a service URL the bot may post to (https, on a Bot Framework "
+            "or Teams host, not a private or loopback address)"
+        )
+    adapter = CloudAdapter(connection_manager=outbound, host_validator=validator)
 
-    root = web.Application()
-    root.cleanup_ctx.append(_lifecycle(settings, conversation, adapter, outbound, clock))
+    root = web.Application(middlewares=[local_requests_only(settings)])
+    root.cleanup_ctx.append(_lifecycle(settings, conversation, adapter, validator, outbound, clock))
     root.router.add_get("/healthz", healthz)
     root.router.add_get("/remediation/{token}", remediation)
 
     # The SDK's JWT middleware reads its configuration from the application it is installed on.
     api = web.Application(
-        middlewares=[unreadable_tokens_refused, jwt_authorization_middleware, tenant_guard(settings)]
+        middlewares=[unreadable_tokens_refused, jwt_authorization_middleware, activity_guard(settings)]
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", web.NotAppKeyWarning)
@@ -149,6 +164,7 @@ def _lifecycle(
     settings: Settings,
     conversation: Conversation | ConversationFactory,
     adapter: CloudAdapter,
+    validator: OutboundHostValidator,
     connections: Connections,
     clock: Clock,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -158,10 +174,10 @@ def _lifecycle(
             key = load_link_key(
                 settings.link_secret.get_secret_value() if settings.link_secret else None, settings.state_dir
             )
-            signer = LinkSigner(key, settings.link_ttl_days * 86400, clock)
+            signer = LinkSigner(key, settings.link_ttl_seconds, clock)
             links = LinkService(store, signer, settings.base_url, clock)
             async with _entered(conversation, links.publish) as handler:
-                escalations = Escalations(store, adapter, settings)
+                escalations = Escalations(store, adapter, settings, validator)
                 host = TeamsHost(store, TurnRunner(store, handler), escalations)
                 adapter.on_turn_error = host.on_error
                 application = build_application(host, connections)
@@ -194,7 +210,7 @@ async def _entered(
 
 def _describe(settings: Settings, store: Store) -> str:
     facts: Mapping[str, object] = {
-        "auth": "anonymous (loopback only)" if settings.anonymous else f"bot {settings.client_id}",
+        "auth": "anonymous (development mode, loopback only)" if settings.anonymous else f"bot {settings.client_id}",
         "tenants": len(settings.tenants) or "any",
         "storage": store.kind,
         "backend": settings.backend,

@@ -17,7 +17,12 @@ from microsoft_agents.activity import (
     ConversationParameters,
     ConversationReference,
 )
-from microsoft_agents.hosting.core import ChannelServiceAdapter, ClaimsIdentity, TurnContext
+from microsoft_agents.hosting.core import (
+    ChannelServiceAdapter,
+    ClaimsIdentity,
+    OutboundHostValidator,
+    TurnContext,
+)
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 
 from bot.inbound import channel_data, tenant_of
@@ -66,10 +71,17 @@ class ChannelTarget:
 class Escalations:
     """Finds the escalation channel and starts threads in it."""
 
-    def __init__(self, store: Store, adapter: ChannelServiceAdapter, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        adapter: ChannelServiceAdapter,
+        settings: Settings,
+        hosts: OutboundHostValidator | None = None,
+    ) -> None:
         self._store = store
         self._adapter = adapter
         self._settings = settings
+        self._hosts = hosts or OutboundHostValidator(enabled=settings.check_outbound_hosts)
 
     async def remember(self, target: ChannelTarget) -> None:
         """Store the channel an admin chose (it then wins over the configured one)."""
@@ -102,6 +114,10 @@ class Escalations:
         target = await self.target()
         if target is None:
             logger.warning("escalation not posted: no escalation channel is set")
+            return None
+        if not self._hosts.is_allowed(target.service_url):
+            # The same check inbound serviceUrls pass: a stored or configured channel never sends elsewhere.
+            logger.warning("escalation not posted: %s is not an allowed service host", target.label)
             return None
         created: list[str] = []
 

@@ -25,6 +25,13 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TRIAGE_STATE_DIR", str(tmp_path / "var"))
 
 
+def test_serve_refuses_to_start_without_an_identity_or_the_development_mode(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve"]) == 2
+    assert "TRIAGE_DEV_ANONYMOUS=1" in capsys.readouterr().err
+
+
 def test_serve_refuses_anonymous_on_all_interfaces(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--host", "0.0.0.0"]) == 2
     error = capsys.readouterr().err
@@ -44,6 +51,7 @@ def test_serve_says_so_when_the_conversation_is_missing(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(cli, "CONVERSATION_FACTORY", "triage.no_such_module:build_conversation")
+    monkeypatch.setenv("TRIAGE_DEV_ANONYMOUS", "1")
     assert main(["serve"]) == 1
     assert "triage.no_such_module:build_conversation is missing" in capsys.readouterr().err
 
@@ -56,7 +64,7 @@ async def test_serve_runs_the_host_until_stopped(tmp_path: Path) -> None:
     sock = reserve_loopback_socket()
     port = sock.getsockname()[1]
     sock.close()
-    settings = load_settings({"TRIAGE_STATE_DIR": str(tmp_path / "state")}, port=port)
+    settings = load_settings({"TRIAGE_STATE_DIR": str(tmp_path / "state"), "TRIAGE_DEV_ANONYMOUS": "1"}, port=port)
     stop = asyncio.Event()
     server = asyncio.create_task(serve(settings, ScriptedConversation, stop))
     try:
