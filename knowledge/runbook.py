@@ -1,4 +1,10 @@
-"""Filling a remediation's commands with the values the facts give, safely quoted for PowerShell."""
+"""Filling a remediation's commands with the values the facts give, safely quoted for PowerShell.
+
+Every value is checked by the validator of its parameter's type, then rendered by `powershell_literal` as one
+PowerShell literal: bare only where it is plainly safe and stands as a command argument, otherwise a
+single-quoted string with its quotes doubled. All placeholders of a line are substituted in one pass, so a
+value that itself reads `{OtherParam}` stays as it is, inside its own quotes.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from knowledge.validators import (
     check_url,
 )
 
-__all__ = ["FilledRemediation", "fill_remediation", "powershell_literal"]
+__all__ = ["FilledRemediation", "check_param_value", "fill_remediation", "powershell_literal"]
 
 _BARE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/\\-]*$")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9]+)\}")
@@ -27,9 +33,11 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9]+)\}")
 _SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
 
 
-def powershell_literal(value: str) -> str:
-    """`value` as a PowerShell argument: bare when it is plainly safe, otherwise a single-quoted string."""
-    if _BARE.match(value):
+def powershell_literal(value: str, *, argument: bool = True) -> str:
+    """`value` as one PowerShell literal: bare when it is plainly safe and `argument` (it stands where a
+    command argument goes, after a `-Parameter`), otherwise a single-quoted string. In expression mode (a
+    hashtable, after `=` or `+`) a bare word would be a command, so it is always quoted there."""
+    if argument and _BARE.match(value):
         return value
     quoted = "".join(c + c if c in _SINGLE_QUOTES else c for c in value)
     return f"'{quoted}'"
@@ -89,29 +97,48 @@ class FilledRemediation:
         }
 
 
+def check_param_value(param: RemediationParam, value: str) -> str:
+    """The value a parameter shows for `value` (checked by its type, then formatted); `ValueProblem` if the
+    value is not one the type can have."""
+    return param.format.replace("{value}", _CHECKERS[param.type](value))
+
+
 def _param_values(param: RemediationParam, facts: Facts) -> list[str]:
-    """The quoted values for one parameter, or [] when the facts cannot fill it safely."""
+    """The checked, formatted (unquoted) values for one parameter, or [] when the facts cannot fill it."""
     raw = facts.get(param.fact)
     items = raw if isinstance(raw, list) else ([] if raw is None else [raw])
     values = []
     for item in items:
         try:
-            checked = _CHECKERS[param.type](str(item))
+            values.append(check_param_value(param, str(item)))
         except ValueProblem:
             continue
-        values.append(powershell_literal(param.format.replace("{value}", checked)))
     return values if param.type in ("servers", "domains") else values[:1]
+
+
+def _is_argument(line: str, start: int) -> bool:
+    """Whether the placeholder at `start` stands alone where a command argument goes: after whitespace that
+    follows a `-Parameter` (or `-eq`), and before whitespace, a pipe or the end of the line."""
+    before = line[:start]
+    words = before.split()
+    return bool(before) and before[-1] == " " and bool(words) and words[-1].startswith("-")
 
 
 def _expand(line: str, values: dict[str, list[str]]) -> list[str]:
     names = list(dict.fromkeys(_PLACEHOLDER.findall(line)))
-    choices = [values.get(name) or [f"<{name}>"] for name in names]
+    choices = [values.get(name) or [None] for name in names]
     out = []
     for combination in itertools.product(*choices):
-        filled = line
-        for name, value in zip(names, combination, strict=True):
-            filled = filled.replace("{" + name + "}", value)
-        out.append(filled)
+        chosen = dict(zip(names, combination, strict=True))
+
+        def literal(match: re.Match[str], chosen: dict[str, str | None] = chosen) -> str:
+            value = chosen[match.group(1)]
+            if value is None:
+                return f"<{match.group(1)}>"
+            return powershell_literal(value, argument=_is_argument(line, match.start()))
+
+        # One pass: what a value holds (even "{OtherParam}") is never read as a placeholder again.
+        out.append(_PLACEHOLDER.sub(literal, line))
     return out
 
 
@@ -124,7 +151,7 @@ def fill_remediation(remediation: Remediation, facts: Facts) -> FilledRemediatio
         risk=remediation.risk,
         commands=[out for line in remediation.commands for out in _expand(line, values)],
         verify=[out for line in remediation.verify for out in _expand(line, values)],
-        parameters={name: vals for name, vals in values.items() if vals},
+        parameters={name: [powershell_literal(v) for v in vals] for name, vals in values.items() if vals},
         missing=[name for name, vals in values.items() if not vals],
         notes=remediation.notes,
         docs=list(remediation.docs),
