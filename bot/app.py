@@ -210,7 +210,9 @@ async def _entered(
 
 def _describe(settings: Settings, store: Store) -> str:
     facts: Mapping[str, object] = {
-        "auth": "anonymous (development mode, loopback only)" if settings.anonymous else f"bot {settings.client_id}",
+        "auth": "anonymous (development mode, loopback only)"
+        if settings.anonymous
+        else f"bot {settings.client_id}",
         "tenants": len(settings.tenants) or "any",
         "storage": store.kind,
         "backend": settings.backend,

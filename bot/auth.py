@@ -106,8 +106,10 @@ def local_requests_only(settings: Settings) -> Middleware:
         if problem:
             logger.warning("refused a request in the anonymous development mode: %s", problem)
             return web.json_response(
-                {"error": f"This server runs in the anonymous development mode ({DEV_ANONYMOUS}) and answers "
-                 "only local requests."},
+                {
+                    "error": f"This server runs in the anonymous development mode ({DEV_ANONYMOUS}) and answers "
+                    "only local requests."
+                },
                 status=403,
             )
         return await handler(request)
@@ -153,7 +155,9 @@ def activity_guard(settings: Settings) -> Middleware:
             return web.json_response({"error": "Invalid activity"}, status=400)
         if activity.get("deliveryMode") == "expectReplies":
             logger.warning("refused an activity asking for expectReplies")
-            return web.json_response({"error": "Invalid activity: expectReplies is not supported"}, status=400)
+            return web.json_response(
+                {"error": "Invalid activity: expectReplies is not supported"}, status=400
+            )
         identity = request.get("claims_identity")
         claims = identity.claims if isinstance(identity, ClaimsIdentity) else {}
         problem = (

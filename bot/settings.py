@@ -96,7 +96,7 @@ class Settings(BaseModel):
     link_previous_secret: SecretStr | None = Field(None, alias="TRIAGE_LINK_SECRET_PREVIOUS")
     link_ttl_hours: float = Field(24.0, alias="TRIAGE_LINK_TTL_HOURS", gt=0, le=24 * 7)
     runbook_access: Literal["internal", "signin"] = Field("internal", alias="TRIAGE_RUNBOOK_ACCESS")
-    dev_anonymous: bool = Field(False, alias=DEV_ANONYMOUS)
+    dev_anonymous: bool = Field(False, alias="TRIAGE_DEV_ANONYMOUS")
     trusted_client_apps: tuple[str, ...] = Field((), alias="TRIAGE_TRUSTED_CLIENT_APPS")
     helpdesk: tuple[str, ...] = Field((), alias="TRIAGE_HELPDESK")
     admins: tuple[str, ...] = Field((), alias="TRIAGE_ADMINS")
@@ -126,7 +126,12 @@ class Settings(BaseModel):
     sdk_environment: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
 
     @field_validator(
-        "allowed_tenants", "trusted_client_apps", "helpdesk", "admins", "approvers", "mailbox_scope",
+        "allowed_tenants",
+        "trusted_client_apps",
+        "helpdesk",
+        "admins",
+        "approvers",
+        "mailbox_scope",
         mode="before",
     )
     @classmethod

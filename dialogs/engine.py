@@ -15,6 +15,7 @@ from checks.api import CheckRunner
 from dialogs.api import Emit, Inbound, Outbound, State
 from dialogs.asking import absorb, advance
 from dialogs.asking import answer as answer_question
+from dialogs.bounds import bounded
 from dialogs.escalation import NO_CHANNEL, escalation_card, tried_prompt_card
 from dialogs.findings import find
 from dialogs.learn import learn
@@ -56,6 +57,7 @@ class TriageConversation:
         self.services = Services(kb=kb, runner=runner, publish_runbook=publish_runbook, read_text=read_text)
 
     async def handle(self, state: State, inbound: Inbound, emit: Emit) -> State:
+        inbound = bounded(inbound)  # every free-text input collapsed and capped before anything reads it
         try:
             working = upgrade(state)
         except StateError:

@@ -126,7 +126,10 @@ def _is_argument(line: str, start: int) -> bool:
 
 def _expand(line: str, values: dict[str, list[str]]) -> list[str]:
     names = list(dict.fromkeys(_PLACEHOLDER.findall(line)))
-    choices = [values.get(name) or [None] for name in names]
+    choices: list[list[str | None]] = []
+    for name in names:
+        known: list[str | None] = list(values.get(name) or [])
+        choices.append(known or [None])
     out = []
     for combination in itertools.product(*choices):
         chosen = dict(zip(names, combination, strict=True))

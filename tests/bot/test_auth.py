@@ -146,7 +146,9 @@ async def test_a_bot_framework_token_without_a_serviceurl_claim_is_refused(
     assert secured.conversation.inbounds == []
 
 
-async def test_expect_replies_is_refused_so_replies_never_travel_in_the_http_response(secured: Secured) -> None:
+async def test_expect_replies_is_refused_so_replies_never_travel_in_the_http_response(
+    secured: Secured,
+) -> None:
     activity = {**secured.activities.message("hi"), "deliveryMode": "expectReplies"}
     response = await secured.bot.post(activity, token=secured.token())
     assert response.status == 400

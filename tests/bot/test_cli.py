@@ -64,7 +64,9 @@ async def test_serve_runs_the_host_until_stopped(tmp_path: Path) -> None:
     sock = reserve_loopback_socket()
     port = sock.getsockname()[1]
     sock.close()
-    settings = load_settings({"TRIAGE_STATE_DIR": str(tmp_path / "state"), "TRIAGE_DEV_ANONYMOUS": "1"}, port=port)
+    settings = load_settings(
+        {"TRIAGE_STATE_DIR": str(tmp_path / "state"), "TRIAGE_DEV_ANONYMOUS": "1"}, port=port
+    )
     stop = asyncio.Event()
     server = asyncio.create_task(serve(settings, ScriptedConversation, stop))
     try:

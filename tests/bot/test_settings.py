@@ -26,7 +26,9 @@ def refusal(environ: dict[str, str], **overrides: Any) -> str:
     return str(caught.value)
 
 
-def test_without_a_bot_identity_the_server_refuses_to_start_unless_the_development_mode_is_asked_for() -> None:
+def test_without_a_bot_identity_the_server_refuses_to_start_unless_the_development_mode_is_asked_for() -> (
+    None
+):
     # A typo in the client id's variable name must not start a server that serves anyone.
     message = refusal({})
     assert message.startswith(CLIENT_ID + ": not set") and "TRIAGE_DEV_ANONYMOUS=1" in message

@@ -7,6 +7,7 @@ being exactly one literal that holds the checked value (or the `<Name>` placehol
 
 from __future__ import annotations
 
+import contextlib
 import re
 import string
 from typing import Any
@@ -51,7 +52,9 @@ values = st.one_of(
     st.sampled_from(TRICKY),
     st.text(max_size=40),
     st.text(alphabet=string.ascii_letters + SPECIALS, max_size=20).map(lambda s: f"{s}@contoso.com"),
-    st.text(alphabet=string.ascii_letters + SPECIALS, max_size=20).map(lambda s: f"https://mail.contoso.com/{s}"),
+    st.text(alphabet=string.ascii_letters + SPECIALS, max_size=20).map(
+        lambda s: f"https://mail.contoso.com/{s}"
+    ),
     st.text(alphabet=string.ascii_letters + string.digits + SPECIALS, min_size=1, max_size=20),
 )
 
@@ -68,10 +71,8 @@ def expected(remediation: Remediation, facts: dict[str, Any]) -> dict[str, list[
         items = raw if isinstance(raw, list) else [raw]
         allowed[param.name] = []
         for item in items:
-            try:
+            with contextlib.suppress(ValueProblem):
                 allowed[param.name].append(check_param_value(param, str(item)))
-            except ValueProblem:
-                pass
     return allowed
 
 
