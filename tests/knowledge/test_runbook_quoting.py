@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from knowledge.loader import load_knowledge
 from knowledge.model import Remediation
-from knowledge.runbook import check_param_value, fill_remediation, powershell_literal
+from knowledge.remediation import check_param_value, fill_remediation, powershell_literal
 from knowledge.validators import ValueProblem, check_smtp, check_url
 from tests.knowledge.powershell_tokens import Token, tokenize
 
