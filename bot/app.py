@@ -23,6 +23,8 @@ from microsoft_agents.hosting.core import (
 )
 from pydantic import ValidationError
 
+from bot.access import AccessPolicy
+from bot.audit import AuditLog
 from bot.auth import (
     activity_guard,
     auth_configuration,
@@ -32,6 +34,7 @@ from bot.auth import (
     unreadable_tokens_refused,
 )
 from bot.escalation_channel import Escalations
+from bot.guard import GuardedConversation, MailboxScope
 from bot.host import TeamsHost, build_application
 from bot.links import Clock, LinkService, LinkSigner, PublishRunbook, load_link_key
 from bot.settings import Settings, SettingsError
@@ -176,8 +179,11 @@ def _lifecycle(
             )
             signer = LinkSigner(key, settings.link_ttl_seconds, clock)
             links = LinkService(store, signer, settings.base_url, clock)
-            async with _entered(conversation, links.publish) as handler:
-                escalations = Escalations(store, adapter, settings, validator)
+            async with _entered(conversation, links.publish) as inner:
+                policy = AccessPolicy.from_settings(settings)
+                audit = AuditLog(store, clock)
+                handler = GuardedConversation(inner, policy, audit, MailboxScope(settings.mailbox_scope))
+                escalations = Escalations(store, adapter, settings, validator, policy=policy, audit=audit)
                 host = TeamsHost(store, TurnRunner(store, handler), escalations)
                 adapter.on_turn_error = host.on_error
                 application = build_application(host, connections)

@@ -21,8 +21,14 @@ async def test_seed_000_by_buttons_names_the_missing_certificate_and_the_server(
         "Next", requester="usera@contoso.mail.onmicrosoft.com", target="bjorn@contoso.com"
     )
 
-    # The sites are looked up by the topology check, then shown for confirmation.
-    assert [o.kind for o in sent] == ["typing", "card"]
+    # The sites are looked up by the topology check (the read of the pair's mailboxes recorded first), then
+    # shown for confirmation.
+    assert [o.kind for o in sent] == ["typing", "audit", "card"]
+    assert sent[1].audit == {
+        "kind": "mailbox-read",
+        "mailboxes": ["usera@contoso.mail.onmicrosoft.com", "bjorn@contoso.com"],
+        "checks": ["topology"],
+    }
     assert chat.runner.requests[0].check_ids == ("topology",)
     assert "site Branch, server EX02" in card_text(chat.last_card())
     await chat.press("Yes, that's right")
