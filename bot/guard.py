@@ -18,6 +18,7 @@ from bot.access import AccessPolicy, Principal
 from bot.audit import AuditLog, AuditRecord, format_records
 from dialogs.api import Conversation, Emit, Inbound, Outbound, State
 from dialogs.bounds import collapse
+from dialogs.markdown import escape_markdown
 
 __all__ = [
     "AUDIT_COMMANDS",
@@ -125,7 +126,7 @@ class GuardedConversation:
         if not records:
             await emit(Outbound(kind="text", text="The audit log is empty."))
             return
-        lines = format_records(records)
+        lines = [escape_markdown(line) for line in format_records(records)]
         text = f"The newest {len(lines)} audit records (newest first):\n\n" + "\n\n".join(lines)
         await emit(Outbound(kind="text", text=text))
 

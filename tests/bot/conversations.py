@@ -64,6 +64,12 @@ class ScriptedConversation:
         elif verb == "escalate":
             where = await emit(Outbound(kind="escalation", card=card("please look at this")))
             await emit(Outbound(kind="text", text=f"escalated to {where}"))
+        elif verb == "mailboxes":
+            # Reads the mailboxes named after the verb, as a triage's per-mailbox checks do.
+            answer = await emit(
+                Outbound(kind="audit", audit={"kind": "mailbox-read", "mailboxes": words[1:], "checks": ["probe"]})
+            )
+            await emit(Outbound(kind="text", text=f"read allowed: {answer is None} ({answer or ''})"))
         elif verb == "boom":
             await emit(Outbound(kind="text", text="about to fail"))
             raise RuntimeError("internal detail: password=hunter2")
