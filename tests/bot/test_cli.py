@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 
@@ -86,3 +87,27 @@ async def test_serve_runs_the_host_until_stopped(tmp_path: Path) -> None:
     assert health["status"] == "ok" and health["storage"] == "sqlite" and health["backend"] == "lab"
     assert health["auth"] == "anonymous" and health["version"]
     assert (tmp_path / "state" / "state.sqlite3").exists()
+
+
+async def test_audit_prints_the_newest_records_first(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from bot.audit import AuditLog, AuditRecord
+    from bot.storage import SqliteStore
+
+    monkeypatch.setenv("TRIAGE_DEV_ANONYMOUS", "1")
+    store = await SqliteStore.open(tmp_path / "var" / "state.sqlite3")
+    try:
+        clock = iter([1_700_000_000.0, 1_700_000_060.0])
+        log = AuditLog(store, lambda: next(clock))
+        await log.append(AuditRecord("mailbox-read", "a1", "Ada", mailboxes=("alice@contoso.com",)))
+        await log.append(AuditRecord("escalation-channel-set", "b2", "Grace", detail={"channel": "X › Y"}))
+    finally:
+        await store.close()
+    assert await asyncio.to_thread(main, ["audit"]) == 0
+    first, second = capsys.readouterr().out.strip().splitlines()
+    assert first.startswith("2023-11-14 22:14:20 UTC | escalation-channel-set | Grace (b2)")
+    assert "mailbox-read | Ada (a1) | mailboxes alice@contoso.com" in second
+    assert await asyncio.to_thread(main, ["audit", "--kind", "mailbox-read", "--json"]) == 0
+    [line] = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(line)["mailboxes"] == ["alice@contoso.com"]
