@@ -36,7 +36,7 @@ from bot.auth import (
 from bot.escalation_channel import Escalations
 from bot.guard import GuardedConversation, MailboxScope
 from bot.host import TeamsHost, build_application
-from bot.links import Clock, LinkService, LinkSigner, PublishRunbook, load_link_key
+from bot.links import Clock, LinkService, LinkSigner, PublishRunbook, load_link_keys
 from bot.settings import Settings, SettingsError
 from bot.storage import Store
 from bot.storage.factory import open_store
@@ -174,10 +174,12 @@ def _lifecycle(
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings)
         try:
-            key = load_link_key(
-                settings.link_secret.get_secret_value() if settings.link_secret else None, settings.state_dir
+            key, *previous = load_link_keys(
+                settings.link_secret.get_secret_value() if settings.link_secret else None,
+                settings.link_previous_secret.get_secret_value() if settings.link_previous_secret else None,
+                settings.state_dir,
             )
-            signer = LinkSigner(key, settings.link_ttl_seconds, clock)
+            signer = LinkSigner(key, settings.link_ttl_seconds, clock, previous=tuple(previous))
             links = LinkService(store, signer, settings.base_url, clock)
             async with _entered(conversation, links.publish) as inner:
                 policy = AccessPolicy.from_settings(settings)

@@ -37,6 +37,7 @@ DEV_ANONYMOUS = "TRIAGE_DEV_ANONYMOUS"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _CHANNEL_ID = re.compile(r"^19:[^\s/]+$")
+_HOST = re.compile(r"^[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,10}$")
 _SCOPE_ITEM = re.compile(r"^[a-z0-9._%+-]{0,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}$")
 
 
@@ -95,7 +96,7 @@ class Settings(BaseModel):
     link_secret: SecretStr | None = Field(None, alias="TRIAGE_LINK_SECRET")
     link_previous_secret: SecretStr | None = Field(None, alias="TRIAGE_LINK_SECRET_PREVIOUS")
     link_ttl_hours: float = Field(24.0, alias="TRIAGE_LINK_TTL_HOURS", gt=0, le=24 * 7)
-    runbook_access: Literal["internal", "signin"] = Field("internal", alias="TRIAGE_RUNBOOK_ACCESS")
+    internet_host: str = Field("", alias="TRIAGE_INTERNET_HOST")
     dev_anonymous: bool = Field(False, alias="TRIAGE_DEV_ANONYMOUS")
     trusted_client_apps: tuple[str, ...] = Field((), alias="TRIAGE_TRUSTED_CLIENT_APPS")
     helpdesk: tuple[str, ...] = Field((), alias="TRIAGE_HELPDESK")
@@ -186,6 +187,13 @@ class Settings(BaseModel):
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError("expected an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("internet_host")
+    @classmethod
+    def _host_name(cls, value: str) -> str:
+        if value and not _HOST.match(value):
+            raise ValueError("expected a bare host name such as triage.contoso.com")
+        return value.lower()
 
     @field_validator("escalation_channel_id")
     @classmethod
@@ -309,6 +317,16 @@ def _identity_problems(settings: Settings) -> list[str]:
         )
     if settings.public_url and urlsplit(settings.public_url).scheme != "https":
         problems.append("TRIAGE_PUBLIC_URL: must be an https URL (remediation links travel in it)")
+    if settings.public_url and not settings.internet_host:
+        problems.append(
+            "TRIAGE_INTERNET_HOST: required with TRIAGE_PUBLIC_URL: the host name Teams reaches the bot on "
+            "through the Internet-facing proxy, where runbook pages are never served"
+        )
+    elif settings.public_url and (urlsplit(settings.public_url).hostname or "") == settings.internet_host:
+        problems.append(
+            "TRIAGE_PUBLIC_URL: runbook pages are served only on an internal URL, not on the Internet-facing "
+            f"host {settings.internet_host} (TRIAGE_INTERNET_HOST); give the links an internal host name"
+        )
     return problems
 
 

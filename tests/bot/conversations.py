@@ -67,7 +67,9 @@ class ScriptedConversation:
         elif verb == "mailboxes":
             # Reads the mailboxes named after the verb, as a triage's per-mailbox checks do.
             answer = await emit(
-                Outbound(kind="audit", audit={"kind": "mailbox-read", "mailboxes": words[1:], "checks": ["probe"]})
+                Outbound(
+                    kind="audit", audit={"kind": "mailbox-read", "mailboxes": words[1:], "checks": ["probe"]}
+                )
             )
             await emit(Outbound(kind="text", text=f"read allowed: {answer is None} ({answer or ''})"))
         elif verb == "boom":

@@ -216,3 +216,15 @@ def test_the_live_backend_needs_its_configuration_file(tmp_path: Path) -> None:
     identity = {CLIENT_ID: APP, CLIENT_SECRET: SECRET, TENANT_ID: TENANT}
     settings = load_settings({**identity, "TRIAGE_BACKEND": "live", "TRIAGE_CHECKS_CONFIG": str(config)})
     assert settings.checks_config == config
+
+
+def test_runbook_links_need_an_internal_host_apart_from_the_internet_facing_one() -> None:
+    identity = {CLIENT_ID: APP, CLIENT_SECRET: SECRET, TENANT_ID: TENANT}
+    internal = "https://triage.corp.contoso.com"
+    assert "TRIAGE_INTERNET_HOST: required" in refusal({**identity, "TRIAGE_PUBLIC_URL": internal})
+    same = {**identity, "TRIAGE_PUBLIC_URL": internal, "TRIAGE_INTERNET_HOST": "triage.corp.contoso.com"}
+    assert "only on an internal URL" in refusal(same)
+    settings = load_settings(
+        {**identity, "TRIAGE_PUBLIC_URL": internal, "TRIAGE_INTERNET_HOST": "triage.contoso.com"}
+    )
+    assert (settings.base_url, settings.internet_host) == (internal, "triage.contoso.com")
