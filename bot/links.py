@@ -28,12 +28,12 @@ from bot.runbook_schema import Runbook, parse_runbook
 from bot.storage import Store
 
 __all__ = [
+    "RUNBOOK_PREFIX",
     "Clock",
     "ExpiredLink",
     "LinkError",
     "LinkService",
     "LinkSigner",
-    "RUNBOOK_PREFIX",
     "PublishRunbook",
     "StoredRunbook",
     "TamperedLink",

@@ -131,8 +131,14 @@ def test_the_outbound_host_check_cannot_be_turned_off_with_a_bot_identity_even_o
 def test_the_public_url_of_a_bot_with_identity_is_https() -> None:
     environ = {CLIENT_ID: APP, CLIENT_SECRET: SECRET, TENANT_ID: TENANT}
     assert "TRIAGE_PUBLIC_URL" in refusal({**environ, "TRIAGE_PUBLIC_URL": "http://triage.contoso.com"})
-    https = load_settings({**environ, "TRIAGE_PUBLIC_URL": "https://triage.contoso.com/"})
-    assert https.base_url == "https://triage.contoso.com"
+    https = load_settings(
+        {
+            **environ,
+            "TRIAGE_PUBLIC_URL": "https://triage.corp.contoso.com/",
+            "TRIAGE_INTERNET_HOST": "bot.contoso.com",
+        }
+    )
+    assert https.base_url == "https://triage.corp.contoso.com"
 
 
 @pytest.mark.parametrize(
