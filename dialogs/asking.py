@@ -12,6 +12,7 @@ from dialogs.learn import Learned, learn, noted
 from dialogs.paste import describe
 from dialogs.running import conclude, run_checks
 from dialogs.sites import answer_sites, ask_sites
+from dialogs.redact import redact_output
 from dialogs.state import push_snapshot
 from dialogs.turn import Turn
 from dialogs.understand import is_skip
@@ -56,7 +57,7 @@ def _apply(turn: Turn, learned: Learned) -> None:
     if learned.paste.excerpt:
         state["paste_excerpt"] = learned.paste.excerpt
     if learned.command_output:
-        state["command_output"] = [*state["command_output"], *learned.command_output]
+        state["command_output"] = [*state["command_output"], *redact_output(learned.command_output)]
 
 
 async def absorb(turn: Turn, node: TreeNode | None, text: str) -> str:
