@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -37,6 +38,7 @@ from bot.escalation_channel import Escalations
 from bot.guard import GuardedConversation, MailboxScope
 from bot.host import TeamsHost, build_application
 from bot.links import Clock, LinkService, LinkSigner, PublishRunbook, load_link_keys
+from bot.retention import Retention, rules_from
 from bot.settings import Settings, SettingsError
 from bot.storage import Store
 from bot.storage.factory import open_store
@@ -184,7 +186,13 @@ def _lifecycle(
             async with _entered(conversation, links.publish) as inner:
                 policy = AccessPolicy.from_settings(settings)
                 audit = AuditLog(store, clock)
-                handler = GuardedConversation(inner, policy, audit, MailboxScope(settings.mailbox_scope))
+                handler = GuardedConversation(
+                    inner,
+                    policy,
+                    audit,
+                    MailboxScope(settings.mailbox_scope),
+                    budget_seconds=settings.turn_budget_seconds,
+                )
                 escalations = Escalations(store, adapter, settings, validator, policy=policy, audit=audit)
                 host = TeamsHost(store, TurnRunner(store, handler), escalations)
                 adapter.on_turn_error = host.on_error
@@ -192,8 +200,14 @@ def _lifecycle(
                 app[RUNTIME] = Runtime(
                     settings, store, adapter, application, links, TurnSlots(TURNS_IN_FLIGHT)
                 )
+                retention = Retention(store, rules_from(settings), clock)
+                purging = asyncio.create_task(retention.run(settings.purge_interval_minutes * 60))
                 logger.info("bot ready: %s", _describe(settings, store))
-                yield
+                try:
+                    yield
+                finally:
+                    purging.cancel()
+                    await asyncio.gather(purging, return_exceptions=True)
         finally:
             await store.close()
 

@@ -5,11 +5,14 @@
   to the conversation;
 - the conversation's `audit` outbounds (before it reads the pair's mailboxes) are recorded in the audit log
   first; a pair outside the configured mailbox scope is refused, and the conversation skips those checks;
-- "audit" (typed in a chat, or mentioned in a channel) shows an admin the newest audit records.
+- "audit" (typed in a chat, or mentioned in a channel) shows an admin the newest audit records;
+- a turn has a time budget (`TRIAGE_TURN_BUDGET_SECONDS`, above the checks' own 90 s): past it the turn is
+  stopped, the user told, and the state kept as it was before the turn.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Sequence
@@ -25,6 +28,7 @@ __all__ = [
     "NOT_ADMIN",
     "NOT_HELPDESK",
     "OUT_OF_SCOPE",
+    "OVER_BUDGET",
     "GuardedConversation",
     "MailboxScope",
     "principal_of",
@@ -39,6 +43,10 @@ NOT_HELPDESK = (
     "you (your Entra object id: {object_id})."
 )
 NOT_ADMIN = "Only the bot's admins can read the audit log."
+OVER_BUDGET = (
+    "That took longer than {seconds:g} seconds, so I stopped it; nothing was changed. Please try again, or "
+    "say status to see where we are."
+)
 OUT_OF_SCOPE = (
     "I may only look into the mailboxes of {scope}; {mailboxes} is outside them, so I did not check the pair's "
     "mailboxes."
@@ -77,12 +85,19 @@ class GuardedConversation:
     """A `dialogs.api.Conversation` that enforces roles and writes the audit log around another one."""
 
     def __init__(
-        self, inner: Conversation, policy: AccessPolicy, audit: AuditLog, scope: MailboxScope | None = None
+        self,
+        inner: Conversation,
+        policy: AccessPolicy,
+        audit: AuditLog,
+        scope: MailboxScope | None = None,
+        *,
+        budget_seconds: float = 300.0,
     ) -> None:
         self._inner = inner
         self._policy = policy
         self._audit = audit
         self._scope = scope or MailboxScope(())
+        self._budget = budget_seconds
 
     async def handle(self, state: State, inbound: Inbound, emit: Emit) -> State:
         if inbound.kind == "added_to_team":
@@ -103,7 +118,15 @@ class GuardedConversation:
                 return await self._mailbox_read(principal, inbound, outbound)
             return await emit(outbound)
 
-        return await self._inner.handle(state, inbound, guarded)
+        try:
+            async with asyncio.timeout(self._budget):
+                return await self._inner.handle(state, inbound, guarded)
+        except TimeoutError:
+            logger.warning(
+                "a turn in %s ran over its %g s budget; stopped", inbound.conversation_id, self._budget
+            )
+            await emit(Outbound(kind="text", text=OVER_BUDGET.format(seconds=self._budget)))
+            return state
 
     async def _mailbox_read(self, principal: Principal, inbound: Inbound, outbound: Outbound) -> str | None:
         """Record the read before it happens; answer why it may not happen, or None."""

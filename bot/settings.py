@@ -106,6 +106,7 @@ class Settings(BaseModel):
     conversation_ttl_days: float = Field(30.0, alias="TRIAGE_CONVERSATION_TTL_DAYS", gt=0, le=3650)
     job_ttl_days: float = Field(7.0, alias="TRIAGE_JOB_TTL_DAYS", gt=0, le=3650)
     audit_ttl_days: float = Field(365.0, alias="TRIAGE_AUDIT_TTL_DAYS", gt=0, le=3650)
+    turn_budget_seconds: float = Field(300.0, alias="TRIAGE_TURN_BUDGET_SECONDS", gt=0, le=3600)
     purge_interval_minutes: float = Field(60.0, alias="TRIAGE_PURGE_INTERVAL_MINUTES", gt=0, le=24 * 60)
     escalation_service_url: str = Field("", alias="TRIAGE_ESCALATION_SERVICE_URL")
     escalation_channel_id: str = Field("", alias="TRIAGE_ESCALATION_CHANNEL_ID")

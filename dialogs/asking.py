@@ -10,9 +10,9 @@ from typing import Any
 from dialogs.cards import question_card
 from dialogs.learn import Learned, learn, noted
 from dialogs.paste import describe
+from dialogs.redact import redact_output
 from dialogs.running import conclude, run_checks
 from dialogs.sites import answer_sites, ask_sites
-from dialogs.redact import redact_output
 from dialogs.state import push_snapshot
 from dialogs.turn import Turn
 from dialogs.understand import is_skip

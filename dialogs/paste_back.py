@@ -14,10 +14,10 @@ from typing import Any
 from dialogs.api import Card
 from dialogs.cards import card, submit, subtle, text, text_input
 from dialogs.findings import results_of
+from dialogs.redact import redact_output
 from dialogs.remedy_list import READ_OUTPUT, waiting
 from dialogs.running import conclude, rerun_checks
 from dialogs.turn import Turn
-from dialogs.redact import redact_output
 from knowledge.reader.command_output import read_command_output
 from knowledge.reader.error_text import PasteTooLarge
 

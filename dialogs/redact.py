@@ -103,7 +103,9 @@ def redact_output(value: Any) -> Any:
         return [redact_output(item) for item in value]
     if isinstance(value, dict):
         return {
-            key: REDACTED if _SENSITIVE_KEY.match(str(key)) and item not in (None, "") else redact_output(item)
+            key: REDACTED
+            if _SENSITIVE_KEY.match(str(key)) and item not in (None, "")
+            else redact_output(item)
             for key, item in value.items()
         }
     return value

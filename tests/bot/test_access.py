@@ -6,6 +6,7 @@ The development mode's server with roles configured: the sender is the `from.aad
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -182,3 +183,20 @@ async def test_audit_records_are_never_replaced(tmp_path: Path) -> None:
         assert not hasattr(AuditLog, "delete") and not hasattr(AuditLog, "update")
     finally:
         await store.close()
+
+
+async def test_a_turn_over_its_time_budget_is_stopped_and_its_state_kept(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    settings = make_settings(TRIAGE_TURN_BUDGET_SECONDS=0.2)
+    conversation = ScriptedConversation()
+    conversation.gate = asyncio.Event()  # never opened: the turn would wait for ever
+    async with running_bot(settings, conversation) as bot:
+        await bot.post(activities.message("hello"))
+        await bot.post(activities.message("wait"))
+        conversation.gate.set()
+        await bot.post(activities.message("after"))
+    texts = connector.texts("a:personal-1")
+    assert texts[0] == "echo hello (turn 1)"
+    assert texts[1] == "working" and "longer than 0.2 seconds" in texts[2]
+    assert texts[3] == "echo after (turn 2)"  # the stopped turn left the state as it was
