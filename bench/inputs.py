@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import time
 from collections.abc import Callable
@@ -30,10 +31,8 @@ def timed(call: Callable[[], object], runs: int) -> tuple[float, float]:
     took = []
     for _ in range(runs):
         start = time.perf_counter()
-        try:
+        with contextlib.suppress(ValueError):
             call()
-        except ValueError:
-            pass
         took.append((time.perf_counter() - start) * 1000)
     return min(took), statistics.median(took)
 
