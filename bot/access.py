@@ -11,7 +11,8 @@ A sender without one (a Teams id only) holds no configured role. In the anonymou
 roles configured, everyone holds every role (a local lab needs no set-up).
 
 Groups: an id in a role's list may be a group's object id; `GroupMembership.member_of` answers which of the
-given groups a user belongs to (transitively). Without a resolver, ids are matched as user ids only.
+given groups a user belongs to (transitively; `bot.directory.GraphGroups` asks Microsoft Graph, with
+`TRIAGE_ROLES_FROM_GROUPS=true`). Without a resolver, ids are matched as user ids only.
 """
 
 from __future__ import annotations

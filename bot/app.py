@@ -24,7 +24,7 @@ from microsoft_agents.hosting.core import (
 )
 from pydantic import ValidationError
 
-from bot.access import AccessPolicy
+from bot.access import AccessPolicy, GroupMembership
 from bot.audit import AuditLog
 from bot.auth import (
     activity_guard,
@@ -34,6 +34,7 @@ from bot.auth import (
     local_requests_only,
     unreadable_tokens_refused,
 )
+from bot.directory import GRAPH_URL, GraphGroups
 from bot.escalation_channel import Escalations
 from bot.guard import GuardedConversation, MailboxScope
 from bot.host import TeamsHost, build_application
@@ -78,6 +79,7 @@ def create_app(
     *,
     connections: Callable[[AgentAuthConfiguration], Connections] | None = None,
     outbound_hosts: OutboundHostValidator | None = None,
+    graph_url: str = GRAPH_URL,
     clock: Clock = time.time,
 ) -> web.Application:
     """Build the server for `conversation` (an object, or a factory given the runbook publisher).
@@ -85,7 +87,8 @@ def create_app(
     `connections` builds the token providers for outbound calls from the bot's identity (MSAL unless given:
     tests use a loopback identity provider); `outbound_hosts` is the host validator for service URLs (the
     settings' unless given: tests allow their loopback connector with `bot.testing.LoopbackHostValidator`);
-    `clock` drives link expiry and retention.
+    `graph_url` is where group membership is read (`TRIAGE_ROLES_FROM_GROUPS`); `clock` drives link expiry
+    and retention.
     """
     configuration = auth_configuration(settings)
     outbound = (connections or connection_manager)(configuration)
@@ -98,7 +101,8 @@ def create_app(
     adapter = CloudAdapter(connection_manager=outbound, host_validator=validator)
 
     root = web.Application(middlewares=[local_requests_only(settings)])
-    root.cleanup_ctx.append(_lifecycle(settings, conversation, adapter, validator, outbound, clock))
+    groups = GraphGroups(outbound, graph_url) if settings.roles_from_groups else None
+    root.cleanup_ctx.append(_lifecycle(settings, conversation, adapter, validator, outbound, groups, clock))
     root.router.add_get("/healthz", healthz)
     root.router.add_get("/remediation/{token}", remediation)
 
@@ -171,6 +175,7 @@ def _lifecycle(
     adapter: CloudAdapter,
     validator: OutboundHostValidator,
     connections: Connections,
+    groups: GroupMembership | None,
     clock: Clock,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -184,7 +189,7 @@ def _lifecycle(
             signer = LinkSigner(key, settings.link_ttl_seconds, clock, previous=tuple(previous))
             links = LinkService(store, signer, settings.base_url, clock)
             async with _entered(conversation, links.publish) as inner:
-                policy = AccessPolicy.from_settings(settings)
+                policy = AccessPolicy.from_settings(settings, groups)
                 audit = AuditLog(store, clock)
                 handler = GuardedConversation(
                     inner,

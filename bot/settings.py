@@ -102,6 +102,7 @@ class Settings(BaseModel):
     helpdesk: tuple[str, ...] = Field((), alias="TRIAGE_HELPDESK")
     admins: tuple[str, ...] = Field((), alias="TRIAGE_ADMINS")
     approvers: tuple[str, ...] = Field((), alias="TRIAGE_APPROVERS")
+    roles_from_groups: bool = Field(False, alias="TRIAGE_ROLES_FROM_GROUPS")
     mailbox_scope: tuple[str, ...] = Field((), alias="TRIAGE_MAILBOX_SCOPE")
     conversation_ttl_days: float = Field(30.0, alias="TRIAGE_CONVERSATION_TTL_DAYS", gt=0, le=3650)
     job_ttl_days: float = Field(7.0, alias="TRIAGE_JOB_TTL_DAYS", gt=0, le=3650)
@@ -333,6 +334,10 @@ def _identity_problems(settings: Settings) -> list[str]:
 
 def _anonymous_problems(settings: Settings) -> list[str]:
     """Without a bot identity anybody can post activities: only an explicit local development mode."""
+    if settings.roles_from_groups:
+        return [
+            "TRIAGE_ROLES_FROM_GROUPS: group membership is read with the bot's identity; set its client id"
+        ]
     if not settings.dev_anonymous:
         return [
             f"{CLIENT_ID}: not set. Without a bot identity the endpoint would accept unauthenticated "

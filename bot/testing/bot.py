@@ -52,6 +52,7 @@ async def running_bot(
     *,
     connections: Callable[[AgentAuthConfiguration], Connections] | None = None,
     outbound_hosts: OutboundHostValidator | None = None,
+    graph_url: str | None = None,
     clock: Clock | None = None,
 ) -> AsyncIterator[RunningBot]:
     """Serve the host on 127.0.0.1 (the settings' port is replaced by the one the system picked)."""
@@ -60,6 +61,8 @@ async def running_bot(
     options: dict[str, Any] = {"connections": connections, "outbound_hosts": outbound_hosts}
     if clock is not None:
         options["clock"] = clock
+    if graph_url is not None:
+        options["graph_url"] = graph_url
     server = LoopbackServer(create_app(settings, conversation, **options), sock)
     url = await server.start()
     try:
