@@ -76,7 +76,10 @@ async def _stored(state_dir: Path, conversation: str) -> dict[str, Any]:
 
 
 async def triage_rounds(scenario: Path, rounds: int) -> list[Round]:
-    from knowledge.inference import combine_facts
+    from knowledge.assessment import combine_facts
+    from knowledge.loader import load_knowledge
+
+    kb = load_knowledge()
 
     connector = TimedConnector()
     await connector.start()
@@ -100,7 +103,7 @@ async def triage_rounds(scenario: Path, rounds: int) -> list[Round]:
                         for r in state["results"]
                         if r["status"] != "skipped" and r["id"] != lookup
                     }
-                    facts = combine_facts(state["said"], state["pasted"])
+                    facts = combine_facts(kb, state["said"], state["pasted"])
                     if n:
                         stored = len(encode(state).encode("utf-8"))
                         first_reply, first_progress = last.first_reply or 0.0, last.first_progress or 0.0

@@ -8,10 +8,10 @@ from typing import Any
 
 from checks.api import CheckRunner
 from dialogs.api import Card, Emit, Inbound, Outbound, State
-from dialogs.findings import check_facts, results_of
+from dialogs.findings import results_of
 from dialogs.paste import ReadText
+from knowledge.assessment import combine_facts
 from knowledge.conditions import Facts
-from knowledge.inference import combine_facts
 from knowledge.loader import KnowledgeBase
 from knowledge.model import TreeNode
 from knowledge.walk import next_node
@@ -52,8 +52,8 @@ class Turn:
 
     def facts(self) -> Facts:
         """What the tree walks on: what was said, what was pasted, and what the checks found."""
-        checks = check_facts(results_of(self.state)) if self.state["results"] else {}
-        return combine_facts(self.state["said"], self.state["pasted"], checks)
+        results = results_of(self.state) if self.state["results"] else []
+        return combine_facts(self.kb, self.state["said"], self.state["pasted"], results)
 
     def next_node(self) -> TreeNode:
         return next_node(self.kb, self.facts(), frozenset(self.state["skipped"]))

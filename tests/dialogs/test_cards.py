@@ -7,7 +7,7 @@ from dialogs.cards import card, question_card, sites_confirm_card, submit, text
 from dialogs.escalation import tried_prompt_card
 from dialogs.findings import Findings
 from dialogs.result_card import progress_card, result_card
-from knowledge.inference import infer
+from knowledge.assessment import assess
 from knowledge.loader import load_knowledge
 from tests.dialogs.harness import card_problems, card_text
 
@@ -59,7 +59,7 @@ def test_a_result_with_every_section_is_valid() -> None:
         "owa.target.internal_url_scheme": "http",
         "owa.target.server": "EX02",
     }
-    findings = Findings(facts=facts, inference=infer(KB, facts), results=results)
+    findings = Findings(assess(KB, said=facts), results)
     built = result_card(
         KB,
         findings,

@@ -27,7 +27,7 @@ from dialogs.state import new_state
 from dialogs.status import status_card
 from dialogs.testing import FakeCheckRunner
 from dialogs.turn import Services, Turn
-from knowledge.inference import infer
+from knowledge.assessment import assess
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
 from tests.dialogs.harness import card_problems, card_text
@@ -59,7 +59,7 @@ RESULTS = [
 
 
 def findings(facts: dict[str, Any], results: list[CheckResult] | None = None) -> Findings:
-    return Findings(facts=facts, inference=infer(KB, facts), results=results or [])
+    return Findings(assess(KB, said=facts), results or [])
 
 
 def weak_lead() -> Findings:

@@ -80,10 +80,10 @@ async def test_an_inference_failure_apologises_and_keeps_the_check_results(
     chat = Chat(runner=seed_000())
     await _to_error_text(chat)
 
-    def broken_infer(*args: Any, **kwargs: Any) -> Any:
+    def broken_assess(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("a cause that is not there")
 
-    monkeypatch.setattr("dialogs.findings.infer", broken_infer)
+    monkeypatch.setattr("dialogs.findings.assess", broken_assess)
     await chat.say("skip")
     assert REFERENCE.search(chat.texts())
     assert chat.state["results"], "the checks that ran are kept"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from knowledge.assessment import Reported
 from knowledge.diagnosis import diagnose
 from knowledge.inference import infer
 from knowledge.loader import load_knowledge
@@ -62,7 +63,7 @@ CHECK_FACTS: dict[str, Any] = {
 
 
 def ranked(facts: dict[str, Any], text: str | None = None) -> list[str]:
-    return [c.id for c in diagnose(KB, text=text, checks=facts).inference.causes]
+    return [c.id for c in diagnose(KB, text=text, results=[Reported("checks", facts)]).causes]
 
 
 def balanced(command: str) -> bool:

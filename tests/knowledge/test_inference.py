@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from knowledge.conditions import holds, holds_all
-from knowledge.inference import combine_facts, infer
+from knowledge.inference import infer
 from knowledge.loader import load_knowledge
 from knowledge.model import Condition, Indicator
 
@@ -123,17 +123,6 @@ def test_checks_already_run_leave_the_to_do_list() -> None:
 
 def test_nothing_known_means_no_causes() -> None:
     assert infer(KB, {}).causes == []
-
-
-def test_the_user_wins_over_the_paste_and_the_paste_stands_in_for_the_pair() -> None:
-    pasted = {
-        "request.requester": "usera@contoso.mail.onmicrosoft.com",
-        "request.target": "userb@contoso.com",
-    }
-    combined = combine_facts({"target": "bob@contoso.com"}, pasted)
-    assert combined["requester"] == "usera@contoso.mail.onmicrosoft.com"
-    assert combined["target"] == "bob@contoso.com"
-    assert combine_facts({}, {"scope": "all"}, {"scope": "pair"})["scope"] == "all"
 
 
 def test_an_indicator_with_also_conditions_matches_only_in_its_context() -> None:
