@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks.api import CheckResult, Evidence
-from dialogs.api import State
+from dialogs.state import TriageState
 from knowledge.assessment import Assessment, FactSource, assess, latest_results
 from knowledge.conditions import Facts
 from knowledge.inference import Inference, RankedCause
@@ -58,18 +58,19 @@ class Findings:
         return self.assessment.confident
 
 
-def results_of(state: State) -> list[CheckResult]:
+def results_of(state: TriageState) -> list[CheckResult]:
     """Every check result the triage holds: the last run's (which includes the sites lookup), or the lookup."""
-    raw: list[dict[str, Any]] = state.get("results") or ([state["lookup"]] if state.get("lookup") else [])
-    return [CheckResult.from_dict(r) for r in raw]
+    if state.results:
+        return list(state.results)
+    return [state.lookup.result] if state.lookup else []
 
 
 def findings_of(kb: KnowledgeBase, said: Facts, pasted: Facts, results: list[CheckResult]) -> Findings:
     return Findings(assess(kb, said=said, pasted=pasted, results=results), results)
 
 
-def find(kb: KnowledgeBase, state: State) -> Findings:
-    return findings_of(kb, state["said"], state["pasted"], results_of(state))
+def find(kb: KnowledgeBase, state: TriageState) -> Findings:
+    return findings_of(kb, state.said, state.pasted, results_of(state))
 
 
 def _shown(value: Any) -> str:

@@ -132,7 +132,7 @@ def learn(turn: Turn, node: TreeNode | None, text: str) -> Learned:
         # A pasted error's words (OWA, proxy, site...) are not the user describing the symptom, but the
         # facts it holds can imply one (symptoms.yaml `implied_by`), which answers that question.
         learned.ahead["pasted"] = True
-        if "symptom" not in turn.state["said"]:
+        if "symptom" not in turn.state.said:
             symptom = implied_symptom(turn.kb, {**turn.facts(), **paste.facts})
             if symptom is not None:
                 learned.ahead["symptom"] = symptom

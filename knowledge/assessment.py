@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from knowledge.conditions import Facts
 from knowledge.inference import Inference, Match, RankedCause, RuledOut, implied_symptom, infer
+from knowledge.jsonvalue import JsonObject, JsonValue
 from knowledge.loader import KnowledgeBase
 from knowledge.walk import Question, open_questions
 
@@ -62,7 +63,7 @@ class CheckOutcome(Protocol):
     def status(self) -> str: ...
 
     @property
-    def facts(self) -> Mapping[str, Any]: ...
+    def facts(self) -> Mapping[str, JsonValue]: ...
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class Reported:
     """A `CheckOutcome` from plain values: facts a check reported (for callers holding no check result)."""
 
     id: str
-    facts: Mapping[str, Any]
+    facts: Mapping[str, JsonValue]
     status: str = "ok"
 
 
@@ -92,10 +93,10 @@ class SourcedMatch:
     match: Match
     source: FactSource | None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         out = self.match.as_dict()
         if self.source is not None:
-            out["source"] = self.source.as_dict()
+            out["source"] = dict[str, JsonValue](self.source.as_dict())
         return out
 
 
@@ -156,13 +157,14 @@ class Assessment:
         """The ruled-out causes, the ones the facts pointed to most strongly first."""
         return sorted(self.ruled_out, key=lambda r: (-r.strength, r.id))
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
+        causes: list[JsonValue] = [
+            {**cause.as_dict(), "indicators": [m.as_dict() for m in self.indicators(cause)]}
+            for cause in self.causes
+        ]
         return {
             "facts": self.facts,
-            "causes": [
-                {**cause.as_dict(), "indicators": [m.as_dict() for m in self.indicators(cause)]}
-                for cause in self.causes
-            ],
+            "causes": causes,
             "ruled_out": [
                 {"id": r.id, "title": r.title, "reason": r.reason} for r in self.inference.ruled_out
             ],
@@ -181,12 +183,12 @@ def latest_results(results: Iterable[_Result]) -> list[_Result]:
     return list(latest.values())
 
 
-def _check_sources(kb: KnowledgeBase, results: Sequence[CheckOutcome]) -> dict[str, tuple[Any, str]]:
+def _check_sources(kb: KnowledgeBase, results: Sequence[CheckOutcome]) -> dict[str, tuple[JsonValue, str]]:
     """Each check fact's value and the check it comes from: the declared precedence for a shared fact,
     else the first check in catalogue order that gives it."""
     order = {check_id: i for i, check_id in enumerate(kb.checks)}
     ranked = sorted(latest_results(results), key=lambda r: order.get(r.id, len(order)))
-    found: dict[str, tuple[Any, str]] = {}
+    found: dict[str, tuple[JsonValue, str]] = {}
     for result in ranked:
         for name, value in result.facts.items():
             if name in found:
@@ -207,12 +209,15 @@ def check_facts(kb: KnowledgeBase, results: Sequence[CheckOutcome]) -> Facts:
 
 
 def _combine(
-    kb: KnowledgeBase, said: Mapping[str, Any], pasted: Mapping[str, Any], results: Sequence[CheckOutcome]
+    kb: KnowledgeBase,
+    said: Mapping[str, JsonValue],
+    pasted: Mapping[str, JsonValue],
+    results: Sequence[CheckOutcome],
 ) -> tuple[Facts, dict[str, FactSource]]:
     facts: Facts = {}
     sources: dict[str, FactSource] = {}
 
-    def put(name: str, value: Any, source: FactSource) -> None:
+    def put(name: str, value: JsonValue, source: FactSource) -> None:
         facts[name] = value
         sources[name] = source
 
@@ -231,8 +236,8 @@ def _combine(
 
 def combine_facts(
     kb: KnowledgeBase,
-    said: Mapping[str, Any],
-    pasted: Mapping[str, Any],
+    said: Mapping[str, JsonValue],
+    pasted: Mapping[str, JsonValue],
     results: Sequence[CheckOutcome] = (),
 ) -> Facts:
     """What the tree walks on: the facts by the precedence rule (without the implied symptom)."""
@@ -242,8 +247,8 @@ def combine_facts(
 def assess(
     kb: KnowledgeBase,
     *,
-    said: Mapping[str, Any] | None = None,
-    pasted: Mapping[str, Any] | None = None,
+    said: Mapping[str, JsonValue] | None = None,
+    pasted: Mapping[str, JsonValue] | None = None,
     results: Sequence[CheckOutcome] = (),
 ) -> Assessment:
     """Assess a triage: what the user `said`, what the reader found in `pasted` error text, and the check

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from knowledge.assessment import Assessment, CheckOutcome, assess
 from knowledge.conditions import Facts
+from knowledge.jsonvalue import JsonValue
 from knowledge.loader import KnowledgeBase
 from knowledge.reader.error_text import read_error_text
 
@@ -17,7 +17,7 @@ def diagnose(
     kb: KnowledgeBase,
     *,
     text: str | None = None,
-    conversation: Mapping[str, Any] | None = None,
+    conversation: Mapping[str, JsonValue] | None = None,
     results: Sequence[CheckOutcome] = (),
 ) -> Assessment:
     """Read `text` (raises PasteTooLarge over 1 MiB) and assess it with the other facts."""

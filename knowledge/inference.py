@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from knowledge.conditions import Facts, holds, holds_all
+from knowledge.conditions import FactsView, holds, holds_all
+from knowledge.jsonvalue import JsonObject, JsonValue, json_list
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Cause, Indicator, RuleOut
 from knowledge.remediation import FilledRemediation, fill_remediation
@@ -35,11 +36,11 @@ class Match:
     rule-out) and its evidence sentence with the value filled in."""
 
     fact: str
-    value: Any
+    value: JsonValue
     weight: float
     says: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {"fact": self.fact, "value": self.value, "weight": self.weight, "says": self.says}
 
 
@@ -56,15 +57,16 @@ class RankedCause:
     indicators: list[Match] = field(default_factory=list)
     """The matched indicators, strongest first (`evidence` is their sentences)."""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
+        remediations: list[JsonValue] = [r.as_dict() for r in self.remediations]
         return {
             "id": self.id,
             "title": self.title,
             "confidence": self.confidence,
-            "evidence": self.evidence,
-            "checks": self.checks,
-            "cases": self.cases,
-            "remediations": [r.as_dict() for r in self.remediations],
+            "evidence": json_list(self.evidence),
+            "checks": json_list(self.checks),
+            "cases": json_list(self.cases),
+            "remediations": remediations,
         }
 
 
@@ -89,7 +91,7 @@ class Inference:
         return self.causes[0] if self.causes else None
 
 
-def implied_symptom(kb: KnowledgeBase, facts: Facts) -> str | None:
+def implied_symptom(kb: KnowledgeBase, facts: FactsView) -> str | None:
     """The one symptom the facts imply (symptoms.yaml `implied_by`), or None when none or several do."""
     implied = [
         symptom.id
@@ -107,7 +109,7 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def _match(condition: Indicator | RuleOut, facts: Facts, weight: float) -> Match:
+def _match(condition: Indicator | RuleOut, facts: FactsView, weight: float) -> Match:
     value = facts.get(condition.fact)
     return Match(condition.fact, value, weight, condition.says.replace("{value}", _shown(value)))
 
@@ -120,13 +122,13 @@ def noisy_or(weights: Iterable[float]) -> float:
     return 1.0 - miss
 
 
-def _matches(cause: Cause, facts: Facts) -> list[Match]:
+def _matches(cause: Cause, facts: FactsView) -> list[Match]:
     """The indicators of `cause` that hold, strongest first."""
     matched = [i for i in cause.indicators if holds_all(i, facts)]
     return [_match(i, facts, i.weight) for i in sorted(matched, key=lambda i: -i.weight)]
 
 
-def _rule_out(kb: KnowledgeBase, cause: Cause, facts: Facts) -> tuple[str, Match | None] | None:
+def _rule_out(kb: KnowledgeBase, cause: Cause, facts: FactsView) -> tuple[str, Match | None] | None:
     symptom = facts.get("symptom")
     if isinstance(symptom, str) and symptom in kb.symptoms and symptom not in cause.symptoms:
         return f"It does not produce the symptom '{kb.symptoms[symptom].title}'.", None
@@ -137,7 +139,9 @@ def _rule_out(kb: KnowledgeBase, cause: Cause, facts: Facts) -> tuple[str, Match
     return None
 
 
-def _rank(kb: KnowledgeBase, cause: Cause, facts: Facts, checks_run: frozenset[str]) -> RankedCause | None:
+def _rank(
+    kb: KnowledgeBase, cause: Cause, facts: FactsView, checks_run: frozenset[str]
+) -> RankedCause | None:
     matched = _matches(cause, facts)
     if not matched:
         return None
@@ -154,7 +158,7 @@ def _rank(kb: KnowledgeBase, cause: Cause, facts: Facts, checks_run: frozenset[s
     )
 
 
-def infer(kb: KnowledgeBase, facts: Facts, *, checks_run: frozenset[str] = frozenset()) -> Inference:
+def infer(kb: KnowledgeBase, facts: FactsView, *, checks_run: frozenset[str] = frozenset()) -> Inference:
     """Rank the causes `facts` point to. `checks_run` drops those checks from each cause's to-do list."""
     ranked: list[RankedCause] = []
     ruled_out: list[RuledOut] = []

@@ -23,6 +23,7 @@ from knowledge.model import (
     Signature,
     Symptom,
     Tree,
+    TreeNode,
 )
 from knowledge.yamlio import YamlError, read_yaml
 
@@ -83,7 +84,7 @@ class KnowledgeBase:
     shared_facts: dict[str, list[str]] = field(default_factory=dict)
     """checks.yaml `shared_facts`: a fact two checks establish, and those checks, the one that wins first."""
 
-    def node(self, node_id: str) -> Any:
+    def node(self, node_id: str) -> TreeNode:
         return next(n for n in self.tree.nodes if n.id == node_id)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from checks.api import CheckResult, Evidence
 from dialogs.cards import card, question_card, sites_confirm_card, submit, text
 from dialogs.escalation import tried_prompt_card
@@ -53,7 +55,7 @@ def test_a_result_with_every_section_is_valid() -> None:
         ),
         CheckResult("https-probe", "skipped", "Needs target."),
     ]
-    facts = {
+    facts: dict[str, Any] = {
         "symptom": "owa-ecp-cross-site-proxy",
         "event.id": 42,
         "owa.target.internal_url_scheme": "http",

@@ -12,6 +12,7 @@ import pytest
 from checks.api import CheckRequest, CheckResult, Progress
 from dialogs.api import Inbound, Outbound, State
 from dialogs.engine import TriageConversation
+from dialogs.state import VERSION
 from dialogs.testing import FakeCheckRunner
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
@@ -160,7 +161,7 @@ async def test_a_state_of_an_unknown_version_starts_over(caplog: pytest.LogCaptu
     with caplog.at_level(logging.WARNING, logger="dialogs"):
         await chat.say("hi")
     assert "cannot read" in caplog.text
-    assert chat.state["v"] == 1 and chat.awaiting() == "symptom"
+    assert chat.state["v"] == VERSION and chat.awaiting() == "symptom"
 
 
 async def test_a_runner_that_drops_a_check_reports_it_as_an_error() -> None:

@@ -3,6 +3,7 @@ from, matched indicators and rule-outs, and which checks looked."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from tests.knowledge.test_loader import data, edit, problems  # noqa: F401  (the
 
 KB = load_knowledge()
 PAIR = {"requester": "usera@contoso.mail.onmicrosoft.com", "target": "bjorn@contoso.com"}
-MISSING = {
+MISSING: dict[str, Any] = {
     "fedcert.missing_servers": ["EX02"],
     "fedcert.missing_sites": ["Branch"],
     "fedcert.source_server": "EX01",
@@ -95,8 +96,9 @@ def test_a_ranked_cause_carries_its_matched_indicators_with_weights_sentences_an
     assert ("event.id", 0.3, FactSource("pasted")) in shown
     assert assessment.indicators(best)[0].match.says.endswith("missing on EX02.")
     weights = [w for _, w, _ in shown]
-    assert best.confidence == round(1 - __import__("math").prod(1 - w for w in weights), 3)
-    as_json = assessment.as_dict()["causes"][0]["indicators"][0]
+    assert best.confidence == round(1 - math.prod(1 - w for w in weights), 3)
+    document: Any = assessment.as_dict()
+    as_json = document["causes"][0]["indicators"][0]
     assert as_json["source"] == {"kind": "check", "check": "federation-certificates"}
 
 

@@ -177,7 +177,7 @@ def test_the_unresolved_host_is_read_from_the_paste() -> None:
         "The remote name could not be resolved: 'autodiscover.contoso.com'"
     )
     assert facts["dns.unresolved_host"] == "autodiscover.contoso.com"
-    assert "autodiscover-name-not-resolved" in facts["signatures"]
+    assert "autodiscover-name-not-resolved" in str(facts["signatures"])
     placeholder = read_error_text("The remote name could not be resolved: '<on-premises host name>'")
     assert "dns.unresolved_host" not in placeholder
 

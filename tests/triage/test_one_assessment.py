@@ -13,6 +13,7 @@ import pytest
 
 from checks.factory import runner_for_lab
 from dialogs.findings import find
+from dialogs.state import load
 from knowledge.loader import KnowledgeBase, load_knowledge
 from lab.runtime import RunningLab, start_lab
 from lab.scenario.load import bundled_scenario_names, load_scenario
@@ -75,7 +76,7 @@ async def test_the_cli_and_the_chat_rank_every_scenario_alike(
     chat = Chat(runner=runner_for_lab(lab, kb=KB))  # type: ignore[arg-type]
     await _chat_to_the_result(chat, symptom, pair.requester, pair.target)
     said: dict[str, Any] = chat.state["said"]
-    in_chat = find(KB, chat.state).assessment
+    in_chat = find(KB, load(chat.state)).assessment
     chat_ranked = [(c.id, c.confidence) for c in in_chat.causes]
 
     args = ["diagnose", "--scenario", scenario.name, "--symptom", symptom, "--json"]
