@@ -97,7 +97,7 @@ async def triage_rounds(scenario: Path, rounds: int) -> list[Round]:
                         raise RuntimeError(f"the triage did not finish: {driver.texts()[-3:]}")
                     last = driver.turns[-1]
                     state = await _stored(bot.state_dir, conversation)
-                    lookup = (state.get("lookup") or {}).get("id")
+                    lookup = ((state.get("lookup") or {}).get("result") or {}).get("id")
                     ran = {
                         r["id"]: int(r["duration_ms"])
                         for r in state["results"]
