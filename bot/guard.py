@@ -131,8 +131,8 @@ class GuardedConversation:
     async def _mailbox_read(self, principal: Principal, inbound: Inbound, outbound: Outbound) -> str | None:
         """Record the read before it happens; answer why it may not happen, or None."""
         detail = outbound.audit or {}
-        mailboxes = tuple(str(m) for m in detail.get("mailboxes", ()))
-        checks = tuple(str(c) for c in detail.get("checks", ()))
+        mailboxes = tuple(str(m) for m in _strings(detail.get("mailboxes")))
+        checks = tuple(str(c) for c in _strings(detail.get("checks")))
         outside = [m for m in mailboxes if not self._scope.allows(m)]
         kind = "mailbox-read-refused" if outside else str(detail.get("kind") or "mailbox-read")
         await self._audit.append(_record(kind, principal, inbound, mailboxes=mailboxes, checks=checks))
@@ -152,6 +152,10 @@ class GuardedConversation:
         lines = [escape_markdown(line) for line in format_records(records)]
         text = f"The newest {len(lines)} audit records (newest first):\n\n" + "\n\n".join(lines)
         await emit(Outbound(kind="text", text=text))
+
+
+def _strings(value: object) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
 
 
 def _record(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from checks.api import CheckRequest, CheckResult, Progress
 from dialogs.api import Outbound
 from dialogs.turn import Turn
+from knowledge.jsonvalue import JsonValue
 
 __all__ = ["MAILBOX_FACTS", "mailbox_checks", "run_checks_privately"]
 
@@ -48,14 +49,15 @@ async def run_checks_privately(turn: Turn, request: CheckRequest, progress: Prog
 
 async def _mailbox_read_refused(turn: Turn, checks: list[str]) -> str:
     facts = turn.facts()
-    given = _values(turn.state["said"]) | _values(turn.state["pasted"] or {})
+    given = _values(turn.state.said) | _values(turn.state.pasted)
     named = {f: str(facts[f]) for f in MAILBOX_FACTS if facts.get(f)}
     unnamed = [v for v in named.values() if v.lower() not in given]
     if unnamed:
         return UNNAMED.format(addresses=" and ".join(unnamed))
-    mailboxes = [str(v) for v in named.values()]
+    mailboxes: list[JsonValue] = [str(v) for v in named.values()]
+    read: list[JsonValue] = list(checks)
     answer = await turn.emit(
-        Outbound(kind="audit", audit={"kind": "mailbox-read", "mailboxes": mailboxes, "checks": checks})
+        Outbound(kind="audit", audit={"kind": "mailbox-read", "mailboxes": mailboxes, "checks": read})
     )
     return answer or ""
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from dialogs.api import Emit, Inbound, Outbound, State
+from knowledge.jsonvalue import JsonObject, JsonValue
 
 Publish = Callable[[Mapping[str, Any]], Awaitable[str]]
 
@@ -45,10 +46,12 @@ class ScriptedConversation:
 
     async def handle(self, state: State, inbound: Inbound, emit: Emit) -> State:
         self.inbounds.append(inbound)
+        turns = state.get("turns", 0)
+        seen = state.get("seen", [])
         state = {
             **state,
-            "turns": int(state.get("turns", 0)) + 1,
-            "seen": [*state.get("seen", []), inbound.text],
+            "turns": (turns if isinstance(turns, int) else 0) + 1,
+            "seen": [*(seen if isinstance(seen, list) else []), inbound.text],
         }
         words = inbound.text.split()
         verb = words[0] if words else ""
@@ -66,11 +69,9 @@ class ScriptedConversation:
             await emit(Outbound(kind="text", text=f"escalated to {where}"))
         elif verb == "mailboxes":
             # Reads the mailboxes named after the verb, as a triage's per-mailbox checks do.
-            answer = await emit(
-                Outbound(
-                    kind="audit", audit={"kind": "mailbox-read", "mailboxes": words[1:], "checks": ["probe"]}
-                )
-            )
+            mailboxes: list[JsonValue] = list(words[1:])
+            audit: JsonObject = {"kind": "mailbox-read", "mailboxes": mailboxes, "checks": ["probe"]}
+            answer = await emit(Outbound(kind="audit", audit=audit))
             await emit(Outbound(kind="text", text=f"read allowed: {answer is None} ({answer or ''})"))
         elif verb == "boom":
             await emit(Outbound(kind="text", text="about to fail"))
