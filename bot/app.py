@@ -101,7 +101,7 @@ def create_app(
     adapter = CloudAdapter(connection_manager=outbound, host_validator=validator)
 
     root = web.Application(middlewares=[local_requests_only(settings)])
-    groups = GraphGroups(outbound, graph_url) if settings.roles_from_groups else None
+    groups = GraphGroups(outbound, graph_url) if settings.roles_from_groups else None  # roles and the scope
     root.cleanup_ctx.append(_lifecycle(settings, conversation, adapter, validator, outbound, groups, clock))
     root.router.add_get("/healthz", healthz)
     root.router.add_get("/remediation/{token}", remediation)
@@ -195,7 +195,7 @@ def _lifecycle(
                     inner,
                     policy,
                     audit,
-                    MailboxScope(settings.mailbox_scope),
+                    MailboxScope(settings.mailbox_scope, groups),
                     budget_seconds=settings.turn_budget_seconds,
                 )
                 escalations = Escalations(store, adapter, settings, validator, policy=policy, audit=audit)

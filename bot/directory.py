@@ -61,7 +61,7 @@ class GraphGroups:
     async def _ask(self, object_id: str, group_ids: list[str]) -> frozenset[str]:
         provider = self._connections.get_default_connection()
         token = await provider.get_access_token(GRAPH_RESOURCE, [f"{GRAPH_RESOURCE}/.default"])
-        url = f"{self._graph_url}/users/{quote(object_id, safe='')}/checkMemberGroups"
+        url = f"{self._graph_url}/users/{quote(object_id, safe='@')}/checkMemberGroups"
         found: set[str] = set()
         timeout = aiohttp.ClientTimeout(total=self._timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:

@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Sequence
 
-from bot.access import AccessPolicy, Principal
+from bot.access import AccessPolicy, GroupMembership, Principal
 from bot.audit import AuditLog, AuditRecord, format_records
 from dialogs.api import Conversation, Emit, Inbound, Outbound, State
 from dialogs.bounds import collapse
@@ -61,24 +61,32 @@ def principal_of(inbound: Inbound) -> Principal:
 
 
 class MailboxScope:
-    """The mailboxes triages may read: addresses (alice@contoso.com) and domains (@contoso.com); empty: any."""
+    """The mailboxes triages may read: addresses (alice@contoso.com), domains (@contoso.com) and the members of
+    Entra groups (their object ids; membership by the mailbox's address, through `groups`); empty: any."""
 
-    def __init__(self, entries: Sequence[str]) -> None:
-        self._addresses = frozenset(e.lower() for e in entries if not e.startswith("@"))
+    def __init__(self, entries: Sequence[str], groups: GroupMembership | None = None) -> None:
+        self._groups_of = groups
+        self._group_ids = frozenset(e.lower() for e in entries if _GUID.match(e))
+        self._addresses = frozenset(e.lower() for e in entries if "@" in e and not e.startswith("@"))
         self._domains = frozenset(e.lower() for e in entries if e.startswith("@"))
 
     @property
     def restricted(self) -> bool:
-        return bool(self._addresses or self._domains)
+        return bool(self._addresses or self._domains or self._group_ids)
 
-    def allows(self, mailbox: str) -> bool:
+    async def allows(self, mailbox: str) -> bool:
         if not self.restricted:
             return True
         address = mailbox.lower()
-        return address in self._addresses or "@" + address.rpartition("@")[2] in self._domains
+        if address in self._addresses or "@" + address.rpartition("@")[2] in self._domains:
+            return True
+        if self._group_ids and self._groups_of is not None:
+            return bool(await self._groups_of.member_of(address, self._group_ids))
+        return False
 
     def describe(self) -> str:
-        return ", ".join(sorted(self._addresses | self._domains))
+        groups = [f"the members of group {g}" for g in sorted(self._group_ids)]
+        return ", ".join([*sorted(self._addresses | self._domains), *groups])
 
 
 class GuardedConversation:
@@ -133,7 +141,7 @@ class GuardedConversation:
         detail = outbound.audit or {}
         mailboxes = tuple(str(m) for m in _strings(detail.get("mailboxes")))
         checks = tuple(str(c) for c in _strings(detail.get("checks")))
-        outside = [m for m in mailboxes if not self._scope.allows(m)]
+        outside = [m for m in mailboxes if not await self._scope.allows(m)]
         kind = "mailbox-read-refused" if outside else str(detail.get("kind") or "mailbox-read")
         await self._audit.append(_record(kind, principal, inbound, mailboxes=mailboxes, checks=checks))
         if outside:

@@ -153,9 +153,10 @@ class Settings(BaseModel):
     @classmethod
     def _mailbox_scope(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for item in value:
-            if not _SCOPE_ITEM.match(item):
+            if not (_SCOPE_ITEM.match(item) or _GUID.match(item)):
                 raise ValueError(
-                    f"{item[:80]!r} is neither an address (alice@contoso.com) nor a domain (@contoso.com)"
+                    f"{item[:80]!r} is neither an address (alice@contoso.com), a domain (@contoso.com) nor a "
+                    "group's object id"
                 )
         return value
 
@@ -304,6 +305,11 @@ def _identity_problems(settings: Settings) -> list[str]:
     if settings.anonymous:
         return _anonymous_problems(settings)
     problems = []
+    if any(_GUID.match(item) for item in settings.mailbox_scope) and not settings.roles_from_groups:
+        problems.append(
+            "TRIAGE_MAILBOX_SCOPE: a group in the scope needs TRIAGE_ROLES_FROM_GROUPS=true (membership is read "
+            "from Microsoft Graph)"
+        )
     if settings.dev_anonymous:
         problems.append(f"{DEV_ANONYMOUS}: set together with {CLIENT_ID}; unset one of them")
     if settings.auth_type == "ClientSecret" and settings.client_secret is None:
@@ -334,9 +340,10 @@ def _identity_problems(settings: Settings) -> list[str]:
 
 def _anonymous_problems(settings: Settings) -> list[str]:
     """Without a bot identity anybody can post activities: only an explicit local development mode."""
-    if settings.roles_from_groups:
+    if settings.roles_from_groups or any(_GUID.match(item) for item in settings.mailbox_scope):
         return [
-            "TRIAGE_ROLES_FROM_GROUPS: group membership is read with the bot's identity; set its client id"
+            "TRIAGE_ROLES_FROM_GROUPS, TRIAGE_MAILBOX_SCOPE: group membership is read with the bot's identity; "
+            "set its client id"
         ]
     if not settings.dev_anonymous:
         return [

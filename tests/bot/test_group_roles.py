@@ -30,6 +30,7 @@ APP_ID = "0b0b0b0b-1111-2222-3333-444444444444"
 SECRET = "loopback-client-secret-value"
 HELPDESK_GROUP = "6a1d0c1e-0000-4000-8000-00000000d001"
 ADMIN_GROUP = "6a1d0c1e-0000-4000-8000-00000000d002"
+SCOPE_GROUP = "6a1d0c1e-0000-4000-8000-00000000d003"
 ADA = "00000000-0000-0000-0000-0000000000a1"
 MALLORY = "00000000-0000-0000-0000-0000000000c3"
 
@@ -61,7 +62,7 @@ async def group_bot(
     make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
 ) -> AsyncIterator[GroupBot]:
     idp = LoopbackIdentityProvider(APP_ID, SECRET)
-    graph = LoopbackGraph({ADA: {HELPDESK_GROUP}})
+    graph = LoopbackGraph({ADA: {HELPDESK_GROUP}, "bjorn@contoso.com": {SCOPE_GROUP}})
     await idp.start()
     await graph.start()
     settings = make_settings(
@@ -71,6 +72,7 @@ async def group_bot(
         TRIAGE_ROLES_FROM_GROUPS="true",
         TRIAGE_HELPDESK=HELPDESK_GROUP,
         TRIAGE_ADMINS=ADMIN_GROUP,
+        TRIAGE_MAILBOX_SCOPE=f"@contoso.com,{SCOPE_GROUP}",
     )
     conversation = ScriptedConversation()
     try:
@@ -112,8 +114,25 @@ async def test_memberships_are_kept_for_a_while_and_a_failing_graph_grants_nothi
     assert "not on the list" in connector.texts("a:mallory")[0]
 
 
+async def test_a_group_in_the_mailbox_scope_admits_its_members_only(
+    group_bot: GroupBot, connector: LoopbackConnector
+) -> None:
+    # Bjorn is in the scope's group; Carol at fabrikam.com is neither in it nor in an allowed domain.
+    await group_bot.say(
+        "mailboxes alice@contoso.com bjorn@fabrikam.com", user=ADA, name="Ada", conversation="a:1"
+    )
+    await group_bot.say("mailboxes bjorn@contoso.com", user=ADA, name="Ada", conversation="a:2")
+    await group_bot.say("mailboxes carol@fabrikam.com", user=ADA, name="Ada", conversation="a:3")
+    assert connector.texts("a:1")[0].startswith("read allowed: False")
+    assert connector.texts("a:2") == ["read allowed: True ()"]
+    refused = connector.texts("a:3")[0]
+    assert refused.startswith("read allowed: False") and f"the members of group {SCOPE_GROUP}" in refused
+
+
 def test_group_roles_need_the_bots_identity(make_settings: Callable[..., Settings]) -> None:
     from bot.settings import SettingsError
 
     with pytest.raises(SettingsError, match="TRIAGE_ROLES_FROM_GROUPS"):
         make_settings(TRIAGE_ROLES_FROM_GROUPS="true")
+    with pytest.raises(SettingsError, match="TRIAGE_MAILBOX_SCOPE"):
+        make_settings(TRIAGE_MAILBOX_SCOPE=SCOPE_GROUP)
