@@ -197,6 +197,7 @@ class WindowsAuth:
         self._pending: weakref.WeakKeyDictionary[object, NtlmServer | _SpnegoNtlm] = (
             weakref.WeakKeyDictionary()
         )
+        self._refused: weakref.WeakSet[object] = weakref.WeakSet()  # a 401 fault ended their session
         self.negotiated: list[str] = []  # mechanisms of completed handshakes, in order (tests read it)
 
     def challenges(self, request: web.Request) -> tuple[str, ...]:
@@ -226,6 +227,9 @@ class WindowsAuth:
         connection = request.transport
         header = request.headers.get("Authorization", "")
         if connection is None:
+            return None, None
+        if connection in self._refused:  # the handshake right after the fault fails too
+            self._refused.discard(connection)
             return None, None
         if not header and connection in self._sessions:
             return self._sessions[connection], None
@@ -335,6 +339,9 @@ class WindowsAuth:
                 request[BODY_KEY] = body
                 request[SESSION_KEY] = session
                 response = await handler(request)
+                if response.status == 401 and request.transport is not None:  # the account lost its access
+                    self._sessions.pop(request.transport, None)
+                    self._refused.add(request.transport)
                 if protocol is not None and isinstance(response, web.Response) and response.body is not None:
                     plaintext = bytes(response.body) if isinstance(response.body, bytes | bytearray) else b""
                     sealed = encrypt_message(session, plaintext, protocol)
