@@ -94,7 +94,9 @@ class ExchangeSection(_Login):
     @model_validator(mode="after")
     def _basic_only_over_https(self) -> ExchangeSection:
         if self.auth == "basic" and not self.ssl:
-            raise ValueError("auth: basic sends the password in the clear over HTTP: use ssl: true, or kerberos/negotiate/ntlm (encrypted over HTTP)")
+            raise ValueError(
+                "auth: basic sends the password in the clear over HTTP: use ssl: true, or kerberos/negotiate/ntlm (encrypted over HTTP)"
+            )
         return self
 
 
@@ -102,7 +104,9 @@ class WinrmSection(_Login):
     url_template: str = "https://{server}:5986/wsman"
     endpoints: dict[str, str] = {}
     transport: Literal["kerberos", "negotiate", "ntlm", "basic", "ssl", "credssp"] = "kerberos"
-    spn: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9-]*/[^/\s@]+$")  # {server}: default WSMAN/<URL host>
+    spn: str | None = Field(
+        default=None, pattern=r"^[A-Za-z][A-Za-z0-9-]*/[^/\s@]+$"
+    )  # {server}: default WSMAN/<URL host>
     operation_timeout: int = Field(default=20, ge=1)
     read_timeout: int = Field(default=30, ge=2)
 
@@ -111,9 +115,15 @@ class WinrmSection(_Login):
         if self.read_timeout <= self.operation_timeout:
             raise ValueError("read_timeout must be longer than operation_timeout (pywinrm retries otherwise)")
         if self.transport in ("basic", "ssl"):
-            plain = [u for u in [self.url_template, *self.endpoints.values()] if not u.lower().startswith("https://")]
+            plain = [
+                u
+                for u in [self.url_template, *self.endpoints.values()]
+                if not u.lower().startswith("https://")
+            ]
             if plain:
-                raise ValueError(f"transport: {self.transport} (Basic) needs HTTPS, not {plain[0]}: use kerberos/negotiate/ntlm over HTTP (encrypted)")
+                raise ValueError(
+                    f"transport: {self.transport} (Basic) needs HTTPS, not {plain[0]}: use kerberos/negotiate/ntlm over HTTP (encrypted)"
+                )
         return self
 
 
@@ -180,7 +190,9 @@ def _where(loc: tuple[int | str, ...]) -> str:
 
 def parse_config(data: Any, source: str = "config") -> LiveConfig:
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections (kerberos, exchange, winrm, ews, graph, ...)")
+        raise ConfigError(
+            f"{source}: expected a mapping of sections (kerberos, exchange, winrm, ews, graph, ...)"
+        )
     try:
         return LiveConfig.model_validate(data)
     except ValidationError as invalid:

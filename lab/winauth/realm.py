@@ -31,7 +31,10 @@ def start_realm(scenario: Scenario) -> RunningKdc:
         s.fqdn.split(".", 1)[1].lower() for s in scenario.organization.servers if "." in s.fqdn
     }
     return start_kdc(
-        realm_of(scenario), user=SERVICE_ACCOUNT, services=service_principals(scenario), domains=sorted(domains)
+        realm_of(scenario),
+        user=SERVICE_ACCOUNT,
+        services=service_principals(scenario),
+        domains=sorted(domains),
     )
 
 
