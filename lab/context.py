@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lab.faults import FaultController
 from lab.pki import LabPki
-from lab.scenario_model import Scenario, resolve_time
+from lab.scenario.model import Scenario, resolve_time
 
 __all__ = ["LabContext", "LabCredentials", "LabKerberos", "new_credentials", "realm_of"]
 
