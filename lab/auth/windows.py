@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import binascii
 import struct
 import weakref
@@ -199,6 +200,7 @@ class WindowsAuth:
         )
         self._refused: weakref.WeakSet[object] = weakref.WeakSet()  # a 401 fault ended their session
         self.negotiated: list[str] = []  # mechanisms of completed handshakes, in order (tests read it)
+        self.encrypted_messages = 0  # messages that arrived multipart/encrypted and decrypted
 
     def challenges(self, request: web.Request) -> tuple[str, ...]:
         offered = ["Negotiate"]
@@ -255,7 +257,10 @@ class WindowsAuth:
         account, _, domain = user.rpartition("\\") if "\\" in user else (user, "", "")
         name = domain if "\\" in user else user
         known = self._identity.password_for(name, account)
-        return _Basic(user) if known is not None and known == password else None
+        if known is None or not hmac.compare_digest(known.encode(), password.encode()):
+            return None
+        self.negotiated.append("basic")
+        return _Basic(user)
 
     def _step(self, connection: object, scheme: str, token: bytes) -> tuple[Session | None, str | None]:
         pending = self._pending.pop(connection, None)
@@ -324,6 +329,7 @@ class WindowsAuth:
                 )
                 try:
                     body = decrypt_message(session, body)
+                    self.encrypted_messages += 1
                 except (ValueError, NtlmError, GSSError, struct.error):
                     return web.Response(status=400, text="The encrypted message could not be decrypted.")
             elif (
