@@ -10,7 +10,9 @@ wrong and what to do (`explain`).
 from __future__ import annotations
 
 import os
+import re
 import threading
+import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -20,8 +22,10 @@ from gssapi.raw.misc import GSSError
 
 __all__ = [
     "CCACHE",
+    "NTLM_REFUSED",
     "AuthProblem",
     "KerberosLogin",
+    "KerberosProblem",
     "default_spn",
     "explain",
     "split_spn",
@@ -56,6 +60,14 @@ def split_spn(spn: str) -> tuple[str, str]:
     return service, host.split("@", 1)[0]
 
 
+class KerberosProblem(Exception):
+    """Acquiring the service account's ticket failed for a named reason."""
+
+    def __init__(self, problem: AuthProblem, detail: str) -> None:
+        super().__init__(f"{problem.cause} ({detail[:200]})")
+        self.problem = problem
+
+
 @dataclass
 class KerberosLogin:
     """The service account's Kerberos identity: a principal and its password or keytab."""
@@ -66,7 +78,20 @@ class KerberosLogin:
     krb5_conf: str | None = None
 
     def ensure(self) -> None:
-        """A valid ticket-granting ticket in the process's memory cache, acquired now if missing or ending."""
+        """A valid ticket-granting ticket in the process's memory cache, acquired now if missing or ending.
+
+        KerberosProblem names what went wrong (an expired password, a stale keytab, no KDC, ...)."""
+        try:
+            self._ensure()
+        except GSSError as error:
+            problem = explain(error)
+            if self.keytab and (problem is None or problem.kind == "bad-credentials"):
+                problem = _STALE_KEYTAB
+            if problem is None:
+                raise
+            raise KerberosProblem(problem, str(error)) from None
+
+    def _ensure(self) -> None:
         with _lock:
             if self.krb5_conf:
                 os.environ["KRB5_CONFIG"] = self.krb5_conf
@@ -80,9 +105,16 @@ class KerberosLogin:
             except GSSError:
                 pass  # no ticket yet, or an expired one
             if self.keytab:
-                store: dict[bytes | str, bytes | str] = {"client_keytab": self.keytab, "ccache": CCACHE}
+                # Acquired into a cache of its own, then copied over the process's (which may hold another name).
+                store: dict[bytes | str, bytes | str] = {
+                    "client_keytab": self.keytab,
+                    "ccache": f"MEMORY:exchange-triage-{uuid.uuid4().hex}",
+                }
                 acquired = gssapi.Credentials(name=name, usage="initiate", store=store)
                 _ = acquired.lifetime  # acquires the ticket from the keytab now
+                gssapi.raw.store_cred_into(
+                    {"ccache": CCACHE}, acquired, usage="initiate", overwrite=True, set_default=True
+                )
                 return
             result = gssapi.raw.acquire_cred_with_password(
                 name, self.password.encode("utf-8"), usage="initiate"
@@ -93,7 +125,7 @@ class KerberosLogin:
 
 
 # (substring of the GSS-API / Kerberos / HTTP message, lower case) -> problem. First match wins.
-_PATTERNS: tuple[tuple[tuple[str, ...], AuthProblem], ...] = (
+_PATTERNS: tuple[tuple[tuple[str | re.Pattern[str], ...], AuthProblem], ...] = (
     (
         ("clock skew too great", "krb_ap_err_skew"),
         AuthProblem(
@@ -103,7 +135,11 @@ _PATTERNS: tuple[tuple[tuple[str, ...], AuthProblem], ...] = (
         ),
     ),
     (
-        ("server not found in kerberos database", "s_principal_unknown"),
+        (
+            "server not found in kerberos database",
+            "s_principal_unknown",
+            re.compile(r"server \S+ not found in kerberos database"),
+        ),
         AuthProblem(
             "unknown-spn",
             "the KDC knows no account with the server's SPN (wrong host name, an alias, or the SPN is not registered).",
@@ -159,7 +195,11 @@ _PATTERNS: tuple[tuple[tuple[str, ...], AuthProblem], ...] = (
         ),
     ),
     (
-        ("client not found in kerberos database", "c_principal_unknown"),
+        (
+            "client not found in kerberos database",
+            "c_principal_unknown",
+            re.compile(r"client \S+ not found in kerberos database"),
+        ),
         AuthProblem(
             "unknown-account",
             "the KDC does not know the service account's principal.",
@@ -192,6 +232,8 @@ _PATTERNS: tuple[tuple[tuple[str, ...], AuthProblem], ...] = (
     ),
 )
 
+_STALE_KEYTAB = next(p for _n, p in _PATTERNS if p.kind == "stale-keytab")
+
 NTLM_REFUSED = AuthProblem(
     "ntlm-refused",
     "refused the service account over NTLM (NTLM refused by policy, e.g. 'Network security: Restrict NTLM', or a wrong password).",
@@ -209,8 +251,11 @@ def explain(error: BaseException) -> AuthProblem | None:
         texts.append(str(current))
         texts.extend(str(arg) for arg in getattr(current, "args", ()))
         current = current.__cause__ or current.__context__
+    for candidate in (error, error.__cause__, error.__context__):
+        if isinstance(candidate, KerberosProblem):
+            return candidate.problem
     text = " ".join(texts).lower()[:4000]
     for needles, problem in _PATTERNS:
-        if any(needle in text for needle in needles):
+        if any(needle in text if isinstance(needle, str) else needle.search(text) for needle in needles):
             return problem
     return None

@@ -99,6 +99,8 @@ def translate(settings: PsrpSettings, error: BaseException) -> BackendError:
     problem = explain(error)
     if problem is not None:
         return Unauthorized(name, problem.sentence(f"{name} on {where}"))
+    if isinstance(error, AuthenticationError) and settings.auth == "ntlm":
+        return Unauthorized(name, NTLM_REFUSED.sentence(f"{name} on {where}"))
     if isinstance(error, AuthenticationError):
         return Unauthorized(
             name, f"{name} on {where} refused the service account's credentials ({settings.auth})."
