@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 import base64
-import hmac
 import binascii
+import hmac
 import struct
 import weakref
 from collections.abc import Awaitable, Callable
