@@ -9,6 +9,7 @@ wrong and what to do (`explain`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -77,6 +78,12 @@ class KerberosLogin:
     keytab: str | None = None
     krb5_conf: str | None = None
 
+    @property
+    def ccache(self) -> str:
+        """The memory cache of this identity (one per principal and krb5.conf: tickets never cross realms)."""
+        key = hashlib.sha256(f"{self.principal}\0{self.krb5_conf or ''}".encode()).hexdigest()[:12]
+        return f"{CCACHE}-{key}"
+
     def ensure(self) -> None:
         """A valid ticket-granting ticket in the process's memory cache, acquired now if missing or ending.
 
@@ -95,10 +102,11 @@ class KerberosLogin:
         with _lock:
             if self.krb5_conf:
                 os.environ["KRB5_CONFIG"] = self.krb5_conf
-            os.environ["KRB5CCNAME"] = CCACHE
+            ccache = self.ccache
+            os.environ["KRB5CCNAME"] = ccache
             name = gssapi.Name(self.principal, gssapi.NameType.kerberos_principal)
             try:
-                cache: dict[bytes | str, bytes | str] = {"ccache": CCACHE}
+                cache: dict[bytes | str, bytes | str] = {"ccache": ccache}
                 current = gssapi.Credentials(name=name, usage="initiate", store=cache)
                 if (current.lifetime or 0) > _RENEW_SECONDS:
                     return
@@ -113,14 +121,14 @@ class KerberosLogin:
                 acquired = gssapi.Credentials(name=name, usage="initiate", store=store)
                 _ = acquired.lifetime  # acquires the ticket from the keytab now
                 gssapi.raw.store_cred_into(
-                    {"ccache": CCACHE}, acquired, usage="initiate", overwrite=True, set_default=True
+                    {"ccache": ccache}, acquired, usage="initiate", overwrite=True, set_default=True
                 )
                 return
             result = gssapi.raw.acquire_cred_with_password(
                 name, self.password.encode("utf-8"), usage="initiate"
             )
             gssapi.raw.store_cred_into(
-                {"ccache": CCACHE}, result.creds, usage="initiate", overwrite=True, set_default=True
+                {"ccache": ccache}, result.creds, usage="initiate", overwrite=True, set_default=True
             )
 
 

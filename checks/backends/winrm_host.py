@@ -118,6 +118,10 @@ class _Shell:
         self._failure: BackendError | None = None
         self._transport: str = settings.transport
 
+    @property
+    def transport(self) -> str:
+        return self._transport
+
     def _open(self) -> tuple[Protocol, str]:
         if self._protocol is None or self._shell_id is None:
             s = self._settings
@@ -228,6 +232,11 @@ class WinrmHost:
             shell = _Shell(self._settings, name, self.opened.append)
             self._shells[key] = (shell, BatchWorker(shell.run_batch, self._executor))
         return await self._shells[key][1].call((template, json.loads(json.dumps(dict(args)))))
+
+    def transport(self, server: str) -> str | None:
+        """The mechanism the shell to `server` signed in with (negotiate ends as kerberos or ntlm)."""
+        found = self._shells.get(server.lower())
+        return found[0].transport if found else None
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
