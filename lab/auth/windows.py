@@ -28,7 +28,7 @@ from gssapi.raw import IOV, IOVBufferType
 from gssapi.raw.misc import GSSError
 
 from lab.auth import spnego as der
-from lab.auth.ntlm_session import NtlmError, NtlmServer
+from lab.auth.ntlm import NtlmError, NtlmServer
 
 __all__ = [
     "BODY_KEY",
