@@ -155,8 +155,12 @@ class _Connection:
     def _open(self) -> RunspacePool:
         if self._pool is None:
             s = self._settings
+            username, password = s.username or None, s.password or None
             if s.kerberos is not None and s.auth in ("kerberos", "negotiate"):
                 s.kerberos.ensure()
+                # The ticket in the cache is the principal's; NTLM (negotiate's fallback) takes a UPN too.
+                username = s.kerberos.principal
+                password = password if s.auth == "negotiate" else None
             service, host = split_spn(s.service_principal)
             wsman = WSMan(
                 s.server,
@@ -164,8 +168,8 @@ class _Connection:
                 path=s.path,
                 ssl=s.ssl,
                 auth=s.auth,
-                username=s.username or None,
-                password=s.password or None,
+                username=username,
+                password=password,
                 # requests (underneath) takes a CA bundle path where pypsrp annotates a bool.
                 cert_validation=(s.ca_file or True) if s.verify_tls else False,  # type: ignore[arg-type]
                 operation_timeout=s.operation_timeout,
