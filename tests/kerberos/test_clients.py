@@ -3,6 +3,9 @@ message encryption over HTTP, Basic refused unless a scenario turns it on (and t
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -160,3 +163,35 @@ def test_a_scenario_that_refuses_ntlm(kdc: RunningKdc, healthy_scenario: Scenari
         assert "EX01" in exchange_servers(
             lab, auth="negotiate", username=lab.endpoints["credentials"]["principal"]
         )
+
+
+def test_default_clients_against_triage_lab_up(kdc: RunningKdc, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`triage lab up --kerberos` in its own process; the clients in theirs, pointed at its krb5.conf."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "triage", "lab", "up", "--scenario", "healthy", "--kerberos"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        endpoints = json.loads(process.stdout.readline())
+        monkeypatch.setenv("KRB5_CONFIG", endpoints["kerberos"]["krb5_conf"])
+        monkeypatch.setenv("KRB5CCNAME", "MEMORY:lab-up")
+        creds = endpoints["credentials"]
+        url = urlsplit(endpoints["psrp_http"])
+        wsman = WSMan(url.hostname or "", port=url.port, path="PowerShell", ssl=False, auth="negotiate",
+                      username=creds["principal"], password=creds["password"])  # fmt: skip
+        with RunspacePool(wsman, configuration_name="Microsoft.Exchange") as pool:
+            ps = PowerShell(pool)
+            ps.add_cmdlet("Get-AcceptedDomain")
+            assert any("contoso.com" in str(domain) for domain in ps.invoke())
+        for transport, user in (("ntlm", creds["username"]), ("kerberos", creds["principal"])):
+            if transport == "kerberos":
+                KerberosLogin(creds["principal"], creds["password"]).ensure()
+            session = winrm.Session(
+                endpoints["winrm_http_servers"]["EX01"], auth=(user, creds["password"]), transport=transport
+            )
+            assert "ex01.contoso.com" in session.run_ps(build_script("hostname", {})).std_out.decode()
+    finally:
+        process.terminate()
+        process.wait(10)
