@@ -16,7 +16,11 @@ SECRET_ENV = "TRIAGE_KRB_SECRET"
 
 
 def kerberos_config(lab: RunningLab, **overrides: Any) -> dict[str, Any]:
-    ep = lab.endpoints
+    return endpoints_config(lab.endpoints, lab.ctx.scenario.exchange_online.tenant, **overrides)
+
+
+def endpoints_config(ep: dict[str, Any], tenant: str, **overrides: Any) -> dict[str, Any]:
+    """The configuration for a lab known by its endpoints (the JSON line `triage lab up` prints)."""
     creds = ep["credentials"]
     psrp = urlsplit(ep["psrp_http"])
     ca = ep["ca_cert"]
@@ -36,7 +40,7 @@ def kerberos_config(lab: RunningLab, **overrides: Any) -> dict[str, Any]:
             "authority": ep["token"], "graph_url": ep["graph"], "ca_file": ca, "exchange_online_ews": ep["ews"],
         },
         "exchange_online": {
-            "management_host": "MGMT01", "organization": lab.ctx.scenario.exchange_online.tenant,
+            "management_host": "MGMT01", "organization": tenant,
             "app_id": creds["client_id"], "certificate_thumbprint": "A" * 40,
             "winrm": {"endpoints": {"MGMT01": ep["winrm_http"]}, "transport": "kerberos", "spn": "WSMAN/ex01.contoso.com"},
         },

@@ -16,7 +16,13 @@ from lab.auth.kdc import RunningKdc
 from lab.auth.realm import lab_kerberos, start_realm
 from lab.runtime import RunningLab, start_lab
 from lab.scenario.load import load_scenario
-from tests.kerberos.live_config import PASSWORD_ENV, SECRET_ENV, kerberos_config, write_config
+from tests.kerberos.live_config import (
+    PASSWORD_ENV,
+    SECRET_ENV,
+    endpoints_config,
+    kerberos_config,
+    write_config,
+)
 from triage.cli import main
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "lab" / "scenarios" / "deployment"
@@ -153,14 +159,10 @@ def test_against_triage_lab_up(tmp_path: Path, kdc: RunningKdc) -> None:
     try:
         assert process.stdout is not None
         endpoints = json.loads(process.stdout.readline())
-
-        class _Lab:
-            pass
-
-        lab: Any = _Lab()
-        lab.endpoints = endpoints
-        lab.ctx = type("Ctx", (), {"scenario": load_scenario("healthy")})()
-        config = kerberos_config(lab, kerberos={"krb5_conf": endpoints["kerberos"]["krb5_conf"]})
+        tenant = load_scenario("healthy").exchange_online.tenant
+        config = endpoints_config(
+            endpoints, tenant, kerberos={"krb5_conf": endpoints["kerberos"]["krb5_conf"]}
+        )
         env = {
             **os.environ,
             PASSWORD_ENV: endpoints["credentials"]["password"],
