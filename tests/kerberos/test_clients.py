@@ -187,7 +187,10 @@ def test_default_clients_against_triage_lab_up(kdc: RunningKdc, monkeypatch: pyt
             assert any("contoso.com" in str(domain) for domain in ps.invoke())
         for transport, user in (("ntlm", creds["username"]), ("kerberos", creds["principal"])):
             if transport == "kerberos":
-                KerberosLogin(creds["principal"], creds["password"]).ensure()
+                # its own realm (same name, other keys): a cache of its own, keyed by the krb5.conf
+                KerberosLogin(
+                    creds["principal"], creds["password"], krb5_conf=endpoints["kerberos"]["krb5_conf"]
+                ).ensure()
             session = winrm.Session(
                 endpoints["winrm_http_servers"]["EX01"], auth=(user, creds["password"]), transport=transport
             )
