@@ -43,6 +43,7 @@ __all__ = [
 
 BODY_KEY = "winauth.body"  # request[BODY_KEY]: the plaintext SOAP body, decrypted when it came encrypted
 SESSION_KEY = "winauth.session"
+_RECORDED = 10_000
 _BOUNDARY = b"--Encrypted Boundary"
 _SPNEGO_ENCRYPTED = "application/HTTP-SPNEGO-session-encrypted"
 _KERBEROS_ENCRYPTED = "application/HTTP-Kerberos-session-encrypted"
@@ -221,8 +222,13 @@ class WindowsAuth:
 
     def _done(self, connection: object, session: Session) -> Session:
         self._sessions[connection] = session
-        self.negotiated.append(session.mechanism)
+        self._record(session.mechanism)
         return session
+
+    def _record(self, mechanism: str) -> None:
+        if len(self.negotiated) >= _RECORDED:  # a long-running lab keeps the recent ones only
+            del self.negotiated[: _RECORDED // 2]
+        self.negotiated.append(mechanism)
 
     def authenticate(self, request: web.Request) -> tuple[Session | None, str | None]:
         """(session, WWW-Authenticate value to send back) — no session means answer 401 with the value."""
@@ -254,12 +260,11 @@ class WindowsAuth:
         if not (self.policy.basic and request.secure):
             return None
         user, _, password = token.decode("utf-8", "replace").partition(":")
-        account, _, domain = user.rpartition("\\") if "\\" in user else (user, "", "")
-        name = domain if "\\" in user else user
-        known = self._identity.password_for(name, account)
+        domain, _, name = user.rpartition("\\")  # DOMAIN\user, or a bare or UPN name
+        known = self._identity.password_for(name, domain)
         if known is None or not hmac.compare_digest(known.encode(), password.encode()):
             return None
-        self.negotiated.append("basic")
+        self._record("basic")
         return _Basic(user)
 
     def _step(self, connection: object, scheme: str, token: bytes) -> tuple[Session | None, str | None]:
