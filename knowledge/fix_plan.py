@@ -52,8 +52,8 @@ class PlannedStep:
         """The step as an admin would read it (for cards and the CLI, never for running)."""
         parts = [self.cmdlet]
         for name, value in self.params.items():
-            if value is True:
-                parts.append(f"-{name}")
+            if isinstance(value, bool):  # -Name:$true binds a switch and a Boolean parameter alike
+                parts.append(f"-{name}:{_shown(value)}")
             elif isinstance(value, dict) and (CAPTURED in value or SECRET in value):
                 ref = value.get(CAPTURED) or "one-time password"
                 parts.append(f"-{name} <{ref}>")
