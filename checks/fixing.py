@@ -88,7 +88,9 @@ async def preview_plan(plan: FixPlan, port: WritePort) -> FixRun:
     out: list[StepRun] = []
     for step in plan.steps:
         if not step.what_if or _needs_capture(step) or plan.needs_secret:
-            out.append(StepRun(step.text(), "described", "runs as shown once approved (no -WhatIf for this step)"))
+            out.append(
+                StepRun(step.text(), "described", "runs as shown once approved (no -WhatIf for this step)")
+            )
             continue
         try:
             await port.run(step.cmdlet, {**_resolve(step, {}, None), "WhatIf": True})
@@ -119,7 +121,9 @@ async def apply_plan(
         except (BackendError, KeyError) as problem:
             detail = str(problem) if isinstance(problem, BackendError) else "an earlier step gave no output"
             out.append(StepRun(step.text(), "failed", detail))
-            await audit.append(f"{kind}.failed", remediation=plan.remediation_id, step=step.text(), detail=detail)
+            await audit.append(
+                f"{kind}.failed", remediation=plan.remediation_id, step=step.text(), detail=detail
+            )
             out += [StepRun(later.text(), "not-run") for later in todo[index + 1 :]]
             break
         for name, prop in step.capture.items():

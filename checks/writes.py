@@ -16,9 +16,16 @@ from checks.errors import Refused
 from checks.ports import Row
 from checks.safety import check_name
 from knowledge.fix_plan import CAPTURED, SECRET, FixPlan
-from knowledge.validators import ValueProblem, check_domain, check_server, check_smtp, check_thumbprint, check_url
+from knowledge.validators import (
+    ValueProblem,
+    check_domain,
+    check_server,
+    check_smtp,
+    check_thumbprint,
+    check_url,
+)
 
-__all__ = ["WRITE_CMDLETS", "WritePort", "guard_write", "plan_cmdlets"]
+__all__ = ["WRITE_CMDLETS", "WritePort", "guard_write", "plan_cmdlets", "plan_problems"]
 
 
 class WritePort(Protocol):
@@ -44,10 +51,10 @@ def _bool(value: Any) -> Any:
     return value
 
 
-def _one_of(*allowed: str) -> Callable[[Any], Any]:
+def _one_of(*allowed: str | bool) -> Callable[[Any], Any]:
     def checked(value: Any) -> Any:
         if value not in allowed:
-            raise ValueProblem(f"expected one of {', '.join(allowed)}")
+            raise ValueProblem("expected one of " + ", ".join(str(a) for a in allowed))
         return value
 
     return checked
@@ -60,7 +67,9 @@ def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return checked
 
 
-_VDIR_IDENTITY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}\\(owa|ecp|EWS|Autodiscover) \((Default Web Site|Exchange Back End)\)$")
+_VDIR_IDENTITY = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}\\(owa|ecp|EWS|Autodiscover) \((Default Web Site|Exchange Back End)\)$"
+)
 _FOLDER = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}:\\Calendar$")
 
 
@@ -111,15 +120,20 @@ _FALSE = _one_of(False)
 # cmdlet -> parameter -> validator. Only what the bundled remediations write; a remediation's own steps
 # narrow this further (see `guard_write`).
 WRITE_CMDLETS: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
-    "Set-OwaVirtualDirectory": {"Identity": _vdir, "InternalUrl": _https},
-    "Set-EcpVirtualDirectory": {"Identity": _vdir, "InternalUrl": _https},
+    # http is allowed for a rollback to the value found; the forward step's value comes from the check's
+    # suggested https URL.
+    "Set-OwaVirtualDirectory": {"Identity": _vdir, "InternalUrl": _text(check_url)},
+    "Set-EcpVirtualDirectory": {"Identity": _vdir, "InternalUrl": _text(check_url)},
     "Set-OrganizationRelationship": {
         "Identity": _text(check_name),
         "Enabled": _bool,
         "FreeBusyAccessEnabled": _bool,
         "FreeBusyAccessLevel": _LEVEL,
     },
-    "Set-IntraOrganizationConnector": {"Identity": _text(check_name), "TargetAddressDomains": _hashtable(_text(check_domain))},
+    "Set-IntraOrganizationConnector": {
+        "Identity": _text(check_name),
+        "TargetAddressDomains": _hashtable(_text(check_domain)),
+    },
     "Set-ExchangeServer": {"Identity": _text(check_server), "InternetWebProxy": _optional(_text(check_url))},
     "Set-MailboxFolderPermission": {"Identity": _folder, "User": _one_of("Default"), "AccessRights": _RIGHTS},
     "Add-MailboxFolderPermission": {"Identity": _folder, "User": _text(check_smtp), "AccessRights": _RIGHTS},
@@ -151,7 +165,11 @@ def plan_cmdlets(plan: FixPlan) -> dict[str, set[str]]:
 
 
 def guard_write(
-    cmdlet: str, params: Mapping[str, Any], allowed: Mapping[str, set[str]], *, backend: str = "Exchange (write)"
+    cmdlet: str,
+    params: Mapping[str, Any],
+    allowed: Mapping[str, set[str]],
+    *,
+    backend: str = "Exchange (write)",
 ) -> dict[str, Any]:
     """The parameters, validated; raises `Refused` for any cmdlet, parameter or value outside the lists."""
     spec = WRITE_CMDLETS.get(cmdlet)
@@ -171,3 +189,18 @@ def guard_write(
     return checked
 
 
+def plan_problems(plan: FixPlan) -> list[str]:
+    """Why a plan's filled steps would be refused (empty when every step passes the allow-list)."""
+    allowed = plan_cmdlets(plan)
+    problems = []
+    for step in (*plan.steps, *plan.rollback):
+        filled = {
+            k: v
+            for k, v in step.params.items()
+            if not (isinstance(v, dict) and (CAPTURED in v or SECRET in v))
+        }
+        try:
+            guard_write(step.cmdlet, filled, allowed)
+        except Refused as refusal:
+            problems.append(str(refusal))
+    return problems

@@ -22,7 +22,7 @@ __all__ = ["CAPTURED", "SECRET", "FixPlan", "PlannedStep", "plan_fix"]
 
 # How a step's parameter names a value only known while the fix runs.
 CAPTURED = "$captured"  # {"$captured": "Name"}: a property an earlier step's output gave
-SECRET = "$secret"  # {"$secret": "Name"}: the run's one-time secret (generated, never stored)
+SECRET = "$secret"  # noqa: S105  (a marker key: {"$secret": "Name"} stands for the run's one-time secret)
 
 _PLACEHOLDER = re.compile(r"^\{([A-Za-z0-9]+)\}$")
 _ANY_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9]+)\}")
@@ -46,7 +46,12 @@ class PlannedStep:
     what_if: bool = True
 
     def as_dict(self) -> dict[str, Any]:
-        return {"cmdlet": self.cmdlet, "params": self.params, "capture": self.capture, "what_if": self.what_if}
+        return {
+            "cmdlet": self.cmdlet,
+            "params": self.params,
+            "capture": self.capture,
+            "what_if": self.what_if,
+        }
 
     def text(self) -> str:
         """The step as an admin would read it (for cards and the CLI, never for running)."""
@@ -143,7 +148,11 @@ def _expand(
 
 
 def _fill(
-    value: StepValue, chosen: dict[str, str], values: dict[str, list[str]], secret: str | None, captured: set[str]
+    value: StepValue,
+    chosen: dict[str, str],
+    values: dict[str, list[str]],
+    secret: str | None,
+    captured: set[str],
 ) -> PlanValue:
     if isinstance(value, dict):  # a hashtable such as @{Add=...}: each entry filled the same way
         return {key: _fill(item, chosen, values, secret, captured) for key, item in value.items()}
@@ -173,9 +182,7 @@ def plan_fix(remediation: Remediation, facts: Facts) -> FixPlan | None:
         raw = facts.get(fact)
         values[name] = [str(raw)] if raw not in (None, "", []) and not isinstance(raw, dict | list) else []
     used = {n for step in (*spec.steps, *spec.rollback) for n in step.placeholders()}
-    missing = sorted(
-        n for n in used if n in {p.name for p in remediation.params} and not values.get(n)
-    )
+    missing = sorted(n for n in used if n in {p.name for p in remediation.params} and not values.get(n))
     secret = spec.one_time_secret
 
     def build(steps: list[ApplyStep]) -> list[PlannedStep]:
@@ -207,4 +214,4 @@ def plan_fix(remediation: Remediation, facts: Facts) -> FixPlan | None:
 
 
 def _side(default: str, named: object) -> str:
-    return named if named in ("onprem", "online") else default  # type: ignore[return-value]
+    return str(named) if named in ("onprem", "online") else default

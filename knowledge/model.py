@@ -273,7 +273,9 @@ class Remediation(Strict):
                         raise ValueError(f"apply.{where}[{index}] uses {{{name}}} but nothing declares it")
                 for name in step.each:
                     if name not in step.placeholders():
-                        raise ValueError(f"apply.{where}[{index}].each names {name}, which its params do not use")
+                        raise ValueError(
+                            f"apply.{where}[{index}].each names {name}, which its params do not use"
+                        )
                 captured |= set(step.capture)
         for name in re.findall(r"\{([A-Za-z0-9]+)\}", self.apply.preview):
             if name not in known:

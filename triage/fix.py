@@ -38,15 +38,24 @@ def register(subparsers: Any) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--scenario", metavar="NAME|PATH", help="a lab scenario, started here")
     source.add_argument("--backend", choices=("live",), help="a real organisation (with --config)")
-    parser.add_argument("--config", metavar="FILE", help="live backend configuration (YAML) with a write: section")
-    parser.add_argument("--requester", metavar="SMTP", help="who cannot see free/busy (lab: the failing pair)")
-    parser.add_argument("--target", metavar="SMTP", help="whose free/busy cannot be seen (lab: the failing pair)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="live backend configuration (YAML) with a write: section"
+    )
+    parser.add_argument(
+        "--requester", metavar="SMTP", help="who cannot see free/busy (lab: the failing pair)"
+    )
+    parser.add_argument(
+        "--target", metavar="SMTP", help="whose free/busy cannot be seen (lab: the failing pair)"
+    )
     parser.add_argument("--cause", metavar="ID", help="fix this cause instead of the likeliest one")
     parser.add_argument("--remediation", metavar="ID", help="apply this remediation of the cause")
     parser.add_argument("--yes", action="store_true", help="apply without asking")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
-        "--audit", metavar="FILE", default=str(DEFAULT_AUDIT), help=f"append-only audit log (default {DEFAULT_AUDIT})"
+        "--audit",
+        metavar="FILE",
+        default=str(DEFAULT_AUDIT),
+        help=f"append-only audit log (default {DEFAULT_AUDIT})",
     )
     parser.set_defaults(func=run_fix)
 
@@ -140,11 +149,17 @@ def _lab_writers(endpoints: dict[str, Any]) -> dict[str, Any]:
     for side, key in (("onprem", "psrp"), ("online", "psrp_online")):
         url = urlsplit(str(endpoints[key]))
         out[side] = PsrpSettings(
-            server=url.hostname or "127.0.0.1", port=url.port, path=url.path.lstrip("/"), auth="ntlm",
-            username=str(writer["username"]), password=str(writer["password"]), ca_file=str(endpoints["ca_cert"]),
+            server=url.hostname or "127.0.0.1",
+            port=url.port,
+            path=url.path.lstrip("/"),
+            auth="ntlm",
+            username=str(writer["username"]),
+            password=str(writer["password"]),
+            ca_file=str(endpoints["ca_cert"]),
             name="Exchange PowerShell (write)" if side == "onprem" else "Exchange Online PowerShell (write)",
-            online=side == "online", connections=1,
-        )  # fmt: skip
+            online=side == "online",
+            connections=1,
+        )
     return out
 
 
@@ -154,10 +169,18 @@ def _live_writers(config: Any) -> dict[str, Any]:
     e, w = config.exchange, config.write
     return {
         "onprem": PsrpSettings(
-            server=e.server, port=e.port, path=e.path, ssl=e.ssl, auth=w.auth or e.auth, username=w.username,
-            password=w.password("write"), ca_file=e.ca_file, verify_tls=e.verify_tls, connections=1,
+            server=e.server,
+            port=e.port,
+            path=e.path,
+            ssl=e.ssl,
+            auth=w.auth or e.auth,
+            username=w.username,
+            password=w.password("write"),
+            ca_file=e.ca_file,
+            verify_tls=e.verify_tls,
+            connections=1,
             name="Exchange PowerShell (write)",
-        )  # fmt: skip
+        )
     }
 
 
@@ -185,11 +208,15 @@ def _choose(kb: Any, diagnosis: Any, args: argparse.Namespace) -> tuple[Any, Any
         cause = causes[0]
     else:
         raise _usage("the checks found no cause to fix")
-    candidates = [kb.remediations[f.id] for f in cause.remediations if kb.remediations[f.id].apply is not None]
+    candidates = [
+        kb.remediations[f.id] for f in cause.remediations if kb.remediations[f.id].apply is not None
+    ]
     if args.remediation:
         chosen = next((r for r in candidates if r.id == args.remediation), None)
         if chosen is None:
-            raise _usage(f"--remediation {args.remediation}: not a remediation of {cause.id} that can be applied")
+            raise _usage(
+                f"--remediation {args.remediation}: not a remediation of {cause.id} that can be applied"
+            )
     elif candidates:
         chosen = candidates[0]
     else:
@@ -209,7 +236,7 @@ def _confirmed(args: argparse.Namespace) -> bool:
 async def _fix(args: argparse.Namespace) -> int:
     from checks.backends.psrp_write import PsrpWriter
     from checks.fixing import apply_plan, preview_plan, verification
-    from checks.writes import plan_cmdlets
+    from checks.writes import plan_cmdlets, plan_problems
     from knowledge.fix_plan import plan_fix
     from knowledge.loader import load_knowledge
 
@@ -226,14 +253,31 @@ async def _fix(args: argparse.Namespace) -> int:
                   "cause": {"id": cause.id, "title": cause.title, "confidence": cause.confidence},
                   "plan": plan.as_dict()}  # fmt: skip
         if not plan.ready:
-            return _refused(args, report, f"the facts do not fill {', '.join(plan.missing)}: nothing was changed")
+            return _refused(
+                args, report, f"the facts do not fill {', '.join(plan.missing)}: nothing was changed"
+            )
+        if problems := plan_problems(plan):
+            return _refused(
+                args, report, f"the write list refuses this plan ({problems[0]}): nothing was changed"
+            )
         if org.enabled is not None and remediation.id not in org.enabled:
-            return _refused(args, report, f"{remediation.id} is not enabled (write.enabled_remediations): nothing was changed")
+            return _refused(
+                args,
+                report,
+                f"{remediation.id} is not enabled (write.enabled_remediations): nothing was changed",
+            )
         writer_settings = org.writers.get(plan.side)
         if writer_settings is None:
-            return _refused(args, report, f"no write access is configured for the {plan.side} side: nothing was changed")
-        await audit.append("fix.proposed", remediation=plan.remediation_id, cause=cause.id,
-                           pair=[org.facts.get("requester"), org.facts.get("target")], fingerprint=plan.fingerprint())  # fmt: skip
+            return _refused(
+                args, report, f"no write access is configured for the {plan.side} side: nothing was changed"
+            )
+        await audit.append(
+            "fix.proposed",
+            remediation=plan.remediation_id,
+            cause=cause.id,
+            pair=[org.facts.get("requester"), org.facts.get("target")],
+            fingerprint=plan.fingerprint(),
+        )
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-fix") as executor:
             writer = PsrpWriter(writer_settings, executor, plan_cmdlets(plan))
             try:
@@ -243,8 +287,12 @@ async def _fix(args: argparse.Namespace) -> int:
                     _print_plan(report, preview)
                 if not _confirmed(args):
                     await audit.append("fix.declined", remediation=plan.remediation_id)
-                    return _refused(args, report, "not confirmed (use --yes, or answer yes): nothing was changed")
-                await audit.append("fix.approved", remediation=plan.remediation_id, fingerprint=plan.fingerprint())
+                    return _refused(
+                        args, report, "not confirmed (use --yes, or answer yes): nothing was changed"
+                    )
+                await audit.append(
+                    "fix.approved", remediation=plan.remediation_id, fingerprint=plan.fingerprint()
+                )
                 run = await apply_plan(plan, writer, audit)
             finally:
                 await writer.close()
@@ -254,8 +302,12 @@ async def _fix(args: argparse.Namespace) -> int:
             after, _diagnosis = await _check_all(org, kb)
             fixed, named = verification(plan, after)
             report["verification"] = {"fixed": fixed, "checks": [_check_row(r) for r in named]}
-            await audit.append("fix.verified", remediation=plan.remediation_id, fixed=fixed,
-                               checks={r.id: r.status for r in named})  # fmt: skip
+            await audit.append(
+                "fix.verified",
+                remediation=plan.remediation_id,
+                fixed=fixed,
+                checks={r.id: r.status for r in named},
+            )
     report["outcome"] = "fixed" if fixed else "not fixed"
     if not run.completed and run.changed_anything and plan.rollback:
         report["rollback"] = [s.text() for s in plan.rollback]

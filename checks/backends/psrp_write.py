@@ -57,7 +57,9 @@ class PsrpWriter:
             ps = PowerShell(pool)
             ps.add_cmdlet(cmdlet)
             for name, value in params.items():
-                ps.add_parameter(name, pool.serialize(str(value), ObjectMeta("SS")) if name in secret else value)
+                ps.add_parameter(
+                    name, pool.serialize(str(value), ObjectMeta("SS")) if name in secret else value
+                )
             ps.invoke()
         except BackendError:
             raise

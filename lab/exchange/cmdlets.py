@@ -469,8 +469,15 @@ _ONLINE_WRITES = frozenset(
 def _write_cmdlet(name: str, online: bool) -> tuple[str, Cmdlet] | None:
     for known, (handler, extra) in writes.WRITE_CMDLETS.items():
         if known.lower() == name.lower() and (not online or known in _ONLINE_WRITES):
-            return known, Cmdlet(lambda call, h=handler: h(writes.WriteCall(call)), _params(*extra))
+            return known, Cmdlet(_as_handler(handler), _params(*extra))
     return None
+
+
+def _as_handler(write: Callable[[writes.WriteCall], writes.Output]) -> Handler:
+    def handler(call: Call) -> Output:
+        return write(writes.WriteCall(call))
+
+    return handler
 
 
 def run_pipeline(

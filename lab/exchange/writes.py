@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -22,9 +22,14 @@ from lab.exchange import objects as xo
 from lab.psrp.wire import ErrorInfo, PsObject, PsValue
 from lab.scenario.model import AvailabilityAddressSpace, CalendarPermission, Mailbox, Scenario, Server
 
-__all__ = ["WRITE_CMDLETS", "WriteCall"]
+__all__ = ["WRITE_CMDLETS", "Output", "WriteCall"]
 
-_RUNTIME = ("System.Management.Automation.RuntimeException", "System.SystemException", "System.Exception", "System.Object")
+_RUNTIME = (
+    "System.Management.Automation.RuntimeException",
+    "System.SystemException",
+    "System.Exception",
+    "System.Object",
+)
 
 
 class WriteCall:
@@ -62,13 +67,14 @@ class WriteCall:
 
 
 Output = list[PsObject | ErrorInfo]
+_M = TypeVar("_M", bound=BaseModel)
 
 
 def _replace(items: list[Any], match: Callable[[Any], bool], change: Callable[[Any], Any]) -> list[Any]:
     return [change(item) if match(item) else item for item in items]
 
 
-def _update(model: BaseModel, **changes: Any) -> Any:
+def _update(model: _M, **changes: Any) -> _M:
     return model.model_copy(update=changes)
 
 
@@ -84,7 +90,7 @@ def _vdir_target(w: WriteCall, kind: str) -> tuple[Server, Any] | ErrorInfo:
     server = w.ctx.scenario.server(server_name)
     app = xo.VDIR_KINDS[kind][1]
     if server is None or not rest.lower().startswith(app.lower() + " ("):
-        return w.call.not_found(identity)
+        return cast(ErrorInfo, w.call.not_found(identity))
     return server, getattr(server.virtual_directories, kind)
 
 
@@ -98,7 +104,12 @@ def _set_vdir(kind: str) -> Callable[[WriteCall], Output]:
         if w.has("InternalUrl"):
             url = w.text("InternalUrl")
             if url is not None and not url.lower().startswith(("https://", "http://")):
-                return [w.failed(f"Cannot bind parameter 'InternalUrl'. '{url}' is not a valid URL.", "ParameterBindingException")]
+                return [
+                    w.failed(
+                        f"Cannot bind parameter 'InternalUrl'. '{url}' is not a valid URL.",
+                        "ParameterBindingException",
+                    )
+                ]
             changes["internal_url"] = url
         vdirs = _update(server.virtual_directories, **{kind: _update(vdir, **changes)})
         w.commit(_with_server(w.ctx.scenario, server, _update(server, virtual_directories=vdirs)))
@@ -135,7 +146,12 @@ def _set_relationship(w: WriteCall) -> Output:
     if w.has("FreeBusyAccessLevel"):
         level = w.text("FreeBusyAccessLevel")
         if level not in ("None", "AvailabilityOnly", "LimitedDetails"):
-            return [w.failed(f"Cannot process argument transformation on parameter 'FreeBusyAccessLevel'. '{level}'", "ParameterBindingException")]
+            return [
+                w.failed(
+                    f"Cannot process argument transformation on parameter 'FreeBusyAccessLevel'. '{level}'",
+                    "ParameterBindingException",
+                )
+            ]
         changes["free_busy_access_level"] = level
     new = _update(rel, **changes)
     rels = _replace(source.organization_relationships, lambda r: r is rel, lambda _r: new)
@@ -184,29 +200,37 @@ def _set_exchange_server(w: WriteCall) -> Output:
     if server is None:
         return [w.call.not_found(w.text("Identity") or "")]
     if w.has("InternetWebProxy"):
-        w.commit(_with_server(w.ctx.scenario, server, _update(server, internet_web_proxy=w.text("InternetWebProxy"))))
+        w.commit(
+            _with_server(
+                w.ctx.scenario, server, _update(server, internet_web_proxy=w.text("InternetWebProxy"))
+            )
+        )
     return []
 
 
 def _calendar_of(w: WriteCall) -> Mailbox | ErrorInfo:
     identity = w.text("Identity") or ""
     address, _, folder = identity.partition(":\\")
-    box = w.ctx.scenario.mailbox(address)
+    box: Mailbox | None = w.ctx.scenario.mailbox(address)
     location = "online" if w.call.online else "onprem"
     if box is None or box.location != location or folder.lower() != "calendar":
-        return w.call.not_found(identity)
+        return cast(ErrorInfo, w.call.not_found(identity))
     return box
 
 
 def _with_mailbox(scenario: Scenario, box: Mailbox, new: Mailbox) -> Scenario:
-    return _update(scenario, mailboxes=_replace(scenario.mailboxes, lambda m: m.address == box.address, lambda _m: new))
+    return _update(
+        scenario, mailboxes=_replace(scenario.mailboxes, lambda m: m.address == box.address, lambda _m: new)
+    )
 
 
 def _rights(w: WriteCall) -> list[str] | ErrorInfo:
     rights = _as_list(w.value("AccessRights"))
     allowed = {"None", "AvailabilityOnly", "LimitedDetails", "Reviewer", "Editor", "Author", "Owner"}
     if not rights or any(r not in allowed for r in rights):
-        return w.failed(f"Cannot bind parameter 'AccessRights' to '{','.join(rights)}'.", "ParameterBindingException")
+        return w.failed(
+            f"Cannot bind parameter 'AccessRights' to '{','.join(rights)}'.", "ParameterBindingException"
+        )
     return rights
 
 
@@ -224,16 +248,31 @@ def _folder_permission(mode: str) -> Callable[[WriteCall], Output]:
         existing = next((p for p in box.calendar_permissions if p.user.lower() == user.lower()), None)
         if mode == "remove":
             if existing is None:
-                return [w.failed(f"There is no existing permission entry found for user: {user}.", "UserNotFoundInPermissionEntryException")]
+                return [
+                    w.failed(
+                        f"There is no existing permission entry found for user: {user}.",
+                        "UserNotFoundInPermissionEntryException",
+                    )
+                ]
             permissions = [p for p in box.calendar_permissions if p is not existing]
         else:
             rights = _rights(w)
             if isinstance(rights, ErrorInfo):
                 return [rights]
             if mode == "add" and existing is not None:
-                return [w.failed(f"An existing permission entry was found for user: {user}.", "UserAlreadyExistsInPermissionEntryException")]
+                return [
+                    w.failed(
+                        f"An existing permission entry was found for user: {user}.",
+                        "UserAlreadyExistsInPermissionEntryException",
+                    )
+                ]
             if mode == "set" and existing is None:
-                return [w.failed(f"There is no existing permission entry found for user: {user}.", "UserNotFoundInPermissionEntryException")]
+                return [
+                    w.failed(
+                        f"There is no existing permission entry found for user: {user}.",
+                        "UserNotFoundInPermissionEntryException",
+                    )
+                ]
             entry = CalendarPermission(user=user, access_rights=rights)
             permissions = (
                 [entry if p is existing else p for p in box.calendar_permissions]
@@ -261,7 +300,12 @@ def _add_address_space(w: WriteCall) -> Output:
     org = w.ctx.scenario.organization
     forest = w.text("ForestName") or ""
     if any(s.forest_name.lower() == forest.lower() for s in org.availability_address_spaces):
-        return [w.failed(f"An availability address space for {forest} already exists.", "ADObjectAlreadyExistsException")]
+        return [
+            w.failed(
+                f"An availability address space for {forest} already exists.",
+                "ADObjectAlreadyExistsException",
+            )
+        ]
     space = AvailabilityAddressSpace(
         forest_name=forest,
         access_method=w.text("AccessMethod") or "PerUserFB",  # type: ignore[arg-type]
@@ -289,12 +333,18 @@ def _export_certificate(w: WriteCall) -> Output:
     if not isinstance(password, str) or not password:
         return [w.failed("A password is required to export a certificate with its private key.")]
     if not cert.has_private_key:
-        return [w.failed("The private key couldn't be exported as PKCS-12.", "PrivateKeyNotExportableException")]
+        return [
+            w.failed("The private key couldn't be exported as PKCS-12.", "PrivateKeyNotExportableException")
+        ]
     body = json.dumps({"server": server.name, "thumbprint": thumbprint}).encode()
     mac = hmac.new(_blob_key(password), body, "sha256").digest()
     data = b"LABPFX1" + mac + body
     props: dict[str, PsValue] = {"FileData": data, "Thumbprint": thumbprint}
-    return [PsObject(("System.Management.Automation.PSCustomObject", "System.Object"), props, "BinaryFileDataObject")]
+    return [
+        PsObject(
+            ("System.Management.Automation.PSCustomObject", "System.Object"), props, "BinaryFileDataObject"
+        )
+    ]
 
 
 def _import_certificate(w: WriteCall) -> Output:
@@ -309,11 +359,18 @@ def _import_certificate(w: WriteCall) -> Output:
         return [w.failed("The specified network password is not correct.", "CryptographicException")]
     origin = json.loads(body)
     source = w.ctx.scenario.server(origin["server"])
-    cert = next((c for c in (source.certificates if source else []) if c.thumbprint == origin["thumbprint"]), None)
+    cert = next(
+        (c for c in (source.certificates if source else []) if c.thumbprint == origin["thumbprint"]), None
+    )
     if cert is None:
         return [w.failed("The certificate data refers to a certificate that no longer exists.")]
     if any(c.thumbprint == cert.thumbprint for c in server.certificates):
-        return [w.failed(f"The certificate with thumbprint {cert.thumbprint} already exists.", "CertificateAlreadyExistsException")]
+        return [
+            w.failed(
+                f"The certificate with thumbprint {cert.thumbprint} already exists.",
+                "CertificateAlreadyExistsException",
+            )
+        ]
     w.commit(_with_server(w.ctx.scenario, server, _update(server, certificates=[*server.certificates, cert])))
     new_server = w.ctx.scenario.server(server.name) if not w.what_if else server
     assert new_server is not None
@@ -338,7 +395,9 @@ WRITE_CMDLETS: dict[str, tuple[Callable[[WriteCall], Output], tuple[str, ...]]] 
         _add_address_space,
         ("ForestName", "AccessMethod", "UseServiceAccount", "ProxyUrl", "WhatIf"),
     ),
-    "Export-ExchangeCertificate": (_export_certificate, ("Server", "Thumbprint", "BinaryEncoded", "Password")),
+    "Export-ExchangeCertificate": (
+        _export_certificate,
+        ("Server", "Thumbprint", "BinaryEncoded", "Password"),
+    ),
     "Import-ExchangeCertificate": (_import_certificate, ("Server", "FileData", "Password")),
 }
-

@@ -21,18 +21,18 @@ from lab.context import LabContext
 from lab.exchange.cmdlets import run_pipeline
 from lab.faults import FaultSpec
 from lab.psrp.wire import (
-    encrypted_session_key,
-    public_key_of,
     Command,
     Defragmenter,
     MessageType,
     RawMessage,
+    encrypted_session_key,
     error_record_xml,
     fragment,
     object_xml,
     pack_message,
     parse_create_pipeline,
     pipeline_state_xml,
+    public_key_of,
 )
 from lab.wsman import soap
 
@@ -172,8 +172,8 @@ class PsrpServer:
                 call.message_id, soap.FAULT_INTERNAL, "w:InternalError", "expected CREATE_PIPELINE"
             )
         try:
-            body = pipeline_message.body
-            commands = parse_create_pipeline(body, pool.session_key) if body is not None else []
+            created = pipeline_message.body
+            commands = parse_create_pipeline(created, pool.session_key) if created is not None else []
         except ValueError as problem:
             return soap.fault(call.message_id, soap.FAULT_INTERNAL, "w:InternalError", str(problem))
         outcome = await self._fault(request, commands[0].name if commands else "")

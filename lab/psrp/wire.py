@@ -27,17 +27,17 @@ __all__ = [
     "MessageType",
     "PsObject",
     "PsValue",
-    "decrypt_secure_string",
-    "encrypted_session_key",
-    "public_key_of",
     "RawMessage",
     "Uri",
+    "decrypt_secure_string",
+    "encrypted_session_key",
     "error_record_xml",
     "fragment",
     "object_xml",
     "pack_message",
     "parse_create_pipeline",
     "pipeline_state_xml",
+    "public_key_of",
 ]
 
 _DESTINATION_CLIENT = 1
@@ -63,9 +63,7 @@ class Uri(str):
     """A string that Exchange types as System.Uri (InternalUrl, ExternalUrl, ...)."""
 
 
-PsValue: TypeAlias = (
-    "bool | int | str | bytes | datetime.datetime | uuid.UUID | list[PsValue] | dict[str, PsValue] | PsObject | None"
-)
+PsValue: TypeAlias = "bool | int | str | bytes | datetime.datetime | uuid.UUID | list[PsValue] | dict[str, PsValue] | PsObject | None"
 
 
 @dataclass(frozen=True)
@@ -265,6 +263,12 @@ class _Writer:
             items = "".join(self.value(item) for item in value)
             types = self._types(("System.Collections.ArrayList", "System.Object"))
             return f'<Obj{attr} RefId="{self.next_ref()}">{types}<LST>{items}</LST></Obj>'
+        if isinstance(value, dict):
+            entries = "".join(
+                f"<En>{self.value(k, 'Key')}{self.value(v, 'Value')}</En>" for k, v in value.items()
+            )
+            types = self._types(("System.Collections.Hashtable", "System.Object"))
+            return f'<Obj{attr} RefId="{self.next_ref()}">{types}<DCT>{entries}</DCT></Obj>'
         return self.obj(value, name)
 
     def obj(self, obj: PsObject, name: str | None = None) -> str:
