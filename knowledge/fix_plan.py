@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from knowledge.conditions import Facts
+from knowledge.conditions import FactsView
 from knowledge.model import ApplyStep, Remediation, RemediationParam, StepValue
 from knowledge.remediation import check_param_value
 from knowledge.validators import ValueProblem
@@ -116,7 +116,7 @@ class FixPlan:
         }
 
 
-def _values(param: RemediationParam, facts: Facts) -> list[str]:
+def _values(param: RemediationParam, facts: FactsView) -> list[str]:
     raw = facts.get(param.fact)
     items = raw if isinstance(raw, list) else ([] if raw is None else [raw])
     out = []
@@ -172,7 +172,7 @@ def _fill(
     return found[0] if found else f"<{name}>"
 
 
-def plan_fix(remediation: Remediation, facts: Facts) -> FixPlan | None:
+def plan_fix(remediation: Remediation, facts: FactsView) -> FixPlan | None:
     """The plan for `remediation` on these facts, or None when it cannot be applied by the tool."""
     spec = remediation.apply
     if spec is None:

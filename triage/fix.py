@@ -190,16 +190,14 @@ async def _quiet(_event: Any) -> None:
 
 async def _check_all(org: _Organisation, kb: Any) -> tuple[list[Any], Any]:
     from checks.api import CheckRequest
-    from checks.outcome import checks_run, merged_facts
-    from knowledge.diagnosis import diagnose
+    from knowledge.assessment import assess
 
     results = await org.runner.run(CheckRequest(tuple(kb.checks), dict(org.facts)), _quiet)
-    found = merged_facts(results)
-    return results, diagnose(kb, conversation=org.facts, checks=found, checks_run=checks_run(results))
+    return results, assess(kb, said=org.facts, results=results)
 
 
-def _choose(kb: Any, diagnosis: Any, args: argparse.Namespace) -> tuple[Any, Any]:
-    causes = diagnosis.inference.causes
+def _choose(kb: Any, assessment: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+    causes = assessment.causes
     if args.cause:
         cause = next((c for c in causes if c.id == args.cause), None)
         if cause is None:
@@ -245,9 +243,9 @@ async def _fix(args: argparse.Namespace) -> int:
     audit = JsonlAudit(Path(args.audit), getpass.getuser())
     report: dict[str, Any] = {}
     async with _organisation(args, facts) as org:
-        _results, diagnosis = await _check_all(org, kb)
-        cause, remediation = _choose(kb, diagnosis, args)
-        plan = plan_fix(remediation, diagnosis.facts)
+        _results, assessment = await _check_all(org, kb)
+        cause, remediation = _choose(kb, assessment, args)
+        plan = plan_fix(remediation, assessment.facts)
         assert plan is not None
         report = {"requester": org.facts.get("requester"), "target": org.facts.get("target"),
                   "cause": {"id": cause.id, "title": cause.title, "confidence": cause.confidence},
@@ -299,7 +297,7 @@ async def _fix(args: argparse.Namespace) -> int:
         report["applied"] = run.as_dict()
         fixed = False
         if run.completed:
-            after, _diagnosis = await _check_all(org, kb)
+            after, _assessment = await _check_all(org, kb)
             fixed, named = verification(plan, after)
             report["verification"] = {"fixed": fixed, "checks": [_check_row(r) for r in named]}
             await audit.append(

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from knowledge.fix_plan import CAPTURED, SECRET, plan_fix
+from knowledge.jsonvalue import JsonValue
 from knowledge.loader import KnowledgeError, load_knowledge, load_knowledge_from
 from knowledge.model import Remediation
 
@@ -70,14 +71,15 @@ def test_a_list_parameter_repeats_the_step_and_captures_and_the_secret_stay_refe
 
 def test_the_fingerprint_changes_when_any_parameter_changes() -> None:
     remediation = KB.remediations["set-internet-web-proxy"]
-    base = {
+    base: dict[str, JsonValue] = {
         "host.internet_web_proxy_missing": ["EX01"],
         "host.internet_web_proxy": "http://proxy.contoso.com:8080/",
     }
     one = plan_fix(remediation, base)
     two = plan_fix(remediation, {**base, "host.internet_web_proxy": "http://evil.contoso.com:8080/"})
     assert one is not None and two is not None
-    assert one.fingerprint() == plan_fix(remediation, dict(base)).fingerprint()  # type: ignore[union-attr]
+    again = plan_fix(remediation, dict(base))
+    assert again is not None and one.fingerprint() == again.fingerprint()
     assert one.fingerprint() != two.fingerprint()
 
 
