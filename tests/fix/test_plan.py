@@ -55,7 +55,7 @@ def test_a_value_that_fails_its_validator_leaves_the_plan_not_ready() -> None:
 
 
 def test_a_list_parameter_repeats_the_step_and_captures_and_the_secret_stay_references() -> None:
-    facts = {
+    facts: dict[str, JsonValue] = {
         "fedcert.source_server": "EX01",
         "fedcert.thumbprint": "3226500C943B6235AEB493A307F084710FD1D5D0",
         "fedcert.missing_servers": ["EX03", "EX04"],
