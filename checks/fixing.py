@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from checks.api import CheckResult
-from checks.errors import BackendError
+from checks.errors import BackendError, NotConfigured
 from checks.writes import WritePort
 from knowledge.fix_plan import CAPTURED, SECRET, FixPlan, PlannedStep
 
-__all__ = ["AuditLog", "FixRun", "StepRun", "apply_plan", "preview_plan", "verification"]
+__all__ = ["AuditLog", "FixRun", "StepRun", "StepWriter", "apply_plan", "preview_plan", "verification"]
 
 StepStatus = Literal["done", "failed", "not-run", "previewed", "described"]
 
@@ -93,7 +93,7 @@ async def preview_plan(plan: FixPlan, port: WritePort) -> FixRun:
             )
             continue
         try:
-            await port.run(step.cmdlet, {**_resolve(step, {}, None), "WhatIf": True})
+            await port.run(step.key, {**_resolve(step, {}, None), "WhatIf": True})
         except BackendError as problem:
             out.append(StepRun(step.text(), "failed", str(problem)))
             continue
@@ -117,7 +117,7 @@ async def apply_plan(
     for index, step in enumerate(todo):
         await audit.append(f"{kind}.start", remediation=plan.remediation_id, step=step.text())
         try:
-            rows = await port.run(step.cmdlet, _resolve(step, captured, secret))
+            rows = await port.run(step.key, _resolve(step, captured, secret))
         except (BackendError, KeyError) as problem:
             detail = str(problem) if isinstance(problem, BackendError) else "an earlier step gave no output"
             out.append(StepRun(step.text(), "failed", detail))
@@ -135,6 +135,27 @@ async def apply_plan(
         await audit.append(f"{kind}.done", remediation=plan.remediation_id, step=step.text(), output=detail)
     del secret
     return FixRun(out)
+
+
+class StepWriter:
+    """One write port for a whole plan: host template steps (`template:<name>`) to the host writer, cmdlets
+    to the Exchange writer. A plan that needs a writer nobody configured is refused at its first such step."""
+
+    def __init__(self, exchange: WritePort | None, host: WritePort | None = None) -> None:
+        self._exchange, self._host = exchange, host
+
+    async def run(self, key: str, params: Mapping[str, Any]) -> list[Any]:
+        port = self._host if key.startswith("template:") else self._exchange
+        if port is None:
+            where = "Windows hosts (WinRM)" if key.startswith("template:") else "Exchange PowerShell"
+            raise NotConfigured(f"{where} write access")
+        rows: list[Any] = await port.run(key, params)
+        return rows
+
+    async def close(self) -> None:
+        for port in (self._exchange, self._host):
+            if port is not None:
+                await port.close()
 
 
 VerifyOutcome = tuple[bool, list[CheckResult]]

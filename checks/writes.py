@@ -25,7 +25,7 @@ from knowledge.validators import (
     check_url,
 )
 
-__all__ = ["WRITE_CMDLETS", "WritePort", "guard_write", "plan_cmdlets", "plan_problems"]
+__all__ = ["WRITE_CMDLETS", "WRITE_TEMPLATES", "WritePort", "guard_write", "plan_cmdlets", "plan_problems"]
 
 
 class WritePort(Protocol):
@@ -155,12 +155,21 @@ WRITE_CMDLETS: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
 }
 _COMMON = {"WhatIf": _one_of(True)}
 
+# write host template -> its parameters (Server is the host; the others become the template's arguments)
+WRITE_TEMPLATES: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
+    "iis-require-ssl": {
+        "Server": _text(check_server),
+        "Site": _one_of("Default Web Site"),
+        "Path": _one_of("owa", "ecp"),
+    },
+}
+
 
 def plan_cmdlets(plan: FixPlan) -> dict[str, set[str]]:
     """The cmdlets a plan may run and the parameter names each may take: the remediation's allow-list."""
     allowed: dict[str, set[str]] = {}
     for step in (*plan.steps, *plan.rollback):
-        allowed.setdefault(step.cmdlet, set()).update(step.params)
+        allowed.setdefault(step.key, set()).update(step.params)
     return allowed
 
 
@@ -172,7 +181,8 @@ def guard_write(
     backend: str = "Exchange (write)",
 ) -> dict[str, Any]:
     """The parameters, validated; raises `Refused` for any cmdlet, parameter or value outside the lists."""
-    spec = WRITE_CMDLETS.get(cmdlet)
+    name = cmdlet.removeprefix("template:")
+    spec = WRITE_TEMPLATES.get(name) if cmdlet.startswith("template:") else WRITE_CMDLETS.get(cmdlet)
     if spec is None or cmdlet not in allowed:
         raise Refused(backend, f"The cmdlet {cmdlet[:60]!r} is not a write this remediation may make.")
     checked: dict[str, Any] = {}
@@ -200,7 +210,7 @@ def plan_problems(plan: FixPlan) -> list[str]:
             if not (isinstance(v, dict) and (CAPTURED in v or SECRET in v))
         }
         try:
-            guard_write(step.cmdlet, filled, allowed)
+            guard_write(step.key, filled, allowed)
         except Refused as refusal:
             problems.append(str(refusal))
     return problems

@@ -44,17 +44,27 @@ class PlannedStep:
     params: dict[str, PlanValue]
     capture: dict[str, str] = field(default_factory=dict)
     what_if: bool = True
+    template: str = ""  # a write host template run on params["Server"] instead of a cmdlet
+
+    @property
+    def key(self) -> str:
+        """What the write allow-list knows the step by: the cmdlet, or `template:<name>`."""
+        return f"template:{self.template}" if self.template else self.cmdlet
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "cmdlet": self.cmdlet,
             "params": self.params,
             "capture": self.capture,
             "what_if": self.what_if,
         }
+        return data | ({"template": self.template} if self.template else {})
 
     def text(self) -> str:
         """The step as an admin would read it (for cards and the CLI, never for running)."""
+        if self.template:
+            args = ", ".join(f"{k.lower()}={_shown(v)}" for k, v in self.params.items() if k != "Server")
+            return f"on {self.params.get('Server')}: host template {self.template} ({args})"
         parts = [self.cmdlet]
         for name, value in self.params.items():
             if isinstance(value, bool):  # -Name:$true binds a switch and a Boolean parameter alike
@@ -143,7 +153,10 @@ def _expand(
         params: dict[str, PlanValue] = {}
         for key, value in step.params.items():
             params[key] = _fill(value, chosen, values, secret, captured)
-        planned.append(PlannedStep(step.cmdlet, params, dict(step.capture), step.what_if))
+        what_if = step.what_if and not step.template
+        planned.append(
+            PlannedStep(step.cmdlet or "", params, dict(step.capture), what_if, step.template or "")
+        )
     return planned
 
 

@@ -210,13 +210,24 @@ class ApplyStep(Strict):
     parameter of that name, or a value an earlier step captured; anything else is a literal. Values are
     sent as parameters, never as script text."""
 
-    cmdlet: Annotated[str, StringConstraints(pattern=r"^[A-Z][a-z]+-[A-Za-z]+$")]
+    cmdlet: Annotated[str, StringConstraints(pattern=r"^[A-Z][a-z]+-[A-Za-z]+$")] | None = None
+    # Or a write host template run on the server its `Server` parameter names (its other parameters are the
+    # template's arguments, in lower case).
+    template: KebabId | None = None
     params: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9]*$")], StepValue]
     # The step runs once per value of these list parameters (they must be used in params).
     each: list[str] = []
     # Capture a property of the step's (single) output object under a name later steps can use.
     capture: dict[str, str] = {}
     what_if: bool = True  # the cmdlet takes -WhatIf, so the preview can ask Exchange itself
+
+    @model_validator(mode="after")
+    def _cmdlet_or_template(self) -> ApplyStep:
+        if (self.cmdlet is None) == (self.template is None):
+            raise ValueError("a step names either a cmdlet or a template")
+        if self.template is not None and "Server" not in self.params:
+            raise ValueError("a template step needs a Server parameter")
+        return self
 
     def placeholders(self) -> list[str]:
         names = []

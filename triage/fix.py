@@ -143,9 +143,10 @@ async def _organisation(args: argparse.Namespace, facts: dict[str, Any]) -> Asyn
 
 def _lab_writers(endpoints: dict[str, Any]) -> dict[str, Any]:
     from checks.backends.psrp import PsrpSettings
+    from checks.backends.winrm_host import WinrmSettings
 
     writer = endpoints["writer"]
-    out = {}
+    out: dict[str, Any] = {}
     for side, key in (("onprem", "psrp"), ("online", "psrp_online")):
         url = urlsplit(str(endpoints[key]))
         out[side] = PsrpSettings(
@@ -160,6 +161,10 @@ def _lab_writers(endpoints: dict[str, Any]) -> dict[str, Any]:
             online=side == "online",
             connections=1,
         )
+    out["host"] = WinrmSettings(
+        endpoints=dict(endpoints["winrm_servers"]), transport="ntlm", username=str(writer["username"]),
+        password=str(writer["password"]), ca_file=str(endpoints["ca_cert"]), operation_timeout=2, read_timeout=3,
+    )  # fmt: skip
     return out
 
 
@@ -167,7 +172,17 @@ def _live_writers(config: Any) -> dict[str, Any]:
     from checks.backends.psrp import PsrpSettings
 
     e, w = config.exchange, config.write
-    return {
+    password = w.password("write")
+    out: dict[str, Any] = {}
+    if config.winrm is not None:  # host templates run with the write account over the hosts' WinRM
+        from dataclasses import replace
+
+        from checks.wiring import from_config
+
+        read_only = from_config(config).winrm
+        if read_only is not None:
+            out["host"] = replace(read_only, username=w.username, password=password, kerberos=None)
+    return out | {
         "onprem": PsrpSettings(
             server=e.server,
             port=e.port,
@@ -175,7 +190,7 @@ def _live_writers(config: Any) -> dict[str, Any]:
             ssl=e.ssl,
             auth=w.auth or e.auth,
             username=w.username,
-            password=w.password("write"),
+            password=password,
             ca_file=e.ca_file,
             verify_tls=e.verify_tls,
             connections=1,
@@ -233,7 +248,8 @@ def _confirmed(args: argparse.Namespace) -> bool:
 
 async def _fix(args: argparse.Namespace) -> int:
     from checks.backends.psrp_write import PsrpWriter
-    from checks.fixing import apply_plan, preview_plan, verification
+    from checks.backends.winrm_write import WinrmWriter
+    from checks.fixing import StepWriter, apply_plan, preview_plan, verification
     from checks.writes import plan_cmdlets, plan_problems
     from knowledge.fix_plan import plan_fix
     from knowledge.loader import load_knowledge
@@ -269,6 +285,9 @@ async def _fix(args: argparse.Namespace) -> int:
             return _refused(
                 args, report, f"no write access is configured for the {plan.side} side: nothing was changed"
             )
+        if any(s.template for s in plan.steps) and "host" not in org.writers:
+            why = "no write access to the Windows hosts (winrm) is configured: nothing was changed"
+            return _refused(args, report, why)
         await audit.append(
             "fix.proposed",
             remediation=plan.remediation_id,
@@ -277,7 +296,12 @@ async def _fix(args: argparse.Namespace) -> int:
             fingerprint=plan.fingerprint(),
         )
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-fix") as executor:
-            writer = PsrpWriter(writer_settings, executor, plan_cmdlets(plan))
+            allowed = plan_cmdlets(plan)
+            host = org.writers.get("host")
+            writer = StepWriter(
+                PsrpWriter(writer_settings, executor, allowed),
+                WinrmWriter(host, executor, allowed) if host is not None else None,
+            )
             try:
                 preview = await preview_plan(plan, writer)
                 report["preview"] = preview.as_dict()

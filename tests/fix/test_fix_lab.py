@@ -29,6 +29,7 @@ FIXABLE = {
     "seed-000-federation-cert": ("copy-federation-certificate", {"federation-certificates", "freebusy-probe"}),
     "seed-001-sharing-subscription": ("grant-explicit-calendar-permission", {"calendar-permissions", "freebusy-probe"}),
     "seed-002-owa-internalurl-http": ("set-owa-internalurl-https", {"virtual-directories", "https-probe"}),
+    "seed-002-owa-vdir-403": ("require-ssl-on-owa-vdir", {"https-probe"}),
     "ecp-internalurl-not-https": ("set-ecp-internalurl-https", {"virtual-directories"}),
     "orgrel-freebusy-disabled": ("enable-orgrel-freebusy", {"organization-relationships", "freebusy-probe"}),
     "ioc-target-domain-missing": ("add-ioc-target-domain", {"intra-org-connectors", "freebusy-probe"}),
@@ -218,3 +219,45 @@ def test_fix_against_a_lab_started_with_lab_up_through_a_live_configuration(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
+
+
+def test_the_write_host_template_runs_only_in_the_write_accounts_shell() -> None:
+    import asyncio
+
+    from checks.backends.winrm_host import WinrmSettings
+    from checks.backends.winrm_write import WinrmWriter
+
+    lab = start_lab("seed-002-owa-vdir-403")
+    try:
+        ep = lab.endpoints
+        common = {
+            "endpoints": dict(ep["winrm_servers"]),
+            "transport": "ntlm",
+            "ca_file": ep["ca_cert"],
+            "operation_timeout": 2,
+            "read_timeout": 3,
+        }
+        read_only = WinrmSettings(
+            **common, username=ep["credentials"]["username"], password=ep["credentials"]["password"]
+        )
+        writer = WinrmSettings(**common, username=ep["writer"]["username"], password=ep["writer"]["password"])
+        allowed = {"template:iis-require-ssl": {"Server", "Site", "Path"}}
+        params = {"Server": "EX03", "Site": "Default Web Site", "Path": "owa"}
+
+        async def attempt(settings: WinrmSettings) -> Any:
+            with ThreadPoolExecutor(1) as pool:
+                port = WinrmWriter(settings, pool, allowed)
+                try:
+                    return await port.run("template:iis-require-ssl", params)
+                finally:
+                    await port.close()
+
+        with pytest.raises(CommandFailed, match="Unknown exchange-triage template"):
+            asyncio.run(attempt(read_only))
+        ex03 = lab.ctx.scenario.server("EX03")
+        assert ex03 is not None and ex03.virtual_directories.owa.require_ssl is False
+        assert asyncio.run(attempt(writer)) == [{"path": "owa", "ssl_flags": "Ssl", "require_ssl": True}]
+        ex03 = lab.ctx.scenario.server("EX03")
+        assert ex03 is not None and ex03.virtual_directories.owa.answer_status == 200
+    finally:
+        lab.close()

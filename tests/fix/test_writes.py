@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from checks.errors import Refused
-from checks.writes import WRITE_CMDLETS, guard_write, plan_cmdlets, plan_problems
+from checks.writes import WRITE_CMDLETS, WRITE_TEMPLATES, guard_write, plan_cmdlets, plan_problems
 from knowledge.fix_plan import CAPTURED, plan_fix
 from knowledge.loader import load_knowledge
 
@@ -71,8 +71,13 @@ def test_every_step_of_every_applicable_remediation_is_on_the_code_list() -> Non
         if remediation.apply is None:
             continue
         for step in (*remediation.apply.steps, *remediation.apply.rollback):
-            assert step.cmdlet in WRITE_CMDLETS, (remediation.id, step.cmdlet)
-            assert set(step.params) <= set(WRITE_CMDLETS[step.cmdlet]), (remediation.id, step.cmdlet)
+            known = (
+                WRITE_TEMPLATES.get(step.template or "")
+                if step.template
+                else WRITE_CMDLETS.get(step.cmdlet or "")
+            )
+            assert known is not None, (remediation.id, step.cmdlet or step.template)
+            assert set(step.params) <= set(known), (remediation.id, step.cmdlet or step.template)
 
 
 def test_a_plan_whose_filled_value_the_write_list_refuses_is_named_before_anything_runs() -> None:
