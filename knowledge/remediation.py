@@ -25,7 +25,13 @@ from knowledge.validators import (
     check_url,
 )
 
-__all__ = ["FilledRemediation", "check_param_value", "fill_remediation", "powershell_literal"]
+__all__ = [
+    "FilledRemediation",
+    "check_param_value",
+    "fill_remediation",
+    "formatted_param_value",
+    "powershell_literal",
+]
 
 _BARE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/\\-]*$")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9]+)\}")
@@ -97,10 +103,10 @@ class FilledRemediation:
         }
 
 
-def check_param_value(param: RemediationParam, value: str) -> str:
+def formatted_param_value(param: RemediationParam, value: str) -> str:
     """The value a parameter shows for `value` (checked by its type, then formatted); `ValueProblem` if the
     value is not one the type can have."""
-    return param.format.replace("{value}", _CHECKERS[param.type](value))
+    return param.format.replace("{value}", check_param_value(param.type, value))
 
 
 def _param_values(param: RemediationParam, facts: FactsView) -> list[str]:
@@ -110,7 +116,7 @@ def _param_values(param: RemediationParam, facts: FactsView) -> list[str]:
     values = []
     for item in items:
         try:
-            values.append(check_param_value(param, str(item)))
+            values.append(formatted_param_value(param, str(item)))
         except ValueProblem:
             continue
     return values if param.type in ("servers", "domains") else values[:1]
@@ -159,3 +165,8 @@ def fill_remediation(remediation: Remediation, facts: FactsView) -> FilledRemedi
         notes=remediation.notes,
         docs=list(remediation.docs),
     )
+
+
+def check_param_value(param_type: str, value: str) -> str:
+    """`value` validated as a remediation parameter of `param_type`; raises `ValueProblem`."""
+    return _CHECKERS[param_type](value)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from knowledge.loader import load_knowledge
 from knowledge.model import Remediation
-from knowledge.remediation import check_param_value, fill_remediation, powershell_literal
+from knowledge.remediation import fill_remediation, formatted_param_value, powershell_literal
 from knowledge.validators import ValueProblem, check_smtp, check_url
 from tests.knowledge.powershell_tokens import Token, tokenize
 
@@ -72,7 +72,7 @@ def expected(remediation: Remediation, facts: dict[str, Any]) -> dict[str, list[
         allowed[param.name] = []
         for item in items:
             with contextlib.suppress(ValueProblem):
-                allowed[param.name].append(check_param_value(param, str(item)))
+                allowed[param.name].append(formatted_param_value(param, str(item)))
     return allowed
 
 
