@@ -118,7 +118,7 @@ async def alone(
 ) -> dict[str, float]:
     """Each check run by itself (median of `repeats`), on fresh connections, as the bot's runner runs it."""
     from checks.api import CheckRequest, ProgressEvent
-    from checks.factory import build_runner
+    from triage.backends import build_runner
 
     async def quiet(_event: ProgressEvent) -> None:
         return None

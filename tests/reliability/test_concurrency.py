@@ -17,9 +17,9 @@ from bot.settings import Settings
 from bot.storage import SqliteStore
 from bot.storage.factory import SQLITE_FILE
 from bot.testing import TeamsActivities, running_bot
-from checks.factory import LabRunner
 from tests.reliability.conftest import NamingRunner
 from triage.app import build_conversation
+from triage.backends import LabRunner
 
 CONVERSATIONS = 200
 ADDRESS = re.compile(r"\b(?:req|tgt)\d+@contoso\.com", re.IGNORECASE)

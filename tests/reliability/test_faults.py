@@ -17,11 +17,11 @@ from bot.storage import SqliteStore
 from bot.storage.factory import SQLITE_FILE
 from bot.testing import RunningBot, TeamsActivities, running_bot
 from checks.api import CheckRunner
-from checks.factory import LabRunner, runner_for_lab
 from lab.faults import FaultKind, FaultSpec, Service
 from lab.runtime import RunningLab, start_lab
 from lab.serve import StartedSite
 from triage.app import build_conversation
+from triage.backends import LabRunner, runner_for_lab
 
 PASTE = (Path(__file__).parent.parent / "knowledge" / "seeds" / "seed-000-event-4002.txt").read_text("utf-8")
 PLAN = Plan(target="bjorn@contoso.com", paste=PASTE)
