@@ -170,6 +170,22 @@ def test_no_import_circles() -> None:
     assert circles == []
 
 
+# What judges a triage: conditions, weights, the ranking. Outside knowledge/ a triage is assessed only
+# through knowledge.assessment (the types of its answer may be named).
+JUDGING = (
+    "knowledge.conditions.holds",
+    "knowledge.conditions.holds_all",
+    "knowledge.inference.infer",
+    "knowledge.inference.noisy_or",
+)
+
+
+def test_only_knowledge_evaluates_conditions_and_weights() -> None:
+    for package in PACKAGES:
+        if package != "knowledge":
+            assert offenders(package, JUDGING) == []
+
+
 def test_lab_is_self_contained() -> None:
     assert offenders("lab", ("bot", "dialogs", "knowledge", "checks", "triage", *SDK, *CLIENTS)) == []
 
