@@ -154,7 +154,7 @@ def from_lab_endpoints(endpoints: dict[str, object], tenant: str) -> BackendSett
     op, read = LAB_TIMEOUTS["operation"], LAB_TIMEOUTS["read"]
     winrm = WinrmSettings(
         endpoints=dict(winrm_servers),
-        transport="basic",
+        transport="ntlm",
         username=user,
         password=password,
         ca_file=ca,
@@ -164,7 +164,7 @@ def from_lab_endpoints(endpoints: dict[str, object], tenant: str) -> BackendSett
     # The lab has no separate management host: the first server's WinRM listener stands in for it.
     management = WinrmSettings(
         endpoints={"MGMT01": str(endpoints["winrm"])},
-        transport="basic",
+        transport="ntlm",
         username=user,
         password=password,
         ca_file=ca,
@@ -183,7 +183,7 @@ def from_lab_endpoints(endpoints: dict[str, object], tenant: str) -> BackendSett
             server=psrp.hostname or "127.0.0.1",
             port=psrp.port,
             path=psrp.path.lstrip("/"),
-            auth="basic",
+            auth="ntlm",
             username=user,
             password=password,
             ca_file=ca,

@@ -7,14 +7,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from triage import chat, commands, lab_cli, manifest_cli, serve_cli
+from triage import chat, commands, doctor, fix, lab_cli, manifest_cli, serve_cli
 from triage.usage import UsageError
 
 __all__ = ["COMMANDS", "UsageError", "main"]
 
 # Each module exposes `register(subparsers)`; the handler it sets as `func` returns the exit code. Each keeps
 # its heavy imports (the SDK, the lab, the backends) inside its handlers, so building the parser stays cheap.
-COMMANDS = (commands, lab_cli, chat, serve_cli, manifest_cli)
+COMMANDS = (commands, doctor, lab_cli, chat, fix, serve_cli, manifest_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
