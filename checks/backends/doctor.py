@@ -339,7 +339,8 @@ def _roles(token: str) -> list[str]:
 
 async def _graph(settings: GraphSettings, executor: ThreadPoolExecutor) -> list[DoctorRow]:
     label = "graph"
-    rows = await _network(label, settings.authority, settings.ca_file, True, "oauth")
+    rows = await _network(f"{label} token endpoint", settings.authority, settings.ca_file, True, "oauth")
+    rows += await _network(label, settings.graph_url, settings.ca_file, True, "oauth")
     if any(r.status == "problem" for r in rows):
         return rows
     client = GraphMailboxes(settings, executor)
