@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from checks.backends.ews import EwsMailboxes, EwsSettings
 from checks.backends.exo_host import ExoHost, ExoHostSettings
@@ -19,7 +23,7 @@ from checks.backends.winrm_host import WinrmHost, WinrmSettings
 from checks.config import LiveConfig
 from checks.ports import ExchangePort, Ports, PortsFactory
 
-__all__ = ["BackendSettings", "from_config", "ports_factory"]
+__all__ = ["BackendSettings", "from_config", "kerberos_login", "krb5_conf_for", "ports_factory"]
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +135,27 @@ def kerberos_login(config: LiveConfig) -> KerberosLogin | None:
     k = config.kerberos
     if k is None:
         return None
-    return KerberosLogin(k.principal, k.password("kerberos"), k.keytab, k.krb5_conf)
+    krb5_conf = k.krb5_conf or (krb5_conf_for(k.principal.rpartition("@")[2], k.kdcs) if k.kdcs else None)
+    return KerberosLogin(k.principal, k.password("kerberos"), k.keytab, krb5_conf)
+
+
+def krb5_conf_for(realm: str, kdcs: list[str]) -> str:
+    """A krb5.conf for one realm and its KDCs (written once per process, beside nothing else)."""
+    lines = "".join(f"  kdc = {kdc}\n" for kdc in kdcs)
+    text = (
+        f"[libdefaults]\n default_realm = {realm}\n dns_lookup_kdc = false\n dns_lookup_realm = false\n"
+        " dns_canonicalize_hostname = false\n rdns = false\n"
+        f"[realms]\n {realm} = {{\n{lines} }}\n"
+        f"[domain_realm]\n .{realm.lower()} = {realm}\n {realm.lower()} = {realm}\n"
+    )
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"exchange-triage-krb5-{digest}.conf"
+    if not path.exists():
+        descriptor, temporary = tempfile.mkstemp(prefix="exchange-triage-krb5-", suffix=".conf")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    return str(path)
 
 
 def _login_from(username: str, password: str) -> KerberosLogin | None:

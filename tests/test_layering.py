@@ -194,3 +194,13 @@ def test_only_bot_and_lab_run_web_servers() -> None:
     for package in PACKAGES:
         if package not in ("bot", "lab"):
             assert offenders(package, WEB_SERVER) == []
+
+
+def test_only_the_backends_and_the_labs_listeners_speak_gssapi() -> None:
+    found = [
+        line
+        for package in PACKAGES
+        for line in offenders(package, ("gssapi", "krb5"))
+        if not line.startswith(("checks/backends/", "lab/auth/"))
+    ]
+    assert found == []

@@ -50,6 +50,10 @@ def run_doctor_command(args: argparse.Namespace) -> int:
     except ConfigError as error:
         raise UsageError(str(error)) from None
     rows = asyncio.run(run_doctor(settings, mailbox=mailbox))
+    if not rows and not args.json:
+        print(
+            f"{args.config} configures no backend (exchange, winrm, ews, graph, exchange_online): nothing to check."
+        )
     if args.json:
         print(json.dumps([row.as_json() for row in rows], ensure_ascii=False))
     else:
