@@ -1,19 +1,26 @@
-"""https-probe: live requests to the target's URLs — TLS handshake, certificate name and trust, HTTP status."""
+"""https-probe: live requests to the target's URLs — TLS handshake, certificate name and trust, HTTP status.
+
+Besides the target's own URLs, the OWA and ECP virtual directories of every other server of the target's
+site are asked at the server's own name: a proxying server may pick any of them, so one of them answering
+403 fails some of the site's users while the target's server looks fine.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
-from checks.errors import Refused
+from checks.errors import BackendError, Refused
+from checks.impl.vdirs import proxy_target
 from checks.ports import ProbeAnswer
 from checks.registry import check
 from checks.remedies import commands
 from checks.values import ev, text
-from checks.views import mailbox, org, vdirs
+from checks.views import ServerInfo, mailbox, org, site_servers, vdirs
 from knowledge.validators import ValueProblem, check_url
 
 REMEDY = commands(
@@ -36,15 +43,28 @@ def _kind(url: str) -> str:
     return first if first in ("owa", "ecp") else "ews" if first == "ews" else "other"
 
 
-async def _target_urls(ctx: CheckContext) -> list[str]:
+@dataclass(frozen=True)
+class _Site:
+    """The target's server and every server of its site (target first); empty when unknown."""
+
+    target: ServerInfo | None = None
+    servers: tuple[ServerInfo, ...] = ()
+
+
+async def _site(ctx: CheckContext, url: str | None) -> _Site:
+    organisation = await org(ctx)
+    target = await proxy_target(ctx, organisation)
+    if target is None and url:  # the server the error's URL names
+        target = organisation.server(urlsplit(url).hostname or "")
+    return _Site(target, tuple(site_servers(ctx, organisation, target)))
+
+
+async def _target_urls(ctx: CheckContext, site: _Site) -> list[str]:
     """The URL named in the error, else the target server's OWA, ECP and EWS URLs over https (the one the
     symptom is about first)."""
-    given = ctx.facts.get("target.url")
-    if isinstance(given, str) and given:
-        try:
-            return [as_https(check_url(given))]
-        except ValueProblem as problem:
-            raise Refused("input", f"The target URL is not usable: {problem}") from None
+    given = _given_url(ctx)
+    if given is not None:
+        return [given]
     target = ctx.address("target")
     info = await mailbox(ctx, target) if target else None
     if info is None or info.location != "onprem":
@@ -64,6 +84,51 @@ async def _target_urls(ctx: CheckContext) -> list[str]:
         )
     first = ("owa", "ecp") if ctx.facts.get("symptom") == "owa-ecp-cross-site-proxy" else ("ews",)
     return [urls[k] for k in first] + [urls[k] for k in PATHS if k not in first]
+
+
+def _given_url(ctx: CheckContext) -> str | None:
+    given = ctx.facts.get("target.url")
+    if not (isinstance(given, str) and given):
+        return None
+    try:
+        return as_https(check_url(given))
+    except ValueProblem as problem:
+        raise Refused("input", f"The target URL is not usable: {problem}") from None
+
+
+def _site_urls(site: _Site) -> list[tuple[ServerInfo, str, str]]:
+    """(server, kind, url) for the OWA and ECP of every server of the site but the target, at its own name."""
+    return [
+        (server, kind, f"https://{server.fqdn}/{PATHS[kind]}")
+        for server in site.servers
+        if site.target is None or server.name != site.target.name
+        for kind in ("owa", "ecp")
+    ]
+
+
+def _site_facts(
+    site: _Site, primary: list[ProbeAnswer], others: list[tuple[ServerInfo, str, ProbeAnswer]]
+) -> dict[str, Any]:
+    """Per kind: the servers of the site whose virtual directory answers 403 over https, each with its URL.
+    The list is stated (also empty) only when every server's answer is known."""
+    facts: dict[str, Any] = {}
+    for kind in ("owa", "ecp"):
+        statuses: dict[str, tuple[ServerInfo, int | None]] = {}
+        if site.target is not None:
+            mine = [a for a in primary if _kind(a.url) == kind]
+            statuses[site.target.name] = (site.target, mine[0].status if mine else None)
+        for server, probed, answer in others:
+            if probed == kind:
+                statuses[server.name] = (server, answer.status)
+        forbidden = [
+            {"server": server.name, "url": f"https://{server.fqdn}/{PATHS[kind]}"}
+            for server, status in statuses.values()
+            if status == 403
+        ]
+        if forbidden or (statuses and all(status is not None for _, status in statuses.values())):
+            facts[f"{kind}.site.https_403_servers"] = [r["server"] for r in forbidden]
+            facts[f"{kind}.site.https_403"] = forbidden
+    return facts
 
 
 def _problems(answer: ProbeAnswer) -> list[str]:
@@ -112,19 +177,38 @@ def _facts(primary: ProbeAnswer, answers: list[ProbeAnswer]) -> dict[str, Any]:
 
 @check("https-probe", remedy=REMEDY)
 async def https_probe(ctx: CheckContext) -> Finding:
-    urls = await _target_urls(ctx)
-    if not urls:
+    given = _given_url(ctx)
+    if given is None and ctx.address("target") is None and not ctx.facts.get("target.site"):
+        site = _Site()  # nothing names a site: nothing to probe
+    elif given is None:
+        site = await _site(ctx, None)
+    else:  # the error names the URL: the organisation adds the target's site when it can be read
+        try:
+            site = await _site(ctx, given)
+        except BackendError:
+            site = _Site()
+    urls = await _target_urls(ctx, site)
+    extra = _site_urls(site)
+    if not urls and not extra:
         return Finding(
             "skipped",
             "No on-premises target URL to probe: give an on-premises target or paste the error that names the URL.",
         )
-    answers = list(await asyncio.gather(*(ctx.probe.probe(u) for u in urls)))
+    answers = list(await asyncio.gather(*(ctx.probe.probe(u) for u in [*urls, *(u for _, _, u in extra)])))
+    primary, rest = answers[: len(urls)], answers[len(urls) :]
+    others = [(server, kind, answer) for (server, kind, _), answer in zip(extra, rest, strict=True)]
     evidence = [e for a in answers for e in _evidence(a)]
-    facts = _facts(answers[0], answers)
+    facts = _facts(primary[0], primary) if primary else {}
+    facts.update(_site_facts(site, primary, others))
     problems = [f"{a.url}: {'; '.join(p)}" for a in answers if (p := _problems(a))]
     if problems:
         return Finding("fail", " / ".join(problems) + ".", evidence, facts)
-    shown = ", ".join(f"{urlsplit(a.url).path} {a.status}" for a in answers)
+    shown = ", ".join(f"{urlsplit(a.url).path} {a.status}" for a in primary)
+    where = urlsplit((urls or [extra[0][2]])[0]).hostname
+    also = f" Every other server of site {site.servers[0].site} answers too." if others else ""
     return Finding(
-        "ok", f"{urlsplit(urls[0]).hostname}: TLS with a trusted certificate; {shown}.", evidence, facts
+        "ok",
+        f"{where}: TLS with a trusted certificate; {shown or 'nothing else asked'}.{also}",
+        evidence,
+        facts,
     )

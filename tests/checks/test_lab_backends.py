@@ -25,6 +25,8 @@ from lab.runtime import RunningLab, start_lab
 from lab.wsman import SERVER_KEY
 from tests.checks.conftest import run_on_lab
 
+pytestmark = pytest.mark.lab
+
 PAIR = {"requester": "alice@contoso.com", "target": "bjorn@contoso.com"}
 ONPREM_PAIR = {"requester": "carol@contoso.com", "target": "bjorn@contoso.com"}
 BYSTANDERS = ("topology", "host-settings", "calendar-permissions", "freebusy-probe")

@@ -24,6 +24,8 @@ from lab.runtime import RunningLab, start_lab
 from tests.checks.powershell_text import Recorded, transcript
 from tests.checks.recording import recording_factory
 
+pytestmark = pytest.mark.lab
+
 CHECKS = ("topology", "organization-relationships", "availability-address-space", "host-settings",
           "exchange-online-settings")  # fmt: skip
 PAIR = {"requester": "alice@contoso.com", "target": "bjorn@contoso.com"}

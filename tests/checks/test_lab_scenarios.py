@@ -19,6 +19,8 @@ from checks.outcome import diagnose_results
 from knowledge.loader import KnowledgeBase
 from triage.cli import main
 
+pytestmark = pytest.mark.lab
+
 CONFIDENT = 0.5
 
 

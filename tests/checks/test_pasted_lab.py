@@ -24,6 +24,8 @@ from tests.checks.powershell_text import Recorded, transcript
 from tests.checks.recording import recording_factory
 from tests.checks.test_pasted import PASTEABLE
 
+pytestmark = pytest.mark.lab
+
 # Scenarios whose cause a pasteable check finds (the rest need a live probe, hidden items or free/busy).
 SCENARIOS = (
     "healthy",

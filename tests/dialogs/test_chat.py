@@ -103,6 +103,8 @@ async def test_a_whole_seed_triage_in_the_terminal() -> None:
     assert published and published[0]["cause_id"] == "federation-cert-missing-on-site"
 
 
+@pytest.mark.cli
+@pytest.mark.lab
 @pytest.mark.skipif(
     not (ROOT / "checks" / "factory.py").exists(),
     reason="the lab check runner (checks.factory) is not there yet",

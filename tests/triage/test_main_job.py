@@ -22,6 +22,8 @@ from triage.playground import (
     start_playground,
 )
 
+pytestmark = [pytest.mark.lab, pytest.mark.cli]
+
 
 def listening_addresses(port: int) -> set[str]:
     """Local addresses of the sockets in LISTEN state on `port`, from the kernel's tables (IPv4 and IPv6)."""
