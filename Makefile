@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install lint types unit lock clean
+.PHONY: run test install lint types unit lab reliability e2e lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,8 +49,20 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# The suite by marker (pyproject.toml, tests/conftest.py): `make test` runs all of it.
+UNIT := not lab and not reliability and not e2e and not cli
+
 unit: $(STAMP) $(NODE_STAMP)
-	$(BIN)/pytest -q -m "not e2e"
+	$(BIN)/pytest -q -m "$(UNIT)"
+
+lab: $(STAMP) $(NODE_STAMP)
+	$(BIN)/pytest -q -m "(lab or cli) and not reliability and not e2e"
+
+reliability: $(STAMP) $(NODE_STAMP)
+	$(BIN)/pytest -q -m "reliability"
+
+e2e: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
+	$(BIN)/pytest -q -m "e2e"
 
 lock: $(STAMP)
 	{ echo "# Resolved versions the set-up installs (make lock regenerates this file)."; \

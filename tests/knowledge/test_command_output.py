@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -249,15 +248,13 @@ def test_output_shaped_noise_reads_without_error(text: str) -> None:
     assert json.loads(json.dumps(sections)) == sections
 
 
-def test_a_paste_over_one_mebibyte_is_refused_and_one_just_under_is_read_quickly() -> None:
+def test_a_paste_over_one_mebibyte_is_refused_and_one_just_under_is_read() -> None:
     record = (
         "Thumbprint    : " + "A" * 40 + "\nSubject       : CN=Zürich, O=Contoso\nHasPrivateKey : True\n\n"
     )
     body = "## exchange-triage: Get-ExchangeCertificate -Server EX01\n"
     big = body + record * ((MAX_PASTE_BYTES - len(body.encode())) // len(record.encode()))
-    started = time.monotonic()
-    sections = read_command_output(big)
-    assert time.monotonic() - started < 3.0
+    sections = read_command_output(big)  # how fast: bench/ (a timed assertion would fail on a busy machine)
     assert len(sections[0]["rows"]) == 2000  # rows are capped; the paste is still read
     with pytest.raises(PasteTooLarge):
         read_command_output(big + record * 20)

@@ -69,7 +69,7 @@ def test_up_prints_endpoints_and_stops_cleanly_on_sigterm() -> None:
         endpoints = json.loads(process.stdout.readline())
         assert Path(endpoints["ca_cert"]).is_file()
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=60) == 0
     finally:
         process.kill()
     assert endpoints["scenario"] == "seed-000-federation-cert"
