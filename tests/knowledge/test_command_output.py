@@ -209,7 +209,9 @@ def _squeezed(value: Any) -> str:
 @settings(max_examples=60, deadline=None)
 @given(names=_NAMES, data=st.data())
 def test_format_table_output_reads_back_to_the_same_values(names: list[str], data: Any) -> None:
-    cell = st.lists(_WORD, min_size=1, max_size=3).map(" ".join)
+    # A cell of dashes alone under another row is the text of a new table's header and underline (`0` over
+    # `-`): the paste itself cannot tell them apart, so such a cell is not asked to read back.
+    cell = st.lists(_WORD, min_size=1, max_size=3).map(" ".join).filter(lambda c: bool(set(c) - {"-", " "}))
     rows = [{n: data.draw(cell) for n in names} for _ in range(data.draw(st.integers(1, 4)))]
     (section,) = read_command_output("## exchange-triage: Get-Thing\n" + format_table(rows, names))
     assert section["rows"] == [{n: typed_value(v)[0] for n, v in r.items()} for r in rows]
