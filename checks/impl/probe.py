@@ -45,35 +45,40 @@ def _kind(url: str) -> str:
 
 @dataclass(frozen=True)
 class _Site:
-    """The target's server and every server of its site (target first); empty when unknown."""
+    """The server the target's URLs belong to and every server of its site (that one first); empty when
+    unknown."""
 
     target: ServerInfo | None = None
     servers: tuple[ServerInfo, ...] = ()
 
 
-async def _site(ctx: CheckContext, url: str | None) -> _Site:
+async def _site(ctx: CheckContext, primary: ServerInfo | None) -> _Site:
+    """The site of `primary` (the server whose URLs are probed first), else of the proxy target the facts
+    name, else the site the conversation named."""
     organisation = await org(ctx)
-    target = await proxy_target(ctx, organisation)
-    if target is None and url:  # the server the error's URL names
-        target = organisation.server(urlsplit(url).hostname or "")
-    return _Site(target, tuple(site_servers(ctx, organisation, target)))
+    anchor = primary or await proxy_target(ctx, organisation)
+    return _Site(anchor, tuple(site_servers(ctx, organisation, anchor)))
 
 
-async def _target_urls(ctx: CheckContext, site: _Site) -> list[str]:
+async def _target_urls(ctx: CheckContext) -> tuple[list[str], ServerInfo | None]:
     """The URL named in the error, else the target server's OWA, ECP and EWS URLs over https (the one the
-    symptom is about first)."""
+    symptom is about first); with the server they belong to when it is known."""
     given = _given_url(ctx)
     if given is not None:
-        return [given]
+        try:
+            server = (await org(ctx)).server(urlsplit(given).hostname or "")
+        except BackendError:  # the error's URL is probed without the organisation
+            server = None
+        return [given], server
     target = ctx.address("target")
     info = await mailbox(ctx, target) if target else None
     if info is None or info.location != "onprem":
-        return []
+        return [], None
     organisation = await org(ctx)
     rows = await asyncio.gather(*(vdirs(ctx, k) for k in PATHS))
     server = organisation.server(info.server)
     if server is None:
-        return []
+        return [], None
     urls = {}
     for kind, listed in zip(PATHS, rows, strict=True):
         row = next((r for r in listed if text(r, "Server").lower() == server.name.lower()), None)
@@ -83,7 +88,7 @@ async def _target_urls(ctx: CheckContext, site: _Site) -> list[str]:
             else f"https://{server.fqdn}/{PATHS[kind]}"
         )
     first = ("owa", "ecp") if ctx.facts.get("symptom") == "owa-ecp-cross-site-proxy" else ("ews",)
-    return [urls[k] for k in first] + [urls[k] for k in PATHS if k not in first]
+    return [urls[k] for k in first] + [urls[k] for k in PATHS if k not in first], server
 
 
 def _given_url(ctx: CheckContext) -> str | None:
@@ -96,29 +101,35 @@ def _given_url(ctx: CheckContext) -> str | None:
         raise Refused("input", f"The target URL is not usable: {problem}") from None
 
 
-def _site_urls(site: _Site) -> list[tuple[ServerInfo, str, str]]:
-    """(server, kind, url) for the OWA and ECP of every server of the site but the target, at its own name."""
+def _site_urls(site: _Site, probed: ServerInfo | None) -> list[tuple[ServerInfo, str, str]]:
+    """(server, kind, url) for the OWA and ECP of every server of the site but the one whose URLs are
+    probed already (`probed`), each at its own name."""
     return [
         (server, kind, f"https://{server.fqdn}/{PATHS[kind]}")
         for server in site.servers
-        if site.target is None or server.name != site.target.name
+        if probed is None or server.name != probed.name
         for kind in ("owa", "ecp")
     ]
 
 
 def _site_facts(
-    site: _Site, primary: list[ProbeAnswer], others: list[tuple[ServerInfo, str, ProbeAnswer]]
+    site: _Site,
+    probed: ServerInfo | None,
+    primary: list[ProbeAnswer],
+    others: list[tuple[ServerInfo, str, ProbeAnswer]],
 ) -> dict[str, Any]:
     """Per kind: the servers of the site whose virtual directory answers 403 over https, each with its URL.
     The list is stated (also empty) only when every server's answer is known."""
     facts: dict[str, Any] = {}
+    if not site.servers:
+        return facts
     for kind in ("owa", "ecp"):
         statuses: dict[str, tuple[ServerInfo, int | None]] = {}
-        if site.target is not None:
+        if probed is not None:
             mine = [a for a in primary if _kind(a.url) == kind]
-            statuses[site.target.name] = (site.target, mine[0].status if mine else None)
-        for server, probed, answer in others:
-            if probed == kind:
+            statuses[probed.name] = (probed, mine[0].status if mine else None)
+        for server, asked, answer in others:
+            if asked == kind:
                 statuses[server.name] = (server, answer.status)
         forbidden = [
             {"server": server.name, "url": f"https://{server.fqdn}/{PATHS[kind]}"}
@@ -177,18 +188,16 @@ def _facts(primary: ProbeAnswer, answers: list[ProbeAnswer]) -> dict[str, Any]:
 
 @check("https-probe", remedy=REMEDY)
 async def https_probe(ctx: CheckContext) -> Finding:
-    given = _given_url(ctx)
-    if given is None and ctx.address("target") is None and not ctx.facts.get("target.site"):
-        site = _Site()  # nothing names a site: nothing to probe
-    elif given is None:
-        site = await _site(ctx, None)
-    else:  # the error names the URL: the organisation adds the target's site when it can be read
+    urls, primary_server = await _target_urls(ctx)
+    site = _Site()
+    if primary_server is not None or ctx.address("target") is not None or ctx.facts.get("target.site"):
         try:
-            site = await _site(ctx, given)
+            site = await _site(ctx, primary_server)
         except BackendError:
-            site = _Site()
-    urls = await _target_urls(ctx, site)
-    extra = _site_urls(site)
+            if not urls:
+                raise
+            # the error's URL is still probed; the rest of its site cannot be listed
+    extra = _site_urls(site, primary_server)
     if not urls and not extra:
         return Finding(
             "skipped",
@@ -199,7 +208,7 @@ async def https_probe(ctx: CheckContext) -> Finding:
     others = [(server, kind, answer) for (server, kind, _), answer in zip(extra, rest, strict=True)]
     evidence = [e for a in answers for e in _evidence(a)]
     facts = _facts(primary[0], primary) if primary else {}
-    facts.update(_site_facts(site, primary, others))
+    facts.update(_site_facts(site, primary_server, primary, others))
     problems = [f"{a.url}: {'; '.join(p)}" for a in answers if (p := _problems(a))]
     if problems:
         return Finding("fail", " / ".join(problems) + ".", evidence, facts)
