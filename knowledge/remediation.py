@@ -6,9 +6,9 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from knowledge.conditions import Facts
+from knowledge.conditions import FactsView
+from knowledge.jsonvalue import JsonObject, JsonValue, json_list
 from knowledge.model import Remediation, RemediationParam
 from knowledge.validators import (
     ValueProblem,
@@ -74,22 +74,22 @@ class FilledRemediation:
     notes: str = ""
     docs: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {
             "id": self.id,
             "summary": self.summary,
             "changes": self.changes,
             "risk": self.risk,
-            "commands": self.commands,
-            "verify": self.verify,
-            "parameters": self.parameters,
-            "missing": self.missing,
+            "commands": json_list(self.commands),
+            "verify": json_list(self.verify),
+            "parameters": {name: json_list(values) for name, values in self.parameters.items()},
+            "missing": json_list(self.missing),
             "notes": self.notes,
-            "docs": self.docs,
+            "docs": json_list(self.docs),
         }
 
 
-def _checked(param: RemediationParam, item: Any) -> str | None:
+def _checked(param: RemediationParam, item: JsonValue) -> str | None:
     """`item` checked against the parameter's type and quoted, or None when it does not pass."""
     try:
         checked = _CHECKERS[param.type](str(item))
@@ -98,7 +98,7 @@ def _checked(param: RemediationParam, item: Any) -> str | None:
     return powershell_literal(param.format.replace("{value}", checked))
 
 
-def _param_values(param: RemediationParam, facts: Facts) -> list[str]:
+def _param_values(param: RemediationParam, facts: FactsView) -> list[str]:
     """The quoted values for one parameter, or [] when the facts cannot fill it safely."""
     if param.field is not None:
         return [v for record in _records(param.fact, facts) if (v := _field(param, record)) is not None]
@@ -108,12 +108,12 @@ def _param_values(param: RemediationParam, facts: Facts) -> list[str]:
     return values if param.type in ("servers", "domains") else values[:1]
 
 
-def _records(fact: str, facts: Facts) -> list[dict[str, Any]]:
+def _records(fact: str, facts: FactsView) -> list[JsonObject]:
     raw = facts.get(fact)
     return [r for r in raw if isinstance(r, dict)] if isinstance(raw, list) else []
 
 
-def _field(param: RemediationParam, record: dict[str, Any]) -> str | None:
+def _field(param: RemediationParam, record: JsonObject) -> str | None:
     value = record.get(param.field or "")
     return None if value is None else _checked(param, value)
 
@@ -130,7 +130,9 @@ def _expand(line: str, values: dict[str, list[str]]) -> list[str]:
     return out
 
 
-def _per_record(line: str, remediation: Remediation, facts: Facts, values: dict[str, list[str]]) -> list[str]:
+def _per_record(
+    line: str, remediation: Remediation, facts: FactsView, values: dict[str, list[str]]
+) -> list[str]:
     """`line` once per record of the records fact its parameters name, each record's values together."""
     named = set(_PLACEHOLDER.findall(line))
     params = [p for p in remediation.params if p.field is not None and p.name in named]
@@ -145,7 +147,7 @@ def _per_record(line: str, remediation: Remediation, facts: Facts, values: dict[
     return list(dict.fromkeys(out)) or _expand(line, {**values, **{p.name: [] for p in params}})
 
 
-def fill_remediation(remediation: Remediation, facts: Facts) -> FilledRemediation:
+def fill_remediation(remediation: Remediation, facts: FactsView) -> FilledRemediation:
     values = {p.name: _param_values(p, facts) for p in remediation.params}
     return FilledRemediation(
         id=remediation.id,

@@ -13,7 +13,7 @@ import pytest
 
 from checks.factory import run_checks_once
 from checks.impl.events import proxied_to
-from checks.outcome import diagnose_results
+from knowledge.assessment import assess
 from knowledge.loader import KnowledgeBase
 from lab.runtime import RunningLab, start_lab
 from tests.checks.conftest import run_on_lab
@@ -36,7 +36,7 @@ async def test_two_servers_of_one_site_with_different_faults_are_both_found_and_
 ) -> None:
     results, facts = await run_checks_once("lab", facts={}, kb=kb, scenario=TWO_SERVERS)
     assert facts["target"] == "bjorn@contoso.com"  # on EX03: EX04 is not the target's own server
-    inference = diagnose_results(kb, results, conversation=facts)
+    inference = assess(kb, said=facts, results=results)
     first_two = {c.id: c for c in inference.causes[:2]}
     assert set(first_two) == {"owa-internalurl-not-https", "owa-target-vdir-not-ssl"}, [
         (c.id, c.confidence) for c in inference.causes[:4]
@@ -96,7 +96,7 @@ async def test_owa_externalurl_on_an_internet_facing_site_is_ruled_out(kb: Knowl
     assert facts.get("symptom") is None
     merged = {k: v for r in results for k, v in r.facts.items()}
     assert merged["target.site.internet_facing"] is True and merged["owa.target.external_url"]
-    inference = diagnose_results(kb, results, conversation=facts)
+    inference = assess(kb, said=facts, results=results)
     assert "owa-externalurl-on-internal-site" not in [c.id for c in inference.causes]
     (ruled,) = [r for r in inference.ruled_out if r.id == "owa-externalurl-on-internal-site"]
     assert "Internet-facing" in ruled.reason

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from checks.outcome import diagnose_results
+from knowledge.assessment import assess
 from knowledge.loader import KnowledgeBase
 from lab.runtime import start_lab
 from tests.checks.conftest import run_on_lab
@@ -28,7 +28,7 @@ async def _run(tmp_path: Path, kb: KnowledgeBase, changes: dict[str, Any], *chec
         results = await run_on_lab(lab, kb, PAIR, *checks)
     finally:
         lab.close()
-    return results, diagnose_results(kb, list(results.values()), conversation=PAIR)
+    return results, assess(kb, said=PAIR, results=list(results.values()))
 
 
 @pytest.mark.lab

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,7 +14,7 @@ KB = load_knowledge()
 
 
 def test_list_parameter_repeats_the_command_once_per_value() -> None:
-    facts = {
+    facts: dict[str, Any] = {
         "fedcert.source_server": "EX01",
         "fedcert.thumbprint": "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567",
         "fedcert.missing_servers": ["EX03", "EX04"],
@@ -35,7 +37,7 @@ def test_unknown_values_stay_as_named_placeholders() -> None:
 
 
 def test_a_value_that_fails_its_type_is_not_used() -> None:
-    facts = {
+    facts: dict[str, Any] = {
         "fedcert.source_server": "EX01; Remove-Mailbox -Identity *",
         "fedcert.thumbprint": "not-a-thumbprint",
     }
@@ -45,7 +47,9 @@ def test_a_value_that_fails_its_type_is_not_used() -> None:
 
 
 def test_formatted_identity_is_quoted_when_it_needs_to_be() -> None:
-    facts = {"owa.site.http_internal_urls": [{"server": "EX02", "internal_url": "http://ex02/owa"}]}
+    facts: dict[str, Any] = {
+        "owa.site.http_internal_urls": [{"server": "EX02", "internal_url": "http://ex02/owa"}]
+    }
     filled = fill_remediation(KB.remediations["set-owa-internalurl-https"], facts)
     assert filled.commands == [
         "Set-OwaVirtualDirectory -Identity 'EX02\\owa (Default Web Site)' -InternalUrl <InternalUrl>"
@@ -56,7 +60,7 @@ def test_formatted_identity_is_quoted_when_it_needs_to_be() -> None:
 def test_parameters_of_one_records_fact_go_together_once_per_record() -> None:
     """Two servers of one site, each with its own URL: one command per server with that server's values,
     never EX03's vdir with EX04's URL."""
-    facts = {
+    facts: dict[str, Any] = {
         "owa.site.http_internal_urls": [
             {
                 "server": "EX03",
@@ -72,7 +76,9 @@ def test_parameters_of_one_records_fact_go_together_once_per_record() -> None:
         "Set-OwaVirtualDirectory -Identity 'EX04\\owa (Default Web Site)' -InternalUrl https://ex04.contoso.com/owa",
     ]
     assert len(filled.verify) == 2 and filled.missing == []
-    forbidden = {"owa.site.https_403": [{"server": "EX04", "url": "https://ex04.contoso.com/owa"}]}
+    forbidden: dict[str, Any] = {
+        "owa.site.https_403": [{"server": "EX04", "url": "https://ex04.contoso.com/owa"}]
+    }
     ssl = fill_remediation(KB.remediations["require-ssl-on-owa-vdir"], forbidden)
     assert all("EX04" in c for c in ssl.commands) and not any("EX03" in c for c in ssl.commands)
     assert (
@@ -82,7 +88,9 @@ def test_parameters_of_one_records_fact_go_together_once_per_record() -> None:
 
 
 def test_a_hostile_record_value_is_left_out_as_a_placeholder() -> None:
-    facts = {"owa.site.https_403": [{"server": "EX04; Stop-Computer", "url": "https://ex04.contoso.com/owa"}]}
+    facts: dict[str, Any] = {
+        "owa.site.https_403": [{"server": "EX04; Stop-Computer", "url": "https://ex04.contoso.com/owa"}]
+    }
     filled = fill_remediation(KB.remediations["require-ssl-on-owa-vdir"], facts)
     assert all("Stop-Computer" not in c for c in [*filled.commands, *filled.verify])
     assert "TargetServer" in filled.missing
