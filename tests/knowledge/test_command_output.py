@@ -212,9 +212,14 @@ def _squeezed(value: Any) -> str:
 @settings(max_examples=60, deadline=None)
 @given(names=_NAMES, data=st.data())
 def test_format_table_output_reads_back_to_the_same_values(names: list[str], data: Any) -> None:
-    # A cell of dashes alone under another row is the text of a new table's header and underline (`0` over
-    # `-`): the paste itself cannot tell them apart, so such a cell is not asked to read back.
-    cell = st.lists(_WORD, min_size=1, max_size=3).map(" ".join).filter(lambda c: bool(set(c) - {"-", " "}))
+    # Two cells the paste itself cannot tell apart from PowerShell's own marks are not asked to read back: one
+    # of dashes alone under another row (a new table's header and underline, `0` over `-`), and one ending in
+    # `...` (what Format-Table prints for a value it cut).
+    cell = (
+        st.lists(_WORD, min_size=1, max_size=3)
+        .map(" ".join)
+        .filter(lambda c: bool(set(c) - {"-", " "}) and not c.endswith(("...", "\u2026")))
+    )
     rows = [{n: data.draw(cell) for n in names} for _ in range(data.draw(st.integers(1, 4)))]
     section: Any
     (section,) = read_command_output("## exchange-triage: Get-Thing\n" + format_table(rows, names))
