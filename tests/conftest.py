@@ -9,8 +9,8 @@ example takes on a shared 2-core machine says nothing about whether it is right 
 
 Markers (`make unit` leaves the first four out, `make test` runs everything):
 - `lab`: starts a lab scenario, the simulated organisation over PSRP, WS-Management, EWS and Graph on
-  loopback (every test under `tests/lab/`, every test using a fixture that starts one, and the tests
-  marked by hand because they start one themselves);
+  loopback, or a KDC (every test under `tests/lab/` and `tests/kerberos/`, every test using a fixture that
+  starts one, and the tests marked by hand because they start one themselves);
 - `reliability`: `tests/reliability/`, faults, restarts, concurrency and fuzzing through whole triages;
 - `e2e`: `tests/e2e/`, the Agents Playground in Chromium;
 - `cli`: runs the `triage` command in a child process (the command line's contract: exit codes, pipes).
@@ -48,9 +48,21 @@ def hypothesis_profile(environ: dict[str, str] | os._Environ[str]) -> str:
 settings.load_profile(hypothesis_profile(os.environ))
 
 # Folders whose every test carries a marker.
-FOLDER_MARKERS = {"lab": "lab", "reliability": "reliability", "e2e": "e2e"}
+FOLDER_MARKERS = {"lab": "lab", "kerberos": "lab", "reliability": "reliability", "e2e": "e2e"}
 # Fixtures that start a lab scenario; a test that uses one (directly or through another fixture) is `lab`.
-LAB_FIXTURES = frozenset({"healthy_lab", "lab", "broken_lab", "scenario_lab", "seed_lab", "outcomes"})
+LAB_FIXTURES = frozenset(
+    {
+        "healthy_lab",
+        "lab",
+        "broken_lab",
+        "scenario_lab",
+        "seed_lab",
+        "outcomes",
+        "kdc",
+        "kerberos_lab",
+        "klab",
+    }
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

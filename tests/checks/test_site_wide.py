@@ -76,6 +76,7 @@ async def test_events_naming_different_target_servers_stay_apart(kb: KnowledgeBa
     ]
 
 
+@pytest.mark.lab
 async def test_a_site_scope_without_a_target_examines_every_server_of_the_named_site(
     two_servers: RunningLab, kb: KnowledgeBase
 ) -> None:
