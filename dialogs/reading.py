@@ -74,9 +74,12 @@ _VOCABULARY = (
     "cloud", "users", "free/busy", "freebusy", "details",
 )  # fmt: skip
 _KEEP = frozenset(
-    "alice erin carol bjorn dave frank since their there these those other about after again where which "
-    "while would could should cannot users people staff showing shows shown seeing white slashes lines "
-    "hashed hatched grey gray blank empty error errors every either within their theirs".split(" ")
+    re.findall(
+        r"\S+",
+        "since their there these those other about after again where which while would could should cannot "
+        "users people staff showing shows shown seeing white slashes lines hashed hatched grey gray blank empty "
+        "error errors every either within theirs",
+    )
 )
 
 
