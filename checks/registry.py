@@ -27,6 +27,7 @@ IMPLEMENTATION_MODULES = (
     "checks.impl.probe",
     "checks.impl.events",
     "checks.impl.pair",
+    "checks.impl.people",
 )
 
 
