@@ -18,7 +18,7 @@ from checks.safety import check_anr
 from checks.values import ev
 from knowledge.validators import ValueProblem, check_smtp
 
-__all__ = ["MAX_QUERIES", "MAX_CANDIDATES"]
+__all__ = ["MAX_CANDIDATES", "MAX_QUERIES"]
 
 MAX_QUERIES = 4
 MAX_CANDIDATES = 8
