@@ -23,6 +23,7 @@ __all__ = [
     "Person",
     "Reading",
     "asks_explanation",
+    "describes_a_pair",
     "is_correction",
     "read_message",
     "symptom_of",
@@ -629,6 +630,12 @@ def read_message(text: str, roster: Iterable[str] = ()) -> Reading:
         correction=is_correction(bounded),
         sites=tuple(dict.fromkeys(name for name, _ in _sites_named(bounded))),
     )
+
+
+def describes_a_pair(text: str) -> bool:
+    """Whether a line says who cannot see whom ("carol can't see erin:"), as a sentence above a paste does."""
+    lowered, _ = _normalised(text[:MAX_READ])
+    return bool(_VIEW.search(lowered))
 
 
 def is_correction(text: str) -> bool:

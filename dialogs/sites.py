@@ -13,7 +13,7 @@ from dialogs.understand import is_no, is_skip, is_yes, read_site
 from knowledge.model import TreeNode
 from knowledge.validators import ValueProblem
 
-__all__ = ["LOOKUP_CHECK", "answer_sites", "ask_sites"]
+__all__ = ["LOOKUP_CHECK", "answer_sites", "ask_sites", "lookup_topology"]
 
 LOOKUP_CHECK = "topology"
 _WHO = ("requester", "target")
@@ -25,16 +25,20 @@ async def _ignore(_: ProgressEvent) -> None:
 
 async def _lookup(turn: Turn) -> dict[str, Any]:
     """The topology check for the current target, run once per target and kept in the state."""
-    target = turn.facts().get("target")
+    return await lookup_topology(turn, turn.facts().get("target"))
+
+
+async def lookup_topology(turn: Turn, target: Any, pair: str | None = None) -> dict[str, Any]:
+    """The topology check, run once for `target` (and `pair`, "requester|target", when given) and kept."""
     kept = turn.state["lookup"]
-    if kept and kept.get("for") == target:
+    if kept and kept.get("for") == target and (pair is None or kept.get("pair") == pair):
         return dict(kept)
     await turn.typing()
     results = await turn.services.runner.run(CheckRequest((LOOKUP_CHECK,), turn.facts()), _ignore)
     found = next((r for r in results if r.id == LOOKUP_CHECK), None)
     if found is None:
         found = CheckResult(LOOKUP_CHECK, "error", "The topology check did not report back.")
-    lookup = {**found.as_dict(), "for": target}
+    lookup = {**found.as_dict(), "for": target, "pair": pair or ""}
     turn.state["lookup"] = lookup
     return lookup
 

@@ -15,6 +15,8 @@ Shape (version 1):
                                        # answering the checks before the backends do
       "skipped": [node id, ...],       # optional questions the user skipped
       "lookup": CheckResult dict | null,   # the topology check run to resolve the AD sites
+      "reading": {"topic", "pending", "looked_up"} | null,  # plain words read, people still to pick
+                                       # (dialogs.people), the pair already looked up (dialogs.lookup_first)
       "results": [CheckResult dict] | null,   # every check of the last run (null: not run yet)
       "conclusion": {"cause": id | null, "title": str, "confidence": float, "runbook_url": str} | null,
       "escalation": {"where": str | null, "tried": str} | null,
@@ -45,7 +47,16 @@ __all__ = [
 VERSION = 1
 MAX_HISTORY = 30
 # What an answer can change; "back" restores exactly these.
-SNAPSHOT_KEYS = ("awaiting", "said", "pasted", "paste_excerpt", "command_output", "skipped", "lookup")
+SNAPSHOT_KEYS = (
+    "awaiting",
+    "said",
+    "pasted",
+    "paste_excerpt",
+    "command_output",
+    "skipped",
+    "lookup",
+    "reading",
+)
 
 
 class StateError(ValueError):
@@ -69,6 +80,7 @@ def new_state(user_id: str = "", user_name: str = "") -> State:
         "command_output": [],
         "skipped": [],
         "lookup": None,
+        "reading": None,
         "results": None,
         "conclusion": None,
         "escalation": None,

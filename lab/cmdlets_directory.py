@@ -128,8 +128,8 @@ def recipients(call: Call) -> Iterable[PsObject | ErrorInfo]:
     rows = _all_recipients(call)
     anr = call.text("Anr")
     if anr is not None:
-        wanted = " ".join(anr.lower().split())
-        return [r for r in rows if wanted and _anr_matches(r, wanted)]
+        text = " ".join(anr.lower().split())
+        return [r for r in rows if text and _anr_matches(r, text)]
     found_filter = call.text("Filter")
     if found_filter is not None:
         clauses = [(m[1], m[2]) for m in _CLAUSE.finditer(found_filter)]
