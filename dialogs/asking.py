@@ -16,7 +16,7 @@ from dialogs.people import PICK, answer_pick, ask_pending, read_plainly
 from dialogs.reading import asks_explanation, is_correction
 from dialogs.running import conclude, run_checks
 from dialogs.sites import answer_sites, ask_sites
-from dialogs.state import push_snapshot
+from dialogs.state import asking, push_snapshot
 from dialogs.turn import Turn
 from dialogs.understand import is_skip
 from knowledge.model import TreeNode
@@ -28,7 +28,7 @@ _QUESTION_KINDS = ("choice", "pair", "sites", "text")
 
 
 async def ask(turn: Turn, node: TreeNode, note: str = "") -> None:
-    turn.state["phase"] = "asking"
+    asking(turn.state)
     if node.kind == "sites":
         await ask_sites(turn, node, note)
         return
@@ -56,24 +56,24 @@ async def advance(turn: Turn, note: str = "") -> None:
 def _apply(turn: Turn, learned: Learned) -> None:
     state = turn.state
     push_snapshot(state)
-    state["said"].update(learned.answer)
+    state.said.update(learned.answer)
     for fact, value in learned.ahead.items():
-        state["said"].setdefault(fact, value)
+        state.said.setdefault(fact, value)
     if learned.paste.facts:
-        state["pasted"] = {**state["pasted"], **learned.paste.facts}
+        state.pasted = {**state.pasted, **learned.paste.facts}
     if learned.paste.excerpt:
-        state["paste_excerpt"] = learned.paste.excerpt
+        state.paste_excerpt = learned.paste.excerpt
     if learned.command_output:
-        state["command_output"] = [*state["command_output"], *learned.command_output]
+        state.command_output = [*state.command_output, *learned.command_output]
 
 
 async def absorb(turn: Turn, node: TreeNode | None, text: str) -> str:
     """Learn from a typed message; returns the re-prompt reason for `node` ("" when it was answered)."""
     learned = learn(turn, node, text)
-    prior = set(turn.state["said"])
+    prior = set(turn.state.said)
     problem = await _absorb(turn, learned)
-    before = {k: turn.state["said"].get(k) for k in ("symptom", "scope", "requester", "target")}
-    fresh = set(turn.state["said"]) - prior
+    before = {k: turn.state.said.get(k) for k in ("symptom", "scope", "requester", "target")}
+    fresh = set(turn.state.said) - prior
     # A pair typed with a bad address is re-asked whole, as the validator says, not half taken.
     typed_pair = node is not None and node.kind == "pair" and bool(problem) and "@" in text
     plainly = await read_plainly(
@@ -81,8 +81,8 @@ async def absorb(turn: Turn, node: TreeNode | None, text: str) -> str:
     )
     if plainly:
         await turn.say(plainly)
-    answered = node is not None and all(turn.state["said"].get(f) for f in node.asks)
-    moved = any(turn.state["said"].get(k) != v for k, v in before.items())
+    answered = node is not None and all(turn.state.said.get(f) for f in node.asks)
+    moved = any(turn.state.said.get(k) != v for k, v in before.items())
     # A choice the message did not answer may still have been answered by what it said (the people, whose
     # lookup gives the symptom); a pair, a site or an error text keeps its own reason.
     if answered or (moved and (node is None or node.kind == "choice")):
@@ -91,7 +91,7 @@ async def absorb(turn: Turn, node: TreeNode | None, text: str) -> str:
 
 
 async def _absorb(turn: Turn, learned: Learned) -> str:
-    said = turn.state["said"]
+    said = turn.state.said
     news = {} if learned.paste.is_paste else {k: v for k, v in learned.ahead.items() if k not in said}
     if learned.anything:
         _apply(turn, learned)
@@ -136,13 +136,13 @@ async def _submitted(turn: Turn, node: TreeNode) -> str:
         if choice not in allowed:
             return "That choice is not one I offered; pick one of the buttons."
         push_snapshot(turn.state)
-        turn.state["said"][node.asks[0]] = choice
+        turn.state.said[node.asks[0]] = choice
         return ""
     if node.kind == "pair":
         answer, problem = _pair_from_inputs(node, value)
         if answer:
             push_snapshot(turn.state)
-            turn.state["said"].update(answer)
+            turn.state.said.update(answer)
         return problem
     if node.kind == "sites":
         reason = await answer_sites(turn, node, str(value.get("site") or ""), str(value.get("value") or ""))
@@ -175,20 +175,20 @@ async def _skip(turn: Turn, node: TreeNode) -> str:
         return "This question cannot be skipped: I need it to choose the checks."
     push_snapshot(turn.state)
     if node.kind == "text":
-        turn.state["said"]["pasted"] = False
+        turn.state.said["pasted"] = False
     else:
-        turn.state["skipped"] = [*turn.state["skipped"], node.id]
+        turn.state.skipped = [*turn.state.skipped, node.id]
     return ""
 
 
 async def answer(turn: Turn) -> None:
     """Take the inbound as the answer to the question awaiting one, then move on or re-prompt."""
-    awaiting = turn.state["awaiting"] or {}
+    awaiting = turn.state.awaiting
     text = turn.inbound.text
-    if awaiting.get("node") == PICK:
+    if awaiting is not None and awaiting.node == PICK:
         await _picked(turn, text)
         return
-    node = turn.node(awaiting.get("node", ""))
+    node = turn.node(awaiting.node or "") if awaiting else None
     if node is None:
         await advance(turn)
         return
@@ -199,6 +199,7 @@ async def answer(turn: Turn) -> None:
     if not turn.action and is_correction(text) and node.kind != "text":
         await advance(turn, await absorb(turn, None, text))
         return
+    text = turn.inbound.text
     if turn.action:
         if turn.inbound.value.get("node") != node.id:
             await advance(turn, "That button belongs to an earlier question; here is the current one.")

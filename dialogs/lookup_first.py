@@ -46,7 +46,7 @@ def _where(facts: dict[str, Any], who: str, address: str) -> str:
 
 async def look_up_pair(turn: Turn) -> None:
     """When the requester and the target are known and not looked up yet: look them up and apply it."""
-    said = turn.state["said"]
+    said = turn.state.said
     requester, target = said.get("requester"), said.get("target")
     if not (requester and target):
         return
@@ -55,9 +55,10 @@ async def look_up_pair(turn: Turn) -> None:
     if state.get("looked_up") == key:
         return
     state["looked_up"] = key
-    lookup = await lookup_topology(turn, target, key)
-    facts: dict[str, Any] = lookup.get("facts") or {}
-    if lookup.get("status") == "error" or not facts.get("target.location"):
+    turn.state.lookup = None  # the pair changed (a new requester too): what was looked up is not theirs
+    lookup = await lookup_topology(turn)
+    facts: dict[str, Any] = dict(lookup.facts or {})
+    if lookup.status == "error" or not facts.get("target.location"):
         return  # the sites question asks, as before
     places = [_where(facts, who, str(said[who])) for who in ("requester", "target")]
     lines = [f"I looked them up: {'; '.join(p for p in places if p)}."]
@@ -75,6 +76,6 @@ async def look_up_pair(turn: Turn) -> None:
     for fact in ("requester.site", "target.site"):
         if facts.get(fact):
             said[fact] = facts[fact]
-    if facts.get("target.location") == "online" and "sites" not in turn.state["skipped"]:
-        turn.state["skipped"] = [*turn.state["skipped"], "sites"]  # a cloud mailbox has no AD site to ask
+    if facts.get("target.location") == "online" and "sites" not in turn.state.skipped:
+        turn.state.skipped = [*turn.state.skipped, "sites"]  # a cloud mailbox has no AD site to ask
     await turn.say(" ".join(lines))

@@ -6,7 +6,7 @@ words), the scope, and the people, which are looked up in the directory (`direct
 carol@contoso.com?"; nobody found is said, and the address asked for. A person is never dropped silently: each
 one named is either resolved, asked about, or named in what the bot says.
 
-State: `state["reading"]` = {"topic": str, "pending": [{role, query, how, candidates}]} (None before any).
+State: `state.reading` = {"topic": str, "pending": [{role, query, how, candidates}], "looked_up": str}.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from checks.api import CheckRequest, ProgressEvent
 from dialogs.api import Card
 from dialogs.cards import card, heading, submit, subtle, text
 from dialogs.reading import Person, Reading, describes_a_pair, read_message, symptom_of
-from dialogs.state import push_snapshot
+from dialogs.state import asking, push_snapshot
 from dialogs.turn import Turn
+from knowledge.jsonvalue import JsonValue
 from knowledge.model import TreeNode
 from knowledge.validators import ValueProblem, check_smtp
 
@@ -39,10 +40,7 @@ _WORDS = {"requester": "who cannot see", "target": "whose free/busy"}
 
 
 def reading_state(turn: Turn) -> dict[str, Any]:
-    found = turn.state.get("reading")
-    if not isinstance(found, dict):
-        found = {"topic": "", "pending": []}
-        turn.state["reading"] = found
+    found = turn.state.reading
     found.setdefault("topic", "")
     found.setdefault("pending", [])
     return found
@@ -59,7 +57,8 @@ async def _quiet(_: ProgressEvent) -> None:
 async def _directory(turn: Turn, queries: list[str]) -> dict[str, dict[str, Any]] | None:
     """The directory's records by query; None when it could not be searched (no backend, an error)."""
     await turn.typing()
-    request = CheckRequest((LOOKUP_NAMES,), {"people.query": queries})
+    asked: list[JsonValue] = list(queries)
+    request = CheckRequest((LOOKUP_NAMES,), {"people.query": asked})
     results = await turn.services.runner.run(request, _quiet)
     result = next((r for r in results if r.id == LOOKUP_NAMES), None)
     records = (result.facts or {}).get("people.found") if result is not None else None
@@ -101,7 +100,7 @@ def _candidate_line(candidate: dict[str, Any]) -> str:
 
 async def _resolve(turn: Turn, wanted: list[tuple[str, Person]]) -> list[str]:
     """Look the people up; resolved ones go into `said`, open ones into pending. Returns lines to say."""
-    said = turn.state["said"]
+    said = turn.state.said
     queries = list(dict.fromkeys(p.text for _, p in wanted))[:4]
     records = await _directory(turn, queries)
     lines: list[str] = []
@@ -156,7 +155,7 @@ async def read_plainly(
         first = text.strip().split("\n", 1)[0]
         text = first if len(first) <= 300 and describes_a_pair(first) else ""
     reading = read_message(text)
-    said = turn.state["said"]
+    said = turn.state.said
     state = reading_state(turn)
     lines: list[str] = []
     if reading.topic:
@@ -220,7 +219,7 @@ async def ask_pending(turn: Turn, note: str = "") -> bool:
     waiting = pending(turn)
     if not waiting:
         return False
-    turn.state["phase"] = "asking"
+    asking(turn.state)
     turn.awaiting(PICK, waiting[0]["role"])
     await turn.send(pick_card(waiting[0], note))
     return True
@@ -248,13 +247,13 @@ async def answer_pick(turn: Turn, choice: str | None, typed: str) -> str:
                 address = str(item["candidates"][int(number) - 1]["address"])
     if address:
         push_snapshot(turn.state)
-        turn.state["said"][role] = address
+        turn.state.said[role] = address
         reading_state(turn)["pending"] = waiting[1:]
         return ""
     if choice == "" or typed.strip():
         # "None of these" or a typed answer that is not a pick: read it as a new name or address for the role.
         reading_state(turn)["pending"] = waiting[1:]
-        turn.state["said"].pop(role, None)
+        turn.state.said.pop(role, None)
         if typed.strip():
             reading = read_message(typed)
             person = next(iter(reading.people), None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from checks.errors import Refused
@@ -17,7 +19,9 @@ async def test_names_aliases_and_addresses_are_found_with_where_they_live(
     queries = ["Alice", "bjorn", "carol@contso.com", "erin@contoso.com"]
     result = (await run_on_lab(lab, kb, {"people.query": queries}, "directory-names"))["directory-names"]
     assert result.status == "ok", result.summary
-    found = {r["query"]: r for r in result.facts["people.found"]}
+    records = result.facts["people.found"]
+    assert isinstance(records, list)
+    found: dict[str, Any] = {str(r["query"]): r for r in records if isinstance(r, dict)}
     assert found["Alice"]["how"] == "name"
     assert found["Alice"]["candidates"] == [
         {"address": "alice@contoso.com", "name": "Alice Martin", "location": "online"}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from checks.api import CheckRequest, CheckResult, Progress, ProgressEvent
 from dialogs.testing import FakeCheckRunner
+from knowledge.jsonvalue import JsonValue
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,15 @@ def _anr(text: str) -> list[Box]:
     return [
         b
         for b in PEOPLE
-        if any(f.startswith(wanted) for f in (b.address.casefold(), *b.name.casefold().split(), b.name.casefold()))
+        if any(
+            f.startswith(wanted)
+            for f in (b.address.casefold(), *b.name.casefold().split(), b.name.casefold())
+        )
     ]
 
 
-def _record(query: str) -> dict[str, object]:
-    def row(box: Box) -> dict[str, str]:
+def _record(query: str) -> JsonValue:
+    def row(box: Box) -> JsonValue:
         return {"address": box.address, "name": box.name, "location": box.location}
 
     if "@" in query:
@@ -60,7 +64,11 @@ class DirectoryRunner(FakeCheckRunner):
     async def run(self, request: CheckRequest, progress: Progress) -> list[CheckResult]:
         own = [c for c in request.check_ids if c in ("directory-names", "topology")]
         rest = [c for c in request.check_ids if c not in own]
-        out = await super().run(CheckRequest(tuple(rest), request.facts, request.pasted), progress) if rest else []
+        out = (
+            await super().run(CheckRequest(tuple(rest), request.facts, request.pasted), progress)
+            if rest
+            else []
+        )
         if not rest:
             self.requests.append(request)
         for check_id in own:
@@ -73,11 +81,12 @@ class DirectoryRunner(FakeCheckRunner):
     def _directory(self, request: CheckRequest) -> CheckResult:
         if not self.directory:
             return CheckResult("directory-names", "skipped", "No Exchange backend is configured.")
-        found = [_record(str(q)) for q in request.facts.get("people.query") or []]
+        asked = request.facts.get("people.query")
+        found: list[JsonValue] = [_record(str(q)) for q in asked] if isinstance(asked, list) else []
         return CheckResult("directory-names", "ok", "Looked up.", facts={"people.found": found})
 
     def _topology(self, request: CheckRequest) -> CheckResult:
-        facts: dict[str, object] = {}
+        facts: dict[str, JsonValue] = {}
         for role in ("requester", "target"):
             box = next((b for b in PEOPLE if b.address == request.facts.get(role)), None)
             if box is None:

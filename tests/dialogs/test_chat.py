@@ -13,7 +13,7 @@ import pytest
 
 from dialogs.engine import TriageConversation
 from knowledge.loader import load_knowledge
-from knowledge.reader import read_error_text
+from knowledge.reader.error_text import read_error_text
 from tests.dialogs.scenarios import paste, seed_000
 from triage.chat import ChatSession, chat
 from triage.chat_render import render_card
@@ -186,4 +186,5 @@ async def test_in_the_terminal_command_output_pasted_after_the_result_goes_to_th
     assert "bot: I read the output of Get-FederationTrust." in shown
     rerun = runner.requests[-1]
     assert rerun.check_ids == ("federation-trust",)
-    assert rerun.pasted[0]["rows"][0]["OrgPrivCertificate"] == "3226500C943B6235AEB493A307F084710FD1D5D0"
+    section: Any = rerun.pasted[0]
+    assert section["rows"][0]["OrgPrivCertificate"] == "3226500C943B6235AEB493A307F084710FD1D5D0"

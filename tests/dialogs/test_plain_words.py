@@ -3,7 +3,7 @@ corrections, explanations on request and a symptom the lookup contradicts."""
 
 from __future__ import annotations
 
-from checks.api import CheckResult
+from checks.api import CheckRequest, CheckResult
 from tests.dialogs.directory import DirectoryRunner
 from tests.dialogs.harness import Chat, actions_of, card_text
 from tests.dialogs.scenarios import paste, seed_000, seed_001
@@ -44,7 +44,10 @@ async def test_names_in_plain_words_are_looked_up_and_nothing_the_lookup_answers
     assert said["target"] == "bjorn@contoso.com"
     assert said["symptom"] == "freebusy-cloud-to-onprem"
     assert said["target.site"] == "Branch"
-    assert "I looked them up: alice@contoso.com is in Exchange Online; bjorn@contoso.com is on-premises, on EX03 in site Branch." in chat.texts()
+    assert (
+        "I looked them up: alice@contoso.com is in Exchange Online; bjorn@contoso.com is on-premises, on EX03 in site Branch."
+        in chat.texts()
+    )
     assert "could not match" not in chat.shown()
     assert chat.awaiting() == "scope"
     await _skip_to_result(chat)
@@ -102,7 +105,9 @@ async def test_a_name_nobody_has_is_said_and_its_address_asked_for() -> None:
 async def test_with_no_directory_addresses_are_taken_as_typed_and_names_asked_for() -> None:
     chat = Chat(runner=DirectoryRunner(list(seed_000().results.values()), directory=False))
     await chat.say("Carol can't see alice@contoso.com")
-    assert "I could not look Carol up in the directory; give me who cannot see's email address." in chat.texts()
+    assert (
+        "I could not look Carol up in the directory; give me who cannot see's email address." in chat.texts()
+    )
     assert chat.state["said"]["target"] == "alice@contoso.com"
 
 
@@ -170,9 +175,7 @@ async def test_help_lists_what_the_bot_understands_with_examples() -> None:
 def test_the_fake_directory_answers_like_the_check() -> None:
     # The records DirectoryRunner gives have the shape checks/impl/people.py gives (see tests/checks/test_people.py).
     runner = _runner()
-    result = runner._directory(  # noqa: SLF001 - the fake's own answer, checked against the real shape
-        type("R", (), {"facts": {"people.query": ["Alice"]}})()  # type: ignore[arg-type]
-    )
+    result = runner._directory(CheckRequest(("directory-names",), {"people.query": ["Alice"]}))
     assert isinstance(result, CheckResult)
     assert result.facts["people.found"] == [
         {

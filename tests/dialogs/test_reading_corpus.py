@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from dialogs.reading import Reading, read_message
-from lab.scenario import load_scenario
+from lab.scenario.load import load_scenario
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 FIELDS = ("people", "direction", "symptom", "scope", "correction")

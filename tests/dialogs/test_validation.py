@@ -6,7 +6,7 @@ import pytest
 
 from checks.api import CheckResult
 from dialogs.testing import FakeCheckRunner
-from knowledge.reader import MAX_PASTE_BYTES
+from knowledge.reader.error_text import MAX_PASTE_BYTES
 from tests.dialogs.harness import Chat, card_text
 from tests.dialogs.scenarios import healthy, paste, seed_000
 

@@ -1,0 +1,136 @@
+"""Filling a remediation's commands with the values the facts give, safely quoted for PowerShell."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from knowledge.conditions import FactsView
+from knowledge.jsonvalue import JsonObject, json_list
+from knowledge.model import Remediation, RemediationParam
+from knowledge.validators import (
+    ValueProblem,
+    check_domain,
+    check_server,
+    check_smtp,
+    check_thumbprint,
+    check_url,
+)
+
+__all__ = ["FilledRemediation", "check_param_value", "fill_remediation", "powershell_literal"]
+
+_BARE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/\\-]*$")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9]+)\}")
+# PowerShell treats the typographic single quotes as quote characters too.
+_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+
+def powershell_literal(value: str) -> str:
+    """`value` as a PowerShell argument: bare when it is plainly safe, otherwise a single-quoted string."""
+    if _BARE.match(value):
+        return value
+    quoted = "".join(c + c if c in _SINGLE_QUOTES else c for c in value)
+    return f"'{quoted}'"
+
+
+def _check_site(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}", value):
+        raise ValueProblem(f"'{value[:64]}' is not an AD site name.")
+    return value
+
+
+def _check_text(value: str) -> str:
+    if len(value) > 256 or any(not c.isprintable() for c in value):
+        raise ValueProblem("the value is too long or has control characters")
+    return value
+
+
+_CHECKERS: dict[str, Callable[[str], str]] = {
+    "server": check_server,
+    "servers": check_server,
+    "thumbprint": check_thumbprint,
+    "url": check_url,
+    "smtp": check_smtp,
+    "domain": check_domain,
+    "domains": check_domain,
+    "site": _check_site,
+    "text": _check_text,
+    "identity": _check_text,
+}
+
+
+@dataclass(frozen=True)
+class FilledRemediation:
+    id: str
+    summary: str
+    changes: bool
+    risk: str
+    commands: list[str]
+    verify: list[str]
+    parameters: dict[str, list[str]]
+    missing: list[str] = field(default_factory=list)
+    notes: str = ""
+    docs: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> JsonObject:
+        return {
+            "id": self.id,
+            "summary": self.summary,
+            "changes": self.changes,
+            "risk": self.risk,
+            "commands": json_list(self.commands),
+            "verify": json_list(self.verify),
+            "parameters": {name: json_list(values) for name, values in self.parameters.items()},
+            "missing": json_list(self.missing),
+            "notes": self.notes,
+            "docs": json_list(self.docs),
+        }
+
+
+def _param_values(param: RemediationParam, facts: FactsView) -> list[str]:
+    """The quoted values for one parameter, or [] when the facts cannot fill it safely."""
+    raw = facts.get(param.fact)
+    items = raw if isinstance(raw, list) else ([] if raw is None else [raw])
+    values = []
+    for item in items:
+        try:
+            checked = _CHECKERS[param.type](str(item))
+        except ValueProblem:
+            continue
+        values.append(powershell_literal(param.format.replace("{value}", checked)))
+    return values if param.type in ("servers", "domains") else values[:1]
+
+
+def _expand(line: str, values: dict[str, list[str]]) -> list[str]:
+    names = list(dict.fromkeys(_PLACEHOLDER.findall(line)))
+    choices = [values.get(name) or [f"<{name}>"] for name in names]
+    out = []
+    for combination in itertools.product(*choices):
+        filled = line
+        for name, value in zip(names, combination, strict=True):
+            filled = filled.replace("{" + name + "}", value)
+        out.append(filled)
+    return out
+
+
+def fill_remediation(remediation: Remediation, facts: FactsView) -> FilledRemediation:
+    values = {p.name: _param_values(p, facts) for p in remediation.params}
+    return FilledRemediation(
+        id=remediation.id,
+        summary=remediation.summary,
+        changes=remediation.changes,
+        risk=remediation.risk,
+        commands=[out for line in remediation.commands for out in _expand(line, values)],
+        verify=[out for line in remediation.verify for out in _expand(line, values)],
+        parameters={name: vals for name, vals in values.items() if vals},
+        missing=[name for name, vals in values.items() if not vals],
+        notes=remediation.notes,
+        docs=list(remediation.docs),
+    )
+
+
+def check_param_value(param_type: str, value: str) -> str:
+    """`value` validated as a remediation parameter of `param_type`; raises `ValueProblem`."""
+    return _CHECKERS[param_type](value)
