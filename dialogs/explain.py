@@ -3,7 +3,7 @@ what the question means and how to find the answer, then the question again."""
 
 from __future__ import annotations
 
-__all__ = ["EXAMPLES", "explanation"]
+__all__ = ["EXAMPLES", "explanation", "how_to_tell"]
 
 # node id -> (what it means, how to find out)
 _EXPLANATIONS: dict[str, tuple[str, str]] = {
@@ -59,3 +59,8 @@ def explanation(node_id: str) -> str:
         ("I need this to choose the right checks.", "Answer as best you can, or say skip if it is optional."),
     )
     return f"{meaning}\n\n{how}"
+
+
+def how_to_tell(node_id: str) -> str:
+    """Only the second line: how to find the answer."""
+    return explanation(node_id).split("\n\n", 1)[1]

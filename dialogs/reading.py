@@ -111,6 +111,10 @@ def _normalised(text: str) -> tuple[str, list[tuple[int, int]]]:
     shifts: list[tuple[int, int]] = []
     last = 0
     for match in _TOKEN.finditer(lowered):
+        before = lowered[match.start() - 1 : match.start()] if match.start() else ""
+        after = lowered[match.end() : match.end() + 2]
+        if before in ("@", ".") or after[:1] == "@" or (after[:1] == "." and after[1:].isalnum()):
+            continue  # part of an address or a host name: not a word to correct
         fixed = _corrected(match.group())
         if fixed == match.group():
             continue

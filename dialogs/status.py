@@ -6,7 +6,7 @@ from typing import Any
 
 from dialogs.api import Card
 from dialogs.cards import STATUS_ICONS, card, fact_set, heading, subtle, text
-from dialogs.explain import EXAMPLES, explanation
+from dialogs.explain import EXAMPLES, explanation, how_to_tell
 from dialogs.findings import results_of
 from dialogs.result_card import check_title
 from dialogs.turn import Turn
@@ -34,7 +34,8 @@ def _current(turn: Turn) -> Any:
 def help_text(turn: Turn) -> str:
     node = _current(turn)
     if node is not None:
-        about = f"{node.prompt}\n\n{explanation(node.id)}"
+        meaning = f"{node.help}\n\n{how_to_tell(node.id)}" if node.help else explanation(node.id)
+        about = f"{node.prompt}\n\n{meaning}"
         skip = " You can skip this one: say skip." if node.optional else ""
         return f"{about}{skip}\n\nAt any point: {COMMANDS}."
     if turn.state.phase == "done":

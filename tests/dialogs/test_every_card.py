@@ -22,6 +22,7 @@ from dialogs.cards import STATUS_ICONS, question_card, sites_confirm_card
 from dialogs.escalation import escalation_card, tried_prompt_card
 from dialogs.findings import Findings
 from dialogs.paste_back import output_prompt_card
+from dialogs.people import pick_card
 from dialogs.result_card import progress_card, result_card
 from dialogs.state import dump, load, new_state
 from dialogs.status import status_card
@@ -98,6 +99,27 @@ def sites_shapes() -> Iterator[tuple[str, Card]]:
     two = [("Requester alice@contoso.com", "Exchange Online"), *one]
     yield "one row", sites_confirm_card(node, one)
     yield "two rows, re-asked", sites_confirm_card(node, two, note="Please confirm.")
+
+
+def pick_shapes() -> Iterator[tuple[str, Card]]:
+    alice = {"address": "alice@contoso.com", "name": "Alice Martin", "location": "online"}
+    alan = {"address": "alan@contoso.com", "name": "Alan Moore", "location": "online"}
+    carol = {"address": "carol@contoso.com", "name": "Carol Díaz", "location": "onprem"}
+    yield (
+        "several",
+        pick_card({"role": "requester", "query": "Al", "how": "name", "candidates": [alice, alan]}),
+    )
+    yield (
+        "did you mean",
+        pick_card({"role": "requester", "query": "carol@contso.com", "how": "close", "candidates": [carol]}),
+    )
+    yield (
+        "close, several, noted",
+        pick_card(
+            {"role": "target", "query": "a@contso.com", "how": "close", "candidates": [alice, alan]},
+            note="Pick one.",
+        ),
+    )
 
 
 def progress_shapes() -> Iterator[tuple[str, Card]]:
@@ -184,6 +206,7 @@ def status_shapes() -> Iterator[tuple[str, Card]]:
 CATALOGUE: dict[str, Callable[[], Iterator[tuple[str, Card]]]] = {
     "question_card": question_shapes,
     "sites_confirm_card": sites_shapes,
+    "pick_card": pick_shapes,
     "progress_card": progress_shapes,
     "result_card": result_shapes,
     "tried_prompt_card": lambda: iter([("prompt", tried_prompt_card())]),

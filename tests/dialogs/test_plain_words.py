@@ -148,7 +148,7 @@ async def test_what_does_that_mean_explains_the_question_and_asks_it_again() -> 
     before = dict(chat.state["said"])
     for asked in ("what does that mean?", "idk", "how do I tell?", "?"):
         await chat.say(asked)
-        assert "only one person shows hash marks, it is only this pair" in chat.texts()
+        assert "if only one person shows hash marks, it is only this pair" in chat.texts()
         assert chat.awaiting() == "scope"
         assert "Who is affected?" in card_text(chat.last_card())
         assert chat.state["said"] == before
