@@ -81,7 +81,7 @@ async def walk(case: Walk) -> tuple[int, bool]:
     settings = _Settings("lab", case.scenario)
     state: dict[str, Any] = {}
     asked = 0
-    async with build_conversation(settings, _publish) as conversation:  # type: ignore[arg-type]
+    async with build_conversation(settings, _publish) as conversation:
         sent: list[Outbound] = []
 
         async def emit(outbound: Outbound) -> str | None:
@@ -95,8 +95,9 @@ async def walk(case: Walk) -> tuple[int, bool]:
             if state.get("phase") == "done":
                 return asked, True
             card = _question(sent)
-            awaiting = (state.get("awaiting") or {}).get("node")
-            if card is None or awaiting is None:
+            waiting = state.get("awaiting")
+            awaiting = waiting.get("node") if isinstance(waiting, dict) else None
+            if card is None or not isinstance(awaiting, str):
                 return asked, False
             asked += 1
             inbound = _answer(case, awaiting, card)
