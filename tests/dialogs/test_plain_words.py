@@ -184,3 +184,17 @@ def test_the_fake_directory_answers_like_the_check() -> None:
             "candidates": [{"address": "alice@contoso.com", "name": "Alice Martin", "location": "online"}],
         }
     ]
+
+
+async def test_in_a_group_chat_the_cards_say_to_mention_the_bot() -> None:
+    from dialogs.api import Inbound
+    from dialogs.manners import GROUP_HINT
+
+    chat = Chat(runner=_runner())
+    await chat.turn(Inbound("message", "group-1", conversation_type="groupChat", user_id="u-1", text="hi"))
+    shown = card_text(chat.last_card())
+    assert GROUP_HINT in shown
+    assert "You can also type your answer" not in shown
+    personal = Chat(runner=_runner())
+    await personal.say("hi")
+    assert "You can also type your answer" in card_text(personal.last_card())
