@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from checks.api import CheckResult, Evidence
 from checks.registry import registry
 from dialogs.card_budget import clip, fit_lines, size
-from dialogs.cards import card
 from dialogs.findings import Findings
 from dialogs.remedy_list import merge_remedies
 from dialogs.result_card import CARD_BYTES, Budget, _build, progress_card, result_card
@@ -148,9 +147,7 @@ def test_every_field_at_its_longest_is_built_again_smaller_and_still_fits() -> N
         Assessment(facts, {}, Inference([best, *others], ruled_out)), worst_results(value, value)
     )
     args = (KB, findings, value, URL, value)
-    assert (
-        serialized(card(*_build(*args, Budget(1.0)))) > CARD_BYTES
-    )  # the budgets at full scale are not enough
+    assert serialized(_build(*args, Budget(1.0))) > CARD_BYTES  # the budgets at full scale are not enough
     built = result_card(KB, findings, heading_text=value, runbook_url=URL, escalated_to=value)
     assert serialized(built) < LIMIT
     assert card_problems(built) == []

@@ -78,7 +78,7 @@ async def test_a_whole_seed_triage_in_the_terminal() -> None:
             '"""',
             paste("seed-000-event-4002.txt"),
             '"""',
-            "1",  # Open remediation: shows the link
+            "1",  # Open runbook: shows the link
             "2",  # Escalate
             "tried nothing yet",
             "quit",
@@ -98,7 +98,7 @@ async def test_a_whole_seed_triage_in_the_terminal() -> None:
     assert (
         "    Import-ExchangeCertificate -Server EX02 -FileData $export.FileData -Password $password" in shown
     )
-    assert "  1) Open remediation <file:///tmp/runbook.html>" in shown
+    assert "  1) Open runbook <file:///tmp/runbook.html>" in shown
     assert "open: file:///tmp/runbook.html" in shown
     assert "----- escalation (posted here: the terminal has no channel) -----" in shown
     assert "bot: I posted this triage to this terminal (printed above)" in shown

@@ -18,12 +18,14 @@ import pytest
 import dialogs
 from checks.api import CheckResult, Evidence
 from dialogs.api import Card, Inbound, Outbound
-from dialogs.cards import STATUS_ICONS, question_card, sites_confirm_card
+from dialogs.cards import STATUS_ICONS, question_card, sites_confirm_card, text
 from dialogs.escalation import escalation_card, tried_prompt_card
 from dialogs.findings import Findings
+from dialogs.manners import for_conversation
 from dialogs.paste_back import output_prompt_card
 from dialogs.people import pick_card
 from dialogs.result_card import progress_card, result_card
+from dialogs.result_layout import layered
 from dialogs.state import dump, load, new_state
 from dialogs.status import status_card
 from dialogs.testing import FakeCheckRunner
@@ -207,6 +209,15 @@ CATALOGUE: dict[str, Callable[[], Iterator[tuple[str, Card]]]] = {
     "question_card": question_shapes,
     "sites_confirm_card": sites_shapes,
     "pick_card": pick_shapes,
+    "for_conversation": lambda: iter(
+        [("group chat", for_conversation(question_card(KB, KB.node("scope")), "groupChat"))]
+    ),
+    "layered": lambda: iter(
+        [
+            ("top only", layered([text("Verdict")], [], [], [])),
+            ("collapsed details", layered([text("Verdict")], [text("Evidence")], [], [])),
+        ]
+    ),
     "progress_card": progress_shapes,
     "result_card": result_shapes,
     "tried_prompt_card": lambda: iter([("prompt", tried_prompt_card())]),
@@ -243,7 +254,7 @@ def test_the_shapes_differ_where_they_should() -> None:
     """The catalogue really reaches the branches it names (not one shape under several names)."""
     results = dict(result_shapes())
     assert "Likely cause:" in card_text(results["cause, link, escalated"])
-    assert "Open remediation" not in card_text(results["cause, runbook not published"])
+    assert "Open runbook" not in card_text(results["cause, runbook not published"])
     assert "Paste command output" in card_text(results["cause, runbook not published"])
     assert "Let me look anyway" not in card_text(results["no cause, no checks"])
     assert "The best lead so far" in card_text(results["weak lead only"])

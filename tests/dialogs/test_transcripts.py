@@ -48,7 +48,7 @@ async def test_seed_000_by_buttons_names_the_missing_certificate_and_the_server(
     assert f"-Thumbprint {FEDCERT}" in result
     assert "https://learn.microsoft.com/" in result
     open_url = [a for a in actions_of(chat.last_card()) if a["type"] == "Action.OpenUrl"]
-    assert open_url == [{"type": "Action.OpenUrl", "title": "Open remediation", "url": PUBLISHED_URL}]
+    assert open_url == [{"type": "Action.OpenUrl", "title": "Open runbook", "url": PUBLISHED_URL}]
     assert {a["title"] for a in actions_of(chat.last_card())} >= {"Escalate", "Start over"}
 
     runbook = chat.published[-1]

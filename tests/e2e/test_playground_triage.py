@@ -103,7 +103,7 @@ def test_the_remediation_link_opens_its_runbook(
     ui: PlaygroundPage, stack: Stack, result_card: str, broken: Broken
 ) -> None:
     ui.open_personal_chat()
-    link = ui.link("Open remediation")
+    link = ui.link("Open runbook")
     with ui.page.context.expect_page() as opened:
         link.click()
     runbook = opened.value
