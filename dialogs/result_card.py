@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from checks.api import CheckResult
 from dialogs.api import Card
@@ -252,7 +253,7 @@ def _build(
     runbook_url: str | None,
     escalated_to: str,
     budget: Budget,
-) -> Card:
+) -> dict[str, Any]:
     """The card within `budget`: the verdict, what to do now and the buttons on top; the evidence, the
     commands and the other causes collapsed below (`dialogs.result_layout`). The checks' list is on the
     progress card above it, not repeated here."""

@@ -17,7 +17,7 @@ DETAILS = "Evidence, commands and other causes"
 def what_to_do(findings: Findings, stuck: list[CheckResult], escalated_to: str) -> str:
     """One of: escalate to the Exchange team (with why), a step the helpdesk can take, or run and paste."""
     if escalated_to:
-        return f"Escalated to {escalated_to}: the Exchange team has everything below. Nothing else to do now."
+        return f"Escalated to {escalated_to}. The Exchange team has everything below; nothing else to do now."
     best = findings.best
     if best is None or not findings.confident:
         if stuck:

@@ -170,8 +170,12 @@ def test_with_every_check_down_and_short_summaries_every_command_comes_at_once()
 
 
 def test_commands_that_do_not_fit_come_on_the_next_card_once_the_first_checks_have_looked() -> None:
+    # Commands long enough (a long object name in each) that every check's cannot fit on one card.
     facts = worst_facts()
-    results = _every_check_down(facts)
+    results = [
+        CheckResult(c, "error", DOWN, remedy=remedy(c, facts) + f"\nGet-Something -Name '{c}-{'v' * 700}'")
+        for c in KB.checks
+    ]
     findings = Findings(assess(KB, said=facts), results)
     first = result_card(KB, findings, heading_text="Here is what I found.", runbook_url=URL, escalated_to="x")
     shown = card_text(first)

@@ -174,7 +174,7 @@ async def test_in_the_terminal_command_output_pasted_after_the_result_goes_to_th
         "usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com",
         "1",
         "skip",
-        "2",  # Paste command output (1 is Open remediation)
+        "3",  # Paste command output (1 is Open runbook, 2 Escalate)
         '"""',
         output,
         '"""',

@@ -258,7 +258,9 @@ def test_the_shapes_differ_where_they_should() -> None:
     assert "Paste command output" in card_text(results["cause, runbook not published"])
     assert "Let me look anyway" not in card_text(results["no cause, no checks"])
     assert "The best lead so far" in card_text(results["weak lead only"])
-    assert "No checks ran." in card_text(results["no cause, no checks"])
+    assert "Escalate to the Exchange team: I could not pin the cause down" in card_text(
+        results["no cause, no checks"]
+    )
     escalations = dict(escalation_shapes())
     assert "No cause matched what was found." in card_text(escalations["nothing known"])
     assert "Nothing reported." in card_text(escalations["nothing known"])
