@@ -29,6 +29,9 @@ def test_the_pair_and_the_fiddler_paste_reach_the_result_in_two_questions(ui: Pl
     card.wait_for(timeout=CHECKS_TIMEOUT_MS)
     ui.screenshot("12-seed-001-result")
     ui.screenshot("12-seed-001-result-card", of=card)
+    ui.press("Evidence, commands and other causes")
+    ui.wait_for_text("Evidence")
+    ui.screenshot("13-seed-001-result-details", of=card)
     asked = ui.page.locator(".ac-adaptiveCard", has_text="You can also type your answer").count()
     assert asked <= 2, f"{asked} questions before the result"
     shown = card.inner_text()

@@ -26,6 +26,7 @@ CHECKS_TIMEOUT_MS = 60_000
 TRIED = "Restarted IIS on the Branch servers"
 PLAIN = "Alice in Exchange Online can't see Bjorn's free/busy, Bjorn is in the Branch office"
 QUESTION_HINT = "You can also type your answer"
+DETAILS = "Evidence, commands and other causes"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,10 @@ def result_card(ui: PlaygroundPage, broken: Broken) -> str:
     card.wait_for(timeout=CHECKS_TIMEOUT_MS)
     ui.screenshot("04-result")
     ui.screenshot("04-result-card", of=card)
+    # The evidence, the filled commands and the other causes are one press away.
+    ui.press(DETAILS)
+    ui.wait_for_text("Evidence")
+    ui.screenshot("04-result-card-details", of=card)
     asked = ui.page.locator(".ac-adaptiveCard", has_text=QUESTION_HINT).count()
     assert asked <= 3, f"{asked} questions before the result"
     return card.inner_text()
