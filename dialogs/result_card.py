@@ -139,11 +139,11 @@ def _evidence_section(
     found = evidence_rows(kb, findings, best)
     rows = found[:MAX_EVIDENCE_ROWS]
     if rows:
-        pairs = [
-            (" · ".join(p for p in (row.source, row.server) if p), f"{row.property} = {row.value}")
-            for row in rows
-        ]
-        body.append(_rows(pairs, budget(2400)))
+        # Text blocks, not a fact set: a thumbprint or a URL wraps in full instead of being cut at the column.
+        each = budget(2400) // max(1, len(rows))
+        for row in rows:
+            where = " · ".join(p for p in (row.source, row.server) if p)
+            body.append(text(clip(f"{where}: {row.property} = {row.value}", each), size="Small"))
     return body + _more(len(found) - len(rows), "observations")
 
 
