@@ -198,3 +198,15 @@ async def test_in_a_group_chat_the_cards_say_to_mention_the_bot() -> None:
     personal = Chat(runner=_runner())
     await personal.say("hi")
     assert "You can also type your answer" in card_text(personal.last_card())
+
+
+async def test_the_words_a_new_user_tried_at_the_first_question_are_understood() -> None:
+    chat = Chat(runner=_runner())
+    await chat.say("hi")
+    await chat.say("idk… how do I tell?")
+    assert "tell me the two people" in chat.texts()
+    assert chat.awaiting() == "symptom" and chat.state["said"] == {}
+    await chat.say("both onprem i think")
+    assert "could not match" not in chat.shown()
+    assert chat.state["said"]["symptom"] == "freebusy-cross-site"
+    assert chat.awaiting() == "scope"
