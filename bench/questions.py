@@ -19,7 +19,8 @@ from dialogs.api import Inbound, Outbound
 from triage.app import build_conversation
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "tests" / "knowledge" / "seeds"
+PASTES = ROOT / "tests" / "knowledge" / "pastes"
+EXAMPLE = ROOT / "triage" / "examples" / "seed-000-event-4002.txt"
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,8 @@ def _answer(case: Walk, node: str, card: dict[str, Any]) -> Inbound:
     if node == "sites":
         return press(action="answer", node=node, value="confirm")
     if node == "error-text":
-        text = (SEEDS / case.paste).read_text(encoding="utf-8")
+        path = EXAMPLE if case.paste == EXAMPLE.name else PASTES / case.paste
+        text = path.read_text(encoding="utf-8")
         return Inbound("message", "bench", user_id="u", user_name="Helpdesk", text=text)
     if node in ("pair", "affected-user"):
         return Inbound("message", "bench", user_id="u", user_name="Helpdesk", text=case.pair)

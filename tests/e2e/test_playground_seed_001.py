@@ -3,16 +3,15 @@ to the result card in at most two questions (the lookup answers the direction, t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.e2e.playground_ui import PlaygroundPage
+from tests.texts import text_path
 
 pytestmark = pytest.mark.e2e
 
 SCENARIO = "seed-001-sharing-subscription"
-FIDDLER = Path(__file__).resolve().parents[1] / "knowledge" / "seeds" / "seed-001-fiddler.json"
+FIDDLER = text_path("seed-001-fiddler.json")
 FIRST = "carol@contoso.com can't see erin@contoso.com, only her"
 CHECKS_TIMEOUT_MS = 60_000
 
