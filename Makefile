@@ -44,9 +44,11 @@ $(KRB5_DEV) $(KDC):
 install: $(STAMP) $(NODE_STAMP) $(CHROMIUM) $(KDC)
 
 # The Teams-like client needs Node.js; without it `triage run` starts the terminal chat instead.
+# `make run SCENARIO=seed-001-sharing-subscription` picks another lab scenario (`triage lab list` lists them).
+SCENARIO ?= seed-000-federation-cert
 run: $(STAMP)
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_STAMP); fi
-	$(BIN)/triage run
+	$(BIN)/triage run --scenario $(SCENARIO)
 
 test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) $(KDC)
 	$(BIN)/ruff check .
