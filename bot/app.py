@@ -9,19 +9,12 @@ import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware, start_agent_process
-from microsoft_agents.hosting.core import (
-    AgentApplication,
-    AgentAuthConfiguration,
-    Connections,
-    OutboundHostValidator,
-    TurnState,
-)
+from microsoft_agents.hosting.core import AgentAuthConfiguration, Connections, OutboundHostValidator
 from pydantic import ValidationError
 
 from bot.access import AccessPolicy, GroupMembership
@@ -40,6 +33,7 @@ from bot.guard import GuardedConversation, MailboxScope
 from bot.host import TeamsHost, build_application
 from bot.links import Clock, LinkService, LinkSigner, PublishRunbook, load_link_keys
 from bot.retention import Retention, rules_from
+from bot.runtime import RUNTIME, Runtime
 from bot.settings import Settings, SettingsError
 from bot.storage import Store
 from bot.storage.factory import open_store
@@ -47,7 +41,7 @@ from bot.turns import TurnRunner, TurnSlots
 from bot.web import healthz, remediation
 from dialogs.api import Conversation
 
-__all__ = ["RUNTIME", "ConversationFactory", "Runtime", "create_app"]
+__all__ = ["ConversationFactory", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,21 +50,6 @@ logger = logging.getLogger(__name__)
 TURNS_IN_FLIGHT = 32
 
 ConversationFactory = Callable[[PublishRunbook], Conversation | AbstractAsyncContextManager[Conversation]]
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """What the request handlers need once the application has started."""
-
-    settings: Settings
-    store: Store
-    adapter: CloudAdapter
-    application: AgentApplication[TurnState]
-    links: LinkService
-    slots: TurnSlots
-
-
-RUNTIME = web.AppKey("runtime", Runtime)
 
 
 def create_app(

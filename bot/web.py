@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.links import ExpiredLink, TamperedLink, UnknownLink
 from bot.remediation_page import error_page, runbook_page
+from bot.runtime import RUNTIME
 
 __all__ = ["healthz", "remediation"]
 
@@ -33,8 +34,6 @@ def _version() -> str:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    from bot.app import RUNTIME
-
     runtime = request.config_dict[RUNTIME]
     return web.json_response(
         {
@@ -48,8 +47,6 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def remediation(request: web.Request) -> web.Response:
-    from bot.app import RUNTIME
-
     runtime = request.config_dict[RUNTIME]
     if _from_the_internet(request, runtime.settings.internet_host):
         # Runbook pages hold server names, thumbprints and internal URLs: only on the internal URL.
