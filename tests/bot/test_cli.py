@@ -59,6 +59,7 @@ def test_serve_builds_its_conversation_with_the_composition_root(monkeypatch: py
     monkeypatch.setattr(
         "triage.app.build_conversation", lambda settings, publish: ("built", settings.backend, publish)
     )
+    monkeypatch.setenv("TRIAGE_DEV_ANONYMOUS", "1")
     assert main(["serve"]) == 0
     assert served["conversation"] == ("built", "lab", "publish")
 

@@ -17,8 +17,7 @@ from dialogs.api import Inbound
 from dialogs.bounds import MAX_ANSWER, MAX_PASTE, bounded, collapse
 from dialogs.understand import command_of, match_scope, read_pair, read_site
 from tests.dialogs.harness import Chat
-from tests.dialogs.scenarios import seed_000
-from tests.dialogs.test_validation import _at, reprompt
+from tests.dialogs.test_validation import _at, _no_lookup, reprompt
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +28,7 @@ _CHILD = textwrap.dedent(
     from knowledge.loader import load_knowledge
     from tests.dialogs.harness import Chat
     from tests.dialogs.scenarios import seed_000
-    from tests.dialogs.test_validation import _at
+    from tests.dialogs.test_validation import _at, _no_lookup
 
     SPACES = " " * 20_000
     kb = load_knowledge()
@@ -53,13 +52,13 @@ _CHILD = textwrap.dedent(
     timed("symptom", lambda: match_symptom(kb, "free/busy" + SPACES + "x"))
 
     async def turns():
-        chat = Chat(runner=seed_000())
+        chat = Chat(runner=_no_lookup())
         await _at(chat, "sites")
-        await chat.say("no")
         start = time.perf_counter()
         await chat.say("Branch" + SPACES + "x")
         timings["turn-typed"] = time.perf_counter() - start
-        await chat.press("No, I'll type it")
+        chat = Chat(runner=_no_lookup())
+        await _at(chat, "sites")
         start = time.perf_counter()
         await chat.press("Next", site="Branch" + SPACES + "x")
         timings["turn-card"] = time.perf_counter() - start
@@ -112,18 +111,16 @@ def test_an_inbound_is_bounded_once_as_the_conversation_receives_it() -> None:
 
 
 async def test_a_site_typed_with_a_long_run_of_spaces_is_read_collapsed() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=_no_lookup())
     await _at(chat, "sites")
-    await chat.say("no")
     await chat.say("HQ" + " " * 20_000 + "2")
     assert "is not an AD site name" not in str(chat.state.get("awaiting"))
     assert chat.state["said"].get("target.site") == "HQ 2"
 
 
 async def test_a_card_site_of_spaces_gets_the_site_re_prompt() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=_no_lookup())
     await _at(chat, "sites")
-    await chat.press("No, I'll type it")
     await chat.press("Next", site=" " * 20_000 + "!")
     assert "is not an AD site name" in reprompt(chat)
 

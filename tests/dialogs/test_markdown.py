@@ -97,9 +97,6 @@ async def test_no_card_of_a_whole_triage_shows_a_users_link_or_formatting() -> N
     await chat.press("Cloud users cannot see on-premises free/busy")
     await chat.press("Everyone in that direction")
     await chat.say(f"usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com {EVIL}")
-    await chat.say("no")
-    await chat.say(f"Branch {EVIL}")  # a bad site name, quoted back in the re-prompt
-    await chat.say("Branch")
     await chat.say(paste("seed-000-event-4002.txt") + "\n" + EVIL + "\n**look here**")
     await chat.say("status")
     await chat.press("Escalate")
