@@ -10,7 +10,7 @@ KRB5_DEV := /usr/bin/krb5-config
 KDC := /usr/sbin/krb5kdc
 KRB5_PACKAGES := libkrb5-dev gcc krb5-kdc krb5-admin-server krb5-user
 
-.PHONY: run test install lint types unit lock clean
+.PHONY: run test install lint types unit lab reliability e2e lock clean
 
 $(STAMP): pyproject.toml constraints.txt | $(KRB5_DEV)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,8 +62,20 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# The suite by marker (pyproject.toml, tests/conftest.py): `make test` runs all of it.
+UNIT := not lab and not reliability and not e2e and not cli
+
 unit: $(STAMP) $(NODE_STAMP) $(KDC)
-	$(BIN)/pytest -q -m "not e2e"
+	$(BIN)/pytest -q -m "$(UNIT)"
+
+lab: $(STAMP) $(NODE_STAMP) $(KDC)
+	$(BIN)/pytest -q -m "(lab or cli) and not reliability and not e2e"
+
+reliability: $(STAMP) $(NODE_STAMP) $(KDC)
+	$(BIN)/pytest -q -m "reliability"
+
+e2e: $(STAMP) $(NODE_STAMP) $(KDC) $(CHROMIUM)
+	$(BIN)/pytest -q -m "e2e"
 
 lock: $(STAMP)
 	{ echo "# Resolved versions the set-up installs (make lock regenerates this file)."; \

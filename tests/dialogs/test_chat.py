@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dialogs.engine import TriageConversation
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
@@ -103,6 +105,8 @@ async def test_a_whole_seed_triage_in_the_terminal() -> None:
     assert published and published[0]["cause_id"] == "federation-cert-missing-on-site"
 
 
+@pytest.mark.cli
+@pytest.mark.lab
 def test_triage_chat_runs_a_seed_triage_against_the_embedded_lab(tmp_path: Path) -> None:
     typed = "\n".join(
         [
