@@ -13,8 +13,15 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware, start_agent_process
-from microsoft_agents.hosting.core import AgentApplication, AgentAuthConfiguration, Connections, TurnState
+from microsoft_agents.hosting.core import (
+    AgentApplication,
+    AgentAuthConfiguration,
+    ClaimsIdentity,
+    Connections,
+    TurnState,
+)
 from pydantic import ValidationError
 
 from bot.auth import (
@@ -26,6 +33,9 @@ from bot.auth import (
 )
 from bot.escalation import Escalations
 from bot.host import TeamsHost, build_application
+from bot.jobs import JobEngine, JobWorker
+from bot.jobs.queue import QueueJobs
+from bot.jobs.sqlite import JOBS_FILE, SqliteJobs
 from bot.links import Clock, LinkService, LinkSigner, PublishRunbook, load_link_key
 from bot.settings import Settings
 from bot.storage import Store
@@ -55,6 +65,8 @@ class Runtime:
     application: AgentApplication[TurnState]
     links: LinkService
     slots: TurnSlots
+    host: TeamsHost
+    worker: JobWorker
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -66,19 +78,22 @@ def create_app(
     *,
     connections: Callable[[AgentAuthConfiguration], Connections] | None = None,
     clock: Clock = time.time,
+    answer_seconds: float | None = None,
 ) -> web.Application:
     """Build the server for `conversation` (an object, or a factory given the runbook publisher).
 
     `connections` builds the token providers for outbound calls from the bot's identity (MSAL unless given:
     tests use a loopback identity provider);
-    `clock` drives link expiry.
+    `clock` drives link expiry and how long activity ids are kept (redelivery); `answer_seconds` how long an
+    activity's HTTP answer waits for its turn to finish (the settings' TRIAGE_ANSWER_WITHIN_MS unless given).
     """
     configuration = auth_configuration(settings)
     outbound = (connections or connection_manager)(configuration)
     adapter = CloudAdapter(connection_manager=outbound, host_validator=host_validator(settings))
 
     root = web.Application()
-    root.cleanup_ctx.append(_lifecycle(settings, conversation, adapter, outbound, clock))
+    wait = settings.answer_within_ms / 1000 if answer_seconds is None else answer_seconds
+    root.cleanup_ctx.append(_lifecycle(settings, conversation, adapter, outbound, clock, wait))
     root.router.add_get("/healthz", healthz)
     root.router.add_get("/remediation/{token}", remediation)
 
@@ -98,11 +113,20 @@ async def _messages(request: web.Request) -> web.StreamResponse:
     runtime = request.config_dict[RUNTIME]
     if request.content_type != "application/json":
         return web.json_response({"error": "Activities are JSON (application/json)"}, status=415)
-    problem = _shape_problem(await request.read())
+    body = await request.read()
+    problem = _shape_problem(body)
     if problem:
         logger.warning("refused an activity: %s", problem)
         return web.json_response({"error": f"Invalid activity: {problem}"}, status=400)
+    document = json.loads(body)
     try:
+        if TeamsHost.takes(document):
+            status, answer = await runtime.host.accept(Activity.model_validate(document), document)
+            return (
+                web.json_response(answer, status=status)
+                if answer is not None
+                else web.Response(status=status)
+            )
         async with runtime.slots.hold():
             response = await start_agent_process(request, runtime.application, runtime.adapter)
     except ValidationError as invalid:
@@ -151,9 +175,12 @@ def _lifecycle(
     adapter: CloudAdapter,
     connections: Connections,
     clock: Clock,
+    answer_seconds: float,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings)
+        engine: JobEngine | None = None
+        worker: JobWorker | None = None
         try:
             key = load_link_key(
                 settings.link_secret.get_secret_value() if settings.link_secret else None, settings.state_dir
@@ -162,15 +189,32 @@ def _lifecycle(
             links = LinkService(store, signer, settings.base_url, clock)
             async with _entered(conversation, links.publish) as handler:
                 escalations = Escalations(store, adapter, settings)
-                host = TeamsHost(store, TurnRunner(store, handler), escalations)
+                slots = TurnSlots(TURNS_IN_FLIGHT)
+                runner = TurnRunner(store, handler, seen_seconds=settings.seen_seconds, clock=clock)
+                host = TeamsHost(
+                    store,
+                    runner,
+                    escalations,
+                    adapter,
+                    identity=_identity(adapter, settings),
+                    slots=slots,
+                    answer_seconds=answer_seconds,
+                )
                 adapter.on_turn_error = host.on_error
                 application = build_application(host, connections)
-                app[RUNTIME] = Runtime(
-                    settings, store, adapter, application, links, TurnSlots(TURNS_IN_FLIGHT)
-                )
-                logger.info("bot ready: %s", _describe(settings, store))
-                yield
+                engine = await _open_jobs(settings, store, clock)
+                worker = JobWorker(engine, host.run_job, host.give_up, max_attempts=settings.job_attempts)
+                host.worker = worker
+                app[RUNTIME] = Runtime(settings, store, adapter, application, links, slots, host, worker)
+                await worker.start()
+                logger.info("bot ready: %s", _describe(settings, store, engine))
+                try:
+                    yield
+                finally:
+                    await worker.stop()
         finally:
+            if engine is not None:
+                await engine.close()
             await store.close()
 
     return lifecycle
@@ -192,11 +236,36 @@ async def _entered(
         yield built
 
 
-def _describe(settings: Settings, store: Store) -> str:
+async def _open_jobs(settings: Settings, store: Store, clock: Clock) -> JobEngine:
+    if settings.job_queue:
+        if settings.blob_connection_string is None:
+            raise ValueError("TRIAGE_JOB_QUEUE needs TRIAGE_BLOB_CONNECTION_STRING (one storage account)")
+        return await QueueJobs.open(
+            settings.blob_connection_string.get_secret_value(),
+            settings.job_queue,
+            store,
+            visibility_seconds=settings.job_visibility_seconds,
+            poll_seconds=settings.job_poll_seconds,
+            keep_seconds=settings.seen_seconds,
+            clock=clock,
+        )
+    return SqliteJobs(settings.state_dir / JOBS_FILE, keep_seconds=settings.seen_seconds, clock=clock)
+
+
+def _identity(adapter: CloudAdapter, settings: Settings) -> ClaimsIdentity:
+    """Who proactive turns run as: the bot's app id (claims-less when anonymous, local development only)."""
+    if settings.anonymous:
+        return ClaimsIdentity()
+    identity: ClaimsIdentity = adapter.create_claims_identity(settings.client_id)
+    return identity
+
+
+def _describe(settings: Settings, store: Store, engine: JobEngine) -> str:
     facts: Mapping[str, object] = {
         "auth": "anonymous (loopback only)" if settings.anonymous else f"bot {settings.client_id}",
         "tenants": len(settings.tenants) or "any",
         "storage": store.kind,
+        "jobs": f"queue {settings.job_queue}" if settings.job_queue else engine.kind,
         "backend": settings.backend,
         "outbound host check": "on" if settings.check_outbound_hosts else "off",
         "links": settings.base_url,
