@@ -241,9 +241,7 @@ class TurnRunner:
                 "activity %s in %s was handled already (redelivered); not handled again", activity_id, key
             )
             return emitter, "duplicate"
-        if activity_id:
-            seen[activity_id] = self._clock()
-        versions.host["seen"] = dict(sorted(seen.items(), key=lambda item: item[1])[-SEEN_LIMIT:])
+        versions.host["seen"] = _latest(seen)  # a checkpoint keeps the activity unseen: run again if we die
         work = asyncio.ensure_future(self._conversation.handle(state, inbound, emitter))
         try:
             try:
@@ -251,6 +249,8 @@ class TurnRunner:
             finally:
                 for task in watcher:
                     task.cancel()
+            if activity_id:
+                versions.host["seen"] = _latest({**seen, activity_id: self._clock()})
             await versions.commit(new_state, emitter.cards)
         except asyncio.CancelledError:
             if watcher and not watcher[0].cancelled() and watcher[0].done() and watcher[0].result():
@@ -284,6 +284,10 @@ def _seen(host: JsonDict, since: float) -> dict[str, float]:
     if not isinstance(seen, dict):
         return {}
     return {str(k): float(v) for k, v in seen.items() if isinstance(v, int | float) and v >= since}
+
+
+def _latest(seen: dict[str, float]) -> dict[str, float]:
+    return dict(sorted(seen.items(), key=lambda item: item[1])[-SEEN_LIMIT:])
 
 
 def _cards(document: JsonDict) -> dict[str, str]:
