@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, Literal
 
-from bot.outbound import Checkpoint, TurnEmitter
+from bot.outbound import Checkpoint, ConversationGone, TurnEmitter
 from bot.storage import ConflictError, JsonDict, Store
 from bot.storage.base import encode
 from dialogs.api import Conversation, Inbound, State
@@ -259,6 +259,8 @@ class TurnRunner:
             raise
         except ConflictError:
             return emitter, "conflict"
+        except ConversationGone:
+            return emitter, "failed"  # logged where it was found; nobody left to apologise to
         except Exception:
             reference = correlation_id()
             logger.exception("turn failed in conversation %s [ref %s]", inbound.conversation_id, reference)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from microsoft_agents.hosting.core import AgentAuthConfiguration, Connections
 
-from bot.app import ConversationFactory, create_app
+from bot.app import RUNTIME, ConversationFactory, create_app
 from bot.links import Clock
 from bot.settings import Settings
 from bot.testing.server import LoopbackServer, reserve_loopback_socket
@@ -30,6 +31,12 @@ class RunningBot:
     url: str
     settings: Settings
     session: aiohttp.ClientSession
+    app: web.Application | None = None
+
+    async def idle(self) -> None:
+        """Until every job this server runs has finished (its replies are posted)."""
+        if self.app is not None:
+            await self.app[RUNTIME].worker.idle()
 
     async def post(self, activity: dict[str, Any], *, token: str | None = None) -> BotResponse:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -52,6 +59,7 @@ async def running_bot(
     *,
     connections: Callable[[AgentAuthConfiguration], Connections] | None = None,
     clock: Clock | None = None,
+    answer_seconds: float | None = None,
 ) -> AsyncIterator[RunningBot]:
     """Serve the host on 127.0.0.1 (the settings' port is replaced by the one the system picked)."""
     sock = reserve_loopback_socket()
@@ -59,10 +67,13 @@ async def running_bot(
     options: dict[str, Any] = {"connections": connections}
     if clock is not None:
         options["clock"] = clock
-    server = LoopbackServer(create_app(settings, conversation, **options), sock)
+    if answer_seconds is not None:
+        options["answer_seconds"] = answer_seconds
+    app = create_app(settings, conversation, **options)
+    server = LoopbackServer(app, sock)
     url = await server.start()
     try:
         async with aiohttp.ClientSession() as session:
-            yield RunningBot(url, settings, session)
+            yield RunningBot(url, settings, session, app)
     finally:
         await server.stop()
