@@ -31,7 +31,7 @@ from bot.auth import (
     tenant_guard,
     unreadable_tokens_refused,
 )
-from bot.escalation import Escalations
+from bot.escalation_channel import Escalations
 from bot.host import TeamsHost, build_application
 from bot.jobs import JobEngine, JobWorker
 from bot.jobs.queue import QueueJobs

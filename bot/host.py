@@ -27,7 +27,7 @@ from microsoft_agents.hosting.core import (
     TurnState,
 )
 
-from bot.escalation import ChannelTarget, Escalations, team_key
+from bot.escalation_channel import ChannelTarget, Escalations, team_key
 from bot.inbound import Classified, classify
 from bot.jobs import Job, JobWorker
 from bot.outbound import ADAPTIVE_CARD, ConversationGone, TurnEmitter, card_activity
