@@ -65,9 +65,7 @@ class Settings(BaseModel):
     checks_config: Path | None = Field(None, alias="TRIAGE_CHECKS_CONFIG")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="TRIAGE_LOG_LEVEL")
     # Jobs (docs/bot-hosting.md): every activity is stored as a job and answered at once.
-    job_queue: str = Field(
-        "", alias="TRIAGE_JOB_QUEUE", pattern=r"^$|^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
-    )
+    job_queue: str = Field("", alias="TRIAGE_JOB_QUEUE", pattern=r"^$|^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
     job_attempts: int = Field(3, alias="TRIAGE_JOB_ATTEMPTS", ge=1, le=10)
     job_visibility_seconds: int = Field(30, alias="TRIAGE_JOB_VISIBILITY_SECONDS", ge=2, le=600)
     job_poll_seconds: float = Field(1.0, alias="TRIAGE_JOB_POLL_SECONDS", gt=0, le=60)
