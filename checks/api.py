@@ -79,7 +79,10 @@ class CheckRequest:
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    kind: Literal["started", "finished"]
+    """A check started or finished; or ("waiting", no check id) the triage waits for a remote session shared
+    with other triages, `title` saying for what ("" when the wait is over)."""
+
+    kind: Literal["started", "finished", "waiting"]
     check_id: str
     title: str
     result: CheckResult | None = None

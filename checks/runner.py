@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks.api import CheckRequest, CheckResult, CheckStatus, Progress, ProgressEvent
+from checks.backends.session_pool import SESSION_WAIT
 from checks.context import CheckContext, Finding
 from checks.errors import BackendError, NotConfigured, Refused
 from checks.memo import CallLog, Memo, memoize
@@ -57,6 +58,16 @@ class Runner:
         self.last_calls = CallLog()
 
     async def run(self, request: CheckRequest, progress: Progress) -> list[CheckResult]:
+        async def waiting(note: str) -> None:
+            await _tell(progress, ProgressEvent("waiting", "", note))
+
+        token = SESSION_WAIT.set(waiting)
+        try:
+            return await self._run(request, progress)
+        finally:
+            SESSION_WAIT.reset(token)
+
+    async def _run(self, request: CheckRequest, progress: Progress) -> list[CheckResult]:
         checks = registry()
         started = time.monotonic()
         try:

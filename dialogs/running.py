@@ -89,6 +89,16 @@ async def _run_with_progress(
 
     async def on_progress(event: ProgressEvent) -> None:
         # Checks start together; the card changes only when one finishes (each update is a Teams API call).
+        if event.kind == "waiting":
+            # Every remote session is busy with other triages: the running checks say they wait for one.
+            changed = False
+            for check_id, (status, title, summary) in rows.items():
+                if status == "running" and summary != event.title:
+                    rows[check_id] = (status, title, event.title)
+                    changed = True
+            if changed:
+                await turn.send(progress_card(list(rows.values()), finished=False), key)
+            return
         if event.kind == "started":
             rows[event.check_id] = ("running", check_title(kb, event.check_id), "")
             return

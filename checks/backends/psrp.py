@@ -300,7 +300,7 @@ def _key(settings: PsrpSettings) -> tuple[object, ...]:
 def _factory(settings: PsrpSettings) -> Callable[[int], SessionPool[_Connection]]:
     def make(limit: int) -> SessionPool[_Connection]:
         return SessionPool(
-            f"{settings.name} ({settings.where})",
+            f"{settings.name} session on {settings.where}",
             limit,
             lambda: _Connection(settings),
             _Connection.close,

@@ -95,7 +95,7 @@ class SessionPool(Generic[S]):
         note = SESSION_WAIT.get()
         if note is not None:
             await _tell(
-                note, f"waiting for a free {self.name} session ({self.limit} in use, shared by every triage)"
+                note, f"Waiting for a free {self.name} (all {self.limit} are busy with other triages)."
             )
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)

@@ -212,7 +212,7 @@ class WinrmHost:
 
         def make(limit: int) -> SessionPool[_Shell]:
             return SessionPool(
-                f"WinRM on {server}", limit, lambda: _Shell(settings, server, opened.append), _Shell.close,
+                f"WinRM shell on {server}", limit, lambda: _Shell(settings, server, opened.append), _Shell.close,
                 lambda shell: shell.failure is not None,
             )  # fmt: skip
 

@@ -20,6 +20,7 @@ from bot.storage.factory import SQLITE_FILE
 from bot.testing import LoopbackConnector, TeamsActivities, running_bot
 from dialogs.api import Emit, Inbound, Outbound, State
 from tests.bot.conversations import card
+from tests.dialogs.harness import card_problems
 
 PERSONAL = "a:personal-1"
 KEY = f"conv/msteams/{PERSONAL}"
@@ -301,3 +302,4 @@ async def test_a_job_that_failed_for_good_ends_with_a_card_saying_what_was_not_c
     text = str(message.cards)
     assert "I could not run the checks" in text and "None of the checks could be run" in text
     assert "bjorn@contoso.com" in text
+    assert card_problems(message.cards[0]) == []  # a valid Adaptive Card 1.5
