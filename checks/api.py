@@ -75,6 +75,7 @@ class CheckRequest:
     check_ids: tuple[str, ...]
     facts: Mapping[str, Any]
     pasted: tuple[Mapping[str, Any], ...] = ()
+    fresh: bool = False  # look again: no organisation settings from the shared cache (checks.org_cache)
 
 
 @dataclass(frozen=True)

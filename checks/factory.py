@@ -61,6 +61,7 @@ async def build_runner(
         kb=kb,
         check_seconds=limits.check_seconds,
         triage_seconds=limits.triage_seconds,
+        cache_seconds=limits.org_cache_seconds,
     )
 
 

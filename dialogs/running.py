@@ -70,12 +70,13 @@ async def rerun_checks(turn: Turn, check_ids: list[str]) -> None:
     key = f"progress-{state['id']}-{len(state['command_output'])}"
     others = [r for r in before if r.id not in check_ids]
     order = [r.id for r in before]
-    ran = {r.id: r for r in await _run_with_progress(turn, check_ids, others, order, key)}
+    # A second look (after command output was pasted, or a fix): nothing from the shared organisation cache.
+    ran = {r.id: r for r in await _run_with_progress(turn, check_ids, others, order, key, fresh=True)}
     state["results"] = [ran.get(r.id, r).as_dict() for r in before]
 
 
 async def _run_with_progress(
-    turn: Turn, planned: list[str], shown: list[CheckResult], order: list[str], key: str
+    turn: Turn, planned: list[str], shown: list[CheckResult], order: list[str], key: str, fresh: bool = False
 ) -> list[CheckResult]:
     """`planned` through the runner (with any pasted command output), one progress card updated in place;
     `shown` are results listed on the card as they are, every row in `order`."""
@@ -107,7 +108,7 @@ async def _run_with_progress(
         rows[event.check_id] = (status, check_title(kb, event.check_id), summary)
         await turn.send(progress_card(list(rows.values()), finished=False), key)
 
-    request = CheckRequest(tuple(planned), turn.facts(), tuple(state["command_output"]))
+    request = CheckRequest(tuple(planned), turn.facts(), tuple(state["command_output"]), fresh=fresh)
     returned = await turn.services.runner.run(request, on_progress) if planned else []
     by_id = {r.id: r for r in returned}
     ran = [by_id.get(c) or CheckResult(c, "error", "The check did not report back.") for c in planned]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from checks.api import CheckRequest, ProgressEvent
 from checks.errors import Unreachable
@@ -16,7 +17,7 @@ from tests.checks.conftest import run_checks
 from tests.checks.fake_org import NOW, PAIR, FakeOrg
 
 
-def _runner(ports: Ports, kb: KnowledgeBase, **limits: float) -> Runner:
+def _runner(ports: Ports, kb: KnowledgeBase, **limits: Any) -> Runner:
     return Runner(fixed_ports(ports), kb=kb, clock=lambda: NOW, **limits)
 
 
