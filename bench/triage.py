@@ -104,7 +104,11 @@ async def triage_rounds(scenario: Path, rounds: int) -> list[Round]:
                     if n:
                         stored = len(encode(state).encode("utf-8"))
                         first_reply, first_progress = last.first_reply or 0.0, last.first_progress or 0.0
-                        found.append(Round(last.seconds, first_reply, first_progress, ran, facts, stored))
+                        found.append(
+                            Round(
+                                last.settled or last.seconds, first_reply, first_progress, ran, facts, stored
+                            )
+                        )
     finally:
         await connector.stop()
     return found
@@ -126,7 +130,7 @@ async def alone(
             for check_id in check_ids:
                 loop = asyncio.get_running_loop()
                 began = loop.time()
-                await runner.run(CheckRequest((check_id,), facts), quiet)
+                await runner.run(CheckRequest((check_id,), facts, fresh=True), quiet)
                 seconds[check_id].append(loop.time() - began)
     return {check_id: statistics.median(values) for check_id, values in seconds.items()}
 

@@ -89,6 +89,7 @@ class PsrpServer:
         self.ntlm = NtlmAcceptor(ctx.credentials, _connected_server_name(ctx))
         self.peak_shells = 0  # the most shells one account held at once
         self.refused_shells = 0  # Creates refused for the account's shell limit
+        self.cmdlets = 0  # pipelines run (one cmdlet each, as the checks send them)
 
     def shells_of(self, account: str) -> int:
         return sum(1 for pool in self.pools.values() if pool.account == account)
@@ -198,6 +199,7 @@ class PsrpServer:
                 call.message_id, soap.FAULT_INTERNAL, "w:InternalError", "expected CREATE_PIPELINE"
             )
         commands = parse_create_pipeline(pipeline_message.body) if pipeline_message.body is not None else []
+        self.cmdlets += 1
         outcome = await self._fault(request, commands[0].name if commands else "")
         if isinstance(outcome, web.StreamResponse):
             return outcome
