@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from bot.testing.server import LoopbackServer, reserve_loopback_socket
 from dialogs.api import Conversation
 
 __all__ = ["BotResponse", "RunningBot", "running_bot"]
+
+# How long `running_bot` waits at its end for the turns still running.
+IDLE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,9 @@ async def running_bot(
     url = await server.start()
     try:
         async with aiohttp.ClientSession() as session:
-            yield RunningBot(url, settings, session, app)
+            running = RunningBot(url, settings, session, app)
+            yield running
+            # The activities posted were answered at once; their turns finish before the server stops.
+            await asyncio.wait_for(running.idle(), IDLE_SECONDS)
     finally:
         await server.stop()
