@@ -69,7 +69,7 @@ class Settings(BaseModel):
     job_attempts: int = Field(3, alias="TRIAGE_JOB_ATTEMPTS", ge=1, le=10)
     job_visibility_seconds: int = Field(30, alias="TRIAGE_JOB_VISIBILITY_SECONDS", ge=2, le=600)
     job_poll_seconds: float = Field(1.0, alias="TRIAGE_JOB_POLL_SECONDS", gt=0, le=60)
-    answer_within_ms: int = Field(250, alias="TRIAGE_ANSWER_WITHIN_MS", ge=0, le=900)
+    answer_within_ms: int = Field(150, alias="TRIAGE_ANSWER_WITHIN_MS", ge=0, le=900)
     seen_seconds: float = Field(3600.0, alias="TRIAGE_SEEN_SECONDS", ge=60, le=7 * 86400)
 
     client_id: str = Field("", alias="CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID")
