@@ -114,11 +114,11 @@ async def _messages(request: web.Request) -> web.StreamResponse:
     if request.content_type != "application/json":
         return web.json_response({"error": "Activities are JSON (application/json)"}, status=415)
     body = await request.read()
-    problem = _shape_problem(body)
+    document = json.loads(body)
+    problem = _shape_problem(body, document)
     if problem:
         logger.warning("refused an activity: %s", problem)
         return web.json_response({"error": f"Invalid activity: {problem}"}, status=400)
-    document = json.loads(body)
     try:
         if TeamsHost.takes(document):
             status, answer = await runtime.host.accept(Activity.model_validate(document), document)
@@ -137,10 +137,11 @@ async def _messages(request: web.Request) -> web.StreamResponse:
     return response if response is not None else web.Response(status=202)
 
 
-def _shape_problem(body: bytes) -> str:
-    """What an activity lacks for the SDK to take it and reply, "" when nothing does (the JSON is valid:
-    the tenant guard has read it)."""
-    activity = json.loads(body)
+def _shape_problem(body: bytes, activity: Any) -> str:
+    """What an activity (`body`, read as `activity`) lacks for the SDK to take it and reply, "" when nothing
+    does (the JSON is valid: the tenant guard has read it)."""
+    if not isinstance(activity, dict):
+        return "not a JSON object"
     if b"\\ud" in body.lower() and _lone_surrogate(activity):
         return "a string holds half of a UTF-16 surrogate pair"  # it could never be stored or shown
     if not isinstance(activity.get("type"), str) or not activity["type"]:

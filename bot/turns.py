@@ -55,7 +55,7 @@ RESEND = (
 )
 
 # Activity ids kept per conversation to recognise a redelivery (Teams retries within minutes).
-SEEN_LIMIT = 200
+SEEN_LIMIT = 50
 
 MakeEmitter = Callable[[dict[str, str], Checkpoint], TurnEmitter]
 Say = Callable[[str], Awaitable[Any]]

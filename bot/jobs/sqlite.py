@@ -24,8 +24,11 @@ JOBS_FILE = "jobs.sqlite3"
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, body TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, "
-    "attempts INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL, finished REAL)"
+    "attempts INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL, finished REAL)",
+    "CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (done, finished)",
 )
+# Rows of jobs done longer ago than `keep_seconds` are deleted once every this many new jobs.
+PRUNE_EVERY = 256
 
 
 class SqliteJobs:
@@ -41,11 +44,13 @@ class SqliteJobs:
         self._connection = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
-        self._connection.execute(_SCHEMA)
+        for statement in _SCHEMA:
+            self._connection.execute(statement)
         self._lock = threading.Lock()
         self._keep = keep_seconds
         self._clock = clock
         self._claimed = False
+        self._submitted = 0
 
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
@@ -53,7 +58,9 @@ class SqliteJobs:
 
     async def submit(self, job: Job) -> Job | None:
         now = self._clock()
-        self._run("DELETE FROM jobs WHERE done = 1 AND finished < ?", (now - self._keep,))
+        self._submitted += 1
+        if self._submitted % PRUNE_EVERY == 1:
+            self._run("DELETE FROM jobs WHERE done = 1 AND finished < ?", (now - self._keep,))
         cursor = self._run(
             "INSERT INTO jobs (id, body, created) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING",
             (job.id, json.dumps(job.document(), ensure_ascii=False), now),
