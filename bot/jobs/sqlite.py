@@ -61,9 +61,12 @@ class SqliteJobs:
         self._submitted += 1
         if self._submitted % PRUNE_EVERY == 1:
             self._run("DELETE FROM jobs WHERE done = 1 AND finished < ?", (now - self._keep,))
+        # A job done longer ago than `keep_seconds` (not yet pruned) no longer holds its id.
         cursor = self._run(
-            "INSERT INTO jobs (id, body, created) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING",
-            (job.id, json.dumps(job.document(), ensure_ascii=False), now),
+            "INSERT INTO jobs (id, body, created) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "body = excluded.body, done = 0, attempts = 1, created = excluded.created, finished = NULL "
+            "WHERE jobs.done = 1 AND jobs.finished < ?",
+            (job.id, json.dumps(job.document(), ensure_ascii=False), now, now - self._keep),
         )
         return job if cursor.rowcount == 1 else None
 
