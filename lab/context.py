@@ -6,12 +6,13 @@ import datetime
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lab.faults import FaultController
 from lab.pki import LabPki
 from lab.scenario.model import Scenario, resolve_time
 
-__all__ = ["LabContext", "LabCredentials", "new_credentials"]
+__all__ = ["LabContext", "LabCredentials", "LabKerberos", "new_credentials", "realm_of"]
 
 
 @dataclass(frozen=True)
@@ -41,15 +42,28 @@ class LabCredentials:
         return given in names and secrets.compare_digest(password.encode(), self.password.encode())
 
 
-def new_credentials(scenario: Scenario) -> LabCredentials:
+def realm_of(scenario: Scenario) -> str:
+    """The Kerberos realm of the scenario's Active Directory forest (contoso.com -> CONTOSO.COM)."""
+    return scenario.organization.forest.upper()
+
+
+def new_credentials(scenario: Scenario, password: str | None = None) -> LabCredentials:
     netbios = scenario.organization.forest.split(".", 1)[0].upper()
     return LabCredentials(
         username=f"{netbios}\\triage-svc",
-        password=secrets.token_urlsafe(18),
+        password=password if password is not None else secrets.token_urlsafe(18),
         tenant_id=scenario.exchange_online.tenant_id,
         client_id=str(uuid.uuid4()),
         client_secret=secrets.token_urlsafe(30),
     )
+
+
+@dataclass(frozen=True)
+class LabKerberos:
+    """The realm a lab's listeners accept Kerberos in: its name and the keytab of their SPNs."""
+
+    realm: str
+    keytab: Path
 
 
 @dataclass
@@ -59,6 +73,7 @@ class LabContext:
     credentials: LabCredentials
     tls: LabPki
     started_at: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.UTC))
+    kerberos: LabKerberos | None = None
     # Remote PowerShell shells one account may hold at once (Exchange's PowerShellMaxConcurrency, 18 by
     # default); the PSRP simulator refuses one more with Exchange's own error.
     shell_limit: int = 18

@@ -455,6 +455,27 @@ def _parameter_not_found(cmdlet: str, parameter: str) -> ErrorInfo:
     )
 
 
+def _get_command(online: bool, denied: set[str]) -> list[PsValue]:
+    """Get-Command in the restricted endpoint: the cmdlets the account's management roles grant."""
+    return [
+        PsObject(
+            (
+                "System.Management.Automation.CmdletInfo",
+                "System.Management.Automation.CommandInfo",
+                "System.Object",
+            ),
+            {
+                "Name": name,
+                "CommandType": "Cmdlet",
+                "ModuleName": "Microsoft.Exchange.Management.PowerShell.E2010",
+            },
+            name,
+        )
+        for name in cmdlet_names(online=online)
+        if name.lower() not in denied
+    ]
+
+
 def _lookup(name: str, online: bool) -> tuple[str, Cmdlet] | None:
     table = _ONLINE if online else _ON_PREMISES
     return next(((known, c) for known, c in table.items() if known.lower() == name.lower()), None)
@@ -465,7 +486,10 @@ def run_pipeline(ctx: LabContext, commands: list[Command], *, online: bool = Fal
     if not commands:
         return CmdletResult()
     first, rest = commands[0], commands[1:]
-    found = _lookup(first.name, online)
+    denied = {name.lower() for name in ctx.scenario.access.missing_roles}
+    if first.name.lower() == "get-command" and not rest:
+        return CmdletResult(objects=_get_command(online, denied))
+    found = _lookup(first.name, online) if first.name.lower() not in denied else None
     if found is None:
         return CmdletResult(failure=_command_not_found(first.name))
     name, cmdlet = found

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from lab.auth.ntlm import NtlmAcceptor
+from lab.auth.listener import listener_auth
+from lab.auth.windows import BODY_KEY
 from lab.context import LabContext
 from lab.exchange.cmdlets import run_pipeline
 from lab.faults import FaultSpec
@@ -48,7 +49,7 @@ _PRIVATE_DATA = (
     '<Obj RefId="0"><MS><Obj N="ApplicationPrivateData" RefId="1"><TN RefId="0"><T>System.Collections.Hashtable</T>'
     "<T>System.Object</T></TN><DCT /></Obj></MS></Obj>"
 )
-_CHALLENGES = ("Negotiate", 'Basic realm="WSMAN"')
+_CHALLENGES = ("Negotiate", "Kerberos")
 _POOL_STATE = f'<Obj RefId="0"><MS><I32 N="RunspaceState">{_OPENED}</I32></MS></Obj>'
 
 
@@ -86,7 +87,7 @@ class PsrpServer:
     def __init__(self, ctx: LabContext) -> None:
         self.ctx = ctx
         self.pools: dict[str, _Pool] = {}
-        self.ntlm = NtlmAcceptor(ctx.credentials, _connected_server_name(ctx))
+        self.auth = listener_auth(ctx, _connected_server_name(ctx))
         self.peak_shells = 0  # the most shells one account held at once
         self.refused_shells = 0  # Creates refused for the account's shell limit
         self.cmdlets = 0  # pipelines run (one cmdlet each, as the checks send them)
@@ -95,11 +96,8 @@ class PsrpServer:
         return sum(1 for pool in self.pools.values() if pool.account == account)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        authorised, challenge = self._authenticate(request)
-        if not authorised:
-            return soap.unauthorized(challenge)
         try:
-            call = soap.parse_request(await request.read())
+            call = soap.parse_request(request[BODY_KEY])
         except (ValueError, SyntaxError):
             return web.Response(status=400, text="Bad Request")
         online = request.path.lower() == ONLINE_PATH
@@ -125,14 +123,6 @@ class PsrpServer:
         return soap.fault(
             call.message_id, soap.FAULT_ACTION_NOT_SUPPORTED, "a:ActionNotSupported", call.action
         )
-
-    def _authenticate(self, request: web.Request) -> tuple[bool, tuple[str, ...]]:
-        if soap.basic_credentials_ok(request, self.ctx.credentials):
-            return True, ()
-        authenticated, challenge = self.ntlm.step(request)
-        if authenticated:
-            return True, ()
-        return False, (challenge,) if challenge else _CHALLENGES
 
     async def _fault(self, request: web.Request, operation: str) -> web.StreamResponse | FaultSpec | None:
         """A fault's rendered response, or the latency spec whose delay the output should carry."""
@@ -291,7 +281,7 @@ SERVER_KEY = web.AppKey("psrp", PsrpServer)
 
 def build_app(ctx: LabContext) -> web.Application:
     server = PsrpServer(ctx)
-    app = web.Application()
+    app = web.Application(middlewares=[server.auth.middleware()])
     for path in (PATH, PATH.lower(), ONLINE_PATH):  # IIS paths are case-insensitive
         app.router.add_post(path, server.handle)
     app[SERVER_KEY] = server

@@ -17,6 +17,7 @@ from lab.faults import FaultSpec
 
 __all__ = [
     "AcceptedDomain",
+    "Access",
     "AuthConfig",
     "AuthServer",
     "AvailabilityAddressSpace",
@@ -440,6 +441,16 @@ class AvailabilityOutcome(_Model):
     error: AvailabilityError
 
 
+class Access(_Model):
+    """How the lab's WinRM and Exchange PowerShell listeners let clients in (Windows' defaults unless set)."""
+
+    basic: bool = False  # Basic over HTTPS (never over HTTP)
+    ntlm: bool = True  # NTLM, raw or inside Negotiate; false: "NTLM refused by policy"
+    allow_unencrypted: bool = False  # plain-HTTP messages without message encryption
+    missing_spns: list[str] = []  # servers (name) whose HTTP/ and WSMAN/ SPNs are not registered in the KDC
+    missing_roles: list[str] = []  # cmdlets the service account's management roles do not grant
+
+
 class Scenario(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str
@@ -451,6 +462,7 @@ class Scenario(_Model):
     mailboxes: list[Mailbox]
     availability: list[AvailabilityOutcome] = []
     faults: list[FaultSpec] = []
+    access: Access = Access()
 
     def mailbox(self, address: str) -> Mailbox | None:
         wanted = address.lower()

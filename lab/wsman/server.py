@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from lab.auth.listener import listener_auth
+from lab.auth.windows import BODY_KEY
 from lab.context import LabContext
 from lab.scenario.model import Server
 from lab.wsman import soap
@@ -28,7 +30,7 @@ __all__ = ["PATH", "SERVER_KEY", "build_app"]
 
 PATH = "/wsman"
 _CMD_SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
-_CHALLENGES = ('Basic realm="WSMAN"',)
+_CHALLENGES = ("Negotiate", "Kerberos")
 _ENCODED = re.compile(r"(?i)(?:^|\s)-(?:e|ec|enc|encodedcommand)\s+([A-Za-z0-9+/=]+)")
 _CODECS = {65001: "utf-8", 437: "cp437", 850: "cp850", 1252: "cp1252", 1200: "utf-16-le"}
 
@@ -52,16 +54,15 @@ class WinrsServer:
     def __init__(self, ctx: LabContext) -> None:
         self.ctx = ctx
         self.shells: dict[str, _Shell] = {}
+        self.auth = listener_auth(ctx, ctx.scenario.organization.servers[0].name)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if not soap.basic_credentials_ok(request, self.ctx.credentials):
-            return soap.unauthorized(_CHALLENGES)
         name = request.match_info.get("server")
         server = self.ctx.scenario.server(name) if name else self.ctx.scenario.organization.servers[0]
         if server is None:
             return web.Response(status=404, text="Not Found")
         try:
-            call = soap.parse_request(await request.read())
+            call = soap.parse_request(request[BODY_KEY])
         except (ValueError, SyntaxError):
             return web.Response(status=400, text="Bad Request")
         if call.action == soap.ACTION_CREATE:
@@ -193,7 +194,7 @@ SERVER_KEY = web.AppKey("winrm", WinrsServer)
 
 def build_app(ctx: LabContext) -> web.Application:
     server = WinrsServer(ctx)
-    app = web.Application()
+    app = web.Application(middlewares=[server.auth.middleware()])
     app.router.add_post(PATH, server.handle)
     app.router.add_post(PATH + "/{server}", server.handle)
     app[SERVER_KEY] = server
