@@ -6,7 +6,7 @@
 token) answers each call `--latency-ms` late (the lab's `latency` fault). This process plays Teams and the
 Bot Connector and walks a whole triage (symptom, scope, the pair, the sites, the pasted error); the turn that
 runs the checks is timed from its POST: to its first reply, to the first progress card, and to the result
-card (the HTTP answer comes after it). The checks that turn ran (from the stored state) are then run one at
+card (the HTTP answer comes at once; the result is posted when the checks end). The checks that turn ran (from the stored state) are then run one at
 a time, each alone on fresh connections, against the same scenario served in this process as `triage serve`
 serves it; the slowest is the yardstick. Targets: triage wall time at most 1.25 times the slowest single
 check; the first progress card within 1 s.
