@@ -5,7 +5,6 @@ and updates its cards in place; the AgentApplication answers the activities nobo
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from dataclasses import asdict
 from typing import Any
@@ -28,7 +27,7 @@ from microsoft_agents.hosting.core import (
 )
 
 from bot.escalation_channel import ChannelTarget, Escalations, team_key
-from bot.inbound import Classified, classify
+from bot.inbound import classify
 from bot.jobs import Job, JobWorker
 from bot.outbound import ADAPTIVE_CARD, ConversationGone, TurnEmitter, card_activity
 from bot.storage import ConflictError, Store
@@ -171,21 +170,6 @@ class TeamsHost:
             return await self._turn(context, activity, classified.inbound)
         return None
 
-    async def on_activity(self, context: TurnContext, _state: TurnState) -> None:
-        """An activity that reached the SDK's application (not a job): handled inside its own turn."""
-        await self._handle(context, context.activity)
-
-    async def on_execute(
-        self, context: TurnContext, _state: TurnState, _data: Any
-    ) -> AdaptiveCardInvokeResponse:
-        """Action.Execute inside its own turn: a submit; Teams gets the clicked card back if it changed."""
-        emitter = await self._turn(context, context.activity, _inbound_of(classify(context.activity)))
-        clicked = context.activity.reply_to_id or ""
-        card = emitter.updated_cards.get(clicked) if emitter is not None else None
-        if card is not None:
-            return AdaptiveCardInvokeResponse(status_code=200, type=ADAPTIVE_CARD, value=card)
-        return AdaptiveCardInvokeResponse(status_code=200, type=MESSAGE_RESPONSE, value="Received")
-
     async def on_error(self, context: TurnContext, error: Exception) -> None:
         """Anything the turn runner did not catch: log it with a reference, apologise in chat without details."""
         reference = correlation_id()
@@ -230,15 +214,15 @@ class TeamsHost:
 
 
 def build_application(host: TeamsHost, connections: Connections) -> AgentApplication[TurnState]:
-    """The SDK application with the host's routes. Conversation state lives in our store, not the SDK's."""
+    """The SDK application for the activities that are not jobs. Conversation state lives in our store."""
     application = AgentApplication[TurnState](
         storage=MemoryStorage(),
         connection_manager=connections,
         remove_recipient_mention=False,
         start_typing_timer=False,
     )
-    application.activity([ActivityTypes.message, ActivityTypes.conversation_update])(host.on_activity)
-    application.adaptive_card.action_execute(re.compile(r".*"))(host.on_execute)
+    # Messages, Action.Execute and conversation updates never reach it: they are jobs (`TeamsHost.accept`).
+    # What does (another invoke, a reaction) finds no route and is answered as the protocol says.
     application.error(host.on_error)
     return application
 
@@ -301,12 +285,6 @@ def _is_cancel(inbound: Inbound) -> bool:
     if inbound.kind == "submit":
         return str(inbound.value.get("action") or inbound.value.get("verb") or "") == "cancel"
     return inbound.kind == "message" and command_of(inbound.text[:200]) == "cancel"
-
-
-def _inbound_of(classified: Classified) -> Inbound:
-    if classified.inbound is None:
-        raise ValueError("not an Action.Execute invoke")
-    return classified.inbound
 
 
 def _state_key(activity: Activity) -> str:
