@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 
@@ -130,6 +130,12 @@ class QueueJobs:
             await self._queue.delete_message(message_id, pop_receipt=pop_receipt)
         except ResourceNotFoundError:
             log.info("queue message %s was gone already (another replica took it over)", message_id)
+        except HttpResponseError as error:  # a stale pop receipt: another replica holds the message now
+            log.info(
+                "queue message %s is another replica's now (%s); its job document says done",
+                message_id,
+                error.status_code,
+            )
 
     async def close(self) -> None:
         await self._queue.close()
