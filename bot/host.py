@@ -100,7 +100,7 @@ class TeamsHost:
         reference = activity.get_conversation_reference().model_dump(
             mode="json", by_alias=True, exclude_none=True
         )
-        job = Job(key, activity.id or f"unnamed-{uuid.uuid4().hex}", body, reference)
+        job = Job(key, activity.id or f"unnamed-{uuid.uuid4().hex}", body, reference, parsed=activity)
         ticket = await self.worker.accept(job)
         if ticket is None:
             logger.info(
@@ -122,7 +122,7 @@ class TeamsHost:
 
     async def run_job(self, job: Job) -> TurnEmitter | None:
         """The job's turn, in a proactive turn on its conversation. Errors reach the worker (it retries)."""
-        activity = Activity.model_validate(job.activity)
+        activity = job.parsed if isinstance(job.parsed, Activity) else Activity.model_validate(job.activity)
         outcome: list[TurnEmitter | None] = []
         failures: list[BaseException] = []
 

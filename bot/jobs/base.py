@@ -15,7 +15,8 @@ class Job:
     `key` is the conversation's state key; `activity` the activity as Teams posted it (JSON) and `reference`
     its `ConversationReference` (JSON), what a worker in any replica continues the conversation with.
     `attempt` counts the runs so far, this one included; `receipt` is the engine's handle on the stored job
-    (a queue message's id and pop receipt), never stored itself.
+    (a queue message's id and pop receipt) and `parsed` the activity already read by the replica that received
+    it; neither is stored.
     """
 
     key: str
@@ -24,6 +25,7 @@ class Job:
     reference: dict[str, Any]
     attempt: int = 1
     receipt: Any = field(default=None, compare=False, repr=False)
+    parsed: Any = field(default=None, compare=False, repr=False)  # the activity as read on receipt, in memory
 
     @property
     def id(self) -> str:

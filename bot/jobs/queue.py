@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -77,7 +78,7 @@ class QueueJobs:
         message = await self._queue.send_message(
             json.dumps({"job": key}), visibility_timeout=self.visibility_seconds
         )
-        return Job.from_document(job.document(), 1, _receipt(message))
+        return replace(job, attempt=1, receipt=_receipt(message))
 
     async def claim(self) -> list[Job]:
         claimed: list[Job] = []
@@ -108,7 +109,7 @@ class QueueJobs:
         updated = await self._queue.update_message(
             message_id, pop_receipt=pop_receipt, visibility_timeout=self.visibility_seconds
         )
-        return Job.from_document(job.document(), job.attempt, (message_id, updated.pop_receipt))
+        return replace(job, receipt=(message_id, updated.pop_receipt))
 
     async def attempted(self, job: Job) -> None:
         return None  # the queue counts dequeues itself
