@@ -168,6 +168,22 @@ class ProbeSection(_Section):
     hosts: dict[str, str] = {}
 
 
+class WriteSection(_Section):
+    """The separate account the tool applies approved remediations with, and which remediations it may
+    apply (none unless listed). Its Exchange endpoint defaults to the read-only section's server."""
+
+    username: str
+    password_env: str | None = None
+    password_file: str | None = None
+    auth: Literal["kerberos", "ntlm", "negotiate", "basic"] | None = None  # default: the exchange section's
+    enabled_remediations: list[str] = []
+    approvers: list[str] = []  # Entra object ids (or group ids) who may approve a fix in Teams
+    requester_may_approve: bool = False
+
+    def password(self, where: str) -> str:
+        return _secret(self.password_env, self.password_file, f"{where}.password")
+
+
 class LimitsSection(_Section):
     check_seconds: float = Field(default=30, gt=0)
     triage_seconds: float = Field(default=90, gt=0)
@@ -188,6 +204,7 @@ class LiveConfig(_Section):
     exchange_online: ExchangeOnlineSection | None = None
     probe: ProbeSection = ProbeSection()
     limits: LimitsSection = LimitsSection()
+    write: WriteSection | None = None
 
 
 def _where(loc: tuple[int | str, ...]) -> str:

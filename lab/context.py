@@ -24,6 +24,13 @@ class LabCredentials:
     tenant_id: str
     client_id: str  # app registration for Graph client credentials
     client_secret: str = field(repr=False)
+    # The separate account that holds the write roles a remediation needs (never the read-only one).
+    writer_username: str = ""
+    writer_password: str = field(default="", repr=False)
+
+    @property
+    def writer_user(self) -> str:
+        return self.writer_username.split("\\", 1)[-1]
 
     @property
     def domain(self) -> str:
@@ -55,6 +62,8 @@ def new_credentials(scenario: Scenario, password: str | None = None) -> LabCrede
         tenant_id=scenario.exchange_online.tenant_id,
         client_id=str(uuid.uuid4()),
         client_secret=secrets.token_urlsafe(30),
+        writer_username=f"{netbios}\\triage-fix",
+        writer_password=secrets.token_urlsafe(18),
     )
 
 

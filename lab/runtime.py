@@ -101,6 +101,8 @@ def _endpoints(ctx: LabContext, sites: dict[str, StartedSite]) -> dict[str, Any]
             # the Kerberos principal of the same account (user@REALM)
             "principal": f"{credentials.user}@{ctx.kerberos.realm if ctx.kerberos else realm_of(ctx.scenario)}",
         },
+        # The account holding the write roles, for applying approved remediations (never the read-only one).
+        "writer": {"username": credentials.writer_username, "password": credentials.writer_password},
         "kerberos": {"realm": ctx.kerberos.realm} if ctx.kerberos else None,
         "mailboxes": [
             {"address": m.address, "display_name": m.display_name, "location": m.location}

@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "triage.doctor",
     "lab.cli",
     "triage.chat",
+    "triage.fix",
     "bot.cli",
     "manifest.cli",
 )

@@ -16,6 +16,9 @@ def listener_auth(ctx: LabContext, server_name: str) -> WindowsAuth:
         user=credentials.user,
         realm=ctx.kerberos.realm if ctx.kerberos else realm_of(ctx.scenario),
         password=credentials.password,
+        others=((credentials.writer_user, credentials.writer_password),)
+        if credentials.writer_username
+        else (),
     )
     policy = AuthPolicy(ntlm=access.ntlm, basic=access.basic, allow_unencrypted=access.allow_unencrypted)
     return WindowsAuth(identity, server_name, policy, ctx.kerberos.keytab if ctx.kerberos else None)

@@ -70,17 +70,20 @@ class Identity:
     user: str
     realm: str
     password: str
+    others: tuple[tuple[str, str], ...] = ()  # further accounts of the domain: (user, password)
+
+    def _accounts(self) -> list[tuple[str, str]]:
+        return [(self.user, self.password), *self.others]
 
     def password_for(self, user: str, domain: str) -> str | None:
         local, _, suffix = user.partition("@")
-        names_match = local.lower() == self.user.lower()
         domains = {"", self.domain.lower(), self.realm.lower()}
-        if names_match and domain.lower() in domains and suffix.lower() in domains:
-            return self.password
-        return None
+        if domain.lower() not in domains or suffix.lower() not in domains:
+            return None
+        return next((pw for name, pw in self._accounts() if name.lower() == local.lower()), None)
 
     def principal_ok(self, principal: str) -> bool:
-        return principal.lower() == f"{self.user}@{self.realm}".lower()
+        return any(principal.lower() == f"{name}@{self.realm}".lower() for name, _pw in self._accounts())
 
 
 class Session(Protocol):

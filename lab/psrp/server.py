@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from lab.auth.listener import listener_auth
-from lab.auth.windows import BODY_KEY
+from lab.auth.windows import BODY_KEY, SESSION_KEY
 from lab.context import LabContext
 from lab.exchange.cmdlets import run_pipeline
 from lab.faults import FaultSpec
@@ -25,12 +25,14 @@ from lab.psrp.wire import (
     Defragmenter,
     MessageType,
     RawMessage,
+    encrypted_session_key,
     error_record_xml,
     fragment,
     object_xml,
     pack_message,
     parse_create_pipeline,
     pipeline_state_xml,
+    public_key_of,
 )
 from lab.wsman import soap
 
@@ -77,6 +79,8 @@ class _Pool:
     pending: bytes = b""  # pool-level messages not yet received
     pipelines: dict[str, _Pipeline] = field(default_factory=dict)
     next_object_id: int = 1
+    writer: bool = False  # opened by the account with the write roles
+    session_key: bytes | None = None  # after the client's key exchange, for SecureString arguments
 
     def frame(self, message_type: MessageType, xml: str, pid: uuid.UUID | None = None) -> bytes:
         self.next_object_id += 1
@@ -165,7 +169,7 @@ class PsrpServer:
             return soap.fault(
                 call.message_id, soap.FAULT_INTERNAL, "w:InternalError", "missing session capability"
             )
-        pool = _Pool(rpid=messages[0].rpid, online=online, account=account)
+        pool = _Pool(rpid=messages[0].rpid, online=online, writer=self._writer(request), account=account)
         pool.pending = (
             pool.frame(MessageType.SESSION_CAPABILITY, _SESSION_CAPABILITY)
             + pool.frame(MessageType.APPLICATION_PRIVATE_DATA, _PRIVATE_DATA)
@@ -188,7 +192,11 @@ class PsrpServer:
             return soap.fault(
                 call.message_id, soap.FAULT_INTERNAL, "w:InternalError", "expected CREATE_PIPELINE"
             )
-        commands = parse_create_pipeline(pipeline_message.body) if pipeline_message.body is not None else []
+        try:
+            created = pipeline_message.body
+            commands = parse_create_pipeline(created, pool.session_key) if created is not None else []
+        except ValueError as problem:
+            return soap.fault(call.message_id, soap.FAULT_INTERNAL, "w:InternalError", str(problem))
         self.cmdlets += 1
         outcome = await self._fault(request, commands[0].name if commands else "")
         if isinstance(outcome, web.StreamResponse):
@@ -201,7 +209,7 @@ class PsrpServer:
         return soap.envelope(f"{soap.SHELL_NS}/CommandResponse", call.message_id, body)
 
     def _run(self, pool: _Pool, message: RawMessage, commands: list[Command]) -> _Pipeline:
-        result = run_pipeline(self.ctx, commands, online=pool.online)
+        result = run_pipeline(self.ctx, commands, online=pool.online, writer=pool.writer)
         pid = message.pid
         frames = [pool.frame(MessageType.PIPELINE_OUTPUT, object_xml(obj), pid) for obj in result.objects]
         frames += [pool.frame(MessageType.ERROR_RECORD, error_record_xml(err), pid) for err in result.errors]
@@ -248,21 +256,39 @@ class PsrpServer:
             f"<rsp:ReceiveResponse>{stream}{state}</rsp:ReceiveResponse>",
         )
 
+    def _writer(self, request: web.Request) -> bool:
+        """Whether the request's authenticated account is the one holding the write roles."""
+        session = request.get(SESSION_KEY)
+        user = str(getattr(session, "user", "") or "")
+        name = user.rsplit("\\", 1)[-1].split("@", 1)[0].lower()
+        writer = self.ctx.credentials.writer_user.lower()
+        return bool(writer) and name == writer
+
     def _send(self, call: soap.WsmanRequest, pool: _Pool) -> web.Response:
         for stream in call.body.iterfind("rsp:Send/rsp:Stream", soap.NS):
-            list(pool.defragmenter.feed(base64.b64decode(stream.text or "")))  # pipeline input is not used
+            for message in pool.defragmenter.feed(base64.b64decode(stream.text or "")):
+                if message.message_type == MessageType.PUBLIC_KEY:  # other pipeline input is not used
+                    public = public_key_of(message.body)
+                    if public:
+                        pool.session_key, body = encrypted_session_key(public)
+                        pool.pending += pool.frame(MessageType.ENCRYPTED_SESSION_KEY, body)
         return soap.envelope(f"{soap.SHELL_NS}/SendResponse", call.message_id, "<rsp:SendResponse/>")
 
 
 def _account(request: web.Request, ctx: LabContext) -> str:
-    """Whose shell this is: the Basic user, else the lab's one account (NTLM signs in as it too)."""
+    """Whose shell this is: the signed-in user, else the Basic user, else the lab's read-only account."""
+    session = request.get(SESSION_KEY)
+    user = str(getattr(session, "user", "") or "")
+    if user:
+        return user.rsplit("\\", 1)[-1].split("@", 1)[0].lower()
     header = request.headers.get("Authorization", "")
     if header.startswith("Basic "):
         try:
-            return base64.b64decode(header[6:]).decode("utf-8").partition(":")[0].lower()
+            user = base64.b64decode(header[6:]).decode("utf-8").partition(":")[0]
+            return user.rsplit("\\", 1)[-1].lower()
         except (ValueError, UnicodeDecodeError):
             pass
-    return ctx.credentials.username.lower()
+    return ctx.credentials.username.rsplit("\\", 1)[-1].lower()
 
 
 def _connected_server_name(ctx: LabContext) -> str:

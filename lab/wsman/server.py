@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from lab.auth.listener import listener_auth
-from lab.auth.windows import BODY_KEY
+from lab.auth.windows import BODY_KEY, SESSION_KEY
 from lab.context import LabContext
 from lab.scenario.model import Server
 from lab.wsman import soap
@@ -48,6 +48,7 @@ class _Shell:
     server: Server
     codepage: int
     commands: dict[str, _Command] = field(default_factory=dict)
+    writer: bool = False  # opened by the account with the write rights: the write templates run
 
 
 class WinrsServer:
@@ -88,6 +89,13 @@ class WinrsServer:
             call.message_id, soap.FAULT_ACTION_NOT_SUPPORTED, "a:ActionNotSupported", call.action
         )
 
+    def _writer(self, request: web.Request) -> bool:
+        """Whether the shell's account is the one with the write rights."""
+        user = str(getattr(request.get(SESSION_KEY), "user", "") or "")
+        name = user.rsplit("\\", 1)[-1].split("@", 1)[0].lower()
+        writer = self.ctx.credentials.writer_user.lower()
+        return bool(writer) and name == writer
+
     async def _create(
         self, request: web.Request, call: soap.WsmanRequest, server: Server
     ) -> web.StreamResponse:
@@ -103,7 +111,7 @@ class WinrsServer:
             )
         codepage = int(call.options.get("WINRS_CODEPAGE", "437") or 437)
         shell_id = str(uuid.uuid4()).upper()
-        self.shells[shell_id] = _Shell(server=server, codepage=codepage)
+        self.shells[shell_id] = _Shell(server=server, codepage=codepage, writer=self._writer(request))
         body = soap.resource_created(str(request.url), _CMD_SHELL, shell_id)
         return soap.envelope(f"{soap.ACTION_CREATE}Response", call.message_id, body)
 
@@ -124,7 +132,11 @@ class WinrsServer:
             rendered = await soap.render_fault(request, spec, _CHALLENGES)
             if rendered is not None:
                 return rendered
-        result = run_script(self.ctx, shell.server, script) if script is not None else _not_powershell()
+        result = (
+            run_script(self.ctx, shell.server, script, writer=shell.writer)
+            if script is not None
+            else _not_powershell()
+        )
         codec = _CODECS.get(shell.codepage, "cp437")
         command = _Command(
             stdout=result.stdout.encode(codec, "replace"),
