@@ -234,6 +234,9 @@ class _Connection:
             failure = translate(self._settings, error)
             self.stale = self.stale or isinstance(failure, Unreachable)
             return failure
+        finally:
+            # The runspace pool registers every pipeline it ran; a pooled one lives for many triages.
+            ps.runspace_pool.pipelines.pop(ps.id, None)
         rows = [plain(o) for o in ps.output]
         rows = [r if isinstance(r, dict) else {"Value": r} for r in rows]
         # begin/end_invoke leaves had_errors unset: the error stream is what tells. Partial output with
