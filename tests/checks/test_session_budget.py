@@ -33,6 +33,10 @@ def limited(lab: RunningLab) -> Iterator[RunningLab]:
     lab.ctx.shell_limit = 18
 
 
+async def quiet(_event: ProgressEvent) -> None:
+    return None
+
+
 async def triages(
     lab: RunningLab, kb: KnowledgeBase, sessions: int
 ) -> tuple[list[list[CheckResult]], list[str]]:
@@ -67,7 +71,12 @@ async def test_triages_share_the_budget_and_wait_instead_of_failing(
 async def test_without_a_budget_the_lab_refuses_shells_with_exchanges_throttling_error(
     limited: RunningLab, kb: KnowledgeBase
 ) -> None:
-    results, _ = await triages(limited, kb, sessions=TRIAGES * 3)
+    """Every triage with sessions of its own, as before the budget: each opens three at its start and holds
+    them to its end, so eight at once ask for 24 (the creates take 300 ms: they all arrive before any ends)."""
+    limited.faults.clear()
+    limited.faults.add(FaultSpec(service="psrp", kind="latency", latency_ms=300))
+    runners = [runner_for_lab(limited, kb=kb, sessions=3) for _ in range(TRIAGES)]
+    results = await asyncio.gather(*(r.run(CheckRequest(CHECKS, PAIR), quiet) for r in runners))
     server = limited.app("psrp")[SERVER_KEY]
     assert server.refused_shells > 0 and server.peak_shells == SHELL_LIMIT
     summaries = [r.summary for rs in results for r in rs if r.status == "error"]
