@@ -12,8 +12,9 @@ import aiohttp
 from aiohttp import web
 from microsoft_agents.hosting.core import AgentAuthConfiguration, Connections
 
-from bot.app import RUNTIME, ConversationFactory, create_app
+from bot.app import ConversationFactory, create_app
 from bot.links import Clock
+from bot.runtime import RUNTIME
 from bot.settings import Settings
 from bot.testing.server import LoopbackServer, reserve_loopback_socket
 from dialogs.api import Conversation

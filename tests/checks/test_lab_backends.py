@@ -17,13 +17,12 @@ import yaml
 
 from checks.api import CheckResult
 from checks.backends.winrm_host import WinrmHost
-from checks.factory import run_checks_once
-from checks.wiring import from_lab_endpoints
 from knowledge.loader import KnowledgeBase
 from lab.faults import FaultKind, FaultSpec, Service
 from lab.runtime import RunningLab, start_lab
 from lab.wsman.server import SERVER_KEY
 from tests.checks.conftest import run_on_lab
+from triage.backends import from_lab_endpoints, run_checks_once
 
 PAIR = {"requester": "alice@contoso.com", "target": "bjorn@contoso.com"}
 ONPREM_PAIR = {"requester": "carol@contoso.com", "target": "bjorn@contoso.com"}

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from checks.api import CheckResult
-from checks.factory import run_checks_once
 from knowledge.assessment import Assessment, assess
 from knowledge.conditions import holds_all
 from knowledge.loader import KnowledgeBase, load_knowledge
 from knowledge.reader.error_text import read_error_text
 from lab.scenario.load import Scenario, load_bundled_scenarios
+from triage.backends import run_checks_once
 
 SCENARIOS = {s.name: s for s in load_bundled_scenarios()}
 BROKEN = sorted(name for name, s in SCENARIOS.items() if s.expected_causes)

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 import pytest
 
 from checks.api import CheckRequest, CheckResult, ProgressEvent
-from checks.factory import runner_for_lab
 from knowledge.loader import KnowledgeBase
 from lab.faults import FaultSpec
 from lab.psrp.server import SERVER_KEY
 from lab.runtime import RunningLab
+from triage.backends import runner_for_lab
 
 PAIR = {"requester": "alice@contoso.com", "target": "bjorn@contoso.com"}
 CHECKS = ("topology", "federation-certificates", "organization-relationships")

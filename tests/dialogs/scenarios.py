@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from checks.api import CheckResult, Evidence
 from dialogs.testing import FakeCheckRunner
+from tests.texts import pasted_text
 
-SEEDS = Path(__file__).resolve().parent.parent / "knowledge" / "seeds"
 FEDCERT = "3226500C943B6235AEB493A307F084710FD1D5D0"
 
 
 def paste(name: str) -> str:
-    return (SEEDS / name).read_text(encoding="utf-8")
+    return pasted_text(name)
 
 
 def seed_000() -> FakeCheckRunner:

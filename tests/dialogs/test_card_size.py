@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checks.api import CheckResult, Evidence
-from checks.registry import registry
+from checks.catalogue import registry
 from dialogs.card_budget import clip, fit_lines, size
 from dialogs.cards import card
 from dialogs.findings import Findings

@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from dialogs.engine import TriageConversation
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
@@ -103,10 +101,6 @@ async def test_a_whole_seed_triage_in_the_terminal() -> None:
     assert published and published[0]["cause_id"] == "federation-cert-missing-on-site"
 
 
-@pytest.mark.skipif(
-    not (ROOT / "checks" / "factory.py").exists(),
-    reason="the lab check runner (checks.factory) is not there yet",
-)
 def test_triage_chat_runs_a_seed_triage_against_the_embedded_lab(tmp_path: Path) -> None:
     typed = "\n".join(
         [
@@ -154,7 +148,7 @@ def test_triage_chat_runs_a_seed_triage_against_the_embedded_lab(tmp_path: Path)
 
 async def test_in_the_terminal_command_output_pasted_after_the_result_goes_to_the_checks() -> None:
     from checks.api import CheckResult
-    from checks.registry import registry
+    from checks.catalogue import registry
     from dialogs.testing import FakeCheckRunner
 
     remedy = registry()["federation-trust"].remedy({})

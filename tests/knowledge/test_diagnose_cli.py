@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.texts import EXAMPLE, text_path
 from triage.cli import main
-
-SEEDS = Path(__file__).parent / "seeds"
-EXAMPLE = Path(__file__).resolve().parents[2] / "triage" / "examples" / "seed-000-event-4002.txt"
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
@@ -28,7 +26,7 @@ def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProce
 
 
 def test_json_output_has_the_documented_shape(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--json"])
+    code = main(["diagnose", "--error-file", str(text_path("seed-000-event-4002.txt")), "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {"facts", "causes", "questions"}
@@ -57,7 +55,9 @@ def test_conversation_flags_answer_their_questions(capsys: pytest.CaptureFixture
 
 def test_scope_pair_lifts_the_sharing_subscription_for_seed_001(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
-        main(["diagnose", "--error-file", str(SEEDS / "seed-001-fiddler.json"), "--scope", "pair", "--json"])
+        main(
+            ["diagnose", "--error-file", str(text_path("seed-001-fiddler.json")), "--scope", "pair", "--json"]
+        )
         == 0
     )
     assert json.loads(capsys.readouterr().out)["causes"][0]["id"] == "sharing-subscription-without-permission"
@@ -72,7 +72,7 @@ def test_nothing_recognised_still_exits_zero(capsys: pytest.CaptureFixture[str],
 
 
 def test_readable_report_without_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["diagnose", "--error-file", str(SEEDS / "seed-002-event-42.txt")]) == 0
+    assert main(["diagnose", "--error-file", str(text_path("seed-002-event-42.txt"))]) == 0
     report = capsys.readouterr().out
     assert "owa-internalurl-not-https" in report
     assert "owa-target-vdir-not-ssl" in report
@@ -123,8 +123,8 @@ def test_the_report_never_shows_empty_values() -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--json"],
-        ["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--verbose"],
+        ["diagnose", "--error-file", str(text_path("seed-000-event-4002.txt")), "--json"],
+        ["diagnose", "--error-file", str(text_path("seed-000-event-4002.txt")), "--verbose"],
         ["lab", "list"],
     ],
 )
@@ -145,7 +145,7 @@ def test_a_reader_that_stops_early_ends_quietly(args: list[str]) -> None:
 
 def test_stdin_is_read_with_a_dash() -> None:
     result = run_cli(
-        "diagnose", "--error-file", "-", "--json", stdin=(SEEDS / "seed-002-event-42.txt").read_bytes()
+        "diagnose", "--error-file", "-", "--json", stdin=(text_path("seed-002-event-42.txt")).read_bytes()
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["facts"]["event.id"] == 42
@@ -209,7 +209,7 @@ def test_run_without_node_falls_back_to_the_terminal_chat(tmp_path: Path) -> Non
 
 
 def test_a_paste_that_implies_the_symptom_answers_that_question(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--json"]) == 0
+    assert main(["diagnose", "--error-file", str(text_path("seed-000-event-4002.txt")), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["facts"]["symptom"] == "freebusy-cloud-to-onprem"
     assert "symptom" not in {q["node"] for q in out["questions"]}
@@ -235,5 +235,5 @@ def test_pasted_command_output_is_check_evidence_without_any_backend(
 
 
 def test_an_error_paste_without_command_output_runs_no_checks(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--json"]) == 0
+    assert main(["diagnose", "--error-file", str(text_path("seed-000-event-4002.txt")), "--json"]) == 0
     assert "checks" not in json.loads(capsys.readouterr().out)

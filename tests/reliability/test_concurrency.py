@@ -6,7 +6,6 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,9 +16,10 @@ from bot.settings import Settings
 from bot.storage import SqliteStore
 from bot.storage.factory import SQLITE_FILE
 from bot.testing import TeamsActivities, running_bot
-from checks.factory import LabRunner
 from tests.reliability.conftest import NamingRunner
+from tests.texts import EXAMPLE
 from triage.app import build_conversation
+from triage.backends import LabRunner
 
 CONVERSATIONS = 200
 ADDRESS = re.compile(r"\b(?:req|tgt)\d+@contoso\.com", re.IGNORECASE)
@@ -81,7 +81,7 @@ async def test_200_conversations_at_once_finish_without_errors_or_crosstalk(
 
 
 LAB_CONVERSATIONS = 6  # each full triage costs about 0.6 s of CPU here (clients and lab in one process)
-PASTE = (Path(__file__).parent.parent / "knowledge" / "seeds" / "seed-000-event-4002.txt").read_text("utf-8")
+PASTE = EXAMPLE.read_text("utf-8")
 
 
 async def test_concurrent_triages_on_the_lab_each_find_their_own_answer(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,13 +16,14 @@ from bot.storage import SqliteStore
 from bot.storage.factory import SQLITE_FILE
 from bot.testing import RunningBot, TeamsActivities, running_bot
 from checks.api import CheckRunner
-from checks.factory import LabRunner, runner_for_lab
 from lab.faults import FaultKind, FaultSpec, Service
 from lab.runtime import RunningLab, start_lab
 from lab.serve import StartedSite
+from tests.texts import EXAMPLE
 from triage.app import build_conversation
+from triage.backends import LabRunner, runner_for_lab
 
-PASTE = (Path(__file__).parent.parent / "knowledge" / "seeds" / "seed-000-event-4002.txt").read_text("utf-8")
+PASTE = EXAMPLE.read_text("utf-8")
 PLAN = Plan(target="bjorn@contoso.com", paste=PASTE)
 APOLOGY = "Sorry, something went wrong"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -16,10 +15,10 @@ from dialogs.engine import TriageConversation
 from dialogs.testing import FakeCheckRunner, Recorder
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
+from tests.texts import EXAMPLE, every_text
 
 KB = load_knowledge()
-SEEDS = Path(__file__).parent.parent / "knowledge" / "seeds"
-PASTE = (SEEDS / "seed-000-event-4002.txt").read_text("utf-8")
+PASTE = EXAMPLE.read_text("utf-8")
 APOLOGY = "Sorry, something went wrong"
 
 
@@ -127,12 +126,7 @@ def test_any_message_or_click_at_any_step_gets_a_reply_and_keeps_a_json_state(
 
 # The error-text reader on real pastes mangled the way chat clients and hurried people mangle them.
 
-PASTES = [
-    path.read_text("utf-8")
-    for folder in (SEEDS, SEEDS.parent / "pastes")
-    for path in sorted(folder.iterdir())
-    if path.suffix in (".txt", ".json", ".xml", ".md")
-]
+PASTES = [path.read_text("utf-8") for path in every_text() if path.suffix in (".txt", ".json", ".xml", ".md")]
 GARBAGE = st.text(
     alphabet=st.characters(exclude_categories=["Cs"]) | st.sampled_from("\r\n\t\x00\u200b\ufeff<>&;\"'\\"),
     max_size=60,

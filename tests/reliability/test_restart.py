@@ -19,8 +19,9 @@ from bench.servers import serving
 from bot.storage import SqliteStore
 from bot.storage.factory import SQLITE_FILE
 from bot.testing import TeamsActivities
+from tests.texts import EXAMPLE
 
-PASTE = (Path(__file__).parent.parent / "knowledge" / "seeds" / "seed-000-event-4002.txt").read_text("utf-8")
+PASTE = EXAMPLE.read_text("utf-8")
 PLAN = Plan(target="bjorn@contoso.com", paste=PASTE)
 INTERRUPTED = "I was interrupted while running the checks; running them again now."
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from checks.factory import runner_for_lab
 from dialogs.findings import find
 from dialogs.state import load
 from knowledge.loader import KnowledgeBase, load_knowledge
 from lab.runtime import RunningLab, start_lab
 from lab.scenario.load import bundled_scenario_names, load_scenario
 from tests.dialogs.harness import Chat, actions_of, card_text
+from triage.backends import runner_for_lab
 from triage.cli import main
 
 KB = load_knowledge()
