@@ -19,6 +19,8 @@ from knowledge.loader import KnowledgeBase
 from triage.backends import run_checks_once
 from triage.cli import main
 
+pytestmark = pytest.mark.lab
+
 CONFIDENT = 0.5
 
 

@@ -25,6 +25,8 @@ from tests.checks.recording import recording_factory
 from tests.checks.test_pasted import PASTEABLE
 from triage.backends import from_lab_endpoints
 
+pytestmark = pytest.mark.lab
+
 # Scenarios whose cause a pasteable check finds (the rest need a live probe, hidden items or free/busy).
 SCENARIOS = (
     "healthy",

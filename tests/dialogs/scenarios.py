@@ -110,13 +110,26 @@ def seed_002() -> FakeCheckRunner:
                     "owa.target.internal_url": "http://ex02.contoso.com/owa",
                     "owa.target.internal_url_scheme": "http",
                     "owa.target.suggested_internal_url": "https://ex02.contoso.com/owa",
+                    "owa.site.http_internal_url_servers": ["EX02"],
+                    "owa.site.http_internal_urls": [
+                        {
+                            "server": "EX02",
+                            "internal_url": "http://ex02.contoso.com/owa",
+                            "suggested_internal_url": "https://ex02.contoso.com/owa",
+                        }
+                    ],
                 },
             ),
             CheckResult(
                 "https-probe",
                 "ok",
                 "https://ex02.contoso.com/owa answers 302.",
-                facts={"owa.target.https_status": 302, "probe.tls_ok": True},
+                facts={
+                    "owa.target.https_status": 302,
+                    "probe.tls_ok": True,
+                    "owa.site.https_403_servers": [],
+                    "owa.site.https_403": [],
+                },
             ),
         ]
     )

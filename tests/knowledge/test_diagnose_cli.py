@@ -120,6 +120,7 @@ def test_the_report_never_shows_empty_values() -> None:
         assert noise not in shown
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize(
     "args",
     [
@@ -143,6 +144,7 @@ def test_a_reader_that_stops_early_ends_quietly(args: list[str]) -> None:
     assert stderr == ""
 
 
+@pytest.mark.cli
 def test_stdin_is_read_with_a_dash() -> None:
     result = run_cli(
         "diagnose", "--error-file", "-", "--json", stdin=(text_path("seed-002-event-42.txt")).read_bytes()
@@ -151,6 +153,7 @@ def test_stdin_is_read_with_a_dash() -> None:
     assert json.loads(result.stdout)["facts"]["event.id"] == 42
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -168,6 +171,7 @@ def test_bad_arguments_exit_2_with_one_line(args: list[str], message: str) -> No
     assert result.stdout == ""
 
 
+@pytest.mark.cli
 def test_a_paste_over_one_mebibyte_is_refused_clearly() -> None:
     result = run_cli("diagnose", "--error-file", "-", stdin=b"x" * (1024 * 1024 + 1))
     assert result.returncode == 2
@@ -175,11 +179,13 @@ def test_a_paste_over_one_mebibyte_is_refused_clearly() -> None:
     assert "1 MiB" in line or "too large" in line.lower()
 
 
+@pytest.mark.cli
 def test_undecodable_bytes_are_read_not_fatal() -> None:
     result = run_cli("diagnose", "--error-file", "-", "--json", stdin=b"\xff\xfe Event ID: 4002 \x00\x81")
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.cli
 def test_the_bundled_example_is_diagnosed() -> None:
     result = run_cli("diagnose", "--error-file", str(EXAMPLE))
     assert result.returncode == 0, result.stderr
@@ -187,6 +193,7 @@ def test_the_bundled_example_is_diagnosed() -> None:
     assert "[federation-cert-missing-on-site]" in first
 
 
+@pytest.mark.cli
 def test_run_without_node_falls_back_to_the_terminal_chat(tmp_path: Path) -> None:
     """`triage run` needs Node.js for the Teams-like client; without it the same conversation starts in the
     terminal (the Teams-like run itself is tested in tests/triage and tests/e2e)."""

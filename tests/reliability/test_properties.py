@@ -213,6 +213,10 @@ def test_a_well_formed_address_is_accepted_as_written_in_any_wrapping(
 def test_an_address_with_a_character_it_cannot_have_is_refused(
     local: str, host: str, bad: str, data: st.DataObject
 ) -> None:
+    """The validator and this property agree on angle brackets: a helpdesk agent pastes an address the way
+    Outlook shows it, `Carol <carol@contoso.com>`, so one whole pair around the address is accepted (the
+    property above); a lone `<` before it (`<0@0.AA`, which an earlier validator stripped) is a pair cut in
+    half by the paste, and is refused like any other character an address cannot have."""
     from knowledge.validators import ValueProblem, check_smtp
 
     where = data.draw(st.integers(1, len(local) - 1)) if len(local) > 1 else 0
