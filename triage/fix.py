@@ -207,11 +207,14 @@ async def _quiet(_event: Any) -> None:
     return None
 
 
-async def _check_all(org: _Organisation, kb: Any) -> tuple[list[Any], Any]:
+async def _check_all(org: _Organisation, kb: Any, *, fresh: bool = False) -> tuple[list[Any], Any]:
+    """Every check on the pair; `fresh` (the verification after a change) reads nothing from the shared
+    organisation cache."""
     from checks.api import CheckRequest
     from knowledge.assessment import assess
 
-    results = await org.runner.run(CheckRequest(tuple(kb.checks), dict(org.facts)), _quiet)
+    request = CheckRequest(tuple(kb.checks), dict(org.facts), fresh=fresh)
+    results = await org.runner.run(request, _quiet)
     return results, assess(kb, said=org.facts, results=results)
 
 
@@ -325,7 +328,7 @@ async def _fix(args: argparse.Namespace) -> int:
         report["applied"] = run.as_dict()
         fixed = False
         if run.completed:
-            after, _assessment = await _check_all(org, kb)
+            after, _assessment = await _check_all(org, kb, fresh=True)
             fixed, named = verification(plan, after)
             report["verification"] = {"fixed": fixed, "checks": [_check_row(r) for r in named]}
             await audit.append(
