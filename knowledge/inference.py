@@ -1,8 +1,10 @@
 """Facts in, causes ranked by confidence out. Pure and deterministic: no I/O, no clock.
 
-Confidence is the noisy-OR of the weights of a cause's matched indicators: 1 - prod(1 - w). A known symptom
-that a cause does not produce excludes it, and so does any matched rule-out. Ties break on the number of
-matched indicators, then on the cause id.
+Confidence is the noisy-OR of the weights of a cause's matched indicators: 1 - prod(1 - w). Generic evidence
+(a reset connection, a bare 401 or 500, a timeout: what many causes share) counts at most GENERIC_WEIGHT
+each, and a cause that only generic evidence supports stays at or below GENERIC_CAP, so distinctive evidence
+dominates. A known symptom that a cause does not produce excludes it, and so does any matched rule-out. Ties
+break on the number of distinctive matched indicators, then of all matched indicators, then on the cause id.
 """
 
 from __future__ import annotations
@@ -15,7 +17,20 @@ from knowledge.loader import KnowledgeBase
 from knowledge.model import Cause, Indicator
 from knowledge.runbook import FilledRemediation, fill_remediation
 
-__all__ = ["Inference", "RankedCause", "RuledOut", "combine_facts", "implied_symptom", "infer"]
+__all__ = [
+    "GENERIC_CAP",
+    "GENERIC_WEIGHT",
+    "Inference",
+    "RankedCause",
+    "RuledOut",
+    "combine_facts",
+    "implied_symptom",
+    "infer",
+]
+
+# What one piece of generic evidence adds at most, and where generic evidence alone stops.
+GENERIC_WEIGHT = 0.15
+GENERIC_CAP = 0.3
 
 # Facts the reader finds that stand for conversation facts when the user has not given them.
 _READER_STANDS_IN = {"requester": "request.requester", "target": "request.target"}
@@ -31,6 +46,7 @@ class RankedCause:
     cases: list[str]
     remediations: list[FilledRemediation]
     matched: int
+    distinctive: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -109,16 +125,19 @@ def _rank(kb: KnowledgeBase, cause: Cause, facts: Facts, checks_run: frozenset[s
         return None
     miss = 1.0
     for indicator in matched:
-        miss *= 1.0 - indicator.weight
+        miss *= 1.0 - (min(indicator.weight, GENERIC_WEIGHT) if indicator.generic else indicator.weight)
+    distinctive = sum(not i.generic for i in matched)
+    confidence = 1.0 - miss if distinctive else min(1.0 - miss, GENERIC_CAP)
     return RankedCause(
         id=cause.id,
         title=cause.title,
-        confidence=round(1.0 - miss, 3),
+        confidence=round(confidence, 3),
         evidence=[_evidence(i, facts) for i in sorted(matched, key=lambda i: -i.weight)],
         checks=[c for c in cause.checks if c not in checks_run],
         cases=list(cause.cases),
         remediations=[fill_remediation(kb.remediations[r], facts) for r in cause.remediations],
         matched=len(matched),
+        distinctive=distinctive,
     )
 
 
@@ -135,6 +154,6 @@ def infer(kb: KnowledgeBase, facts: Facts, *, checks_run: frozenset[str] = froze
         result = _rank(kb, cause, facts, checks_run)
         if result is not None:
             ranked.append(result)
-    ranked.sort(key=lambda c: (-c.confidence, -c.matched, c.id))
+    ranked.sort(key=lambda c: (-c.confidence, -c.distinctive, -c.matched, c.id))
     ruled_out.sort(key=lambda r: r.id)
     return Inference(causes=ranked, ruled_out=ruled_out)

@@ -7,18 +7,22 @@ unreachable tree nodes, unknown check ids, remediation parameters that no fact c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from knowledge.catalogue import Catalogue, event_entry_id
 from knowledge.model import (
+    CatalogueEntry,
     Cause,
     CheckSpec,
     Condition,
+    EventFile,
     FactSpec,
+    Indicator,
     Remediation,
     Signature,
     Symptom,
@@ -80,6 +84,7 @@ class KnowledgeBase:
     causes: dict[str, Cause]
     remediations: dict[str, Remediation]
     cases: dict[str, ReferenceCase]
+    catalogue: Catalogue = Catalogue()
 
     def node(self, node_id: str) -> Any:
         return next(n for n in self.tree.nodes if n.id == node_id)
@@ -112,6 +117,8 @@ def _validation_problems(where: str, exc: ValidationError) -> list[str]:
     for error in exc.errors():
         key = _key_path(error["loc"]) or "(top level)"
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        if key.endswith("sources") and error["type"] in ("missing", "too_short"):
+            message = "names no source: every entry needs at least one public page it comes from"
         found.append(f"{where}: {key}: {message}")
     return found
 
@@ -127,7 +134,7 @@ def _parse_list(path: Path, data: Any, key: str, model: type[M], problems: _Prob
     for index, raw in enumerate(data[key]):
         ident = raw.get("id") if isinstance(raw, dict) else None
         label = (
-            f"{where}: {key[:-1] if key.endswith('s') else key} '{ident}'"
+            f"{where}: {_singular(key)} '{ident}'"
             if ident
             else f"{where}: {key}[{index}]"
         )
@@ -142,6 +149,10 @@ def _parse_list(path: Path, data: Any, key: str, model: type[M], problems: _Prob
         if ident:
             seen.add(ident)
     return items
+
+
+def _singular(key: str) -> str:
+    return "entry" if key == "entries" else key[:-1] if key.endswith("s") else key
 
 
 def _read(path: Path, problems: _Problems) -> Any:
@@ -177,6 +188,9 @@ def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
     cases = _parse_list(cases_path, _read(cases_path, problems), "cases", ReferenceCase, problems)
 
     causes = _parse_dir(data_dir / "causes", "causes", Cause, problems)
+    event_files = _parse_event_files(data_dir / "events", problems)
+    entries = _parse_dir(data_dir / "catalogues", "entries", CatalogueEntry, problems)
+    catalogue = Catalogue.build((f for _, f in event_files), (e for _, e in entries.values()))
 
     tree_path = data_dir / "tree.yaml"
     tree: Tree | None = None
@@ -195,6 +209,7 @@ def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
         causes={cid: cause for cid, (_, cause) in causes.items()},
         remediations={rid: remediation for rid, (_, remediation) in remediations.items()},
         cases={c.id: c for c in cases},
+        catalogue=catalogue,
     )
     files = _Files(
         causes={cid: path for cid, (path, _) in causes.items()},
@@ -203,9 +218,93 @@ def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
         data_dir=data_dir,
     )
     _cross_check(kb, files, problems, tree_ok=tree is not None)
+    _check_catalogue(kb, event_files, {i: p for i, (p, _) in entries.items()}, problems)
     if problems.items:
         raise KnowledgeError(problems.items)
-    return kb
+    return _with_catalogue_indicators(kb)
+
+
+def _parse_event_files(folder: Path, problems: _Problems) -> list[tuple[Path, EventFile]]:
+    """Every events file, each one provider's events; an event whose entry is broken is left out."""
+    files: list[tuple[Path, EventFile]] = []
+    for path in sorted(folder.glob("*.yaml")):
+        raw = _read(path, problems)
+        where = _rel(path)
+        if not isinstance(raw, dict) or not isinstance(raw.get("events"), list):
+            problems.add(where, "expected a mapping with 'provider' and a list under 'events'")
+            continue
+        good = []
+        for index, item in enumerate(raw["events"]):
+            number = item.get("event") if isinstance(item, dict) else None
+            label = f"{where}: event {number}" if number is not None else f"{where}: events[{index}]"
+            try:
+                EventFile.model_validate({**raw, "events": [item]})
+            except ValidationError as exc:
+                found = _validation_problems(label, exc)
+                problems.items.extend(p.replace(".events[0]", "").replace("events[0].", "") for p in found)
+                continue
+            good.append(item)
+        try:
+            files.append((path, EventFile.model_validate({**raw, "events": good})))
+        except ValidationError as exc:
+            problems.items.extend(_validation_problems(where, exc))
+    if not files:
+        problems.add(_rel(folder), "no events files")
+    return files
+
+
+def _check_catalogue(
+    kb: KnowledgeBase,
+    event_files: list[tuple[Path, EventFile]],
+    entry_files: dict[str, Path],
+    problems: _Problems,
+) -> None:
+    """Every cause, check and fact a catalogue entry names exists; no event is catalogued twice."""
+    seen: dict[str, str] = {}
+    rows: list[tuple[str, Any]] = []
+    for path, file in event_files:
+        for event in file.events:
+            ident = event_entry_id(file.provider, event.event)
+            where = f"{_rel(path)}: event {event.event}"
+            if ident in seen or ident in kb.catalogue.entries:
+                problems.add(where, f"duplicate: {file.provider} {event.event} is catalogued twice")
+            seen[ident] = where
+            rows.append((where, event))
+    for ident, entry in kb.catalogue.entries.items():
+        rows.append((f"{_rel(entry_files[ident])}: entry '{ident}'", entry))
+    for where, item in rows:
+        _check_refs(where, "causes", item.causes, kb.causes, "cause", problems)
+        _check_refs(where, "checks", item.checks, kb.checks, "check id", problems)
+        for index, setting in enumerate(item.sets):
+            if setting.fact not in kb.facts:
+                problems.add(where, f"sets[{index}].fact: unknown fact '{setting.fact}'")
+
+
+def _generic(indicator: Indicator, generic_signatures: set[str], generic_entries: set[str]) -> bool:
+    if indicator.generic or indicator.fact == "http.statuses":
+        return True
+    if indicator.fact == "signatures":
+        return indicator.contains in generic_signatures
+    if indicator.fact == "recognised":
+        return indicator.contains in generic_entries
+    return False
+
+
+def _with_catalogue_indicators(kb: KnowledgeBase) -> KnowledgeBase:
+    """Each cause with the indicators the catalogues add to it, and its generic indicators marked."""
+    added = kb.catalogue.indicators()
+    generic_signatures = {s.id for s in kb.signatures if s.generic}
+    generic_entries = {
+        ident for ident in kb.catalogue.ids if (d := kb.catalogue.describe(ident)) is not None and d.generic
+    }
+    causes: dict[str, Cause] = {}
+    for cid, cause in kb.causes.items():
+        indicators = [
+            i.model_copy(update={"generic": True}) if _generic(i, generic_signatures, generic_entries) else i
+            for i in [*cause.indicators, *added.get(cid, [])]
+        ]
+        causes[cid] = cause.model_copy(update={"indicators": indicators})
+    return replace(kb, causes=causes)
 
 
 @dataclass(frozen=True)
@@ -231,7 +330,7 @@ def _parse_dir(folder: Path, key: str, model: type[M], problems: _Problems) -> d
         for item in _parse_list(path, _read(path, problems), key, model, problems):
             ident = str(getattr(item, "id", ""))
             if ident in found:
-                label = f"{_rel(path)}: {key[:-1]} '{ident}'"
+                label = f"{_rel(path)}: {_singular(key)} '{ident}'"
                 problems.add(label, f"duplicate id (also in {_rel(found[ident][0])})")
                 continue
             found[ident] = (path, item)

@@ -12,15 +12,18 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 
+from knowledge.catalogue import Catalogue
 from knowledge.loader import load_knowledge
 from knowledge.model import FactSpec, Signature
 from knowledge.reader_cmdlets import read_cmdlet_output
 from knowledge.reader_errors import read_errors
 from knowledge.reader_events import read_events
+from knowledge.reader_logs import read_logs
 from knowledge.reader_request import read_request
 from knowledge.reader_scan import Paste, search
 from knowledge.reader_text import normalise
 from knowledge.reader_values import add_all
+from knowledge.recognise import recognise
 
 __all__ = ["MAX_PASTE_BYTES", "PasteTooLarge", "read_error_text"]
 
@@ -89,8 +92,9 @@ def read_error_text(
     text: str,
     signatures: Iterable[Signature] | None = None,
     facts: Mapping[str, FactSpec] | None = None,
+    catalogue: Catalogue | None = None,
 ) -> dict[str, Any]:
-    """Facts read from `text`. `signatures` and `facts` default to the bundled knowledge base's.
+    """Facts read from `text`. `signatures`, `facts` and `catalogue` default to the bundled knowledge base's.
 
     Raises PasteTooLarge when the text is over MAX_PASTE_BYTES in UTF-8.
     """
@@ -107,5 +111,7 @@ def read_error_text(
     read_request(paste, found)
     read_errors(paste, found)
     read_cmdlet_output(paste, found)
+    read_logs(paste, found)
     _apply_signatures(paste, signatures, facts, found)
+    recognise(paste, found, load_knowledge().catalogue if catalogue is None else catalogue, facts)
     return {name: value for name, value in found.items() if value not in (None, "", [])}

@@ -13,6 +13,8 @@ __all__ = ["read_events"]
 
 # "Event ID: 4002", "EventID : 42", "event ID 4002 entry", "Event ID\n\n42" (documentation tables).
 _EVENT_ID = re.compile(r"\bEvent[ \t]?ID\b[ \t]{0,20}[:#=]?[ \t\n]{0,20}(\d{1,5})\b", re.IGNORECASE)
+# In a sentence: "event 43 on the CAS", "events 4002 and 4003", "event #71". Numbers of two digits or more.
+_EVENT_WORD = re.compile(r"\bevents?[ \t]{1,3}(?:#[ \t]?|no\.?[ \t]?)?(\d{2,5})\b(?![.:/-]\d)", re.IGNORECASE)
 # Get-WinEvent | Format-List prints "Id : 4002"; only a number counts (Test-* output has word ids).
 _FL_ID = re.compile(r"[ \t]{0,8}Id[ \t]{0,20}:[ \t]{0,8}(\d{1,5})[ \t]*(?=\n|$)")
 # Event reference headings: "MSExchange OWA 42", "MSExchange Control Panel 28".
@@ -51,7 +53,7 @@ _PROXY_SERVERS = re.compile(
 
 def _event_ids(paste: Paste) -> list[int]:
     found: list[tuple[int, int]] = []
-    for pattern, group in ((_EVENT_ID, 1), (_HEADING, 2)):
+    for pattern, group in ((_EVENT_ID, 1), (_HEADING, 2), (_EVENT_WORD, 1)):
         for match in scan(pattern, paste):
             found.append((match.start(), int(match.group(group))))
     # Get-WinEvent's Format-List output: "Id           : 4002" on a padded line.
