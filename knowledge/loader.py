@@ -6,6 +6,7 @@ unreachable tree nodes, unknown check ids, remediation parameters that no fact c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import cache
@@ -272,8 +273,10 @@ def _check_catalogue(
             rows.append((where, event))
     for ident, entry in kb.catalogue.entries.items():
         rows.append((f"{_rel(entry_files[ident])}: entry '{ident}'", entry))
+    # A cause that failed its own validation is reported there; naming it again here would only repeat it.
+    broken = {m.group(1) for p in problems.items if (m := re.search(r": cause '([^']+)'", p))}
     for where, item in rows:
-        _check_refs(where, "causes", item.causes, kb.causes, "cause", problems)
+        _check_refs(where, "causes", [c for c in item.causes if c not in broken], kb.causes, "cause", problems)
         _check_refs(where, "checks", item.checks, kb.checks, "check id", problems)
         for index, setting in enumerate(item.sets):
             if setting.fact not in kb.facts:

@@ -35,13 +35,14 @@ _MAX_ROWS = 200
 _FIELDS = ("method", "path", "status", "substatus", "win32", "backend_status", "error", "server")
 
 
-def _record(**values: Any) -> dict[str, Any]:
-    return {name: values.get(name, "") for name in _FIELDS}
+def _record(**values: Any) -> dict[str, str]:
+    """A request record: every field a string (records hold strings), empty when the line lacks it."""
+    return {name: str(values.get(name, "")) for name in _FIELDS}
 
 
-def _number(text: str) -> int | str:
+def _number(text: str) -> str:
     text = text.strip()
-    return int(text) if text.isdigit() and len(text) <= 10 else ""
+    return text if text.isdigit() and len(text) <= 10 else ""
 
 
 def _iis(paste: Paste) -> list[dict[str, Any]]:
@@ -49,7 +50,7 @@ def _iis(paste: Paste) -> list[dict[str, Any]]:
     for match in scan(_IIS_LINE, paste, _MAX_ROWS):
         method, path, status, substatus, win32, _taken = match.groups()
         rows.append(
-            _record(method=method, path=path, status=int(status), substatus=int(substatus), win32=int(win32))
+            _record(method=method, path=path, status=status, substatus=substatus, win32=win32)
         )
     return rows
 
@@ -90,7 +91,7 @@ def _trace(paste: Paste, facts: dict[str, Any]) -> list[dict[str, Any]]:
             target = request.group(2)
             parts = url_parts(target)
             path = "/" + target.split("/", 3)[3] if parts is not None and target.count("/") >= 3 else target
-            return [_record(method=request.group(1), path=path, status=int(answer.group(1)))]
+            return [_record(method=request.group(1), path=path, status=answer.group(1))]
     url = facts.get("target.url")
     statuses = facts.get("http.statuses") or []
     if isinstance(url, str) and statuses and url.count("/") >= 3:

@@ -54,11 +54,11 @@ def _by_number(paste: Paste, facts: Mapping[str, Any], catalogue: Catalogue) -> 
 
 
 def _request_holds(want: RequestMatch, row: Mapping[str, Any]) -> bool:
-    if row.get("status") != want.status:
+    if row.get("status") != str(want.status):
         return False
-    if want.substatus is not None and row.get("substatus") != want.substatus:
+    if want.substatus is not None and row.get("substatus") != str(want.substatus):
         return False
-    if want.win32 is not None and row.get("win32") != want.win32:
+    if want.win32 is not None and row.get("win32") != str(want.win32):
         return False
     path = row.get("path")
     return not want.path or (isinstance(path, str) and re.search(want.path, path, re.IGNORECASE) is not None)
