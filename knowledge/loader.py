@@ -281,6 +281,7 @@ def _check_catalogue(
         for index, setting in enumerate(item.sets):
             if setting.fact not in kb.facts:
                 problems.add(where, f"sets[{index}].fact: unknown fact '{setting.fact}'")
+        _check_conditions(where, "when", getattr(item, "when", []), kb.facts, problems)
 
 
 def _generic(indicator: Indicator, generic_signatures: set[str], generic_entries: set[str]) -> bool:

@@ -301,13 +301,16 @@ class RequestMatch(Strict):
     substatus: int | None = None
     win32: int | None = None
     path: str = ""
+    agent: str = ""
+    """A regular expression over the proxying component in the user agent (ASProxy/CrossForest)."""
 
     @model_validator(mode="after")
     def _compiles(self) -> RequestMatch:
-        try:
-            re.compile(self.path)
-        except re.error as exc:
-            raise ValueError(f"path is not a valid regular expression: {exc}") from exc
+        for name in ("path", "agent"):
+            try:
+                re.compile(getattr(self, name))
+            except re.error as exc:
+                raise ValueError(f"{name} is not a valid regular expression: {exc}") from exc
         return self
 
 
@@ -328,6 +331,8 @@ class CatalogueEntry(Strict):
     pattern: str | None = None
     ignore_case: bool = True
     request: RequestMatch | None = None
+    when: list[Condition] = []
+    """Facts that must hold too: a line that means this only in a context (a 407 on a cross-site request)."""
     means: str
     sets: list[SignatureFact] = []
     causes: CauseWeights = {}

@@ -1,6 +1,6 @@
 """Request facts from logs and headers: IIS W3SVC log lines, HttpProxy log rows, X-BEServer and friends.
 
-Each request becomes a record {method, path, status, substatus, win32, backend_status, error, server}
+Each request becomes a record {method, path, status, substatus, win32, backend_status, error, server, agent}
 under `http.requests` (the fields a line does not carry are empty); headers set the servers a request
 went through and the error OWA returned.
 """
@@ -16,23 +16,28 @@ from knowledge.reader_values import MAX_ITEMS, add_all, real_host, url_parts
 
 __all__ = ["read_logs"]
 
-_METHODS = r"(?:GET|POST|HEAD|PUT|PATCH|DELETE|OPTIONS|PROPFIND|RPC_IN_DATA|RPC_OUT_DATA)"
+_METHOD_NAMES = ("GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND", "RPC_IN_DATA", "RPC_OUT_DATA")
+# Each method with the space and slash after it, so the scan's anchors are "POST /" and the like, not "POST".
+_METHOD_PATH = "|".join(f"{name}[ ]/" for name in _METHOD_NAMES)
 # date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) [cs(Referer)]
 # sc-status sc-substatus sc-win32-status time-taken: the method and path, then the four numbers ending the line.
 _IIS_LINE = re.compile(
-    rf"\b({_METHODS})[ ](/[^ \t\n]{{0,400}})[ ][^\n]{{0,1500}}?[ ](\d{{3}})[ ](\d{{1,4}})[ ](\d{{1,10}})[ ](\d{{1,9}})[ \t]*(?=\n|$)"
+    rf"\b({_METHOD_PATH})([^ \t\n]{{0,400}})[ ]([^\n]{{0,1500}}?)[ ](\d{{3}})[ ](\d{{1,4}})[ ](\d{{1,10}})[ ](\d{{1,9}})[ \t]*(?=\n|$)"
 )
 # "POST /EWS/Exchange.asmx HTTP/1.1" then, later, "HTTP/1.1 401 Unauthorized": a trace's request and answer.
-_TRACE_REQUEST = re.compile(rf"\b({_METHODS})[ ](https?://[^ \t\n]{{1,400}}|/[^ \t\n]{{0,400}})[ ]HTTP/\d(?:\.\d)?\b")
+_TRACE_METHOD = "|".join(f"{name}[ ]" for name in _METHOD_NAMES)
+_TRACE_REQUEST = re.compile(rf"\b({_TRACE_METHOD})(https?://[^ \t\n]{{1,400}}|/[^ \t\n]{{0,400}})[ ]HTTP/\d(?:\.\d)?\b")
+# The proxying Exchange component in a request's user agent: ASProxy/CrossSite, ASProxy/CrossForest, ...
+_AGENT = re.compile(r"ASProxy/[A-Za-z]{2,40}")
 _TRACE_ANSWER = re.compile(r"\bHTTP/\d(?:\.\d)?[ ](\d{3})\b")
 _HEADER = re.compile(
     r"^[ \t]{0,8}(X-BEServer|X-FEServer|X-CalculatedBETarget|X-OWA-Error|X-BackEndHttpStatus|X-DiagInfo)"
     r"[ \t]{0,4}:[ \t]{0,8}([^\s;,]{1,300})",
     re.MULTILINE | re.IGNORECASE,
 )
-_HTTPPROXY_HEADER = re.compile(r"^[^\n]{0,4000}\bUrlStem\b[^\n]{0,4000}\bHttpStatus\b[^\n]{0,4000}$", re.MULTILINE)
+_HTTPPROXY_MARK = "UrlStem"
 _MAX_ROWS = 200
-_FIELDS = ("method", "path", "status", "substatus", "win32", "backend_status", "error", "server")
+_FIELDS = ("method", "path", "status", "substatus", "win32", "backend_status", "error", "server", "agent")
 
 
 def _record(**values: Any) -> dict[str, str]:
@@ -46,21 +51,47 @@ def _number(text: str) -> str:
 
 
 def _iis(paste: Paste) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
+    if " /" not in paste.text:  # every logged request has its path after a space: one find rules a paste out
+        return rows
     for match in scan(_IIS_LINE, paste, _MAX_ROWS):
-        method, path, status, substatus, win32, _taken = match.groups()
+        method, path, middle, status, substatus, win32, _taken = match.groups()
+        agent = _AGENT.search(middle)
         rows.append(
-            _record(method=method, path=path, status=status, substatus=substatus, win32=win32)
+            _record(
+                method=method[:-2],
+                path="/" + path,
+                status=status,
+                substatus=substatus,
+                win32=win32,
+                agent=agent.group(0) if agent else "",
+            )
         )
     return rows
 
 
+def _header_line(text: str) -> tuple[str, int] | None:
+    """The HttpProxy log's header line (it names UrlStem and HttpStatus) and where the line after it starts."""
+    at = text.find(_HTTPPROXY_MARK)
+    for _ in range(20):
+        if at < 0:
+            return None
+        start = text.rfind("\n", 0, at) + 1
+        end = text.find("\n", at)
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        if "HttpStatus" in line and len(line) <= 20000:
+            return line, end + 1
+        at = text.find(_HTTPPROXY_MARK, end)
+    return None
+
+
 def _httpproxy(paste: Paste) -> list[dict[str, Any]]:
-    header = search(_HTTPPROXY_HEADER, paste)
+    header = _header_line(paste.text)
     if header is None:
         return []
-    names = [name.strip().lstrip("#").strip() for name in next(csv.reader([header.group(0)]))]
-    lines = paste.text[header.end() + 1 :].split("\n", _MAX_ROWS)[:_MAX_ROWS]
+    names = [name.strip().lstrip("#").strip() for name in next(csv.reader([header[0]]))]
+    lines = paste.text[header[1] :].split("\n", _MAX_ROWS)[:_MAX_ROWS]
     rows = []
     for values in csv.reader(line for line in lines if line.strip()):
         if len(values) < 5:
@@ -84,14 +115,14 @@ def _httpproxy(paste: Paste) -> list[dict[str, Any]]:
 
 def _trace(paste: Paste, facts: dict[str, Any]) -> list[dict[str, Any]]:
     """A request line and the status after it; else the pasted URL beside the first status."""
-    request = search(_TRACE_REQUEST, paste)
+    request = search(_TRACE_REQUEST, paste) if "HTTP/" in paste.text else None
     if request is not None:
         answer = _TRACE_ANSWER.search(paste.text, request.end(), request.end() + 20000)
         if answer is not None:
             target = request.group(2)
             parts = url_parts(target)
             path = "/" + target.split("/", 3)[3] if parts is not None and target.count("/") >= 3 else target
-            return [_record(method=request.group(1), path=path, status=answer.group(1))]
+            return [_record(method=request.group(1).strip(), path=path, status=answer.group(1))]
     url = facts.get("target.url")
     statuses = facts.get("http.statuses") or []
     if isinstance(url, str) and statuses and url.count("/") >= 3:
@@ -100,6 +131,9 @@ def _trace(paste: Paste, facts: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _headers(paste: Paste, facts: dict[str, Any]) -> None:
+    low = paste.low if paste.low is not None else paste.text.lower()
+    if "x-" not in low:
+        return
     for match in scan(_HEADER, paste, 40):
         name, value = match.group(1).casefold(), match.group(2).strip()
         if name in ("x-beserver", "x-calculatedbetarget"):

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from knowledge.catalogue import Catalogue, compiled, fact_value
+from knowledge.conditions import holds
 from knowledge.model import CatalogueEntry, FactSpec, RequestMatch
 from knowledge.reader_scan import Paste, search
 from knowledge.reader_values import add_all
@@ -20,7 +21,8 @@ _WORD_EDGE = r"(?<![A-Za-z0-9_])"
 def _symbolic(paste: Paste, catalogue: Catalogue) -> list[tuple[int, str]]:
     found = []
     for name, ident in catalogue.symbolic().items():
-        if paste.lacks(name):
+        # A symbolic name is one word: the paste's word index rules it out without a search.
+        if not paste.has_word(name):
             continue
         at = re.search(_WORD_EDGE + re.escape(name) + r"(?![A-Za-z0-9_])", paste.text)
         if at is not None:
@@ -60,11 +62,15 @@ def _request_holds(want: RequestMatch, row: Mapping[str, Any]) -> bool:
         return False
     if want.win32 is not None and row.get("win32") != str(want.win32):
         return False
-    path = row.get("path")
-    return not want.path or (isinstance(path, str) and re.search(want.path, path, re.IGNORECASE) is not None)
+    for pattern, value in ((want.path, row.get("path")), (want.agent, row.get("agent"))):
+        if pattern and not (isinstance(value, str) and re.search(pattern, value, re.IGNORECASE)):
+            return False
+    return True
 
 
 def _entry_match(entry: CatalogueEntry, paste: Paste, facts: Mapping[str, Any]) -> tuple[bool, re.Match[str] | None]:
+    if entry.when and not all(holds(condition, dict(facts)) for condition in entry.when):
+        return False, None
     if entry.code is not None:
         codes = {str(c).casefold() for c in facts.get("error.codes") or []}
         return entry.code.casefold() in codes, None
