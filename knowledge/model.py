@@ -315,7 +315,18 @@ class RequestMatch(Strict):
 
 
 CatalogueKind = Literal[
-    "http", "iis", "httpproxy", "ews-code", "aadsts", "hcw", "cmdlet", "w32tm", "certutil", "nltest", "setspn"
+    "http",
+    "iis",
+    "httpproxy",
+    "ews-code",
+    "aadsts",
+    "hcw",
+    "cmdlet",
+    "w32tm",
+    "certutil",
+    "nltest",
+    "setspn",
+    "message",
 ]
 
 
