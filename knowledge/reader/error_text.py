@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from knowledge.catalogue import Catalogue
+from knowledge.jsonvalue import JsonValue
 from knowledge.loader import load_knowledge
 from knowledge.model import FactSpec, Signature
 from knowledge.reader.cmdlets import read_cmdlet_output
@@ -93,7 +94,7 @@ def read_error_text(
     signatures: Iterable[Signature] | None = None,
     facts: Mapping[str, FactSpec] | None = None,
     catalogue: Catalogue | None = None,
-) -> dict[str, Any]:
+) -> dict[str, JsonValue]:
     """Facts read from `text`. `signatures`, `facts` and `catalogue` default to the bundled knowledge base's.
 
     Raises PasteTooLarge when the text is over MAX_PASTE_BYTES in UTF-8.
