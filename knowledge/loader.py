@@ -138,11 +138,7 @@ def _parse_list(path: Path, data: Any, key: str, model: type[M], problems: _Prob
     seen: set[str] = set()
     for index, raw in enumerate(data[key]):
         ident = raw.get("id") if isinstance(raw, dict) else None
-        label = (
-            f"{where}: {_singular(key)} '{ident}'"
-            if ident
-            else f"{where}: {key}[{index}]"
-        )
+        label = f"{where}: {_singular(key)} '{ident}'" if ident else f"{where}: {key}[{index}]"
         if ident in seen:
             problems.add(label, "duplicate id")
             continue
@@ -295,7 +291,9 @@ def _check_catalogue(
     # A cause that failed its own validation is reported there; naming it again here would only repeat it.
     broken = {m.group(1) for p in problems.items if (m := re.search(r": cause '([^']+)'", p))}
     for where, item in rows:
-        _check_refs(where, "causes", [c for c in item.causes if c not in broken], kb.causes, "cause", problems)
+        _check_refs(
+            where, "causes", [c for c in item.causes if c not in broken], kb.causes, "cause", problems
+        )
         _check_refs(where, "checks", item.checks, kb.checks, "check id", problems)
         for index, setting in enumerate(item.sets):
             if setting.fact not in kb.facts:

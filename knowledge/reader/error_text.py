@@ -20,10 +20,10 @@ from knowledge.reader.cmdlets import read_cmdlet_output
 from knowledge.reader.errors import read_errors
 from knowledge.reader.events import read_events
 from knowledge.reader.logs import read_logs
+from knowledge.reader.recognise import recognise
 from knowledge.reader.request import read_request
 from knowledge.reader.scan import Paste, search
 from knowledge.reader.text import normalise
-from knowledge.reader.recognise import recognise
 from knowledge.reader.values import add_all
 
 __all__ = ["MAX_PASTE_BYTES", "PasteTooLarge", "read_error_text"]

@@ -16,7 +16,18 @@ from knowledge.reader.values import MAX_ITEMS, add_all, real_host, url_parts
 
 __all__ = ["read_logs"]
 
-_METHOD_NAMES = ("GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND", "RPC_IN_DATA", "RPC_OUT_DATA")
+_METHOD_NAMES = (
+    "GET",
+    "POST",
+    "HEAD",
+    "PUT",
+    "PATCH",
+    "DELETE",
+    "OPTIONS",
+    "PROPFIND",
+    "RPC_IN_DATA",
+    "RPC_OUT_DATA",
+)
 # Each method with the space and slash after it, so the scan's anchors are "POST /" and the like, not "POST".
 _METHOD_PATH = "|".join(f"{name}[ ]/" for name in _METHOD_NAMES)
 # date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) [cs(Referer)]
@@ -26,7 +37,9 @@ _IIS_LINE = re.compile(
 )
 # "POST /EWS/Exchange.asmx HTTP/1.1" then, later, "HTTP/1.1 401 Unauthorized": a trace's request and answer.
 _TRACE_METHOD = "|".join(f"{name}[ ]" for name in _METHOD_NAMES)
-_TRACE_REQUEST = re.compile(rf"\b({_TRACE_METHOD})(https?://[^ \t\n]{{1,400}}|/[^ \t\n]{{0,400}})[ ]HTTP/\d(?:\.\d)?\b")
+_TRACE_REQUEST = re.compile(
+    rf"\b({_TRACE_METHOD})(https?://[^ \t\n]{{1,400}}|/[^ \t\n]{{0,400}})[ ]HTTP/\d(?:\.\d)?\b"
+)
 # The proxying Exchange component in a request's user agent: ASProxy/CrossSite, ASProxy/CrossForest, ...
 _AGENT = re.compile(r"ASProxy/[A-Za-z]{2,40}")
 _TRACE_ANSWER = re.compile(r"\bHTTP/\d(?:\.\d)?[ ](\d{3})\b")

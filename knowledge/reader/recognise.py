@@ -49,7 +49,11 @@ def _by_number(paste: Paste, facts: Mapping[str, Any], catalogue: Catalogue) -> 
             found.extend(candidates)
             continue
         # A number several providers use, with no source: the provider whose words the paste uses.
-        hinted = [c for c in candidates if any(h in low for h in catalogue.hints.get(catalogue.events[c].provider, ()))]
+        hinted = [
+            c
+            for c in candidates
+            if any(h in low for h in catalogue.hints.get(catalogue.events[c].provider, ()))
+        ]
         if len(hinted) == 1:
             found.extend(hinted)
     return found
@@ -68,7 +72,9 @@ def _request_holds(want: RequestMatch, row: Mapping[str, Any]) -> bool:
     return True
 
 
-def _entry_match(entry: CatalogueEntry, paste: Paste, facts: Mapping[str, Any]) -> tuple[bool, re.Match[str] | None]:
+def _entry_match(
+    entry: CatalogueEntry, paste: Paste, facts: Mapping[str, Any]
+) -> tuple[bool, re.Match[str] | None]:
     if entry.when and not all(holds(condition, dict(facts)) for condition in entry.when):
         return False, None
     if entry.code is not None:
@@ -81,7 +87,9 @@ def _entry_match(entry: CatalogueEntry, paste: Paste, facts: Mapping[str, Any]) 
     return match is not None, match
 
 
-def recognise(paste: Paste, facts: dict[str, Any], catalogue: Catalogue, specs: Mapping[str, FactSpec]) -> None:
+def recognise(
+    paste: Paste, facts: dict[str, Any], catalogue: Catalogue, specs: Mapping[str, FactSpec]
+) -> None:
     """Add the ids of the catalogue entries the paste holds to `recognised`, and the facts they set."""
     found: list[str] = [ident for _, ident in sorted(_symbolic(paste, catalogue))]
     found += _by_number(paste, facts, catalogue)
