@@ -80,7 +80,7 @@ async def absorb(turn: Turn, node: TreeNode | None, text: str) -> str:
 
 def _ask_for_evidence(turn: Turn) -> str:
     """Nothing recognised: say so, and which output to paste with the exact command."""
-    ask = evidence_request({**turn.state["said"], **turn.state["pasted"]})
+    ask = evidence_request(turn.facts())
     return "\n\n".join([ask.text, *(f"`{command}`" for command in ask.commands)])
 
 
