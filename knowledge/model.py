@@ -344,6 +344,9 @@ class CatalogueEntry(Strict):
     request: RequestMatch | None = None
     when: list[Condition] = []
     """Facts that must hold too: a line that means this only in a context (a 407 on a cross-site request)."""
+    requires: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")]] = []
+    """Words (lower case) one of which every match of `pattern` holds: a paste without any of them is passed
+    over without a search, from its word index."""
     means: str
     sets: list[SignatureFact] = []
     causes: CauseWeights = {}

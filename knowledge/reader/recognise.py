@@ -77,6 +77,8 @@ def _entry_match(
 ) -> tuple[bool, re.Match[str] | None]:
     if entry.when and not all(holds(condition, dict(facts)) for condition in entry.when):
         return False, None
+    if entry.requires and not any(paste.has_word(word) for word in entry.requires):
+        return False, None
     if entry.code is not None:
         codes = {str(c).casefold() for c in facts.get("error.codes") or []}
         return entry.code.casefold() in codes, None
