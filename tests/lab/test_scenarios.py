@@ -26,12 +26,15 @@ CONTRACT_CAUSES = {
     "availability-address-space-mismatch",
     "ecp-internalurl-not-https",
     "internet-web-proxy-missing",
+    "internet-web-proxy-https-scheme",
+    "ews-target-internalurl-not-https",
+    "owa-proxy-kerberos-spn-missing",
 }
 
 
 def test_every_bundled_scenario_loads_with_two_pairs() -> None:
     names = bundled_scenario_names()
-    assert len(names) == 15
+    assert len(names) == 18
     for name in names:
         scenario = load_scenario(name)
         assert scenario.name == name
@@ -65,7 +68,7 @@ def test_broken_pairs_answer_with_an_error_and_working_pairs_do_not() -> None:
             scenario.availability_error(scenario.working_pair.requester, scenario.working_pair.target) is None
         )
         if scenario.failing_pair and not name.startswith(
-            ("seed-002", "ecp-")
+            ("seed-002", "ecp-", "owa-")
         ):  # OWA/ECP proxying, not free/busy
             assert (
                 scenario.availability_error(scenario.failing_pair.requester, scenario.failing_pair.target)
