@@ -143,14 +143,29 @@ class Catalogue:
         return found
 
     def indicators(self) -> dict[str, list[Indicator]]:
-        """The indicators each cause gains from the catalogues (fact `recognised` contains the entry id)."""
-        return {
-            cause: [
-                Indicator(fact="recognised", contains=ident, weight=weight, says=says, generic=generic)
-                for ident, weight, says, generic in rows
-            ]
-            for cause, rows in self.weights().items()
-        }
+        """The indicators each cause gains from the catalogues: the paste holds the entry (fact `recognised`
+        contains its id), and for an event also the event-logs check found it on a server (`events.found`
+        holds "SERVER: Provider Id")."""
+        found: dict[str, list[Indicator]] = {}
+        for cause, rows in self.weights().items():
+            bucket = found.setdefault(cause, [])
+            for ident, weight, says, generic in rows:
+                bucket.append(
+                    Indicator(fact="recognised", contains=ident, weight=weight, says=says, generic=generic)
+                )
+                if ident in self.events:
+                    event = self.events[ident]
+                    logged = f"{says.split('. ', 1)[0]}, logged on the servers: {{value}}."
+                    bucket.append(
+                        Indicator(
+                            fact="events.found",
+                            matches=f": {re.escape(event.provider)} {event.entry.event}$",
+                            weight=weight,
+                            says=logged,
+                            generic=generic,
+                        )
+                    )
+        return found
 
     def event_ids(self) -> dict[int, list[str]]:
         """Event number -> the catalogue ids of the events with that number (several providers may share it)."""

@@ -310,3 +310,16 @@ def test_nothing_recognised_asks_for_the_output_with_the_exact_command() -> None
 def test_a_confident_answer_has_no_unknown_section() -> None:
     result = diagnose(KB, text="ProxyErrorSslTrustFailure")
     assert unknown(KB, result) is None
+
+
+def test_an_event_the_event_logs_check_found_points_to_its_causes_too() -> None:
+    from knowledge.assessment import Reported, assess
+
+    found = Reported("event-logs", {"events.found": ["EX01: MSExchange OWA 43"], "events.ids": [43]}, "warn")
+    best = assess(KB, results=[found]).best
+    assert best is not None and best.id == "owa-proxy-certificate-not-trusted"
+    assert best.evidence[0].endswith("logged on the servers: EX01: MSExchange OWA 43.")
+    other = Reported(
+        "event-logs", {"events.found": ["EX01: MSExchange Control Panel 43"], "events.ids": [43]}
+    )
+    assert assess(KB, results=[other]).best is None
