@@ -323,3 +323,16 @@ def test_an_event_the_event_logs_check_found_points_to_its_causes_too() -> None:
         "event-logs", {"events.found": ["EX01: MSExchange Control Panel 43"], "events.ids": [43]}
     )
     assert assess(KB, results=[other]).best is None
+
+
+def test_get_winevents_default_table_is_read() -> None:
+    table = (
+        "   ProviderName: MSExchange OWA\n\n"
+        "TimeCreated                      Id LevelDisplayName Message\n"
+        "-----------                      -- ---------------- -------\n"
+        '11/20/2026 9:14:02 AM            43 Warning          Client Access server "EX01" tried to proxy ...\n'
+        '20.11.2026 09:15:02              43 Warning          Client Access server "EX01" tried to proxy ...\n'
+    )
+    facts = read_error_text(table)
+    assert facts["event.ids"] == [43] and facts["event.source"] == "MSExchange OWA"
+    assert recognised(table) == [EVENT_43]
