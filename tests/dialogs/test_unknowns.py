@@ -38,3 +38,14 @@ async def test_a_paste_with_nothing_recognised_is_answered_with_the_command_to_r
         "Get-WinEvent -FilterHashtable @{LogName='Application'; ProviderName='MSExchange Availability'"
         in said
     )
+
+
+async def test_the_escalation_summary_names_what_was_recognised() -> None:
+    chat = Chat(runner=healthy())
+    await _to_the_error_question(chat)
+    await chat.say("Log Name: Application\nSource: MSExchange Availability\nEvent ID: 4002\nLevel: Error\n")
+    await chat.press("Escalate")
+    await chat.press("Skip")
+    posted = [o for o in chat.recorder.sent if o.kind == "escalation"]
+    assert len(posted) == 1
+    assert "MSExchange Availability event 4002: a proxied free/busy request failed" in card_text(posted[0].card or {})
