@@ -1,0 +1,83 @@
+"""How often the reader names the right cause, and how far its confidence can be trusted. Not a test: a measurement.
+
+    .venv/bin/python -m bench.accuracy [--misses]
+
+For the field corpus (tests/knowledge/corpus: real texts from public threads and articles), the public cases
+(knowledge/data/cases.yaml) and rewordings of them (tests/knowledge/corpus/rewordings*.yaml, when present), each
+text read alone the way `triage diagnose --error-file` reads it, prints top-1 / top-3 (overall and on the
+unambiguous texts) and a reliability table: for the first-ranked cause, per confidence bucket, how many texts
+and what share of them was right. `--misses` also lists the unambiguous texts whose cause is not in the first three.
+Causes the corpus names that the knowledge base lacks are listed first (those texts cannot be right).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from knowledge.loader import KnowledgeBase, load_knowledge
+from tests.knowledge.field_corpus import (
+    Entry,
+    Outcome,
+    case_entries,
+    field_entries,
+    missing_causes,
+    outcome,
+    reliability,
+    rewording_entries,
+    score,
+)
+
+
+def report(name: str, outcomes: Sequence[Outcome], show_misses: bool) -> None:
+    if not outcomes:
+        print(f"\n{name}: none present")
+        return
+    overall = score(outcomes)
+    clear = [o for o in outcomes if not o.entry.ambiguous]
+    unambiguous = score(clear)
+    print(f"\n{name}: {overall.count} texts ({unambiguous.count} unambiguous)")
+    print(f"  overall      top-1 {overall.top1_share:6.1%}  top-3 {overall.top3_share:6.1%}")
+    print(f"  unambiguous  top-1 {unambiguous.top1_share:6.1%}  top-3 {unambiguous.top3_share:6.1%}")
+    print("  reliability of the first cause:  confidence  texts  right  share")
+    for row in reliability(outcomes):
+        share = "     -" if row["share"] is None else f"{row['share']:6.1%}"
+        print(f"  {'':32}{row['bucket']:>10}  {row['count']:5}  {row['right']:5}  {share}")
+    confident = [o for o in outcomes if o.top is not None and o.top[1] >= 0.8]
+    if confident:
+        right = sum(1 for o in confident if o.top is not None and o.top[0] in o.entry.accepted)
+        print(f"  at confidence >= 0.8: {right}/{len(confident)} right ({right / len(confident):.1%})")
+    if show_misses:
+        for o in clear:
+            if not o.right_within(3):
+                got = ", ".join(f"{cid} {conf:.2f}" for cid, conf in o.ranked[:3]) or "nothing"
+                print(f"  miss {o.entry.id}: want {o.entry.expected}; got {got}")
+
+
+def run(kb: KnowledgeBase, entries: Sequence[Entry]) -> list[Outcome]:
+    return [outcome(kb, entry) for entry in entries]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.accuracy", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--misses", action="store_true", help="list the unambiguous texts missed in the first three"
+    )
+    args = parser.parse_args(argv)
+    kb = load_knowledge()
+    field = field_entries()
+    missing = missing_causes(kb, field)
+    print(f"knowledge base: {len(kb.causes)} causes")
+    if missing:
+        print(f"causes the field corpus names that the knowledge base lacks ({len(missing)}):")
+        for cid, users in sorted(missing.items()):
+            print(f"  {cid}: {len(users)} text(s)")
+    report("field corpus", run(kb, field), args.misses)
+    report("public cases", run(kb, case_entries(kb)), args.misses)
+    report("rewordings", run(kb, rewording_entries()), args.misses)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
