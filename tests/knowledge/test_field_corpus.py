@@ -31,8 +31,9 @@ TOP3_TARGET = 0.90
 MIN_ENTRIES = 150
 KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Left in a text, these would name a real organisation or address: the corpus anonymises to contoso/fabrikam.
+OCTET = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
 IPV4 = re.compile(
-    r"(?<![=\w.])(?!10\.|127\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|0\.)\d{1,3}(?:\.\d{1,3}){3}\b"
+    rf"(?<![=\w.])(?!10\.|127\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|0\.){OCTET}(?:\.{OCTET}){{3}}(?![\w.])"
 )
 
 
