@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 from knowledge.loader import KnowledgeBase, load_knowledge
 from tests.knowledge.field_corpus import (
+    UNKNOWN,
+    UNKNOWN_CEILING,
     Entry,
     Outcome,
     case_entries,
@@ -30,7 +32,9 @@ from tests.knowledge.field_corpus import (
 )
 
 
-def report(name: str, outcomes: Sequence[Outcome], show_misses: bool) -> None:
+def report(
+    name: str, outcomes: Sequence[Outcome], show_misses: bool, kb: KnowledgeBase | None = None
+) -> None:
     if not outcomes:
         print(f"\n{name}: none present")
         return
@@ -40,6 +44,22 @@ def report(name: str, outcomes: Sequence[Outcome], show_misses: bool) -> None:
     print(f"\n{name}: {overall.count} texts ({unambiguous.count} unambiguous)")
     print(f"  overall      top-1 {overall.top1_share:6.1%}  top-3 {overall.top3_share:6.1%}")
     print(f"  unambiguous  top-1 {unambiguous.top1_share:6.1%}  top-3 {unambiguous.top3_share:6.1%}")
+    known = score([o for o in clear if o.entry.expected != UNKNOWN])
+    unknown = score([o for o in clear if o.entry.expected == UNKNOWN])
+    print(
+        f"    of which a named cause ({known.count}): top-1 {known.top1_share:6.1%}  top-3 {known.top3_share:6.1%}"
+    )
+    print(
+        f"    of which unknown ({unknown.count}): nothing claimed at >= {UNKNOWN_CEILING}: {unknown.top1_share:6.1%}"
+    )
+    if kb is not None:
+        present = score([o for o in clear if o.entry.expected in kb.causes])
+        print(
+            f"    of which a cause the base defines ({present.count}): top-1 {present.top1_share:6.1%}"
+            f"  top-3 {present.top3_share:6.1%}"
+        )
+    silent = sum(1 for o in outcomes if o.top is None)
+    print(f"  texts answered with no cause at all: {silent} of {overall.count}")
     print("  reliability of the first cause:  confidence  texts  right  share")
     for row in reliability(outcomes):
         share = "     -" if row["share"] is None else f"{row['share']:6.1%}"
@@ -73,9 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"causes the field corpus names that the knowledge base lacks ({len(missing)}):")
         for cid, users in sorted(missing.items()):
             print(f"  {cid}: {len(users)} text(s)")
-    report("field corpus", run(kb, field), args.misses)
-    report("public cases", run(kb, case_entries(kb)), args.misses)
-    report("rewordings", run(kb, rewording_entries()), args.misses)
+    report("field corpus", run(kb, field), args.misses, kb)
+    report("public cases", run(kb, case_entries(kb)), args.misses, kb)
+    report("rewordings", run(kb, rewording_entries()), args.misses, kb)
     return 0
 
 

@@ -98,6 +98,10 @@ def test_the_reader_finds_the_threads_cause(outcomes: list[Outcome]) -> None:
         f"\nfield corpus: {overall.count} texts, top-1 {overall.top1_share:.0%}, top-3 {overall.top3_share:.0%};"
         f" unambiguous {unambiguous.count}: top-1 {unambiguous.top1_share:.0%}, top-3 {unambiguous.top3_share:.0%}"
     )
+    named = score([o for o in clear if o.entry.expected != UNKNOWN])
+    print(
+        f"  of which a named cause ({named.count}): top-1 {named.top1_share:.0%}, top-3 {named.top3_share:.0%}"
+    )
     misses = [
         f"  {o.entry.id}: want {o.entry.expected}, got {[f'{c} {p:.2f}' for c, p in o.ranked[:3]]}"
         for o in clear
