@@ -38,7 +38,7 @@ from checks.runner import Runner
 from checks.testing import fixed_ports
 from checks.wiring import from_lab_endpoints, ports_factory
 from knowledge.loader import KnowledgeBase, load_knowledge
-from lab.scenario import load_scenario
+from lab.scenario.load import load_scenario
 from tests.checks.fake_org import NOW, PAIR, healthy
 
 SERVICES = ("psrp", "winrm", "ews", "graph", "token")

@@ -54,7 +54,7 @@ def _bot(backend: str, scenario: str) -> Iterator[BotProcess]:
         with serving("triage", scenario=scenario) as bot:
             yield bot
         return
-    from lab.scenario import load_scenario
+    from lab.scenario.load import load_scenario
 
     tenant = load_scenario(scenario).exchange_online.tenant
     with tempfile.TemporaryDirectory(prefix="bench-live-") as directory, lab_process(scenario) as endpoints:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from knowledge.reader import MAX_PASTE_BYTES, read_error_text
+from knowledge.reader.error_text import MAX_PASTE_BYTES, read_error_text
 
 TARGET_MS = 100.0
 PASTES = Path(__file__).resolve().parent.parent / "tests" / "knowledge" / "pastes"

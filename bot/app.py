@@ -24,7 +24,7 @@ from bot.auth import (
     tenant_guard,
     unreadable_tokens_refused,
 )
-from bot.escalation import Escalations
+from bot.escalation_channel import Escalations
 from bot.host import TeamsHost, build_application
 from bot.links import Clock, LinkService, LinkSigner, PublishRunbook, load_link_key
 from bot.settings import Settings

@@ -17,7 +17,7 @@ from microsoft_agents.hosting.core import (
     TurnState,
 )
 
-from bot.escalation import ChannelTarget, Escalations, team_key
+from bot.escalation_channel import ChannelTarget, Escalations, team_key
 from bot.inbound import Classified, classify
 from bot.outbound import ADAPTIVE_CARD, TurnEmitter
 from bot.storage import ConflictError, Store

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.runbook import Runbook, parse_runbook
+from bot.runbook_schema import Runbook, parse_runbook
 from bot.storage import Store
 
 __all__ = [

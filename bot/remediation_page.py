@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from html import escape
 
-from bot.runbook import Runbook, RunbookStep
+from bot.runbook_schema import Runbook, RunbookStep
 
 __all__ = ["error_page", "runbook_page"]
 

@@ -70,7 +70,7 @@ class CheckResult:
 @dataclass(frozen=True)
 class CheckRequest:
     """What a triage asks the checks to look at: the check ids, the facts known so far, and command output
-    an admin pasted back (`knowledge.command_output` sections), which answers before the backends do."""
+    an admin pasted back (`knowledge.reader.command_output` sections), which answers before the backends do."""
 
     check_ids: tuple[str, ...]
     facts: Mapping[str, Any]

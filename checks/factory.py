@@ -96,7 +96,7 @@ async def run_checks_once(
     pasted: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[list[CheckResult], dict[str, Any]]:
     """Every catalogue check once, for the command line. Against the lab, a pair not given is the
-    scenario's failing pair (else its working pair). `pasted` command output (`knowledge.command_output`)
+    scenario's failing pair (else its working pair). `pasted` command output (`knowledge.reader.command_output`)
     answers before the backends; the "pasted" backend has no other. Returns the results and the facts
     they ran with."""
     if backend == "pasted":

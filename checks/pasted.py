@@ -1,7 +1,7 @@
 """Ports that answer from command output an admin pasted back, in front of (or instead of) the live ones.
 
 When a backend is not configured or not reachable, a check offers the commands to run
-(`checks.remedies`); `knowledge.command_output` reads what they print into sections (cmdlet,
+(`checks.remedies`); `knowledge.reader.command_output` reads what they print into sections (cmdlet,
 parameters, objects). These ports answer the same calls the live ones do from those sections, so the
 same check logic reads pasted evidence like any other. A call the paste does not answer goes to the
 live port behind, or, with none, is reported as not configured (the check is skipped, remedy shown).

@@ -1,7 +1,7 @@
 """The commands an admin can run and paste back when a check cannot look itself.
 
 Every command prints a marker line first (`## exchange-triage: Get-FederationTrust`), so what it prints
-says which cmdlet and parameters produced it (`knowledge.command_output`), and the check can be run
+says which cmdlet and parameters produced it (`knowledge.reader.command_output`), and the check can be run
 again on the pasted output (`checks.pasted`). A remedy lists its commands under a heading per place
 they run (the Exchange Management Shell, Exchange Online PowerShell, each Exchange server); values from
 the facts are validated and quoted with `powershell_literal` before they are shown.
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks.safety import recipient_filter
-from knowledge.command_output import MARKER
-from knowledge.runbook import powershell_literal
+from knowledge.reader.command_output import MARKER
+from knowledge.remediation import powershell_literal
 from knowledge.validators import ValueProblem, check_smtp
 
 __all__ = [

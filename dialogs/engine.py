@@ -21,7 +21,7 @@ from dialogs.learn import learn
 from dialogs.paste import ReadText
 from dialogs.paste_back import command_output_in, output_prompt_card, take_output
 from dialogs.redact import redact
-from dialogs.remedies import PASTE_OUTPUT, READ_OUTPUT
+from dialogs.remedy_list import PASTE_OUTPUT, READ_OUTPUT
 from dialogs.running import show_result
 from dialogs.state import StateError, new_state, pop_snapshot, upgrade
 from dialogs.status import help_text, status_card

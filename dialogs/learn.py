@@ -13,10 +13,10 @@ from typing import Any
 from dialogs.paste import Paste, read_paste
 from dialogs.turn import Turn
 from dialogs.understand import match_option, match_scope, match_symptom, read_pair
-from knowledge.command_output import read_command_output, without_command_output
 from knowledge.inference import implied_symptom
 from knowledge.model import TreeNode
-from knowledge.reader import PasteTooLarge
+from knowledge.reader.command_output import read_command_output, without_command_output
+from knowledge.reader.error_text import PasteTooLarge
 
 __all__ = ["Learned", "learn", "noted"]
 

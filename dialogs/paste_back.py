@@ -3,7 +3,7 @@
 A check that could not reach its backend (or has none) comes back with the commands an admin can run
 (`CheckResult.remedy`). The result card lists them once, merged, with a Paste command output button; the
 output (pasted there or as a message, in one piece or several) is read into sections
-(`knowledge.command_output`), stored in the state, and the checks that errored or were skipped run again
+(`knowledge.reader.command_output`), stored in the state, and the checks that errored or were skipped run again
 with it answering before their backends. The reader's reading of Test-* cmdlets' results counts too.
 """
 
@@ -14,11 +14,11 @@ from typing import Any
 from dialogs.api import Card
 from dialogs.cards import card, submit, subtle, text, text_input
 from dialogs.findings import results_of
-from dialogs.remedies import READ_OUTPUT, waiting
+from dialogs.remedy_list import READ_OUTPUT, waiting
 from dialogs.running import conclude, rerun_checks
 from dialogs.turn import Turn
-from knowledge.command_output import read_command_output
-from knowledge.reader import PasteTooLarge
+from knowledge.reader.command_output import read_command_output
+from knowledge.reader.error_text import PasteTooLarge
 
 __all__ = ["command_output_in", "output_prompt_card", "take_output"]
 

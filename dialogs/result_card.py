@@ -29,11 +29,11 @@ from dialogs.cards import (
     text,
 )
 from dialogs.findings import Findings, evidence_lines, evidence_rows
-from dialogs.remedies import PASTE_OUTPUT, merge_remedies, waiting
+from dialogs.remedy_list import PASTE_OUTPUT, merge_remedies, waiting
 from knowledge.conditions import holds_all
 from knowledge.inference import RankedCause
 from knowledge.loader import KnowledgeBase
-from knowledge.runbook import FilledRemediation
+from knowledge.remediation import FilledRemediation
 
 __all__ = ["CARD_BYTES", "ProgressRow", "progress_card", "result_card"]
 

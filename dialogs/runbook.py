@@ -1,5 +1,5 @@
 """The runbook a triage hands to `publish_runbook`: the likely cause's remediations, filled with the
-values the checks found. The shape is the one the host's remediation page validates (bot/runbook.py)."""
+values the checks found. The shape is the one the host's remediation page validates (bot/runbook_schema.py)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ Shape (version 1):
       "said": {fact: value},           # what the user told us (symptom, scope, requester, target, sites...)
       "pasted": {fact: value},         # what the error-text reader found in pasted text
       "paste_excerpt": "...",          # the start of the paste, secrets redacted (for escalations)
-      "command_output": [section, ...],  # pasted output of the checks' commands (knowledge.command_output),
+      "command_output": [section, ...],  # pasted output of the checks' commands (knowledge.reader.command_output),
                                        # answering the checks before the backends do
       "skipped": [node id, ...],       # optional questions the user skipped
       "lookup": CheckResult dict | null,   # the topology check run to resolve the AD sites

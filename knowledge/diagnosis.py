@@ -9,7 +9,7 @@ from typing import Any
 from knowledge.conditions import Facts
 from knowledge.inference import Inference, combine_facts, implied_symptom, infer
 from knowledge.loader import KnowledgeBase
-from knowledge.reader import read_error_text
+from knowledge.reader.error_text import read_error_text
 from knowledge.walk import Question, open_questions
 
 __all__ = ["Diagnosis", "diagnose"]

@@ -13,7 +13,7 @@ from typing import Any
 from knowledge.conditions import Facts, holds, holds_all
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Cause, Indicator
-from knowledge.runbook import FilledRemediation, fill_remediation
+from knowledge.remediation import FilledRemediation, fill_remediation
 
 __all__ = ["Inference", "RankedCause", "RuledOut", "combine_facts", "implied_symptom", "infer"]
 

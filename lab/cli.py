@@ -43,7 +43,7 @@ def _fail(message: str) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from lab.scenario import ScenarioError, load_bundled_scenarios
+    from lab.scenario.load import ScenarioError, load_bundled_scenarios
 
     try:
         scenarios = load_bundled_scenarios()
@@ -70,7 +70,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_up(args: argparse.Namespace) -> int:
     from lab.runtime import SIMULATORS, start_lab
-    from lab.scenario import ScenarioError
+    from lab.scenario.load import ScenarioError
 
     highest = 65535 - len(SIMULATORS)
     if args.port_base is not None and not 1024 <= args.port_base <= highest:

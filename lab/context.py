@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from lab.faults import FaultController
 from lab.pki import LabPki
-from lab.scenario_model import Scenario, resolve_time
+from lab.scenario.model import Scenario, resolve_time
 
 __all__ = ["LabContext", "LabCredentials", "new_credentials"]
 

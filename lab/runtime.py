@@ -18,12 +18,17 @@ from typing import Any
 
 from aiohttp import web
 
-from lab import ews, graph, psrp, token, vdirs, wsman
 from lab.context import LabContext, new_credentials
+from lab.entra import token
+from lab.ews import server as ews
 from lab.faults import FaultController
+from lab.graph import server as graph
+from lab.iis import vdirs
 from lab.pki import create_pki
-from lab.scenario import Scenario, load_scenario
+from lab.psrp import server as psrp
+from lab.scenario.load import Scenario, load_scenario
 from lab.serve import StartedSite, assert_loopback, start_site
+from lab.wsman import server as wsman
 
 __all__ = ["SIMULATORS", "AsyncRunningLab", "RunningLab", "start_lab", "start_lab_async"]
 
@@ -72,7 +77,7 @@ def _endpoints(ctx: LabContext, sites: dict[str, StartedSite]) -> dict[str, Any]
         **urls,
         "psrp_online": sites["psrp"].base_url + psrp.ONLINE_PATH,
         "winrm_servers": {s.name: f"{urls['winrm']}/{s.name}" for s in ctx.scenario.organization.servers},
-        # Every server's IIS (lab.vdirs) answers on one loopback address: dial it, verify the FQDN.
+        # Every server's IIS (lab.iis.vdirs) answers on one loopback address: dial it, verify the FQDN.
         "vdir_hosts": {
             s.fqdn: f"{sites['vdirs'].host}:{sites['vdirs'].port}" for s in ctx.scenario.organization.servers
         },

@@ -17,7 +17,7 @@ from checks.api import CheckRunner
 from dialogs.engine import TriageConversation
 from dialogs.turn import PublishRunbook
 from knowledge.loader import load_knowledge
-from knowledge.reader import read_error_text
+from knowledge.reader.error_text import read_error_text
 
 __all__ = ["DEFAULT_SCENARIO", "ConversationSettings", "build_conversation"]
 

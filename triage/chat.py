@@ -133,7 +133,7 @@ async def chat(session: ChatSession, stream: TextIO) -> None:
 
 def _publisher(folder: Path) -> Any:
     from bot.remediation_page import runbook_page
-    from bot.runbook import parse_runbook
+    from bot.runbook_schema import parse_runbook
 
     def write(runbook: dict[str, Any]) -> str:
         page = runbook_page(parse_runbook(runbook), expires_at=int(time.time()) + 7 * 86400)

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from checks.outcome import checks_run, merged_facts
-from knowledge.command_output import read_command_output, without_command_output
 from knowledge.diagnosis import Diagnosis, diagnose
 from knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
-from knowledge.reader import PasteTooLarge
+from knowledge.reader.command_output import read_command_output, without_command_output
+from knowledge.reader.error_text import PasteTooLarge
 from knowledge.validators import ValueProblem, check_smtp
 from triage.main_job import register_run
 
@@ -155,7 +155,7 @@ def _run_checks(
                 backend, facts=conversation, kb=kb, scenario=args.scenario, config=args.config, pasted=pasted
             )
         )
-    except (ConfigError, ValueError) as exc:  # a bad config file or scenario (lab.scenario.ScenarioError)
+    except (ConfigError, ValueError) as exc:  # a bad config file or scenario (ScenarioError)
         raise _usage(str(exc)) from None
 
 

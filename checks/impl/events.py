@@ -19,7 +19,7 @@ from checks.registry import check
 from checks.remedies import HostCommand, pasted_remedy
 from checks.values import ev
 from checks.views import involved_servers
-from knowledge.command_output import MARKER
+from knowledge.reader.command_output import MARKER
 
 PROVIDERS = [
     "MSExchange Availability",

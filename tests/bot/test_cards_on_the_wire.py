@@ -11,7 +11,7 @@ from bot.settings import Settings
 from bot.testing import LoopbackConnector, TeamsActivities, running_bot
 from dialogs.engine import TriageConversation
 from knowledge.loader import load_knowledge
-from knowledge.reader import read_error_text
+from knowledge.reader.error_text import read_error_text
 from tests.dialogs.harness import card_problems, card_text
 from tests.dialogs.scenarios import paste, seed_000
 

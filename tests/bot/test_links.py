@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.links import KEY_FILE, ExpiredLink, LinkSigner, TamperedLink, load_link_key
-from bot.runbook import RunbookError, parse_runbook
+from bot.runbook_schema import RunbookError, parse_runbook
 from bot.settings import Settings
 from bot.storage import SqliteStore
 from bot.storage.factory import SQLITE_FILE

@@ -15,8 +15,8 @@ from typing import Any
 from checks.errors import BackendError, NotFound
 from checks.ports import KeyCredential
 from checks.remedies import GraphCommand, HostCommand, PasteCommand, Remedy
-from knowledge.command_output import MARKER
-from knowledge.ps_format import cells
+from knowledge.reader.command_output import MARKER
+from knowledge.reader.ps_format import cells
 
 PROMPT = "[PS] C:\\Windows\\system32>"
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-import lab.psrp
+import lab.psrp.server
 from checks.backends.psrp import PsrpExchange
 from checks.errors import Refused
 from checks.safety import EXCHANGE_CMDLETS, EXCHANGE_ONLINE_CMDLETS, guard_cmdlet
 from checks.wiring import from_lab_endpoints
-from lab.cmdlets import run_pipeline
+from lab.exchange.cmdlets import run_pipeline
 from lab.runtime import RunningLab
 
 # cmdlet, parameters, words the refusal holds
@@ -60,7 +60,7 @@ class _Pipelines:
             self.names.extend(c.name for c in commands)
             return run_pipeline(ctx, commands, **kw)
 
-        monkeypatch.setattr(lab.psrp, "run_pipeline", recording)
+        monkeypatch.setattr(lab.psrp.server, "run_pipeline", recording)
 
 
 @pytest.mark.parametrize("online", [False, True], ids=["exchange", "exchange-online"])

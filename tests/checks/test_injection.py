@@ -17,19 +17,19 @@ from typing import Any
 
 import pytest
 
-import lab.ews
-import lab.graph
-import lab.psrp
-import lab.wsman
+import lab.ews.server
+import lab.graph.server
+import lab.psrp.server
+import lab.wsman.server
 from checks.host_templates import TEMPLATES, build_script
 from checks.impl.availability import ANCHOR
 from checks.safety import EXCHANGE_CMDLETS, EXCHANGE_ONLINE_CMDLETS
 from knowledge.loader import KnowledgeBase
 from knowledge.validators import ValueProblem, check_smtp
-from lab.cmdlets import run_pipeline
-from lab.ews_xml import parse_request
-from lab.host_scripts import run_script
+from lab.ews.soap import parse_request
+from lab.exchange.cmdlets import run_pipeline
 from lab.runtime import RunningLab
+from lab.wsman.host_scripts import run_script
 from tests.checks.conftest import run_on_lab, run_ports
 from tests.checks.fake_org import FakeOrg
 
@@ -124,7 +124,7 @@ class Recorder:
         self.scripts: list[str] = []
         self.ews: list[bytes] = []
         self.graph: list[str] = []
-        find = lab.graph._Graph._find
+        find = lab.graph.server._Graph._find
 
         def pipeline(ctx: Any, commands: Any, **kw: Any) -> Any:
             self.pipelines.extend((c.name, dict(c.parameters), list(c.positional)) for c in commands)
@@ -142,10 +142,10 @@ class Recorder:
             self.graph.append(wanted)
             return find(this, wanted)
 
-        monkeypatch.setattr(lab.psrp, "run_pipeline", pipeline)
-        monkeypatch.setattr(lab.wsman, "run_script", script)
-        monkeypatch.setattr(lab.ews, "parse_request", ews)
-        monkeypatch.setattr(lab.graph._Graph, "_find", graph)
+        monkeypatch.setattr(lab.psrp.server, "run_pipeline", pipeline)
+        monkeypatch.setattr(lab.wsman.server, "run_script", script)
+        monkeypatch.setattr(lab.ews.server, "parse_request", ews)
+        monkeypatch.setattr(lab.graph.server._Graph, "_find", graph)
 
 
 _LITERAL = re.compile(r"FromBase64String\('([A-Za-z0-9+/=]*)'\)")

@@ -22,7 +22,7 @@ from checks.wiring import from_lab_endpoints
 from knowledge.loader import KnowledgeBase
 from lab.faults import FaultKind, FaultSpec, Service
 from lab.runtime import RunningLab, start_lab
-from lab.wsman import SERVER_KEY
+from lab.wsman.server import SERVER_KEY
 from tests.checks.conftest import run_on_lab
 
 PAIR = {"requester": "alice@contoso.com", "target": "bjorn@contoso.com"}

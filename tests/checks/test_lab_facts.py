@@ -18,8 +18,8 @@ from checks.remedies import Remedy
 from checks.runner import Runner
 from checks.testing import fixed_ports
 from checks.wiring import from_lab_endpoints, ports_factory
-from knowledge.command_output import read_command_output
 from knowledge.loader import KnowledgeBase
+from knowledge.reader.command_output import read_command_output
 from lab.runtime import RunningLab, start_lab
 from tests.checks.powershell_text import Recorded, transcript
 from tests.checks.recording import recording_factory

@@ -12,8 +12,8 @@ from checks.registry import registry
 from checks.remedies import Remedy
 from checks.runner import Runner
 from checks.testing import fixed_ports
-from knowledge.command_output import read_command_output
 from knowledge.loader import KnowledgeBase
+from knowledge.reader.command_output import read_command_output
 from tests.checks.conftest import run_ports
 from tests.checks.fake_org import NOW, PAIR, FakeOrg, healthy
 from tests.checks.powershell_text import Recorded, transcript

@@ -21,8 +21,8 @@ from checks.outcome import diagnose_results
 from knowledge.conditions import holds_all
 from knowledge.inference import Inference
 from knowledge.loader import KnowledgeBase, load_knowledge
-from knowledge.reader import read_error_text
-from lab.scenario import Scenario, load_bundled_scenarios
+from knowledge.reader.error_text import read_error_text
+from lab.scenario.load import Scenario, load_bundled_scenarios
 
 SCENARIOS = {s.name: s for s in load_bundled_scenarios()}
 BROKEN = sorted(name for name, s in SCENARIOS.items() if s.expected_causes)

@@ -16,7 +16,7 @@ from dialogs.api import Card, Inbound, Outbound, State
 from dialogs.engine import TriageConversation
 from dialogs.testing import FakeCheckRunner, Recorder
 from knowledge.loader import load_knowledge
-from knowledge.reader import read_error_text
+from knowledge.reader.error_text import read_error_text
 
 PUBLISHED_URL = "https://triage.example/remediation/tok-123"
 

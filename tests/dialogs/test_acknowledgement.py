@@ -9,7 +9,7 @@ import pytest
 
 from dialogs.engine import TriageConversation
 from knowledge.loader import load_knowledge
-from knowledge.reader import read_error_text
+from knowledge.reader.error_text import read_error_text
 from tests.dialogs.harness import Chat, card_text
 from tests.dialogs.scenarios import seed_000
 from triage.chat import ChatSession, chat

@@ -15,11 +15,11 @@ from checks.registry import registry
 from dialogs.card_budget import clip, fit_lines, size
 from dialogs.cards import card
 from dialogs.findings import Findings
-from dialogs.remedies import merge_remedies
+from dialogs.remedy_list import merge_remedies
 from dialogs.result_card import CARD_BYTES, Budget, _build, progress_card, result_card
 from knowledge.inference import Inference, RankedCause, RuledOut, infer
 from knowledge.loader import load_knowledge
-from knowledge.runbook import FilledRemediation
+from knowledge.remediation import FilledRemediation
 from tests.dialogs.harness import card_problems, card_text
 
 KB = load_knowledge()

@@ -29,7 +29,7 @@ from dialogs.testing import FakeCheckRunner
 from dialogs.turn import Services, Turn
 from knowledge.inference import infer
 from knowledge.loader import load_knowledge
-from knowledge.reader import read_error_text
+from knowledge.reader.error_text import read_error_text
 from tests.dialogs.harness import card_problems, card_text
 from tests.dialogs.scenarios import FEDCERT
 

@@ -14,7 +14,7 @@ from dialogs.api import Inbound, Outbound, State
 from dialogs.engine import TriageConversation
 from dialogs.testing import FakeCheckRunner
 from knowledge.loader import load_knowledge
-from knowledge.reader import read_error_text
+from knowledge.reader.error_text import read_error_text
 from tests.dialogs.harness import Chat, card_text
 from tests.dialogs.scenarios import seed_000
 

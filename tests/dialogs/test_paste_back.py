@@ -14,7 +14,7 @@ from checks.factory import runner_for_lab
 from checks.registry import registry
 from checks.remedies import Remedy
 from checks.runner import Runner
-from dialogs.remedies import merge_remedies
+from dialogs.remedy_list import merge_remedies
 from knowledge.loader import load_knowledge
 from lab.faults import FaultSpec
 from lab.runtime import RunningLab, start_lab

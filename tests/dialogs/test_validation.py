@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.reader import MAX_PASTE_BYTES
+from knowledge.reader.error_text import MAX_PASTE_BYTES
 from tests.dialogs.harness import Chat, card_text
 from tests.dialogs.scenarios import healthy, paste, seed_000
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from lab.scenario import load_scenario
+from lab.scenario.load import load_scenario
 from tests.e2e.conftest import SCENARIO, Stack
 from tests.e2e.playground_ui import PlaygroundPage
 

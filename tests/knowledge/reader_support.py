@@ -11,7 +11,7 @@ from typing import Any
 
 from knowledge.loader import DATA_DIR
 from knowledge.model import FactSpec, Signature
-from knowledge.reader import read_error_text
+from knowledge.reader.error_text import read_error_text
 from knowledge.yamlio import read_yaml
 
 PASTES = Path(__file__).parent / "pastes"

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from knowledge.command_output import MAX_PASTE_BYTES, read_command_output
-from knowledge.ps_format import typed_value
-from knowledge.reader import PasteTooLarge
+from knowledge.reader.command_output import MAX_PASTE_BYTES, read_command_output
+from knowledge.reader.error_text import PasteTooLarge
+from knowledge.reader.ps_format import typed_value
 from tests.checks.powershell_text import format_list, format_table, shown
 
 PASTES = Path(__file__).parent / "command_pastes"

@@ -11,8 +11,8 @@ import pytest
 from knowledge.diagnosis import diagnose
 from knowledge.inference import combine_facts, infer
 from knowledge.loader import DATA_DIR, load_knowledge
-from knowledge.reader import read_error_text
-from knowledge.runbook import fill_remediation
+from knowledge.reader.error_text import read_error_text
+from knowledge.remediation import fill_remediation
 from knowledge.yamlio import read_yaml
 
 KB = load_knowledge()

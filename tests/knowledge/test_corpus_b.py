@@ -11,8 +11,8 @@ import yaml
 from knowledge.diagnosis import diagnose
 from knowledge.inference import infer
 from knowledge.loader import load_knowledge
-from knowledge.reader import read_error_text
-from knowledge.runbook import fill_remediation
+from knowledge.reader.error_text import read_error_text
+from knowledge.remediation import fill_remediation
 
 KB = load_knowledge()
 CATEGORIES = {

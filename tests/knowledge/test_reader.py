@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from knowledge.reader import MAX_PASTE_BYTES, PasteTooLarge
+from knowledge.reader.error_text import MAX_PASTE_BYTES, PasteTooLarge
 from tests.knowledge.reader_support import PASTES, paste, read
 
 SEED_000_CHAIN = ["ProxyWebRequestProcessingException", "WebException", "IOException", "SocketException"]

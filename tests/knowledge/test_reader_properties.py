@@ -10,11 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from knowledge import reader_cmdlets, reader_errors, reader_events, reader_request, reader_xml
 from knowledge.loader import DATA_DIR
 from knowledge.model import FactSpec, Signature
-from knowledge.reader import MAX_PASTE_BYTES, PasteTooLarge, read_error_text
-from knowledge.reader_scan import Paste, plan, scan
+from knowledge.reader import cmdlets as reader_cmdlets
+from knowledge.reader import errors as reader_errors
+from knowledge.reader import events as reader_events
+from knowledge.reader import request as reader_request
+from knowledge.reader import xml_events as reader_xml
+from knowledge.reader.error_text import MAX_PASTE_BYTES, PasteTooLarge, read_error_text
+from knowledge.reader.scan import Paste, plan, scan
 from knowledge.yamlio import read_yaml
 from tests.knowledge.reader_support import FACTS, PASTES, SIGNATURES, read
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from knowledge.loader import load_knowledge
-from knowledge.runbook import fill_remediation, powershell_literal
+from knowledge.remediation import fill_remediation, powershell_literal
 
 KB = load_knowledge()
 

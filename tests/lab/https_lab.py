@@ -15,7 +15,7 @@ from aiohttp import web
 from lab.context import LabContext, new_credentials
 from lab.faults import FaultController
 from lab.pki import LabPki, create_pki
-from lab.scenario import Scenario, load_scenario
+from lab.scenario.load import Scenario, load_scenario
 from lab.serve import BackgroundServer
 
 __all__ = ["make_context", "scenario_with", "serve"]

@@ -49,11 +49,12 @@ from exchangelib.items import ASSOCIATED, Item
 from exchangelib.protocol import BaseProtocol, CachingProtocol
 from exchangelib.services import GetFolder
 
-from lab import ews, token
 from lab.context import LabContext
+from lab.entra import token
+from lab.ews import server as ews
 from lab.faults import FaultSpec
 from lab.pki import LabPki, create_pki
-from lab.scenario import load_scenario
+from lab.scenario.load import load_scenario
 from tests.lab.https_lab import make_context, scenario_with, serve
 
 UTC = EWSTimeZone("UTC")

@@ -22,11 +22,12 @@ import requests
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from lab import graph, token
 from lab.context import LabContext
+from lab.entra import token
 from lab.faults import FaultSpec
+from lab.graph import server as graph
 from lab.pki import LabPki, create_pki
-from lab.scenario import load_scenario
+from lab.scenario.load import load_scenario
 from tests.lab.https_lab import make_context, scenario_with, serve
 
 GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]

@@ -11,8 +11,8 @@ import requests
 from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 
+from lab.auth.ntlm import md4
 from lab.faults import FaultSpec
-from lab.ntlm import md4
 from lab.runtime import RunningLab, start_lab
 from tests.lab.conftest import exchange_pool, psrp_wsman
 

@@ -13,7 +13,7 @@ from checks.factory import runner_for_lab
 from knowledge.loader import load_knowledge
 from lab.faults import FaultSpec
 from lab.runtime import start_lab
-from lab.scenario import load_scenario
+from lab.scenario.load import load_scenario
 from tests.lab.conftest import exchange_pool
 
 PAIR = {"requester": "alice@contoso.com", "target": "bjorn@contoso.com"}

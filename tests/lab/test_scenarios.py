@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.scenario import SCENARIO_DIR, ScenarioError, bundled_scenario_names, load_scenario, resolve_time
+from lab.scenario.load import SCENARIO_DIR, ScenarioError, bundled_scenario_names, load_scenario, resolve_time
 
 # The cause ids the lab contract asks the bundled scenarios to use.
 CONTRACT_CAUSES = {

@@ -14,7 +14,7 @@ from winrm.protocol import Protocol
 
 from lab.faults import FaultSpec
 from lab.runtime import RunningLab
-from lab.wsman import SERVER_KEY
+from lab.wsman.server import SERVER_KEY
 from tests.lab.conftest import winrm_protocol
 
 FEDERATION = "3226500C943B6235AEB493A307F084710FD1D5D0"

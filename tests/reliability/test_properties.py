@@ -15,7 +15,7 @@ from dialogs.api import Inbound, State
 from dialogs.engine import TriageConversation
 from dialogs.testing import FakeCheckRunner, Recorder
 from knowledge.loader import load_knowledge
-from knowledge.reader import read_error_text
+from knowledge.reader.error_text import read_error_text
 
 KB = load_knowledge()
 SEEDS = Path(__file__).parent.parent / "knowledge" / "seeds"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from knowledge.ps_format import iso_date
-from knowledge.reader_scan import Paste, scan, search, starts_line
-from knowledge.reader_values import add_all, is_placeholder, real_host, url_parts
+from knowledge.reader.ps_format import iso_date
+from knowledge.reader.scan import Paste, scan, search, starts_line
+from knowledge.reader.values import add_all, is_placeholder, real_host, url_parts
 
 __all__ = ["read_events"]
 

@@ -13,8 +13,8 @@ import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from lab.ews_xml import EwsError
-from lab.scenario_model import CalendarEvent, CalendarPermission, Mailbox, Scenario, SharingSubscription
+from lab.ews.soap import EwsError
+from lab.scenario.model import CalendarEvent, CalendarPermission, Mailbox, Scenario, SharingSubscription
 
 __all__ = [
     "NO_FREE_BUSY_ACCESS",

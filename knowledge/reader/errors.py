@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from knowledge.reader_scan import Paste, scan
-from knowledge.reader_values import MAX_MATCHES, add_all
+from knowledge.reader.scan import Paste, scan
+from knowledge.reader.values import MAX_MATCHES, add_all
 
 __all__ = ["read_errors"]
 

@@ -12,7 +12,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from lab.ews_store import (
+from lab.ews.soap import NS, EwsError, child_text, el, error_message, local_name, q, success_message
+from lab.ews.store import (
     SHARING_PROPERTY_SET,
     Caller,
     FolderRef,
@@ -28,8 +29,7 @@ from lab.ews_store import (
     item_id,
     mailbox_or_error,
 )
-from lab.ews_xml import NS, EwsError, child_text, el, error_message, local_name, q, success_message
-from lab.scenario_model import CalendarPermission, Mailbox
+from lab.scenario.model import CalendarPermission, Mailbox
 
 __all__ = ["find_folder", "find_item", "get_folder", "get_item"]
 

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from lab.scenario_model import (
+from lab.scenario.model import (
     AvailabilityError,
     CalendarEvent,
     CalendarPermission,
@@ -22,7 +22,7 @@ from lab.scenario_model import (
     SharingSubscription,
     resolve_time,
 )
-from lab.scenario_refs import cross_reference_problems
+from lab.scenario.refs import cross_reference_problems
 
 __all__ = [
     "SCENARIO_DIR",
@@ -40,7 +40,7 @@ __all__ = [
     "resolve_time",
 ]
 
-SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 # List items are matched across `extends:` by the first of these keys that every item carries.
 _IDENTITY_KEYS = ("name", "address", "thumbprint", "domain_name", "forest_name", "user", "sharer_identity")

@@ -8,8 +8,8 @@ for the dedicated hybrid app), never from the scenario's expected causes.
 from __future__ import annotations
 
 from lab.context import LabContext
-from lab.psrp_wire import PsObject, PsValue
-from lab.scenario_model import Server
+from lab.psrp.wire import PsObject, PsValue
+from lab.scenario.model import Server
 
 __all__ = ["federation_trust_results", "oauth_connectivity_results"]
 

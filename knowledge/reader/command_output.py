@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from knowledge.ps_format import Block, cells, parse_blocks, typed_value
-from knowledge.reader import PasteTooLarge
+from knowledge.reader.error_text import PasteTooLarge
+from knowledge.reader.ps_format import Block, cells, parse_blocks, typed_value
 
 __all__ = ["MARKER", "MAX_PASTE_BYTES", "Section", "read_command_output", "without_command_output"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime
 import xml.etree.ElementTree as ET
 
-from lab.ews_store import NO_FREE_BUSY_ACCESS, Caller, effective_read_items
-from lab.ews_xml import NS, EwsError, child_text, el, error_message, q, success_message
-from lab.scenario_model import CalendarEvent, Mailbox
+from lab.ews.soap import NS, EwsError, child_text, el, error_message, q, success_message
+from lab.ews.store import NO_FREE_BUSY_ACCESS, Caller, effective_read_items
+from lab.scenario.model import CalendarEvent, Mailbox
 
 __all__ = ["HttpFailure", "get_server_time_zones", "get_user_availability"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from lab.context import LabContext
-from lab.scenario_model import Server, VirtualDirectory
+from lab.scenario.model import Server, VirtualDirectory
 
 __all__ = ["build_app"]
 

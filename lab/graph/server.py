@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from lab.ews_store import NO_FREE_BUSY_ACCESS, effective_read_items
+from lab.entra.token import GRAPH_RESOURCE, TokenError, verify_access_token
+from lab.ews.store import NO_FREE_BUSY_ACCESS, effective_read_items
 from lab.faults import reset_connection, stall
-from lab.scenario_model import CalendarPermission, Mailbox
-from lab.token import GRAPH_RESOURCE, TokenError, verify_access_token
+from lab.scenario.model import CalendarPermission, Mailbox
 
 if TYPE_CHECKING:
     from lab.context import LabContext

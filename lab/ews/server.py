@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from multidict import CIMultiDict
 
-from lab.ews_availability import HttpFailure, get_server_time_zones, get_user_availability
-from lab.ews_folders import find_folder, find_item, get_folder, get_item
-from lab.ews_store import Caller
-from lab.ews_xml import NS, ServerVersion, child_text, el, envelope, local_name, parse_request, soap_fault
+from lab.entra.token import EWS_RESOURCE, TokenError, verify_access_token
+from lab.ews.availability import HttpFailure, get_server_time_zones, get_user_availability
+from lab.ews.folders import find_folder, find_item, get_folder, get_item
+from lab.ews.soap import NS, ServerVersion, child_text, el, envelope, local_name, parse_request, soap_fault
+from lab.ews.store import Caller
 from lab.faults import FaultSpec, reset_connection, stall
-from lab.scenario_model import Scenario, Server
-from lab.token import EWS_RESOURCE, TokenError, verify_access_token
+from lab.scenario.model import Scenario, Server
 
 if TYPE_CHECKING:
     from lab.context import LabContext

@@ -11,8 +11,8 @@ import html
 import re
 from collections.abc import Callable
 
-from knowledge.reader_xml import MARKERS as XML_MARKERS
-from knowledge.reader_xml import rewrite_xml_event
+from knowledge.reader.xml_events import MARKERS as XML_MARKERS
+from knowledge.reader.xml_events import rewrite_xml_event
 
 __all__ = ["normalise"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from lab.scenario_model import Scenario
+from lab.scenario.model import Scenario
 
 __all__ = ["cross_reference_problems"]
 

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lab.cmdlets import run_pipeline
 from lab.context import LabContext
-from lab.psrp_wire import Command, PsObject, PsValue
-from lab.scenario_model import Server
+from lab.exchange.cmdlets import run_pipeline
+from lab.psrp.wire import Command, PsObject, PsValue
+from lab.scenario.model import Server
 
 __all__ = ["TEMPLATES", "ScriptResult", "run_script", "template_id"]
 

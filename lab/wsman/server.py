@@ -2,7 +2,7 @@
 
 `/wsman/<server name or FQDN>` is that server's WinRM listener (`/wsman` alone is the first server).
 A shell is opened with a code page and reused for many commands; each command is
-`powershell ... -EncodedCommand <UTF-16LE base64>` and is answered by `lab.host_scripts`. Output is
+`powershell ... -EncodedCommand <UTF-16LE base64>` and is answered by `lab.wsman.host_scripts`. Output is
 encoded in the shell's code page, so a UTF-8 shell (65001) keeps non-ASCII names intact and the
 default 437 turns them into '?', as a Windows console does.
 """
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from lab import wsman_soap as soap
 from lab.context import LabContext
-from lab.host_scripts import ScriptResult, run_script, template_id
-from lab.scenario_model import Server
+from lab.scenario.model import Server
+from lab.wsman import soap
+from lab.wsman.host_scripts import ScriptResult, run_script, template_id
 
 __all__ = ["PATH", "SERVER_KEY", "build_app"]
 

@@ -11,8 +11,8 @@ import uuid
 from urllib.parse import urlsplit
 
 from lab.context import LabContext
-from lab.psrp_wire import PsObject, PsValue, Uri
-from lab.scenario_model import (
+from lab.psrp.wire import PsObject, PsValue, Uri
+from lab.scenario.model import (
     Certificate,
     ExchangeOnline,
     Mailbox,

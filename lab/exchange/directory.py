@@ -12,12 +12,12 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from lab import exchange_objects as xo
-from lab.psrp_wire import ErrorInfo, PsObject, PsValue
-from lab.scenario_model import Group, Mailbox, Recipient
+from lab.exchange import objects as xo
+from lab.psrp.wire import ErrorInfo, PsObject, PsValue
+from lab.scenario.model import Group, Mailbox, Recipient
 
 if TYPE_CHECKING:
-    from lab.cmdlets import Call
+    from lab.exchange.cmdlets import Call
 
 __all__ = [
     "availability_config",

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from knowledge.reader_scan import Paste, scan, starts_line
-from knowledge.reader_values import MAX_ITEMS, add_all
+from knowledge.reader.scan import Paste, scan, starts_line
+from knowledge.reader.values import MAX_ITEMS, add_all
 
 __all__ = ["read_cmdlet_output"]
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from lab import cmdlet_tests
-from lab import cmdlets_directory as directory
-from lab import exchange_objects as xo
 from lab.context import LabContext
-from lab.psrp_wire import Command, ErrorInfo, PsObject, PsValue
-from lab.scenario_model import Server
+from lab.exchange import cmdlet_tests, directory
+from lab.exchange import objects as xo
+from lab.psrp.wire import Command, ErrorInfo, PsObject, PsValue
+from lab.scenario.model import Server
 
 __all__ = ["CmdletResult", "cmdlet_names", "run_pipeline"]
 

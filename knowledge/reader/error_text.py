@@ -14,13 +14,13 @@ from typing import Any
 
 from knowledge.loader import load_knowledge
 from knowledge.model import FactSpec, Signature
-from knowledge.reader_cmdlets import read_cmdlet_output
-from knowledge.reader_errors import read_errors
-from knowledge.reader_events import read_events
-from knowledge.reader_request import read_request
-from knowledge.reader_scan import Paste, search
-from knowledge.reader_text import normalise
-from knowledge.reader_values import add_all
+from knowledge.reader.cmdlets import read_cmdlet_output
+from knowledge.reader.errors import read_errors
+from knowledge.reader.events import read_events
+from knowledge.reader.request import read_request
+from knowledge.reader.scan import Paste, search
+from knowledge.reader.text import normalise
+from knowledge.reader.values import add_all
 
 __all__ = ["MAX_PASTE_BYTES", "PasteTooLarge", "read_error_text"]
 

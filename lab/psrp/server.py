@@ -1,7 +1,7 @@
 """The Exchange management endpoint over PSRP: `/PowerShell`, configuration `Microsoft.Exchange`.
 
 A client (pypsrp) opens a runspace pool with a WS-Man Create, then runs one pipeline per Command
-and collects its messages with Receive. Cmdlets are answered by `lab.cmdlets` from the scenario.
+and collects its messages with Receive. Cmdlets are answered by `lab.exchange.cmdlets` from the scenario.
 `/powershell-liveid` serves the same protocol with the Exchange Online view of the tenant.
 """
 
@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from lab import wsman_soap as soap
-from lab.cmdlets import run_pipeline
+from lab.auth.ntlm import NtlmAcceptor
 from lab.context import LabContext
+from lab.exchange.cmdlets import run_pipeline
 from lab.faults import FaultSpec
-from lab.ntlm import NtlmAcceptor
-from lab.psrp_wire import (
+from lab.psrp.wire import (
     Command,
     Defragmenter,
     MessageType,
@@ -32,6 +31,7 @@ from lab.psrp_wire import (
     parse_create_pipeline,
     pipeline_state_xml,
 )
+from lab.wsman import soap
 
 __all__ = ["CONFIGURATION", "ONLINE_PATH", "PATH", "SERVER_KEY", "build_app"]
 

@@ -1,6 +1,6 @@
 """The scenario model: one hybrid organisation described the way Exchange reports it.
 
-The model is strict (unknown keys are errors); `lab.scenario` loads it from YAML and adds the file name
+The model is strict (unknown keys are errors); `lab.scenario.load` loads it from YAML and adds the file name
 and key path to every error. Names are snake_case here; the simulators render them with Exchange's own
 property names.
 """

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from knowledge.reader_scan import Paste, scan, search
-from knowledge.reader_values import email, url_parts
+from knowledge.reader.scan import Paste, scan, search
+from knowledge.reader.values import email, url_parts
 
 __all__ = ["read_request"]
 

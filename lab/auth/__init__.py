@@ -1,0 +1,1 @@
+"""HTTP authentication the lab's endpoints accept (NTLM)."""

@@ -1,0 +1,1 @@
+"""An Entra-like token endpoint: the OAuth client-credentials tokens EWS and Graph accept."""

@@ -1,0 +1,1 @@
+"""The organisation as Exchange reports it: cmdlets, their objects and the Test-* cmdlets."""

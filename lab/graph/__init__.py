@@ -1,0 +1,1 @@
+"""Microsoft Graph: the Exchange Online calendar and directory calls."""

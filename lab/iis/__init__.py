@@ -1,0 +1,1 @@
+"""IIS: every server's virtual directories over HTTPS, for the HTTPS probe."""

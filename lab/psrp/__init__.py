@@ -1,0 +1,1 @@
+"""PowerShell Remoting (PSRP over WS-Management): the Exchange Management Shell endpoints."""

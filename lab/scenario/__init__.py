@@ -1,0 +1,1 @@
+"""Scenarios: the model of one organisation, loading and validating `lab/scenarios/*.yaml`."""
