@@ -16,9 +16,9 @@ from typing import Any
 
 from checks.factory import run_checks_once
 from checks.outcome import checks_run, merged_facts
-from knowledge.command_output import read_command_output, without_command_output
 from knowledge.diagnosis import diagnose
 from knowledge.loader import KnowledgeBase
+from knowledge.reader.command_output import read_command_output, without_command_output
 from knowledge.yamlio import read_yaml
 
 __all__ = [
