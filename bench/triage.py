@@ -76,7 +76,10 @@ async def _stored(state_dir: Path, conversation: str) -> dict[str, Any]:
 
 
 async def triage_rounds(scenario: Path, rounds: int) -> list[Round]:
-    from knowledge.inference import combine_facts
+    from knowledge.assessment import combine_facts
+    from knowledge.loader import load_knowledge
+
+    kb = load_knowledge()
 
     connector = TimedConnector()
     await connector.start()
@@ -94,13 +97,13 @@ async def triage_rounds(scenario: Path, rounds: int) -> list[Round]:
                         raise RuntimeError(f"the triage did not finish: {driver.texts()[-3:]}")
                     last = driver.turns[-1]
                     state = await _stored(bot.state_dir, conversation)
-                    lookup = (state.get("lookup") or {}).get("id")
+                    lookup = ((state.get("lookup") or {}).get("result") or {}).get("id")
                     ran = {
                         r["id"]: int(r["duration_ms"])
                         for r in state["results"]
                         if r["status"] != "skipped" and r["id"] != lookup
                     }
-                    facts = combine_facts(state["said"], state["pasted"])
+                    facts = combine_facts(kb, state["said"], state["pasted"])
                     if n:
                         stored = len(encode(state).encode("utf-8"))
                         first_reply, first_progress = last.first_reply or 0.0, last.first_progress or 0.0

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol, cast
+
+from knowledge.jsonvalue import JsonObject, JsonValue
 
 __all__ = [
     "CheckRequest",
@@ -17,6 +19,8 @@ __all__ = [
 ]
 
 CheckStatus = Literal["ok", "warn", "fail", "error", "skipped"]
+_STATUSES: tuple[str, ...] = ("ok", "warn", "fail", "error", "skipped")
+_EVIDENCE_FIELDS = ("property", "value", "server", "note")
 
 
 @dataclass(frozen=True)
@@ -38,32 +42,42 @@ class CheckResult:
     status: CheckStatus
     summary: str
     evidence: tuple[Evidence, ...] = ()
-    facts: Mapping[str, Any] = field(default_factory=dict)
+    facts: Mapping[str, JsonValue] = field(default_factory=dict)
     duration_ms: int = 0
     remedy: str = ""
     """What the admin can do when the check could not run: e.g. the exact command to run and paste back."""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
+        evidence: list[JsonValue] = [dict[str, JsonValue](e.as_dict()) for e in self.evidence]
         return {
             "id": self.id,
             "status": self.status,
             "summary": self.summary,
-            "evidence": [e.as_dict() for e in self.evidence],
+            "evidence": evidence,
             "facts": dict(self.facts),
             "duration_ms": self.duration_ms,
             "remedy": self.remedy,
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+    def from_dict(cls, data: Mapping[str, JsonValue]) -> CheckResult:
+        """A result from its `as_dict` (a stored state); a status it does not know reads as an error."""
+        status = str(data.get("status"))
+        evidence = data.get("evidence")
+        facts = data.get("facts")
+        duration = data.get("duration_ms")
         return cls(
-            id=data["id"],
-            status=data["status"],
-            summary=data["summary"],
-            evidence=tuple(Evidence(**e) for e in data.get("evidence", [])),
-            facts=dict(data.get("facts", {})),
-            duration_ms=int(data.get("duration_ms", 0)),
-            remedy=data.get("remedy", ""),
+            id=str(data["id"]),
+            status=cast(CheckStatus, status) if status in _STATUSES else "error",
+            summary=str(data.get("summary") or ""),
+            evidence=tuple(
+                Evidence(**{k: str(v) for k, v in e.items() if k in _EVIDENCE_FIELDS})
+                for e in (evidence if isinstance(evidence, list) else [])
+                if isinstance(e, dict)
+            ),
+            facts=dict(facts) if isinstance(facts, dict) else {},
+            duration_ms=int(duration) if isinstance(duration, int | float) else 0,
+            remedy=str(data.get("remedy") or ""),
         )
 
 
@@ -73,8 +87,8 @@ class CheckRequest:
     an admin pasted back (`knowledge.reader.command_output` sections), which answers before the backends do."""
 
     check_ids: tuple[str, ...]
-    facts: Mapping[str, Any]
-    pasted: tuple[Mapping[str, Any], ...] = ()
+    facts: Mapping[str, JsonValue]
+    pasted: tuple[Mapping[str, JsonValue], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
+
+from knowledge.jsonvalue import JsonObject
 
 __all__ = [
     "Card",
@@ -22,8 +24,10 @@ __all__ = [
     "State",
 ]
 
-State = dict[str, Any]
-Card = dict[str, Any]
+State = JsonObject
+"""The conversation's state as the host stores it: one plain-JSON document (`dialogs.state` reads it)."""
+Card = JsonObject
+"""An Adaptive Card 1.5 document."""
 
 InboundKind = Literal["message", "submit", "added_to_team", "mention_in_channel"]
 OutboundKind = Literal["text", "card", "typing", "escalation", "checkpoint"]
@@ -39,7 +43,7 @@ class Inbound:
     user_id: str = ""
     user_name: str = ""
     text: str = ""
-    value: dict[str, Any] = field(default_factory=dict)
+    value: JsonObject = field(default_factory=dict)
     team_id: str = ""
     channel_id: str = ""
     tenant_id: str = ""

@@ -12,7 +12,7 @@ from dialogs.learn import Learned, learn, noted
 from dialogs.paste import describe
 from dialogs.running import conclude, run_checks
 from dialogs.sites import answer_sites, ask_sites
-from dialogs.state import push_snapshot
+from dialogs.state import asking, push_snapshot
 from dialogs.turn import Turn
 from dialogs.understand import is_skip
 from knowledge.model import TreeNode
@@ -24,7 +24,7 @@ _QUESTION_KINDS = ("choice", "pair", "sites", "text")
 
 
 async def ask(turn: Turn, node: TreeNode, note: str = "") -> None:
-    turn.state["phase"] = "asking"
+    asking(turn.state)
     if node.kind == "sites":
         await ask_sites(turn, node, note)
         return
@@ -48,21 +48,21 @@ async def advance(turn: Turn, note: str = "") -> None:
 def _apply(turn: Turn, learned: Learned) -> None:
     state = turn.state
     push_snapshot(state)
-    state["said"].update(learned.answer)
+    state.said.update(learned.answer)
     for fact, value in learned.ahead.items():
-        state["said"].setdefault(fact, value)
+        state.said.setdefault(fact, value)
     if learned.paste.facts:
-        state["pasted"] = {**state["pasted"], **learned.paste.facts}
+        state.pasted = {**state.pasted, **learned.paste.facts}
     if learned.paste.excerpt:
-        state["paste_excerpt"] = learned.paste.excerpt
+        state.paste_excerpt = learned.paste.excerpt
     if learned.command_output:
-        state["command_output"] = [*state["command_output"], *learned.command_output]
+        state.command_output = [*state.command_output, *learned.command_output]
 
 
 async def absorb(turn: Turn, node: TreeNode | None, text: str) -> str:
     """Learn from a typed message; returns the re-prompt reason for `node` ("" when it was answered)."""
     learned = learn(turn, node, text)
-    said = turn.state["said"]
+    said = turn.state.said
     news = {} if learned.paste.is_paste else {k: v for k, v in learned.ahead.items() if k not in said}
     if learned.anything:
         _apply(turn, learned)
@@ -107,13 +107,13 @@ async def _submitted(turn: Turn, node: TreeNode) -> str:
         if choice not in allowed:
             return "That choice is not one I offered; pick one of the buttons."
         push_snapshot(turn.state)
-        turn.state["said"][node.asks[0]] = choice
+        turn.state.said[node.asks[0]] = choice
         return ""
     if node.kind == "pair":
         answer, problem = _pair_from_inputs(node, value)
         if answer:
             push_snapshot(turn.state)
-            turn.state["said"].update(answer)
+            turn.state.said.update(answer)
         return problem
     if node.kind == "sites":
         reason = await answer_sites(turn, node, str(value.get("site") or ""), str(value.get("value") or ""))
@@ -130,16 +130,16 @@ async def _skip(turn: Turn, node: TreeNode) -> str:
         return "This question cannot be skipped: I need it to choose the checks."
     push_snapshot(turn.state)
     if node.kind == "text":
-        turn.state["said"]["pasted"] = False
+        turn.state.said["pasted"] = False
     else:
-        turn.state["skipped"] = [*turn.state["skipped"], node.id]
+        turn.state.skipped = [*turn.state.skipped, node.id]
     return ""
 
 
 async def answer(turn: Turn) -> None:
     """Take the inbound as the answer to the question awaiting one, then move on or re-prompt."""
-    awaiting = turn.state["awaiting"] or {}
-    node = turn.node(awaiting.get("node", ""))
+    awaiting = turn.state.awaiting
+    node = turn.node(awaiting.node or "") if awaiting else None
     if node is None:
         await advance(turn)
         return

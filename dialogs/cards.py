@@ -80,7 +80,7 @@ def text_input(input_id: str, label: str, placeholder: str = "", *, multiline: b
 
 
 def card(body: list[Element], actions: list[Element] | None = None) -> Card:
-    built: Card = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
+    built: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
     if actions:
         built["actions"] = actions
     return built

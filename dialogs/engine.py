@@ -1,4 +1,4 @@
-"""The triage conversation: one inbound at a time over plain-JSON state.
+"""The triage conversation: one inbound at a time, over a typed state stored as plain JSON.
 
 Commands (help, back, restart, cancel, status, escalate) work at any point, typed or from a button. An
 unexpected error apologises with a correlation id, is logged with it, and keeps the state as it was when
@@ -7,7 +7,6 @@ the error struck (answers already given are not lost).
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 
@@ -23,7 +22,19 @@ from dialogs.paste_back import command_output_in, output_prompt_card, take_outpu
 from dialogs.redact import redact
 from dialogs.remedy_list import PASTE_OUTPUT, READ_OUTPUT
 from dialogs.running import show_result
-from dialogs.state import StateError, new_state, pop_snapshot, upgrade
+from dialogs.state import (
+    Awaiting,
+    StateError,
+    TriageState,
+    User,
+    back,
+    cancelled,
+    dump,
+    escalated,
+    load,
+    new_state,
+    restarted,
+)
 from dialogs.status import help_text, status_card
 from dialogs.turn import PublishRunbook, Services, Turn
 from dialogs.understand import command_of, is_greeting, is_skip
@@ -57,27 +68,27 @@ class TriageConversation:
 
     async def handle(self, state: State, inbound: Inbound, emit: Emit) -> State:
         try:
-            working = upgrade(state)
+            working = load(state)
         except StateError:
             log.warning("discarding a stored state this version cannot read (version %r)", state.get("v"))
             working = new_state()
         turn = Turn(self.services, working, inbound, emit)
         try:
             await _dispatch(turn)
-            json.dumps(turn.state)
+            return dump(turn.state)
         except Exception:
             return await _apologise(turn, state)
-        return turn.state
 
 
 async def _apologise(turn: Turn, stored: State) -> State:
     reference = uuid.uuid4().hex[:8]
-    log.exception("unexpected error [%s] in triage %s", reference, turn.state.get("id"))
+    log.exception("unexpected error [%s] in triage %s", reference, turn.state.id)
+    kept: TriageState
     try:
-        kept: State = json.loads(json.dumps(turn.state))
+        kept = load(dump(turn.state))
     except (TypeError, ValueError):
-        kept = upgrade(stored) if stored else new_state()
-    kept["last_error"] = reference
+        kept = load(stored) if stored else new_state()
+    kept.last_error = reference
     try:
         await turn.emit(
             Outbound(
@@ -90,7 +101,7 @@ async def _apologise(turn: Turn, stored: State) -> State:
         )
     except Exception:
         log.exception("could not send the apology for [%s]", reference)
-    return kept
+    return dump(kept)
 
 
 async def _dispatch(turn: Turn) -> None:
@@ -101,14 +112,14 @@ async def _dispatch(turn: Turn) -> None:
     if inbound.kind == "mention_in_channel":
         await turn.say("I triage in personal chats: message me directly. " + _TEAM_WELCOME.split(". ", 1)[1])
         return
-    turn.state["user"] = {"id": inbound.user_id, "name": inbound.user_name}
+    turn.state.user = User(inbound.user_id, inbound.user_name)
     command = (
         turn.action if turn.action in _COMMANDS else ("" if turn.action else command_of(inbound.text) or "")
     )
     if command:
         await _COMMAND_HANDLERS[command](turn)
         return
-    phase = turn.state["phase"]
+    phase = turn.state.phase
     if not turn.action and phase in ("asking", "done") and is_greeting(inbound.text):
         await _greeted(turn)
         return
@@ -124,8 +135,7 @@ async def _dispatch(turn: Turn) -> None:
 
 
 async def _start(turn: Turn, text: str, greet: bool = True) -> None:
-    user = turn.state["user"]
-    turn.state = new_state(user["id"], user["name"])
+    turn.state = restarted(turn.state)
     if greet:
         await turn.say(_GREETING.format(name=_first_name(turn)))
     problem = await absorb(turn, None, text) if text.strip() else ""
@@ -133,17 +143,17 @@ async def _start(turn: Turn, text: str, greet: bool = True) -> None:
 
 
 def _first_name(turn: Turn) -> str:
-    name: str = turn.state["user"]["name"]
+    name = turn.state.user.name
     return f" {name.split()[0]}" if name.strip() else ""
 
 
 async def _greeted(turn: Turn) -> None:
     """A greeting in the middle of a triage: greet back, and show where we are (nothing is answered)."""
-    if not (turn.state["said"] or turn.state["pasted"]):
+    if not (turn.state.said or turn.state.pasted):
         await _start(turn, "")  # nothing told yet: the greeting, as at the start
         return
     hello = f"Hi{_first_name(turn)}!"
-    if turn.state["phase"] == "done":
+    if turn.state.phase == "done":
         await turn.say(f"{hello} {_FINISHED}")
         return
     await turn.say(f"{hello} We are in the middle of a triage; here is the question I asked.")
@@ -151,8 +161,8 @@ async def _greeted(turn: Turn) -> None:
 
 
 async def _after_result(turn: Turn) -> None:
-    awaiting = turn.state["awaiting"] or {}
-    if awaiting.get("step") == "tried" or turn.action == "escalate_send":
+    awaiting = turn.state.awaiting
+    if (awaiting is not None and awaiting.step == "tried") or turn.action == "escalate_send":
         await _send_escalation(turn)
         return
     if turn.action == PASTE_OUTPUT:
@@ -179,9 +189,9 @@ async def _status(turn: Turn) -> None:
 
 
 async def _back(turn: Turn) -> None:
-    if not pop_snapshot(turn.state):
+    if not back(turn.state):
         await turn.say("There is nothing to go back to.")
-        if turn.state["phase"] in ("new", "cancelled"):
+        if turn.state.phase in ("new", "cancelled"):
             return
         await advance(turn)
         return
@@ -194,21 +204,19 @@ async def _restart(turn: Turn) -> None:
 
 
 async def _cancel(turn: Turn) -> None:
-    user = turn.state["user"]
-    turn.state = new_state(user["id"], user["name"])
-    turn.state["phase"] = "cancelled"
+    turn.state = cancelled(turn.state)
     await turn.say(
         "Cancelled. Nothing was changed. Send me a message whenever you want to start a new triage."
     )
 
 
 async def _escalate(turn: Turn) -> None:
-    if turn.state["phase"] != "done":
+    if turn.state.phase != "done":
         await turn.say(
             "I can escalate once the checks have run: answer the question above, and Escalate is on the result."
         )
         return
-    turn.state["awaiting"] = {"node": None, "step": "tried"}
+    turn.state.awaiting = Awaiting(None, "tried")
     await turn.send(tried_prompt_card())
 
 
@@ -220,11 +228,10 @@ async def _send_escalation(turn: Turn) -> None:
         tried = "" if is_skip(turn.inbound.text) else turn.inbound.text
     tried = redact(tried.strip())[:2000]
     if tried:
-        turn.state["said"]["tried"] = [tried]
+        turn.state.said["tried"] = [tried]
     card = escalation_card(turn.kb, turn.state, find(turn.kb, turn.state), tried)
     where = await turn.emit(Outbound(kind="escalation", card=card))
-    turn.state["escalation"] = {"where": where, "tried": tried}
-    turn.state["awaiting"] = None
+    escalated(turn.state, where, tried)
     if where:
         await turn.say(f"I posted this triage to {where}, with everything I found and what was tried.")
         await show_result(turn, escalated_to=where)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialogs.api import Card, State
+from dialogs.api import Card
 from dialogs.cards import STATUS_ICONS, Element, card, fact_set, heading, submit, subtle, text, text_input
 from dialogs.findings import Findings
 from dialogs.redact import redact, redact_all
 from dialogs.result_card import check_title
+from dialogs.state import TriageState
 from knowledge.loader import KnowledgeBase
 
 __all__ = ["NO_CHANNEL", "escalation_card", "tried_prompt_card"]
@@ -39,11 +40,11 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def _request_rows(kb: KnowledgeBase, state: State, facts: dict[str, Any]) -> list[tuple[str, str]]:
+def _request_rows(kb: KnowledgeBase, state: TriageState, facts: dict[str, Any]) -> list[tuple[str, str]]:
     symptom = facts.get("symptom")
     rows = [
-        ("Asked by", state["user"].get("name") or state["user"].get("id") or "unknown"),
-        ("Triage", state["id"]),
+        ("Asked by", state.user.name or state.user.id or "unknown"),
+        ("Triage", state.id),
     ]
     if symptom:
         rows.append(("Symptom", kb.symptoms[symptom].title if symptom in kb.symptoms else str(symptom)))
@@ -73,7 +74,7 @@ def _cause_line(findings: Findings) -> str:
     return f"{best.title} ({confidence}). " + " ".join(best.evidence)
 
 
-def escalation_card(kb: KnowledgeBase, state: State, findings: Findings, tried: str) -> Card:
+def escalation_card(kb: KnowledgeBase, state: TriageState, findings: Findings, tried: str) -> Card:
     """Everything the Exchange team needs to pick the triage up, with secrets and tokens redacted."""
     facts = findings.facts
     body: list[Element] = [
@@ -85,8 +86,8 @@ def escalation_card(kb: KnowledgeBase, state: State, findings: Findings, tried: 
     ]
     signature = _signature_rows(kb, facts)
     body.append(fact_set(signature) if signature else text("No error text was recognised."))
-    if state.get("paste_excerpt"):
-        body.append(text(state["paste_excerpt"], fontType="Monospace", size="Small"))
+    if state.paste_excerpt:
+        body.append(text(state.paste_excerpt, fontType="Monospace", size="Small"))
     body.append(heading("Checks"))
     if findings.results:
         body.append(

@@ -6,25 +6,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks.api import CheckResult, Evidence
-from dialogs.api import State
-from knowledge.conditions import Facts, holds_all
-from knowledge.inference import Inference, RankedCause, combine_facts, infer
+from dialogs.state import TriageState
+from knowledge.assessment import Assessment, FactSource, assess, latest_results
+from knowledge.conditions import Facts
+from knowledge.inference import Inference, RankedCause
 from knowledge.loader import KnowledgeBase
-from knowledge.model import Indicator
 
 __all__ = [
-    "CONFIDENT",
     "EvidenceRow",
     "Findings",
-    "check_facts",
     "evidence_lines",
     "evidence_rows",
     "find",
+    "findings_of",
     "results_of",
 ]
-
-# Below this the result card says plainly that there is no confident cause and offers escalation.
-CONFIDENT = 0.6
 
 
 @dataclass(frozen=True)
@@ -39,37 +35,42 @@ class EvidenceRow:
 
 @dataclass(frozen=True)
 class Findings:
-    facts: Facts
-    inference: Inference
+    """The triage's one `Assessment` (knowledge.assessment) and the check results it was made from, whose
+    evidence rows and remedies the cards show."""
+
+    assessment: Assessment
     results: list[CheckResult]
 
     @property
+    def facts(self) -> Facts:
+        return self.assessment.facts
+
+    @property
+    def inference(self) -> Inference:
+        return self.assessment.inference
+
+    @property
     def best(self) -> RankedCause | None:
-        return self.inference.best
+        return self.assessment.best
 
     @property
     def confident(self) -> bool:
-        return self.best is not None and self.best.confidence >= CONFIDENT
+        return self.assessment.confident
 
 
-def results_of(state: State) -> list[CheckResult]:
+def results_of(state: TriageState) -> list[CheckResult]:
     """Every check result the triage holds: the last run's (which includes the sites lookup), or the lookup."""
-    raw: list[dict[str, Any]] = state.get("results") or ([state["lookup"]] if state.get("lookup") else [])
-    return [CheckResult.from_dict(r) for r in raw]
+    if state.results:
+        return list(state.results)
+    return [state.lookup.result] if state.lookup else []
 
 
-def check_facts(results: list[CheckResult]) -> Facts:
-    merged: Facts = {}
-    for result in results:
-        merged.update(result.facts)
-    return merged
+def findings_of(kb: KnowledgeBase, said: Facts, pasted: Facts, results: list[CheckResult]) -> Findings:
+    return Findings(assess(kb, said=said, pasted=pasted, results=results), results)
 
 
-def find(kb: KnowledgeBase, state: State) -> Findings:
-    results = results_of(state)
-    facts = combine_facts(state["said"], state["pasted"], check_facts(results))
-    ran = frozenset(r.id for r in results if r.status != "skipped")
-    return Findings(facts=facts, inference=infer(kb, facts, checks_run=ran), results=results)
+def find(kb: KnowledgeBase, state: TriageState) -> Findings:
+    return findings_of(kb, state.said, state.pasted, results_of(state))
 
 
 def _shown(value: Any) -> str:
@@ -80,30 +81,20 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def _source(findings: Findings, fact: str) -> CheckResult | None:
-    return next((r for r in findings.results if fact in r.facts), None)
-
-
-def _where(kb: KnowledgeBase, findings: Findings, fact: str) -> str:
+def _where(kb: KnowledgeBase, source: FactSource | None, fact: str) -> str:
     """Where a fact came from, in words."""
-    source = _source(findings, fact)
-    if source is not None:
-        return "check: " + (kb.checks[source.id].title if source.id in kb.checks else source.id)
+    if source is not None and source.kind == "check":
+        return "check: " + (kb.checks[source.check].title if source.check in kb.checks else source.check)
     origin = kb.facts[fact].source if fact in kb.facts else ""
     return {"conversation": "as you said", "reader": "from your pasted error"}.get(origin, origin)
-
-
-def _matched(kb: KnowledgeBase, findings: Findings, cause: RankedCause) -> list[Indicator]:
-    matched = [i for i in kb.causes[cause.id].indicators if holds_all(i, findings.facts)]
-    return sorted(matched, key=lambda i: -i.weight)
 
 
 def evidence_lines(kb: KnowledgeBase, findings: Findings, cause: RankedCause) -> list[str]:
     """Each matched indicator of `cause` as its sentence, strongest first, with where its fact came from."""
     lines = []
-    for indicator in _matched(kb, findings, cause):
-        says = indicator.says.replace("{value}", _shown(findings.facts.get(indicator.fact)))
-        where = _where(kb, findings, indicator.fact)
+    for item in findings.assessment.indicators(cause):
+        says = item.match.says
+        where = _where(kb, item.source, item.match.fact)
         lines.append(f"{says} ({where})" if where else says)
     return lines
 
@@ -117,18 +108,17 @@ def evidence_rows(kb: KnowledgeBase, findings: Findings, cause: RankedCause) -> 
     """The checks' own observations behind the matched indicators of `cause`: the rows about a fact's value
     (its servers, sites or setting). A failing check none of whose rows name the value gives all of them; a
     check that found nothing wrong gives only those rows (the rest describe the organisation, not the fault)."""
+    results = {r.id: r for r in latest_results(findings.results)}
     about: dict[str, list[Evidence]] = {}
-    for indicator in _matched(kb, findings, cause):
-        source = _source(findings, indicator.fact)
-        if source is None:
+    for matched in findings.assessment.indicators(cause):
+        where = matched.source
+        if where is None or where.kind != "check" or where.check not in results:
             continue
-        tokens = _tokens(source.facts[indicator.fact])
+        source = results[where.check]
+        tokens = _tokens(matched.match.value)
         found = about.setdefault(source.id, [])
         found += [e for e in source.evidence if {e.server.casefold(), e.value.casefold()} & tokens]
     rows: list[EvidenceRow] = []
-    results: dict[str, CheckResult] = {}
-    for result in findings.results:
-        results.setdefault(result.id, result)  # as `_source` finds them: the first with the fact
     for check_id, named in about.items():  # the strongest indicator's check first
         failed = results[check_id].status in ("fail", "warn")
         observed = named or (list(results[check_id].evidence) if failed else [])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dialogs.paste import Paste, read_paste
+from dialogs.paste import Paste, is_long, read_paste
 from dialogs.turn import Turn
 from dialogs.understand import match_option, match_scope, match_symptom, read_pair
 from knowledge.inference import implied_symptom
@@ -118,12 +118,13 @@ def noted(turn: Turn, facts: dict[str, Any]) -> str:
 def learn(turn: Turn, node: TreeNode | None, text: str) -> Learned:
     """Read `text` as the answer to `node` (None: no question asked yet) and whatever else it says."""
     try:
-        paste = read_paste(turn.services.read_text, text)
         # Output of the checks' commands, pasted ahead of the checks, answers them when they run; its
         # listings are evidence for them, not error text (a property named InternalNLBBypassUrl is no error).
-        output = read_command_output(text) if paste.is_paste else []
+        # The reader reads the rest, once.
+        output = read_command_output(text) if is_long(text) else []
+        paste = read_paste(turn.services.read_text, without_command_output(text) if output else text)
         if output:
-            paste = replace(read_paste(turn.services.read_text, without_command_output(text)), is_paste=True)
+            paste = replace(paste, is_paste=True)
     except PasteTooLarge as too_large:
         return Learned(problem=str(too_large))
     learned = Learned(paste=paste, command_output=output)
@@ -131,7 +132,7 @@ def learn(turn: Turn, node: TreeNode | None, text: str) -> Learned:
         # A pasted error's words (OWA, proxy, site...) are not the user describing the symptom, but the
         # facts it holds can imply one (symptoms.yaml `implied_by`), which answers that question.
         learned.ahead["pasted"] = True
-        if "symptom" not in turn.state["said"]:
+        if "symptom" not in turn.state.said:
             symptom = implied_symptom(turn.kb, {**turn.facts(), **paste.facts})
             if symptom is not None:
                 learned.ahead["symptom"] = symptom

@@ -9,7 +9,7 @@ from typing import Any
 from dialogs.redact import redact
 from knowledge.loader import KnowledgeBase
 
-__all__ = ["EXCERPT_CHARS", "Paste", "ReadText", "describe", "read_paste"]
+__all__ = ["EXCERPT_CHARS", "Paste", "ReadText", "describe", "is_long", "read_paste"]
 
 ReadText = Callable[[str], dict[str, Any]]
 
@@ -36,13 +36,17 @@ class Paste:
     excerpt: str = ""
 
 
+def is_long(text: str) -> bool:
+    """Long enough to be a paste whatever it holds (a typed answer is one short line)."""
+    return len(text) >= _LONG_CHARS or text.count("\n") >= 2
+
+
 def read_paste(read_text: ReadText, text: str) -> Paste:
     """What the reader finds in `text`, and whether it is a paste (long, or it holds error facts).
 
     The reader raises PasteTooLarge over 1 MiB; that is left to the caller, which re-prompts."""
     facts = read_text(text)
-    long = len(text) >= _LONG_CHARS or text.count("\n") >= 2
-    is_paste = long or any(fact in facts for fact in _ERROR_FACTS)
+    is_paste = is_long(text) or any(fact in facts for fact in _ERROR_FACTS)
     # Redacted whole, then cut: a cut could leave half a token that no rule recognises.
     excerpt = redact(text.strip())[:EXCERPT_CHARS] if is_paste else ""
     return Paste(facts=facts, is_paste=is_paste, excerpt=excerpt)

@@ -86,11 +86,11 @@ async def take_output(turn: Turn, message: str) -> None:
         )
         return
     state = turn.state
-    state["command_output"] = _stored(state["command_output"], sections)
+    state.command_output = _stored(state.command_output, sections)
     # The reader's own reading of cmdlet output (Test-* results) counts; its error signatures do not: a
     # property called InternalNLBBypassUrl in a listing is not an error message about it.
     tested = {k: v for k, v in reader_facts.items() if k.startswith("test.")}
-    state["pasted"] = {**tested, **state["pasted"]}
+    state.pasted = {**tested, **state.pasted}
     check_ids = [r.id for r in waiting(results_of(state))]
     if not check_ids:
         await turn.say(f"I read the output of {_named(sections)}. Every check could already look; I kept it.")

@@ -30,7 +30,6 @@ from dialogs.cards import (
 )
 from dialogs.findings import Findings, evidence_lines, evidence_rows
 from dialogs.remedy_list import PASTE_OUTPUT, merge_remedies, waiting
-from knowledge.conditions import holds_all
 from knowledge.inference import RankedCause
 from knowledge.loader import KnowledgeBase
 from knowledge.remediation import FilledRemediation
@@ -140,15 +139,6 @@ def _evidence_section(
     return body + _more(len(found) - len(rows), "observations")
 
 
-def _strength(kb: KnowledgeBase, findings: Findings, cause_id: str) -> float:
-    """How strongly the facts pointed to a cause before a rule-out removed it (noisy-OR of its matches)."""
-    miss = 1.0
-    for indicator in kb.causes[cause_id].indicators if cause_id in kb.causes else ():
-        if holds_all(indicator, findings.facts):
-            miss *= 1.0 - indicator.weight
-    return 1.0 - miss
-
-
 def _candidates_section(kb: KnowledgeBase, findings: Findings, budget: Budget) -> list[Element]:
     others = findings.inference.causes[1:4] if findings.confident else findings.inference.causes[:4]
     body: list[Element] = []
@@ -159,7 +149,7 @@ def _candidates_section(kb: KnowledgeBase, findings: Findings, budget: Budget) -
             fact_set([(_percent(c.confidence), clip(c.title, budget.title)) for c in others]),
         ]
     # The ones that looked likeliest first: those are what the reader wonders about.
-    ruled_out = sorted(findings.inference.ruled_out, key=lambda r: -_strength(kb, findings, r.id))
+    ruled_out = findings.assessment.ruled_out_by_strength()
     if ruled_out:
         shown = "; ".join(f"{r.title} ({r.reason})" for r in ruled_out[:MAX_RULED_OUT])
         more = f"; and {len(ruled_out) - MAX_RULED_OUT} more" if len(ruled_out) > MAX_RULED_OUT else ""

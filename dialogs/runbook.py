@@ -5,26 +5,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialogs.api import State
 from dialogs.findings import Findings
+from dialogs.state import TriageState
 from knowledge.loader import KnowledgeBase
 
 __all__ = ["build_runbook"]
 
 
-def _summary(kb: KnowledgeBase, state: State, findings: Findings) -> str:
+def _summary(kb: KnowledgeBase, state: TriageState, findings: Findings) -> str:
     best = findings.best
     assert best is not None
-    said = state["said"]
+    said = state.said
     parts = [kb.causes[best.id].explanation.strip()]
     if said.get("requester") or said.get("target"):
         pair = " → ".join(a for a in (said.get("requester"), said.get("target")) if a)
-        parts.append(f"Triage {state['id']} for {pair}.")
+        parts.append(f"Triage {state.id} for {pair}.")
     parts.append("Found: " + " ".join(best.evidence))
     return " ".join(parts)[:4000]
 
 
-def build_runbook(kb: KnowledgeBase, state: State, findings: Findings) -> dict[str, Any] | None:
+def build_runbook(kb: KnowledgeBase, state: TriageState, findings: Findings) -> dict[str, Any] | None:
     """The runbook for the likely cause, or None when there is no confident cause with a remediation."""
     best = findings.best
     if best is None or not findings.confident or not best.remediations:
@@ -51,5 +51,5 @@ def build_runbook(kb: KnowledgeBase, state: State, findings: Findings) -> dict[s
         "summary": _summary(kb, state, findings),
         "steps": steps,
         "parameters": parameters,
-        "created_for": (state["user"].get("name") or state["user"].get("id") or "")[:200],
+        "created_for": (state.user.name or state.user.id or "")[:200],
     }

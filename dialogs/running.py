@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import uuid
 
@@ -11,6 +10,7 @@ from dialogs.api import Outbound
 from dialogs.findings import find, results_of
 from dialogs.result_card import ProgressRow, check_title, progress_card, result_card
 from dialogs.runbook import build_runbook
+from dialogs.state import Conclusion, concluded, dump, running
 from dialogs.turn import Turn
 from knowledge.conditions import Facts
 from knowledge.loader import KnowledgeBase
@@ -49,29 +49,29 @@ async def run_checks(turn: Turn) -> None:
     state, kb = turn.state, turn.kb
     facts = turn.facts()
     planned, unmet = plan_checks(kb, facts)
-    lookup = state["lookup"]
+    lookup = state.lookup
     kept = (
-        [CheckResult.from_dict(lookup)]
-        if lookup and lookup["status"] != "error" and lookup.get("for") == facts.get("target")
+        [lookup.result]
+        if lookup and lookup.result.status != "error" and lookup.target == facts.get("target")
         else []
     )
     planned = [c for c in planned if c not in {r.id for r in kept}]
-    state.update(phase="running", results=None, conclusion=None, escalation=None, awaiting=None)
+    running(state, fresh=True)
     order = [*(r.id for r in kept), *planned, *(r.id for r in unmet)]
-    ran = await _run_with_progress(turn, planned, [*kept, *unmet], order, f"progress-{state['id']}")
-    state["results"] = [r.as_dict() for r in [*kept, *ran, *unmet]]
+    ran = await _run_with_progress(turn, planned, [*kept, *unmet], order, f"progress-{state.id}")
+    state.results = [*kept, *ran, *unmet]
 
 
 async def rerun_checks(turn: Turn, check_ids: list[str]) -> None:
     """Run `check_ids` again (on command output pasted since), replacing their results; the others stay."""
     state = turn.state
     before = results_of(state)
-    state.update(phase="running", conclusion=None, escalation=None, awaiting=None)
-    key = f"progress-{state['id']}-{len(state['command_output'])}"
+    running(state, fresh=False)
+    key = f"progress-{state.id}-{len(state.command_output)}"
     others = [r for r in before if r.id not in check_ids]
     order = [r.id for r in before]
     ran = {r.id: r for r in await _run_with_progress(turn, check_ids, others, order, key)}
-    state["results"] = [ran.get(r.id, r).as_dict() for r in before]
+    state.results = [ran.get(r.id, r) for r in before]
 
 
 async def _run_with_progress(
@@ -81,7 +81,7 @@ async def _run_with_progress(
     `shown` are results listed on the card as they are, every row in `order`."""
     state, kb = turn.state, turn.kb
     # Stored before the checks start: if the process dies now, the next message re-runs them.
-    await turn.emit(Outbound(kind="checkpoint", state=copy.deepcopy(state)))
+    await turn.emit(Outbound(kind="checkpoint", state=dump(state)))
     await turn.typing()
     known = {r.id: (r.status, check_title(kb, r.id), r.summary) for r in shown}
     rows: dict[str, ProgressRow] = {c: known.get(c) or ("pending", check_title(kb, c), "") for c in order}
@@ -97,7 +97,7 @@ async def _run_with_progress(
         rows[event.check_id] = (status, check_title(kb, event.check_id), summary)
         await turn.send(progress_card(list(rows.values()), finished=False), key)
 
-    request = CheckRequest(tuple(planned), turn.facts(), tuple(state["command_output"]))
+    request = CheckRequest(tuple(planned), turn.facts(), tuple(state.command_output))
     returned = await turn.services.runner.run(request, on_progress) if planned else []
     by_id = {r.id: r for r in returned}
     ran = [by_id.get(c) or CheckResult(c, "error", "The check did not report back.") for c in planned]
@@ -119,7 +119,7 @@ async def _publish(turn: Turn, runbook: dict[str, object] | None) -> str:
         return await turn.services.publish_runbook(runbook)
     except Exception:
         reference = uuid.uuid4().hex[:8]
-        log.exception("could not publish the runbook [%s] for triage %s", reference, turn.state["id"])
+        log.exception("could not publish the runbook [%s] for triage %s", reference, turn.state.id)
         await turn.say(
             f"I could not publish the remediation page (reference {reference}); the commands are on the card."
         )
@@ -128,16 +128,16 @@ async def _publish(turn: Turn, runbook: dict[str, object] | None) -> str:
 
 async def show_result(turn: Turn, escalated_to: str = "") -> None:
     """Send (or update in place) the result card from what the state holds."""
-    conclusion = turn.state["conclusion"] or {}
+    conclusion = turn.state.conclusion
     findings = find(turn.kb, turn.state)
     card = result_card(
         turn.kb,
         findings,
         heading_text=_heading(turn),
-        runbook_url=conclusion.get("runbook_url") or None,
+        runbook_url=(conclusion.runbook_url if conclusion else "") or None,
         escalated_to=escalated_to,
     )
-    await turn.send(card, f"result-{turn.state['id']}")
+    await turn.send(card, f"result-{turn.state.id}")
 
 
 async def conclude(turn: Turn) -> None:
@@ -145,11 +145,13 @@ async def conclude(turn: Turn) -> None:
     findings = find(turn.kb, state)
     best = findings.best
     url = await _publish(turn, build_runbook(turn.kb, state, findings))
-    state["conclusion"] = {
-        "cause": best.id if best and findings.confident else None,
-        "title": best.title if best else "",
-        "confidence": best.confidence if best else 0.0,
-        "runbook_url": url,
-    }
-    state.update(phase="done", awaiting=None)
+    concluded(
+        state,
+        Conclusion(
+            cause=best.id if best and findings.confident else None,
+            title=best.title if best else "",
+            confidence=best.confidence if best else 0.0,
+            runbook_url=url,
+        ),
+    )
     await show_result(turn)

@@ -3,11 +3,12 @@ check cannot resolve them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from checks.api import CheckRequest, CheckResult, ProgressEvent
 from dialogs.cards import question_card, sites_confirm_card
-from dialogs.state import push_snapshot
+from dialogs.state import Awaiting, Lookup, push_snapshot
 from dialogs.turn import Turn
 from dialogs.understand import is_no, is_skip, is_yes, read_site
 from knowledge.model import TreeNode
@@ -23,23 +24,22 @@ async def _ignore(_: ProgressEvent) -> None:
     return None
 
 
-async def _lookup(turn: Turn) -> dict[str, Any]:
+async def _lookup(turn: Turn) -> CheckResult:
     """The topology check for the current target, run once per target and kept in the state."""
     target = turn.facts().get("target")
-    kept = turn.state["lookup"]
-    if kept and kept.get("for") == target:
-        return dict(kept)
+    kept = turn.state.lookup
+    if kept and kept.target == target:
+        return kept.result
     await turn.typing()
     results = await turn.services.runner.run(CheckRequest((LOOKUP_CHECK,), turn.facts()), _ignore)
     found = next((r for r in results if r.id == LOOKUP_CHECK), None)
     if found is None:
         found = CheckResult(LOOKUP_CHECK, "error", "The topology check did not report back.")
-    lookup = {**found.as_dict(), "for": target}
-    turn.state["lookup"] = lookup
-    return lookup
+    turn.state.lookup = Lookup(str(target) if target is not None else None, found)
+    return found
 
 
-def _where(facts: dict[str, Any], who: str) -> str:
+def _where(facts: Mapping[str, Any], who: str) -> str:
     if facts.get(f"{who}.location") == "online":
         return "Exchange Online"
     parts = [f"site {facts[f'{who}.site']}"] if facts.get(f"{who}.site") else []
@@ -48,29 +48,29 @@ def _where(facts: dict[str, Any], who: str) -> str:
     return ", ".join(parts) or "not found"
 
 
-def _resolved(lookup: dict[str, Any]) -> bool:
-    facts = lookup.get("facts") or {}
+def _resolved(lookup: CheckResult) -> bool:
+    facts = lookup.facts
     return bool(facts.get("target.site")) or facts.get("target.location") == "online"
 
 
 async def ask_sites(turn: Turn, node: TreeNode, note: str = "") -> None:
     """Confirm the sites the topology check found; ask for them when it cannot (or the user said no)."""
-    typing_them = turn.state["awaiting"] == {"node": node.id, "step": "ask"}
+    typing_them = turn.state.awaiting == Awaiting(node.id, "ask")
     if typing_them:
         await turn.send(question_card(turn.kb, node, note))
         return
     lookup = await _lookup(turn)
     if not _resolved(lookup):
-        reason = f"I could not look the AD sites up ({lookup['summary']})."
+        reason = f"I could not look the AD sites up ({lookup.summary})."
         turn.awaiting(node.id, "ask")
         await turn.send(question_card(turn.kb, node, note or reason))
         return
     facts = turn.facts()
     rows = [
-        (f"{who.capitalize()} {facts[who]}", _where(lookup["facts"], who))
+        (f"{who.capitalize()} {facts[who]}", _where(lookup.facts, who))
         for who in _WHO
         if facts.get(who)
-        and (who == "target" or lookup["facts"].get(f"{who}.location") or lookup["facts"].get(f"{who}.site"))
+        and (who == "target" or lookup.facts.get(f"{who}.location") or lookup.facts.get(f"{who}.site"))
     ]
     turn.awaiting(node.id, "confirm")
     await turn.send(sites_confirm_card(node, rows, note))
@@ -78,22 +78,23 @@ async def ask_sites(turn: Turn, node: TreeNode, note: str = "") -> None:
 
 def _confirm(turn: Turn, node: TreeNode) -> None:
     """The user confirmed what the lookup found: the node's facts (and the other side's site) are theirs now."""
-    found = turn.state["lookup"]["facts"]
+    lookup = turn.state.lookup
+    found = lookup.result.facts if lookup else {}
     push_snapshot(turn.state)
-    said = turn.state["said"]
+    said = turn.state.said
     for fact in dict.fromkeys([*node.asks, *(f"{who}.site" for who in _WHO)]):
         if found.get(fact):
             said[fact] = found[fact]
     if not all(said.get(fact) for fact in node.asks):
         # The target's mailbox is in Exchange Online: it has no AD site to ask for.
-        turn.state["skipped"] = [*turn.state["skipped"], node.id]
+        turn.state.skipped = [*turn.state.skipped, node.id]
 
 
 async def answer_sites(turn: Turn, node: TreeNode, reply: str, choice: str = "") -> str | None:
     """Apply an answer to the sites question; returns a re-prompt reason, or None when answered.
 
     `choice` is a button's value ("confirm", "edit"); `reply` is typed text (or a card input)."""
-    step = (turn.state["awaiting"] or {}).get("step", "ask")
+    step = turn.state.awaiting.step if turn.state.awaiting else "ask"
     if step == "confirm" and (choice == "confirm" or is_yes(reply)):
         _confirm(turn, node)
         return None
@@ -102,7 +103,7 @@ async def answer_sites(turn: Turn, node: TreeNode, reply: str, choice: str = "")
         return "Which site is the target's mailbox in, then?"
     if node.optional and is_skip(reply):
         push_snapshot(turn.state)
-        turn.state["skipped"] = [*turn.state["skipped"], node.id]
+        turn.state.skipped = [*turn.state.skipped, node.id]
         return None
     if not reply.strip():
         return "Type the AD site name, for example Branch."
@@ -111,5 +112,5 @@ async def answer_sites(turn: Turn, node: TreeNode, reply: str, choice: str = "")
     except ValueProblem as problem:
         return str(problem)
     push_snapshot(turn.state)
-    turn.state["said"][node.asks[0]] = site
+    turn.state.said[node.asks[0]] = site
     return None

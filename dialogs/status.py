@@ -26,8 +26,8 @@ _PHASES = {
 
 
 def _current(turn: Turn) -> Any:
-    awaiting = turn.state["awaiting"] or {}
-    return turn.node(awaiting.get("node") or "")
+    awaiting = turn.state.awaiting
+    return turn.node(awaiting.node or "") if awaiting else None
 
 
 def help_text(turn: Turn) -> str:
@@ -36,7 +36,7 @@ def help_text(turn: Turn) -> str:
         about = f"{node.prompt}\n\n{node.help}" if node.help else node.prompt
         skip = " You can skip this one: say skip." if node.optional else ""
         return f"{about}{skip}\n\nAt any point: {COMMANDS}."
-    if turn.state["phase"] == "done":
+    if turn.state.phase == "done":
         return f"This triage is finished. Escalate hands it to the Exchange team; restart begins a new one. {COMMANDS}."
     return (
         "Tell me what is going wrong (for example: cloud users can't see on-premises free/busy), paste an error, "
@@ -54,16 +54,16 @@ def _shown(value: Any) -> str:
 
 def status_card(turn: Turn) -> Card:
     state, kb = turn.state, turn.kb
-    rows = [("Triage", state["id"]), ("Where we are", _PHASES.get(state["phase"], state["phase"]))]
+    rows = [("Triage", state.id), ("Where we are", _PHASES.get(state.phase, state.phase))]
     node = _current(turn)
     if node is not None:
         rows.append(("Waiting for", node.prompt))
-    said = dict(state["said"])
+    said = dict(state.said)
     if said.get("symptom") in kb.symptoms:
         said["symptom"] = kb.symptoms[said["symptom"]].title
     rows += [(fact, _shown(value)) for fact, value in said.items() if value not in (None, "", [])]
-    if state["pasted"]:
-        rows.append(("Pasted error", f"{len(state['pasted'])} facts read"))
+    if state.pasted:
+        rows.append(("Pasted error", f"{len(state.pasted)} facts read"))
     body = [heading("Status"), fact_set(rows)]
     results = results_of(state)
     if results:
@@ -71,16 +71,12 @@ def status_card(turn: Turn) -> Card:
             heading("Checks"),
             fact_set([(f"{STATUS_ICONS[r.status]} · {check_title(kb, r.id)}", r.summary) for r in results]),
         ]
-    conclusion = state["conclusion"]
-    if conclusion and conclusion.get("title"):
-        found = f"{conclusion['title']} ({round(conclusion['confidence'] * 100)}%)"
+    conclusion = state.conclusion
+    if conclusion and conclusion.title:
+        found = f"{conclusion.title} ({round(conclusion.confidence * 100)}%)"
         body.append(
-            text(
-                f"Likely cause: {found}"
-                if conclusion.get("cause")
-                else f"No confident cause; best lead: {found}"
-            )
+            text(f"Likely cause: {found}" if conclusion.cause else f"No confident cause; best lead: {found}")
         )
-    if state.get("last_error"):
-        body.append(subtle(f"Last error reference: {state['last_error']}"))
+    if state.last_error:
+        body.append(subtle(f"Last error reference: {state.last_error}"))
     return card(body)

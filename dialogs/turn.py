@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks.api import CheckRunner
-from dialogs.api import Card, Emit, Inbound, Outbound, State
-from dialogs.findings import check_facts, results_of
+from dialogs.api import Card, Emit, Inbound, Outbound
 from dialogs.paste import ReadText
+from dialogs.state import Awaiting, TriageState
+from knowledge.assessment import combine_facts
 from knowledge.conditions import Facts
-from knowledge.inference import combine_facts
 from knowledge.loader import KnowledgeBase
 from knowledge.model import TreeNode
 from knowledge.walk import next_node
@@ -34,7 +34,7 @@ class Services:
 @dataclass
 class Turn:
     services: Services
-    state: State
+    state: TriageState
     inbound: Inbound
     emit: Emit
 
@@ -52,11 +52,11 @@ class Turn:
 
     def facts(self) -> Facts:
         """What the tree walks on: what was said, what was pasted, and what the checks found."""
-        checks = check_facts(results_of(self.state)) if self.state["results"] else {}
-        return combine_facts(self.state["said"], self.state["pasted"], checks)
+        results = self.state.results or []
+        return combine_facts(self.kb, self.state.said, self.state.pasted, results)
 
     def next_node(self) -> TreeNode:
-        return next_node(self.kb, self.facts(), frozenset(self.state["skipped"]))
+        return next_node(self.kb, self.facts(), frozenset(self.state.skipped))
 
     def node(self, node_id: str) -> TreeNode | None:
         return next((n for n in self.kb.tree.nodes if n.id == node_id), None)
@@ -71,4 +71,4 @@ class Turn:
         await self.emit(Outbound(kind="typing"))
 
     def awaiting(self, node: str | None, step: str = "ask") -> None:
-        self.state["awaiting"] = None if node is None else {"node": node, "step": step}
+        self.state.awaiting = None if node is None else Awaiting(node, step)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from knowledge.jsonvalue import JsonValue
 from knowledge.model import Condition, Indicator, RuleOut
 
-__all__ = ["Facts", "holds", "holds_all", "is_known"]
+__all__ = ["Facts", "FactsView", "holds", "holds_all", "is_known"]
 
-Facts = dict[str, Any]
+Facts = dict[str, JsonValue]
+"""What a triage knows: fact names (facts.yaml) and their plain-JSON values."""
+FactsView = Mapping[str, JsonValue]
+"""Facts only read (any mapping of fact names to plain-JSON values)."""
 
 
 def _fold(value: Any) -> Any:
@@ -28,7 +33,7 @@ def _items(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def is_known(value: Any) -> bool:
+def is_known(value: JsonValue) -> bool:
     return value is not None
 
 
@@ -41,7 +46,7 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-def holds(condition: Condition, facts: Facts) -> bool:
+def holds(condition: Condition, facts: FactsView) -> bool:
     """Whether `condition` holds for `facts`. An unknown fact satisfies only `present: false`."""
     value = facts.get(condition.fact)
     op, operand = condition.operator, condition.operand
@@ -70,6 +75,6 @@ def holds(condition: Condition, facts: Facts) -> bool:
     raise AssertionError(f"unhandled operator {op}")
 
 
-def holds_all(condition: Indicator | RuleOut, facts: Facts) -> bool:
+def holds_all(condition: Indicator | RuleOut, facts: FactsView) -> bool:
     """An indicator's or rule-out's own condition and every one of its `also` conditions."""
     return holds(condition, facts) and all(holds(extra, facts) for extra in condition.also)

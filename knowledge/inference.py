@@ -2,23 +2,46 @@
 
 Confidence is the noisy-OR of the weights of a cause's matched indicators: 1 - prod(1 - w). A known symptom
 that a cause does not produce excludes it, and so does any matched rule-out. Ties break on the number of
-matched indicators, then on the cause id.
+matched indicators, then on the cause id. Each ranked cause carries its matched indicators (fact, value,
+weight, sentence); each ruled-out cause the rule-out that removed it and how strongly it was pointed to.
+This is the only place conditions are combined into a confidence; `knowledge.assessment` is its caller.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from knowledge.conditions import Facts, holds, holds_all
+from knowledge.conditions import FactsView, holds, holds_all
+from knowledge.jsonvalue import JsonObject, JsonValue, json_list
 from knowledge.loader import KnowledgeBase
-from knowledge.model import Cause, Indicator
+from knowledge.model import Cause, Indicator, RuleOut
 from knowledge.remediation import FilledRemediation, fill_remediation
 
-__all__ = ["Inference", "RankedCause", "RuledOut", "combine_facts", "implied_symptom", "infer"]
+__all__ = [
+    "Inference",
+    "Match",
+    "RankedCause",
+    "RuledOut",
+    "implied_symptom",
+    "infer",
+    "noisy_or",
+]
 
-# Facts the reader finds that stand for conversation facts when the user has not given them.
-_READER_STANDS_IN = {"requester": "request.requester", "target": "request.target"}
+
+@dataclass(frozen=True)
+class Match:
+    """One indicator (or rule-out) that held: the fact it names, that fact's value, its weight (0 for a
+    rule-out) and its evidence sentence with the value filled in."""
+
+    fact: str
+    value: JsonValue
+    weight: float
+    says: str
+
+    def as_dict(self) -> JsonObject:
+        return {"fact": self.fact, "value": self.value, "weight": self.weight, "says": self.says}
 
 
 @dataclass(frozen=True)
@@ -31,16 +54,19 @@ class RankedCause:
     cases: list[str]
     remediations: list[FilledRemediation]
     matched: int
+    indicators: list[Match] = field(default_factory=list)
+    """The matched indicators, strongest first (`evidence` is their sentences)."""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
+        remediations: list[JsonValue] = [r.as_dict() for r in self.remediations]
         return {
             "id": self.id,
             "title": self.title,
             "confidence": self.confidence,
-            "evidence": self.evidence,
-            "checks": self.checks,
-            "cases": self.cases,
-            "remediations": [r.as_dict() for r in self.remediations],
+            "evidence": json_list(self.evidence),
+            "checks": json_list(self.checks),
+            "cases": json_list(self.cases),
+            "remediations": remediations,
         }
 
 
@@ -49,6 +75,10 @@ class RuledOut:
     id: str
     title: str
     reason: str
+    strength: float = 0.0
+    """How strongly the facts pointed to the cause before it was ruled out (noisy-OR of its matches)."""
+    by: Match | None = None
+    """The rule-out that held (None when the cause does not produce the symptom)."""
 
 
 @dataclass(frozen=True)
@@ -61,17 +91,7 @@ class Inference:
         return self.causes[0] if self.causes else None
 
 
-def combine_facts(conversation: Facts, pasted: Facts, checks: Facts | None = None) -> Facts:
-    """One fact set: checks, then the paste, then what the user said (the user wins: they may correct us)."""
-    combined: Facts = {**(checks or {}), **pasted}
-    for fact, stand_in in _READER_STANDS_IN.items():
-        if fact not in conversation and stand_in in pasted:
-            combined[fact] = pasted[stand_in]
-    combined.update({k: v for k, v in conversation.items() if v is not None})
-    return combined
-
-
-def implied_symptom(kb: KnowledgeBase, facts: Facts) -> str | None:
+def implied_symptom(kb: KnowledgeBase, facts: FactsView) -> str | None:
     """The one symptom the facts imply (symptoms.yaml `implied_by`), or None when none or several do."""
     implied = [
         symptom.id
@@ -89,48 +109,67 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def _evidence(indicator: Indicator, facts: Facts) -> str:
-    return indicator.says.replace("{value}", _shown(facts.get(indicator.fact)))
+def _match(condition: Indicator | RuleOut, facts: FactsView, weight: float) -> Match:
+    value = facts.get(condition.fact)
+    return Match(condition.fact, value, weight, condition.says.replace("{value}", _shown(value)))
 
 
-def _rule_out(kb: KnowledgeBase, cause: Cause, facts: Facts) -> str | None:
+def noisy_or(weights: Iterable[float]) -> float:
+    """1 - prod(1 - w): how likely a cause is when each matched indicator alone points to it with w."""
+    miss = 1.0
+    for weight in weights:
+        miss *= 1.0 - weight
+    return 1.0 - miss
+
+
+def _matches(cause: Cause, facts: FactsView) -> list[Match]:
+    """The indicators of `cause` that hold, strongest first."""
+    matched = [i for i in cause.indicators if holds_all(i, facts)]
+    return [_match(i, facts, i.weight) for i in sorted(matched, key=lambda i: -i.weight)]
+
+
+def _rule_out(kb: KnowledgeBase, cause: Cause, facts: FactsView) -> tuple[str, Match | None] | None:
     symptom = facts.get("symptom")
     if isinstance(symptom, str) and symptom in kb.symptoms and symptom not in cause.symptoms:
-        return f"It does not produce the symptom '{kb.symptoms[symptom].title}'."
+        return f"It does not produce the symptom '{kb.symptoms[symptom].title}'.", None
     for rule_out in cause.rule_outs:
         if holds_all(rule_out, facts):
-            return rule_out.says.replace("{value}", _shown(facts.get(rule_out.fact)))
+            match = _match(rule_out, facts, 0.0)
+            return match.says, match
     return None
 
 
-def _rank(kb: KnowledgeBase, cause: Cause, facts: Facts, checks_run: frozenset[str]) -> RankedCause | None:
-    matched = [i for i in cause.indicators if holds_all(i, facts)]
+def _rank(
+    kb: KnowledgeBase, cause: Cause, facts: FactsView, checks_run: frozenset[str]
+) -> RankedCause | None:
+    matched = _matches(cause, facts)
     if not matched:
         return None
-    miss = 1.0
-    for indicator in matched:
-        miss *= 1.0 - indicator.weight
     return RankedCause(
         id=cause.id,
         title=cause.title,
-        confidence=round(1.0 - miss, 3),
-        evidence=[_evidence(i, facts) for i in sorted(matched, key=lambda i: -i.weight)],
+        confidence=round(noisy_or(m.weight for m in matched), 3),
+        evidence=[m.says for m in matched],
         checks=[c for c in cause.checks if c not in checks_run],
         cases=list(cause.cases),
         remediations=[fill_remediation(kb.remediations[r], facts) for r in cause.remediations],
         matched=len(matched),
+        indicators=matched,
     )
 
 
-def infer(kb: KnowledgeBase, facts: Facts, *, checks_run: frozenset[str] = frozenset()) -> Inference:
+def infer(kb: KnowledgeBase, facts: FactsView, *, checks_run: frozenset[str] = frozenset()) -> Inference:
     """Rank the causes `facts` point to. `checks_run` drops those checks from each cause's to-do list."""
     ranked: list[RankedCause] = []
     ruled_out: list[RuledOut] = []
     for cause in kb.causes.values():
-        reason = _rule_out(kb, cause, facts)
-        if reason is not None:
-            if any(holds_all(i, facts) for i in cause.indicators):
-                ruled_out.append(RuledOut(cause.id, cause.title, reason))
+        removed = _rule_out(kb, cause, facts)
+        if removed is not None:
+            pointed = _matches(cause, facts)
+            if pointed:
+                reason, by = removed
+                strength = noisy_or(m.weight for m in pointed)
+                ruled_out.append(RuledOut(cause.id, cause.title, reason, strength, by))
             continue
         result = _rank(kb, cause, facts, checks_run)
         if result is not None:

@@ -7,7 +7,7 @@ unreachable tree nodes, unknown check ids, remediation parameters that no fact c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from knowledge.model import (
     Signature,
     Symptom,
     Tree,
+    TreeNode,
 )
 from knowledge.yamlio import YamlError, read_yaml
 
@@ -80,8 +81,10 @@ class KnowledgeBase:
     causes: dict[str, Cause]
     remediations: dict[str, Remediation]
     cases: dict[str, ReferenceCase]
+    shared_facts: dict[str, list[str]] = field(default_factory=dict)
+    """checks.yaml `shared_facts`: a fact two checks establish, and those checks, the one that wins first."""
 
-    def node(self, node_id: str) -> Any:
+    def node(self, node_id: str) -> TreeNode:
         return next(n for n in self.tree.nodes if n.id == node_id)
 
 
@@ -144,6 +147,18 @@ def _parse_list(path: Path, data: Any, key: str, model: type[M], problems: _Prob
     return items
 
 
+def _shared_facts(path: Path, data: Any, problems: _Problems) -> dict[str, list[str]]:
+    """checks.yaml `shared_facts`: {fact: [check id, ...]} (optional)."""
+    raw = data.get("shared_facts", {}) if isinstance(data, dict) else {}
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(c, str) for c in v)
+        for k, v in raw.items()
+    ):
+        problems.add(_rel(path), "shared_facts: expected a mapping of fact to a list of check ids")
+        return {}
+    return {fact: list(check_ids) for fact, check_ids in raw.items()}
+
+
 def _read(path: Path, problems: _Problems) -> Any:
     try:
         return read_yaml(path)
@@ -170,7 +185,9 @@ def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
     symptoms_path = data_dir / "symptoms.yaml"
     symptoms = _parse_list(symptoms_path, _read(symptoms_path, problems), "symptoms", Symptom, problems)
     checks_path = data_dir / "checks.yaml"
-    checks = _parse_list(checks_path, _read(checks_path, problems), "checks", CheckSpec, problems)
+    raw_checks = _read(checks_path, problems)
+    checks = _parse_list(checks_path, raw_checks, "checks", CheckSpec, problems)
+    shared_facts = _shared_facts(checks_path, raw_checks, problems)
     signatures = _parse_dir(data_dir / "signatures", "signatures", Signature, problems)
     remediations = _parse_dir(data_dir / "remediations", "remediations", Remediation, problems)
     cases_path = data_dir / "cases.yaml"
@@ -195,6 +212,7 @@ def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
         causes={cid: cause for cid, (_, cause) in causes.items()},
         remediations={rid: remediation for rid, (_, remediation) in remediations.items()},
         cases={c.id: c for c in cases},
+        shared_facts=shared_facts,
     )
     files = _Files(
         causes={cid: path for cid, (path, _) in causes.items()},
@@ -269,6 +287,7 @@ def _cross_check(kb: KnowledgeBase, files: _Files, problems: _Problems, *, tree_
         where = f"{files.of('checks.yaml')}: check '{check.id}'"
         _check_refs(where, "establishes", check.establishes, facts, "fact", problems)
         _check_refs(where, "needs", check.needs, facts, "fact", problems)
+    _check_shared_facts(kb, files.of("checks.yaml"), problems)
     for symptom in kb.symptoms.values():
         where = f"{files.of('symptoms.yaml')}: symptom '{symptom.id}'"
         _check_refs(where, "checks", symptom.checks, kb.checks, "check id", problems)
@@ -293,6 +312,30 @@ def _cross_check(kb: KnowledgeBase, files: _Files, problems: _Problems, *, tree_
         _check_conditions(where, "rule_outs", cause.rule_outs, facts, problems)
     if tree_ok:
         _check_tree(kb, files.of("tree.yaml"), problems)
+
+
+def _check_shared_facts(kb: KnowledgeBase, file: str, problems: _Problems) -> None:
+    """Two checks may establish one fact only where `shared_facts` declares it (naming exactly them): the
+    assessment then knows which of them wins."""
+    setters: dict[str, list[str]] = {}
+    for check in kb.checks.values():
+        for fact in check.establishes:
+            setters.setdefault(fact, []).append(check.id)
+    for fact, check_ids in setters.items():
+        declared = kb.shared_facts.get(fact)
+        if len(check_ids) > 1 and declared is None:
+            problems.add(
+                file,
+                f"fact '{fact}' is established by {', '.join(check_ids)}: declare which wins under shared_facts",
+            )
+    for fact, declared in kb.shared_facts.items():
+        where = f"{file}: shared_facts '{fact}'"
+        if fact not in kb.facts:
+            problems.add(where, f"unknown fact '{fact}'")
+        elif sorted(declared) != sorted(setters.get(fact, [])):
+            problems.add(
+                where, f"lists {declared}, but the checks that establish it are {setters.get(fact, [])}"
+            )
 
 
 def _check_remediation(

@@ -6,9 +6,9 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from knowledge.conditions import Facts
+from knowledge.conditions import FactsView
+from knowledge.jsonvalue import JsonObject, json_list
 from knowledge.model import Remediation, RemediationParam
 from knowledge.validators import (
     ValueProblem,
@@ -74,22 +74,22 @@ class FilledRemediation:
     notes: str = ""
     docs: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {
             "id": self.id,
             "summary": self.summary,
             "changes": self.changes,
             "risk": self.risk,
-            "commands": self.commands,
-            "verify": self.verify,
-            "parameters": self.parameters,
-            "missing": self.missing,
+            "commands": json_list(self.commands),
+            "verify": json_list(self.verify),
+            "parameters": {name: json_list(values) for name, values in self.parameters.items()},
+            "missing": json_list(self.missing),
             "notes": self.notes,
-            "docs": self.docs,
+            "docs": json_list(self.docs),
         }
 
 
-def _param_values(param: RemediationParam, facts: Facts) -> list[str]:
+def _param_values(param: RemediationParam, facts: FactsView) -> list[str]:
     """The quoted values for one parameter, or [] when the facts cannot fill it safely."""
     raw = facts.get(param.fact)
     items = raw if isinstance(raw, list) else ([] if raw is None else [raw])
@@ -115,7 +115,7 @@ def _expand(line: str, values: dict[str, list[str]]) -> list[str]:
     return out
 
 
-def fill_remediation(remediation: Remediation, facts: Facts) -> FilledRemediation:
+def fill_remediation(remediation: Remediation, facts: FactsView) -> FilledRemediation:
     values = {p.name: _param_values(p, facts) for p in remediation.params}
     return FilledRemediation(
         id=remediation.id,

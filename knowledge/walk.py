@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from knowledge.conditions import Facts, holds
+from knowledge.conditions import FactsView, holds
+from knowledge.jsonvalue import JsonObject, json_list
 from knowledge.loader import KnowledgeBase
 from knowledge.model import TreeNode
 
@@ -20,12 +20,12 @@ class Question:
     asks: list[str]
     optional: bool
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {
             "node": self.node,
             "kind": self.kind,
             "prompt": self.prompt,
-            "asks": self.asks,
+            "asks": json_list(self.asks),
             "optional": self.optional,
         }
 
@@ -34,18 +34,18 @@ def _nodes(kb: KnowledgeBase) -> dict[str, TreeNode]:
     return {node.id: node for node in kb.tree.nodes}
 
 
-def _answered(node: TreeNode, facts: Facts) -> bool:
+def _answered(node: TreeNode, facts: FactsView) -> bool:
     return bool(node.asks) and all(facts.get(fact) is not None for fact in node.asks)
 
 
-def _follow(node: TreeNode, facts: Facts) -> str | None:
+def _follow(node: TreeNode, facts: FactsView) -> str | None:
     for transition in node.next:
         if all(holds(condition, facts) for condition in transition.when):
             return transition.goto
     return None
 
 
-def path(kb: KnowledgeBase, facts: Facts) -> list[TreeNode]:
+def path(kb: KnowledgeBase, facts: FactsView) -> list[TreeNode]:
     """The nodes the tree walks for `facts`, from the root to the conclusion (the tree has no cycles)."""
     nodes = _nodes(kb)
     walked: list[TreeNode] = []
@@ -57,7 +57,7 @@ def path(kb: KnowledgeBase, facts: Facts) -> list[TreeNode]:
     return walked
 
 
-def next_node(kb: KnowledgeBase, facts: Facts, skipped: frozenset[str] = frozenset()) -> TreeNode:
+def next_node(kb: KnowledgeBase, facts: FactsView, skipped: frozenset[str] = frozenset()) -> TreeNode:
     """The first node on the path still to ask (or act on): not answered and not skipped by the user."""
     for node in path(kb, facts):
         if node.asks and (_answered(node, facts) or node.id in skipped):
@@ -66,7 +66,7 @@ def next_node(kb: KnowledgeBase, facts: Facts, skipped: frozenset[str] = frozens
     return path(kb, facts)[-1]
 
 
-def open_questions(kb: KnowledgeBase, facts: Facts) -> list[Question]:
+def open_questions(kb: KnowledgeBase, facts: FactsView) -> list[Question]:
     """What the conversation would still ask before it runs the checks."""
     questions = []
     for node in path(kb, facts):

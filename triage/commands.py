@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from checks.outcome import checks_run, merged_facts
-from knowledge.diagnosis import Diagnosis, diagnose
+from knowledge.assessment import Assessment
+from knowledge.diagnosis import diagnose
 from knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
 from knowledge.reader.command_output import read_command_output, without_command_output
 from knowledge.reader.error_text import PasteTooLarge
@@ -109,10 +109,7 @@ def run_diagnose(args: argparse.Namespace) -> int:
             result = diagnose(kb, text=error_text, conversation=conversation)
         else:
             results, conversation = checks
-            found = merged_facts(results)
-            result = diagnose(
-                kb, text=error_text, conversation=conversation, checks=found, checks_run=checks_run(results)
-            )
+            result = diagnose(kb, text=error_text, conversation=conversation, results=results)
     except PasteTooLarge as exc:
         raise _usage(str(exc)) from None
     if args.json:
@@ -171,7 +168,7 @@ def _knowledge() -> KnowledgeBase:
         raise _usage(str(exc)) from None
 
 
-def render_report(result: Diagnosis, verbose: bool = False) -> str:
+def render_report(result: Assessment, verbose: bool = False) -> str:
     """The ranked causes first, then the questions still open; the facts read only when `verbose`."""
     lines: list[str] = []
     if not result.inference.causes:

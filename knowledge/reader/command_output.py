@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from knowledge.jsonvalue import JsonObject
 from knowledge.reader.error_text import PasteTooLarge
 from knowledge.reader.ps_format import Block, cells, parse_blocks, typed_value
 
@@ -272,14 +273,14 @@ def without_command_output(text: str) -> str:
     return "\n".join(kept)
 
 
-def read_command_output(text: str) -> list[dict[str, Any]]:
+def read_command_output(text: str) -> list[JsonObject]:
     """Every command output found in `text`, as plain-JSON sections (see `Section.as_dict`).
 
     Raises PasteTooLarge over 1 MiB. Text that holds no command output gives [].
     """
     sections = _split(_lines(text))
     budget = [MAX_ROWS]
-    out: list[dict[str, Any]] = []
+    out: list[JsonObject] = []
     for section in sections:
         _error_of(section)
         width = _width(section.lines)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 
+from knowledge.jsonvalue import JsonValue
 from knowledge.loader import load_knowledge
 from knowledge.model import FactSpec, Signature
 from knowledge.reader.cmdlets import read_cmdlet_output
@@ -89,7 +90,7 @@ def read_error_text(
     text: str,
     signatures: Iterable[Signature] | None = None,
     facts: Mapping[str, FactSpec] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, JsonValue]:
     """Facts read from `text`. `signatures` and `facts` default to the bundled knowledge base's.
 
     Raises PasteTooLarge when the text is over MAX_PASTE_BYTES in UTF-8.

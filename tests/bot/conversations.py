@@ -45,10 +45,12 @@ class ScriptedConversation:
 
     async def handle(self, state: State, inbound: Inbound, emit: Emit) -> State:
         self.inbounds.append(inbound)
+        turns = state.get("turns", 0)
+        seen = state.get("seen", [])
         state = {
             **state,
-            "turns": int(state.get("turns", 0)) + 1,
-            "seen": [*state.get("seen", []), inbound.text],
+            "turns": (turns if isinstance(turns, int) else 0) + 1,
+            "seen": [*(seen if isinstance(seen, list) else []), inbound.text],
         }
         words = inbound.text.split()
         verb = words[0] if words else ""

@@ -134,7 +134,7 @@ async def test_the_hidden_subscription_and_the_real_free_busy_error(kb: Knowledg
     assert by_id["sharing-subscriptions"].facts["sharing.subscription_sharer"] == facts["target"]
     assert by_id["freebusy-probe"].facts["freebusy.error_code"] == "ErrorProxyRequestProcessingFailed"
     assert by_id["freebusy-probe"].facts["freebusy.protocol"] == "ews"
-    assert "forcibly closed" in by_id["freebusy-probe"].facts["freebusy.error_message"]
+    assert "forcibly closed" in str(by_id["freebusy-probe"].facts["freebusy.error_message"])
 
 
 def _live_config(lab: RunningLab, tmp_path: Path) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from checks.factory import run_checks_once
-from checks.outcome import diagnose_results
+from knowledge.assessment import assess
 from knowledge.loader import KnowledgeBase
 from triage.cli import main
 
@@ -41,7 +41,7 @@ async def test_the_checks_find_each_scenarios_cause(kb: KnowledgeBase, scenario:
     assert [r.id for r in results if r.status == "error"] == [], [
         r.summary for r in results if r.status == "error"
     ]
-    inference = diagnose_results(kb, results, conversation=facts)
+    inference = assess(kb, said=facts, results=results)
     expected = scenario["expected_causes"]
     if not expected:
         assert [r.id for r in results if r.status == "fail"] == []

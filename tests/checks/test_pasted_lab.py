@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from checks.api import CheckRequest, CheckResult, ProgressEvent
-from checks.outcome import diagnose_results
 from checks.ports import Ports, PortsFactory
 from checks.registry import registry
 from checks.remedies import Remedy
 from checks.runner import Runner
 from checks.wiring import from_lab_endpoints, ports_factory
+from knowledge.assessment import assess
 from knowledge.loader import KnowledgeBase
 from knowledge.reader.command_output import read_command_output
 from lab.runtime import RunningLab, start_lab
@@ -102,5 +102,5 @@ async def test_pasted_output_of_the_remedies_gives_the_facts_the_lab_gives(
             again[check_id].summary,
         )
     if scenario.expected_causes:
-        best = diagnose_results(kb, list(again.values()), conversation=facts).causes[0]
+        best = assess(kb, said=facts, results=list(again.values())).causes[0]
         assert best.id == scenario.expected_causes[0]

@@ -7,10 +7,10 @@ import time
 
 from checks.api import CheckRequest, ProgressEvent
 from checks.errors import Unreachable
-from checks.outcome import checks_run, diagnose_results, merged_facts
 from checks.ports import Ports
 from checks.runner import Runner
 from checks.testing import FakeExchange, fixed_ports
+from knowledge.assessment import assess
 from knowledge.loader import KnowledgeBase
 from tests.checks.conftest import run_checks
 from tests.checks.fake_org import NOW, PAIR, FakeOrg
@@ -166,11 +166,10 @@ async def test_a_failing_progress_callback_does_not_fail_the_checks(org: FakeOrg
 async def test_results_feed_the_inference(org: FakeOrg, kb: KnowledgeBase) -> None:
     org.certificates["EX03"] = [c for c in org.certificates["EX03"] if c["Services"] != "Federation"]
     results = list((await run_checks(org, kb)).values())
-    facts = merged_facts(results)
-    assert facts["fedcert.missing_servers"] == ["EX03"]
-    assert "federation-certificates" in checks_run(results)
-    inference = diagnose_results(kb, results, conversation=PAIR)
-    assert inference.causes[0].id == "federation-cert-missing-on-site"
+    assessment = assess(kb, said=PAIR, results=results)
+    assert assessment.facts["fedcert.missing_servers"] == ["EX03"]
+    assert "federation-certificates" in assessment.checks_ran
+    assert assessment.causes[0].id == "federation-cert-missing-on-site"
 
 
 async def _ignore(_event: ProgressEvent) -> None:

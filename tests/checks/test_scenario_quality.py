@@ -17,9 +17,8 @@ import pytest
 
 from checks.api import CheckResult
 from checks.factory import run_checks_once
-from checks.outcome import diagnose_results
+from knowledge.assessment import Assessment, assess
 from knowledge.conditions import holds_all
-from knowledge.inference import Inference
 from knowledge.loader import KnowledgeBase, load_knowledge
 from knowledge.reader.error_text import read_error_text
 from lab.scenario.load import Scenario, load_bundled_scenarios
@@ -43,10 +42,10 @@ LIVE_PROBES = frozenset({"freebusy-probe", "https-probe"})
 class Outcome:
     results: dict[str, CheckResult]
     facts: dict[str, Any]
-    inference: Inference
-    with_text: Inference
+    inference: Assessment
+    with_text: Assessment
 
-    def confidences(self, inference: Inference | None = None) -> list[tuple[str, float]]:
+    def confidences(self, inference: Assessment | None = None) -> list[tuple[str, float]]:
         return [(c.id, c.confidence) for c in (inference or self.inference).causes]
 
     def statuses(self, *wanted: str) -> dict[str, str]:
@@ -71,8 +70,8 @@ def diagnose(kb: KnowledgeBase, name: str) -> Outcome:
     return Outcome(
         results={r.id: r for r in results},
         facts=facts,
-        inference=diagnose_results(kb, results, conversation=facts),
-        with_text=diagnose_results(kb, results, conversation=facts, pasted=pasted),
+        inference=assess(kb, said=facts, results=results),
+        with_text=assess(kb, said=facts, pasted=pasted, results=results),
     )
 
 

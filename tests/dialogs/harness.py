@@ -12,13 +12,17 @@ from typing import Any
 import jsonschema
 
 from checks.api import CheckResult
-from dialogs.api import Card, Inbound, Outbound, State
+from dialogs.api import Inbound, Outbound
 from dialogs.engine import TriageConversation
+from dialogs.state import VERSION
 from dialogs.testing import FakeCheckRunner, Recorder
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
 
 PUBLISHED_URL = "https://triage.example/remediation/tok-123"
+
+# Cards and stored states as tests read them: JSON documents, indexed freely.
+Card = dict[str, Any]
 
 
 @cache
@@ -86,7 +90,7 @@ class Chat:
     user_name: str = "Ada Lovelace"
     published: list[dict[str, Any]] = field(default_factory=list)
     publish_fails: bool = False
-    state: State = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
     turns: int = 0
     history: list[Outbound] = field(default_factory=list)
 
@@ -106,7 +110,7 @@ class Chat:
         new_state = await self.conversation.handle(self.state, inbound, self.recorder)
         assert self.state == before, "the conversation mutated the state it was given"
         assert json.loads(json.dumps(new_state)) == new_state, "the state is not plain JSON"
-        assert new_state["v"] == 1
+        assert new_state["v"] == VERSION
         for outbound in self.recorder.sent:
             if outbound.card is not None:
                 assert card_problems(outbound.card) == [], outbound.card

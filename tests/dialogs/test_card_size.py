@@ -17,6 +17,7 @@ from dialogs.cards import card
 from dialogs.findings import Findings
 from dialogs.remedy_list import merge_remedies
 from dialogs.result_card import CARD_BYTES, Budget, _build, progress_card, result_card
+from knowledge.assessment import Assessment, FactSource, assess
 from knowledge.inference import Inference, RankedCause, RuledOut, infer
 from knowledge.loader import load_knowledge
 from knowledge.remediation import FilledRemediation
@@ -81,11 +82,14 @@ def worst_results(summary: str, value: str) -> list[CheckResult]:
 
 def worst_card(summary: str, value: str) -> dict[str, Any]:
     facts = worst_facts()
-    inference = infer(KB, facts)
-    assert inference.best is not None and inference.best.id == "federation-cert-missing-on-site"
-    assert len(inference.causes) > 10 and len(inference.ruled_out) > 10
-    assert len(inference.best.remediations[0].commands) > len(SERVERS)
-    findings = Findings(facts=facts, inference=inference, results=worst_results(summary, value))
+    results = worst_results(summary, value)
+    # The ranking of these facts alone (no symptom implied): the most causes and rule-outs on one card.
+    sources = {fact: FactSource("check", r.id) for r in results for fact in r.facts}
+    assessment = Assessment(facts, sources, infer(KB, facts))
+    assert assessment.best is not None and assessment.best.id == "federation-cert-missing-on-site"
+    assert len(assessment.causes) > 10 and len(assessment.ruled_out) > 10
+    assert len(assessment.best.remediations[0].commands) > len(SERVERS)
+    findings = Findings(assessment, results)
     return result_card(
         KB, findings, heading_text="Here is what I found. " + value, runbook_url=URL, escalated_to=value
     )
@@ -140,7 +144,9 @@ def test_every_field_at_its_longest_is_built_again_smaller_and_still_fits() -> N
     others = [RankedCause(f"cause-{i}", value, 0.5, [value], [], [], [], 1) for i in range(30)]
     ruled_out = [RuledOut(f"gone-{i}", value, value) for i in range(40)]
     facts = {**worst_facts(), "fedcert.missing_servers": [value] * 50}
-    findings = Findings(facts, Inference([best, *others], ruled_out), worst_results(value, value))
+    findings = Findings(
+        Assessment(facts, {}, Inference([best, *others], ruled_out)), worst_results(value, value)
+    )
     args = (KB, findings, value, URL, value)
     assert (
         serialized(card(*_build(*args, Budget(1.0)))) > CARD_BYTES
@@ -157,7 +163,7 @@ def _every_check_down(facts: dict[str, Any]) -> list[CheckResult]:
 
 def test_with_every_check_down_and_short_summaries_every_command_comes_at_once() -> None:
     results = _every_check_down(PAIR)
-    findings = Findings(facts=dict(PAIR), inference=infer(KB, dict(PAIR)), results=results)
+    findings = Findings(assess(KB, said=dict(PAIR)), results)
     built = result_card(KB, findings, heading_text="Here is what I found.", runbook_url=None)
     assert serialized(built) < LIMIT and card_problems(built) == []
     shown = card_text(built)
@@ -169,7 +175,7 @@ def test_with_every_check_down_and_short_summaries_every_command_comes_at_once()
 def test_commands_that_do_not_fit_come_on_the_next_card_once_the_first_checks_have_looked() -> None:
     facts = worst_facts()
     results = _every_check_down(facts)
-    findings = Findings(facts=facts, inference=infer(KB, facts), results=results)
+    findings = Findings(assess(KB, said=facts), results)
     first = result_card(KB, findings, heading_text="Here is what I found.", runbook_url=URL, escalated_to="x")
     shown = card_text(first)
     assert "could not look either" in shown
@@ -180,7 +186,7 @@ def test_commands_that_do_not_fit_come_on_the_next_card_once_the_first_checks_ha
     looked = [CheckResult(r.id, "ok", "Looked at the pasted output.") if r in listed else r for r in results]
     again = result_card(
         KB,
-        Findings(facts=facts, inference=findings.inference, results=looked),
+        Findings(findings.assessment, looked),
         heading_text="Here is what I found.",
         runbook_url=URL,
     )
@@ -219,7 +225,7 @@ def test_any_text_and_any_number_of_checks_stay_under_the_limit(
         )
         for i in range(checks)
     ]
-    findings = Findings(facts=facts, inference=infer(KB, facts), results=results)
+    findings = Findings(assess(KB, said=facts), results)
     built = result_card(KB, findings, heading_text=value, runbook_url=URL, escalated_to=value)
     assert serialized(built) < LIMIT
 

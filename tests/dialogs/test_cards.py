@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from checks.api import CheckResult, Evidence
 from dialogs.cards import card, question_card, sites_confirm_card, submit, text
 from dialogs.escalation import tried_prompt_card
 from dialogs.findings import Findings
 from dialogs.result_card import progress_card, result_card
-from knowledge.inference import infer
+from knowledge.assessment import assess
 from knowledge.loader import load_knowledge
 from tests.dialogs.harness import card_problems, card_text
 
@@ -53,13 +55,13 @@ def test_a_result_with_every_section_is_valid() -> None:
         ),
         CheckResult("https-probe", "skipped", "Needs target."),
     ]
-    facts = {
+    facts: dict[str, Any] = {
         "symptom": "owa-ecp-cross-site-proxy",
         "event.id": 42,
         "owa.target.internal_url_scheme": "http",
         "owa.target.server": "EX02",
     }
-    findings = Findings(facts=facts, inference=infer(KB, facts), results=results)
+    findings = Findings(assess(KB, said=facts), results)
     built = result_card(
         KB,
         findings,

@@ -186,4 +186,5 @@ async def test_in_the_terminal_command_output_pasted_after_the_result_goes_to_th
     assert "bot: I read the output of Get-FederationTrust." in shown
     rerun = runner.requests[-1]
     assert rerun.check_ids == ("federation-trust",)
-    assert rerun.pasted[0]["rows"][0]["OrgPrivCertificate"] == "3226500C943B6235AEB493A307F084710FD1D5D0"
+    section: Any = rerun.pasted[0]
+    assert section["rows"][0]["OrgPrivCertificate"] == "3226500C943B6235AEB493A307F084710FD1D5D0"

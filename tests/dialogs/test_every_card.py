@@ -23,11 +23,11 @@ from dialogs.escalation import escalation_card, tried_prompt_card
 from dialogs.findings import Findings
 from dialogs.paste_back import output_prompt_card
 from dialogs.result_card import progress_card, result_card
-from dialogs.state import new_state
+from dialogs.state import dump, load, new_state
 from dialogs.status import status_card
 from dialogs.testing import FakeCheckRunner
 from dialogs.turn import Services, Turn
-from knowledge.inference import infer
+from knowledge.assessment import assess
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
 from tests.dialogs.harness import card_problems, card_text
@@ -59,7 +59,7 @@ RESULTS = [
 
 
 def findings(facts: dict[str, Any], results: list[CheckResult] | None = None) -> Findings:
-    return Findings(facts=facts, inference=infer(KB, facts), results=results or [])
+    return Findings(assess(KB, said=facts), results or [])
 
 
 def weak_lead() -> Findings:
@@ -74,7 +74,7 @@ def weak_lead() -> Findings:
 def status_of(**state: Any) -> Card:
     services = Services(KB, FakeCheckRunner(), _never_publish, read_error_text)
     inbound = Inbound("message", "conv-1", text="status")
-    return status_card(Turn(services, {**new_state("u-1", "Ada"), **state}, inbound, _ignore))
+    return status_card(Turn(services, load({**dump(new_state("u-1", "Ada")), **state}), inbound, _ignore))
 
 
 async def _never_publish(runbook: dict[str, Any]) -> str:
@@ -137,11 +137,13 @@ def result_shapes() -> Iterator[tuple[str, Card]]:
 
 
 def escalation_shapes() -> Iterator[tuple[str, Card]]:
-    state = {
-        **new_state("u-1", "Ada"),
-        "said": {"symptom": "freebusy-cloud-to-onprem", "scope": "all", "target": "bob@contoso.com"},
-        "paste_excerpt": "Event ID: 4002 ... password=[redacted]",
-    }
+    state = load(
+        {
+            **dump(new_state("u-1", "Ada")),
+            "said": {"symptom": "freebusy-cloud-to-onprem", "scope": "all", "target": "bob@contoso.com"},
+            "paste_excerpt": "Event ID: 4002 ... password=[redacted]",
+        }
+    )
     yield (
         "cause, paste, tried",
         escalation_card(KB, state, findings(FEDCERT_FACTS, RESULTS), "Restarted IIS on EX02"),

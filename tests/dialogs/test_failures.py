@@ -12,6 +12,7 @@ import pytest
 from checks.api import CheckRequest, CheckResult, Progress
 from dialogs.api import Inbound, Outbound, State
 from dialogs.engine import TriageConversation
+from dialogs.state import VERSION
 from dialogs.testing import FakeCheckRunner
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
@@ -80,10 +81,10 @@ async def test_an_inference_failure_apologises_and_keeps_the_check_results(
     chat = Chat(runner=seed_000())
     await _to_error_text(chat)
 
-    def broken_infer(*args: Any, **kwargs: Any) -> Any:
+    def broken_assess(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("a cause that is not there")
 
-    monkeypatch.setattr("dialogs.findings.infer", broken_infer)
+    monkeypatch.setattr("dialogs.findings.assess", broken_assess)
     await chat.say("skip")
     assert REFERENCE.search(chat.texts())
     assert chat.state["results"], "the checks that ran are kept"
@@ -160,7 +161,7 @@ async def test_a_state_of_an_unknown_version_starts_over(caplog: pytest.LogCaptu
     with caplog.at_level(logging.WARNING, logger="dialogs"):
         await chat.say("hi")
     assert "cannot read" in caplog.text
-    assert chat.state["v"] == 1 and chat.awaiting() == "symptom"
+    assert chat.state["v"] == VERSION and chat.awaiting() == "symptom"
 
 
 async def test_a_runner_that_drops_a_check_reports_it_as_an_error() -> None:

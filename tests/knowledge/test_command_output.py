@@ -21,7 +21,8 @@ FED = "3226500C943B6235AEB493A307F084710FD1D5D0"
 
 
 def _read(name: str) -> list[dict[str, Any]]:
-    return read_command_output((PASTES / name).read_text(encoding="utf-8"))
+    sections: list[dict[str, Any]] = read_command_output((PASTES / name).read_text(encoding="utf-8"))
+    return sections
 
 
 def _one(sections: list[dict[str, Any]], command: str, **params: Any) -> dict[str, Any]:
@@ -110,7 +111,7 @@ def test_without_marker_or_prompt_objects_are_named_by_their_properties() -> Non
         "*:CalendarSharingFreeBusySimple}\nEnabled   : True\nDefault   : True\n\n"
         "Colour    : blue\n"
     )
-    sections = read_command_output(text)
+    sections: Any = read_command_output(text)
     assert [(s["command"], s["by"]) for s in sections] == [
         ("Get-AvailabilityAddressSpace", "properties"),
         ("Get-SharingPolicy", "properties"),
@@ -138,7 +139,7 @@ def test_markers_name_the_side_and_the_server_and_echoed_ones_are_ignored() -> N
             "## exchange-triage: Get-Mailbox -Identity o'brien@contoso.com",
         ]
     )
-    sections = read_command_output(text)
+    sections: Any = read_command_output(text)
     assert [(s["source"], s["command"], s["params"], s["server"]) for s in sections] == [
         ("exchange_online", "Get-OrganizationConfig", {}, ""),
         ("host", "iis-ssl", {}, "EX01.CONTOSO.COM"),
@@ -150,6 +151,7 @@ def test_markers_name_the_side_and_the_server_and_echoed_ones_are_ignored() -> N
 
 def test_a_cut_table_cell_is_marked() -> None:
     text = "[PS] C:\\>Get-ExchangeServer | ft Name,Site\n\nName Site\n---- ----\nEX01 contoso.com/Configuration/Si...\n"
+    section: Any
     (section,) = read_command_output(text)
     assert section["truncated"] == ["Site"]
 
@@ -191,6 +193,7 @@ _NAMES = st.lists(st.from_regex(r"[A-Z][A-Za-z]{1,20}", fullmatch=True), min_siz
 def test_format_list_output_reads_back_to_the_same_values(names: list[str], data: Any, width: int) -> None:
     rows = [{n: data.draw(_VALUE) for n in names} for _ in range(data.draw(st.integers(1, 3)))]
     text = "## exchange-triage: Get-Thing\n" + format_list(rows, names, width=width)
+    section: Any
     (section,) = read_command_output(text)
     expected = [{n: typed_value(shown(v))[0] for n, v in r.items()} for r in rows]
     if not any(line.startswith(" ") for line in text.splitlines()):  # no value wrapped
@@ -212,6 +215,7 @@ def _squeezed(value: Any) -> str:
 def test_format_table_output_reads_back_to_the_same_values(names: list[str], data: Any) -> None:
     cell = st.lists(_WORD, min_size=1, max_size=3).map(" ".join)
     rows = [{n: data.draw(cell) for n in names} for _ in range(data.draw(st.integers(1, 4)))]
+    section: Any
     (section,) = read_command_output("## exchange-triage: Get-Thing\n" + format_table(rows, names))
     assert section["rows"] == [{n: typed_value(v)[0] for n, v in r.items()} for r in rows]
 
@@ -219,7 +223,7 @@ def test_format_table_output_reads_back_to_the_same_values(names: list[str], dat
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=3000))
 def test_any_text_reads_without_error_to_plain_json(text: str) -> None:
-    sections = read_command_output(text)
+    sections: Any = read_command_output(text)
     assert json.loads(json.dumps(sections)) == sections
 
 
@@ -245,7 +249,7 @@ _PIECES = st.sampled_from(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_PIECES, max_size=60).map("".join))
 def test_output_shaped_noise_reads_without_error(text: str) -> None:
-    sections = read_command_output(text)
+    sections: Any = read_command_output(text)
     assert json.loads(json.dumps(sections)) == sections
 
 
@@ -256,7 +260,7 @@ def test_a_paste_over_one_mebibyte_is_refused_and_one_just_under_is_read_quickly
     body = "## exchange-triage: Get-ExchangeCertificate -Server EX01\n"
     big = body + record * ((MAX_PASTE_BYTES - len(body.encode())) // len(record.encode()))
     started = time.monotonic()
-    sections = read_command_output(big)
+    sections: Any = read_command_output(big)
     assert time.monotonic() - started < 3.0
     assert len(sections[0]["rows"]) == 2000  # rows are capped; the paste is still read
     with pytest.raises(PasteTooLarge):

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from knowledge.assessment import Reported, combine_facts
 from knowledge.diagnosis import diagnose
-from knowledge.inference import combine_facts, infer
+from knowledge.inference import infer
 from knowledge.loader import DATA_DIR, load_knowledge
 from knowledge.reader.error_text import read_error_text
 from knowledge.remediation import fill_remediation
@@ -21,12 +22,16 @@ OUR_CAUSES = {cid: cause for cid, cause in KB.causes.items() if cause.category i
 OUR_SIGNATURES = [raw["id"] for raw in read_yaml(DATA_DIR / "signatures" / "causes_a.yaml")["signatures"]]
 
 
+def _checked(facts: dict[str, Any] | None) -> list[Reported]:
+    return [Reported("checks", facts)] if facts else []
+
+
 def causes(text: str | None = None, checks: dict[str, Any] | None = None) -> list[str]:
-    return [c.id for c in diagnose(KB, text=text, checks=checks).inference.causes]
+    return [c.id for c in diagnose(KB, text=text, results=_checked(checks)).causes]
 
 
 def ruled_out(text: str | None = None, checks: dict[str, Any] | None = None) -> set[str]:
-    return {r.id for r in diagnose(KB, text=text, checks=checks).inference.ruled_out}
+    return {r.id for r in diagnose(KB, text=text, results=_checked(checks)).ruled_out}
 
 
 def test_the_lab_scenarios_cause_ids_exist_with_their_cases() -> None:
@@ -106,7 +111,8 @@ OUR_CASE_TEXTS = {
 )
 def test_check_evidence_beats_the_text_of_every_case_here(cause_id: str, facts: dict[str, Any]) -> None:
     for case_id, pasted in OUR_CASE_TEXTS.items():
-        first = infer(KB, combine_facts({}, pasted, facts)).causes[0].id
+        # The ranking alone: no symptom implied, so every cause competes.
+        first = infer(KB, combine_facts(KB, {}, pasted, [Reported("checks", facts)])).causes[0].id
         assert first == cause_id, f"the text of {case_id} puts {first} before {cause_id}"
 
 

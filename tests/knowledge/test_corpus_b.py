@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from knowledge.assessment import Reported
 from knowledge.diagnosis import diagnose
 from knowledge.inference import infer
 from knowledge.loader import load_knowledge
@@ -62,7 +63,7 @@ CHECK_FACTS: dict[str, Any] = {
 
 
 def ranked(facts: dict[str, Any], text: str | None = None) -> list[str]:
-    return [c.id for c in diagnose(KB, text=text, checks=facts).inference.causes]
+    return [c.id for c in diagnose(KB, text=text, results=[Reported("checks", facts)]).causes]
 
 
 def balanced(command: str) -> bool:
@@ -176,7 +177,7 @@ def test_the_unresolved_host_is_read_from_the_paste() -> None:
         "The remote name could not be resolved: 'autodiscover.contoso.com'"
     )
     assert facts["dns.unresolved_host"] == "autodiscover.contoso.com"
-    assert "autodiscover-name-not-resolved" in facts["signatures"]
+    assert "autodiscover-name-not-resolved" in str(facts["signatures"])
     placeholder = read_error_text("The remote name could not be resolved: '<on-premises host name>'")
     assert "dns.unresolved_host" not in placeholder
 

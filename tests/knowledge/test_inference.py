@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from knowledge.conditions import holds, holds_all
-from knowledge.inference import combine_facts, infer
+from knowledge.inference import infer
 from knowledge.loader import load_knowledge
 from knowledge.model import Condition, Indicator
 
@@ -55,7 +55,7 @@ def test_condition(condition: Condition, facts: dict[str, Any], expected: bool) 
 
 
 def test_configuration_evidence_puts_its_cause_first_with_evidence_and_remediation() -> None:
-    facts = {
+    facts: dict[str, Any] = {
         "fedcert.missing_servers": ["EX03.contoso.com", "EX04.contoso.com"],
         "fedcert.thumbprint": "0A1B2C3D4E5F60718293A4B5C6D7E8F901234567",
         "fedcert.source_server": "EX01.contoso.com",
@@ -80,7 +80,7 @@ def test_configuration_evidence_puts_its_cause_first_with_evidence_and_remediati
 
 
 def test_a_matched_rule_out_removes_the_cause_and_says_why() -> None:
-    facts = {"event.id": 4002, "proxy.type": "CrossSite", "fedcert.missing_servers": []}
+    facts: dict[str, Any] = {"event.id": 4002, "proxy.type": "CrossSite", "fedcert.missing_servers": []}
     result = infer(KB, facts)
     assert "federation-cert-missing-on-site" not in [c.id for c in result.causes]
     [ruled] = [r for r in result.ruled_out if r.id == "federation-cert-missing-on-site"]
@@ -88,7 +88,11 @@ def test_a_matched_rule_out_removes_the_cause_and_says_why() -> None:
 
 
 def test_a_known_symptom_the_cause_does_not_produce_excludes_it() -> None:
-    facts = {"symptom": "owa-ecp-cross-site-proxy", "event.id": 4002, "proxy.type": "CrossSite"}
+    facts: dict[str, Any] = {
+        "symptom": "owa-ecp-cross-site-proxy",
+        "event.id": 4002,
+        "proxy.type": "CrossSite",
+    }
     assert "federation-cert-missing-on-site" not in [c.id for c in infer(KB, facts).causes]
 
 
@@ -97,14 +101,17 @@ def test_confidence_is_the_noisy_or_of_the_matched_weights() -> None:
     weights = {
         i.fact: i.weight for i in cause.indicators if i.fact in ("owa.target.internal_url_scheme", "event.id")
     }
-    facts = {"owa.target.internal_url_scheme": "http", "event.id": 42}
+    facts: dict[str, Any] = {"owa.target.internal_url_scheme": "http", "event.id": 42}
     [ranked] = [c for c in infer(KB, facts).causes if c.id == cause.id]
     expected = 1 - (1 - weights["owa.target.internal_url_scheme"]) * (1 - weights["event.id"])
     assert ranked.confidence == pytest.approx(expected, abs=0.001)
 
 
 def test_inference_is_deterministic_and_sorted() -> None:
-    facts = {"event.id": 42, "signatures": ["owa-proxy-ssl-configuration", "connection-forcibly-closed"]}
+    facts: dict[str, Any] = {
+        "event.id": 42,
+        "signatures": ["owa-proxy-ssl-configuration", "connection-forcibly-closed"],
+    }
     first, second = infer(KB, facts), infer(KB, facts)
     assert [c.as_dict() for c in first.causes] == [c.as_dict() for c in second.causes]
     keys = [(-c.confidence, -c.matched, c.id) for c in first.causes]
@@ -112,7 +119,7 @@ def test_inference_is_deterministic_and_sorted() -> None:
 
 
 def test_checks_already_run_leave_the_to_do_list() -> None:
-    facts = {"event.id": 4002}
+    facts: dict[str, Any] = {"event.id": 4002}
     [cause] = [
         c
         for c in infer(KB, facts, checks_run=frozenset({"topology"})).causes
@@ -123,17 +130,6 @@ def test_checks_already_run_leave_the_to_do_list() -> None:
 
 def test_nothing_known_means_no_causes() -> None:
     assert infer(KB, {}).causes == []
-
-
-def test_the_user_wins_over_the_paste_and_the_paste_stands_in_for_the_pair() -> None:
-    pasted = {
-        "request.requester": "usera@contoso.mail.onmicrosoft.com",
-        "request.target": "userb@contoso.com",
-    }
-    combined = combine_facts({"target": "bob@contoso.com"}, pasted)
-    assert combined["requester"] == "usera@contoso.mail.onmicrosoft.com"
-    assert combined["target"] == "bob@contoso.com"
-    assert combine_facts({}, {"scope": "all"}, {"scope": "pair"})["scope"] == "all"
 
 
 def test_an_indicator_with_also_conditions_matches_only_in_its_context() -> None:

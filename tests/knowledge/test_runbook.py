@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,7 +14,7 @@ KB = load_knowledge()
 
 
 def test_list_parameter_repeats_the_command_once_per_value() -> None:
-    facts = {
+    facts: dict[str, Any] = {
         "fedcert.source_server": "EX01",
         "fedcert.thumbprint": "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567",
         "fedcert.missing_servers": ["EX03", "EX04"],
@@ -35,7 +37,7 @@ def test_unknown_values_stay_as_named_placeholders() -> None:
 
 
 def test_a_value_that_fails_its_type_is_not_used() -> None:
-    facts = {
+    facts: dict[str, Any] = {
         "fedcert.source_server": "EX01; Remove-Mailbox -Identity *",
         "fedcert.thumbprint": "not-a-thumbprint",
     }
