@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from checks.factory import run_checks_once
-from checks.outcome import checks_run, merged_facts
 from knowledge.diagnosis import diagnose
 from knowledge.loader import KnowledgeBase
 from knowledge.reader.command_output import read_command_output, without_command_output
@@ -195,14 +194,8 @@ def assess(kb: KnowledgeBase, text: str) -> list[tuple[str, float]]:
         result = diagnose(kb, text=text)
     else:
         results, conversation = asyncio.run(run_checks_once("pasted", facts={}, kb=kb, pasted=pasted))
-        result = diagnose(
-            kb,
-            text=without_command_output(text),
-            conversation=conversation,
-            checks=merged_facts(results),
-            checks_run=checks_run(results),
-        )
-    return [(cause.id, cause.confidence) for cause in result.inference.causes]
+        result = diagnose(kb, text=without_command_output(text), conversation=conversation, results=results)
+    return [(cause.id, cause.confidence) for cause in result.causes]
 
 
 def outcome(kb: KnowledgeBase, entry: Entry) -> Outcome:
