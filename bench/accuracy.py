@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from knowledge.loader import KnowledgeBase, load_knowledge
 from tests.knowledge.field_corpus import (
@@ -75,6 +75,17 @@ def report(
                 print(f"  miss {o.entry.id}: want {o.entry.expected}; got {got}")
 
 
+def by_group(outcomes: Sequence[Outcome], label: str, key: Callable[[Entry], str]) -> None:
+    """Top-1 / top-3 over every text (ambiguous ones included) per group: a topic file or a kind of source."""
+    groups: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        groups.setdefault(key(o.entry), []).append(o)
+    print(f"  by {label}:")
+    for name, members in sorted(groups.items()):
+        s = score(members)
+        print(f"    {name:<24}{s.count:5} texts  top-1 {s.top1_share:6.1%}  top-3 {s.top3_share:6.1%}")
+
+
 def run(kb: KnowledgeBase, entries: Sequence[Entry]) -> list[Outcome]:
     return [outcome(kb, entry) for entry in entries]
 
@@ -93,7 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"causes the field corpus names that the knowledge base lacks ({len(missing)}):")
         for cid, users in sorted(missing.items()):
             print(f"  {cid}: {len(users)} text(s)")
-    report("field corpus", run(kb, field), args.misses, kb)
+    field_outcomes = run(kb, field)
+    report("field corpus", field_outcomes, args.misses, kb)
+    by_group(field_outcomes, "topic file", lambda e: e.file)
+    by_group(field_outcomes, "kind of source", lambda e: e.kind)
     report("public cases", run(kb, case_entries(kb)), args.misses, kb)
     report("rewordings", run(kb, rewording_entries()), args.misses, kb)
     return 0
