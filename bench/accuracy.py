@@ -7,7 +7,8 @@ For the field corpus (tests/knowledge/corpus: real texts from public threads and
 text read alone the way `triage diagnose --error-file` reads it, prints top-1 / top-3 (overall and on the
 unambiguous texts) and a reliability table: for the first-ranked cause, per confidence bucket, how many texts
 and what share of them was right. `--misses` also lists the unambiguous texts whose cause is not in the first three.
-Causes the corpus names that the knowledge base lacks are listed first (those texts cannot be right).
+Causes the corpus names that the knowledge base lacks are listed first (those texts cannot be right); the
+field corpus is also broken down by topic file and by kind of source.
 """
 
 from __future__ import annotations
