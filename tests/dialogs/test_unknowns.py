@@ -48,4 +48,6 @@ async def test_the_escalation_summary_names_what_was_recognised() -> None:
     await chat.press("Skip")
     posted = [o for o in chat.recorder.sent if o.kind == "escalation"]
     assert len(posted) == 1
-    assert "MSExchange Availability event 4002: a proxied free/busy request failed" in card_text(posted[0].card or {})
+    assert "MSExchange Availability event 4002: a proxied free/busy request failed" in card_text(
+        posted[0].card or {}
+    )
