@@ -122,7 +122,7 @@ def _validation_problems(where: str, exc: ValidationError) -> list[str]:
     for error in exc.errors():
         key = _key_path(error["loc"]) or "(top level)"
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        if key.endswith("sources") and error["type"] in ("missing", "too_short"):
+        if key.endswith(("sources", "docs")) and error["type"] in ("missing", "too_short"):
             message = "names no source: every entry needs at least one public page it comes from"
         found.append(f"{where}: {key}: {message}")
     return found

@@ -337,7 +337,8 @@ class Cause(Strict):
     checks: list[KebabId] = []
     remediations: list[KebabId] = []
     cases: list[str] = []
-    docs: list[Url] = []
+    docs: Annotated[list[Url], Field(min_length=1)]
+    """The public pages the cause comes from: a cause without one is a load error."""
 
 
 Provenance = Annotated[list[Url], Field(min_length=1)]

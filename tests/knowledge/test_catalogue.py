@@ -336,3 +336,15 @@ def test_get_winevents_default_table_is_read() -> None:
     facts = read_error_text(table)
     assert facts["event.ids"] == [43] and facts["event.source"] == "MSExchange OWA"
     assert recognised(table) == [EVENT_43]
+
+
+def test_a_cause_without_docs_is_rejected(data: Path) -> None:
+    def change(content: Any) -> None:
+        content["causes"][0].pop("docs")
+
+    edit(data / "causes/field_proxy_auth.yaml", change)
+    [problem] = problems(data)
+    assert problem.endswith(
+        "cause 'owa-proxy-certificate-not-trusted': docs: names no source: every entry needs at least one "
+        "public page it comes from"
+    )
