@@ -67,7 +67,8 @@ def _iis(paste: Paste) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     if " /" not in paste.text:  # every logged request has its path after a space: one find rules a paste out
         return rows
-    for match in scan(_IIS_LINE, paste, _MAX_ROWS):
+    # At most MAX_ITEMS distinct records are kept: twice that many lines are enough to find them.
+    for match in scan(_IIS_LINE, paste, 2 * MAX_ITEMS):
         method, path, middle, status, substatus, win32, _taken = match.groups()
         agent = _AGENT.search(middle)
         rows.append(
