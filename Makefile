@@ -5,10 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
+# Kerberos: gssapi and krb5 (pyspnego[kerberos]) build against MIT Kerberos's headers; the tests run a real KDC.
+KRB5_DEV := /usr/bin/krb5-config
+KDC := /usr/sbin/krb5kdc
+KRB5_PACKAGES := libkrb5-dev gcc krb5-kdc krb5-admin-server krb5-user
 
 .PHONY: run test install lint types unit lock clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt | $(KRB5_DEV)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
@@ -30,14 +34,21 @@ $(CHROMIUM):
 	  echo "(or run the other tests only: make unit)" >&2; exit 1; fi
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
-install: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
+# MIT Kerberos: headers for the gssapi/krb5 wheels' build, and the KDC the tests start on loopback.
+$(KRB5_DEV) $(KDC):
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "Kerberos needs MIT Kerberos's development files (gssapi, krb5) and, for the tests, its KDC. Install them as root:" >&2; \
+	  echo "  apt-get update && apt-get install -y $(KRB5_PACKAGES)" >&2; exit 1; fi
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(KRB5_PACKAGES)
+
+install: $(STAMP) $(NODE_STAMP) $(CHROMIUM) $(KDC)
 
 # The Teams-like client needs Node.js; without it `triage run` starts the terminal chat instead.
 run: $(STAMP)
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_STAMP); fi
 	$(BIN)/triage run
 
-test: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
+test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) $(KDC)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -49,7 +60,7 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(NODE_STAMP)
+unit: $(STAMP) $(NODE_STAMP) $(KDC)
 	$(BIN)/pytest -q -m "not e2e"
 
 lock: $(STAMP)

@@ -159,8 +159,8 @@ def live_config(endpoints: dict[str, Any], tenant: str, directory: Path) -> tupl
     ca = endpoints["ca_cert"]
     login = {"username": credentials["username"], "password_env": "BENCH_LAB_PASSWORD", "ca_file": ca}
     config = {
-        "exchange": {"server": host, "port": int(port), "path": "PowerShell", "auth": "basic", **login},
-        "winrm": {"endpoints": endpoints["winrm_servers"], "transport": "basic", **login},
+        "exchange": {"server": host, "port": int(port), "path": "PowerShell", "auth": "ntlm", **login},
+        "winrm": {"endpoints": endpoints["winrm_servers"], "transport": "ntlm", **login},
         "ews": {"endpoint": endpoints["ews"], "auth": "basic", **login},
         "graph": {
             "tenant_id": credentials["tenant_id"],
@@ -176,7 +176,7 @@ def live_config(endpoints: dict[str, Any], tenant: str, directory: Path) -> tupl
             "organization": tenant,
             "app_id": credentials["client_id"],
             "certificate_thumbprint": "A" * 40,
-            "winrm": {"endpoints": {"MGMT01": endpoints["winrm"]}, "transport": "basic", **login},
+            "winrm": {"endpoints": {"MGMT01": endpoints["winrm"]}, "transport": "ntlm", **login},
         },
         "probe": {"ca_file": ca, "hosts": endpoints["vdir_hosts"]},
     }

@@ -64,21 +64,49 @@ class _Login(_Section):
         return _secret(self.password_env, self.password_file, f"{where}.password")
 
 
+_SPN = r"^[A-Za-z][A-Za-z0-9-]*/[^/\s@]+$"
+
+
+class KerberosSection(_Section):
+    """The service account's Kerberos identity; the ticket is acquired in-process from the keytab or password."""
+
+    principal: str = Field(pattern=r"^[^@\s]+@[A-Z0-9][A-Z0-9.-]*$")  # user@REALM, the realm in capitals
+    keytab: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    krb5_conf: str | None = None  # default: /etc/krb5.conf (or KRB5_CONFIG)
+
+    def password(self, where: str) -> str:
+        return _secret(self.password_env, self.password_file, f"{where}.password")
+
+
 class ExchangeSection(_Login):
     server: str
     port: int | None = Field(default=None, ge=1, le=65535)
     path: str = "PowerShell"
     ssl: bool = True
     auth: Literal["kerberos", "ntlm", "negotiate", "basic"] = "kerberos"
+    spn: str | None = Field(default=None, pattern=_SPN)  # default HTTP/<server>
     connections: int = Field(default=3, ge=1, le=8)
     operation_timeout: int = Field(default=20, ge=1)
     read_timeout: int = Field(default=30, ge=2)
+
+    @model_validator(mode="after")
+    def _basic_only_over_https(self) -> ExchangeSection:
+        if self.auth == "basic" and not self.ssl:
+            raise ValueError(
+                "auth: basic sends the password in the clear over HTTP: use ssl: true, or kerberos/negotiate/ntlm (encrypted over HTTP)"
+            )
+        return self
 
 
 class WinrmSection(_Login):
     url_template: str = "https://{server}:5986/wsman"
     endpoints: dict[str, str] = {}
-    transport: Literal["kerberos", "ntlm", "basic", "ssl", "credssp"] = "kerberos"
+    transport: Literal["kerberos", "negotiate", "ntlm", "basic", "ssl", "credssp"] = "kerberos"
+    spn: str | None = Field(
+        default=None, pattern=r"^[A-Za-z][A-Za-z0-9-]*/[^/\s@]+$"
+    )  # {server}: default WSMAN/<URL host>
     operation_timeout: int = Field(default=20, ge=1)
     read_timeout: int = Field(default=30, ge=2)
 
@@ -86,6 +114,16 @@ class WinrmSection(_Login):
     def _read_after_operation(self) -> WinrmSection:
         if self.read_timeout <= self.operation_timeout:
             raise ValueError("read_timeout must be longer than operation_timeout (pywinrm retries otherwise)")
+        if self.transport in ("basic", "ssl"):
+            plain = [
+                u
+                for u in [self.url_template, *self.endpoints.values()]
+                if not u.lower().startswith("https://")
+            ]
+            if plain:
+                raise ValueError(
+                    f"transport: {self.transport} (Basic) needs HTTPS, not {plain[0]}: use kerberos/negotiate/ntlm over HTTP (encrypted)"
+                )
         return self
 
 
@@ -130,12 +168,29 @@ class ProbeSection(_Section):
     hosts: dict[str, str] = {}
 
 
+class WriteSection(_Section):
+    """The separate account the tool applies approved remediations with, and which remediations it may
+    apply (none unless listed). Its Exchange endpoint defaults to the read-only section's server."""
+
+    username: str
+    password_env: str | None = None
+    password_file: str | None = None
+    auth: Literal["kerberos", "ntlm", "negotiate", "basic"] | None = None  # default: the exchange section's
+    enabled_remediations: list[str] = []
+    approvers: list[str] = []  # Entra object ids (or group ids) who may approve a fix in Teams
+    requester_may_approve: bool = False
+
+    def password(self, where: str) -> str:
+        return _secret(self.password_env, self.password_file, f"{where}.password")
+
+
 class LimitsSection(_Section):
     check_seconds: float = Field(default=30, gt=0)
     triage_seconds: float = Field(default=90, gt=0)
 
 
 class LiveConfig(_Section):
+    kerberos: KerberosSection | None = None
     exchange: ExchangeSection | None = None
     winrm: WinrmSection | None = None
     ews: EwsSection | None = None
@@ -143,6 +198,7 @@ class LiveConfig(_Section):
     exchange_online: ExchangeOnlineSection | None = None
     probe: ProbeSection = ProbeSection()
     limits: LimitsSection = LimitsSection()
+    write: WriteSection | None = None
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
@@ -151,7 +207,9 @@ def _where(loc: tuple[int | str, ...]) -> str:
 
 def parse_config(data: Any, source: str = "config") -> LiveConfig:
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections (exchange, winrm, ews, graph, ...)")
+        raise ConfigError(
+            f"{source}: expected a mapping of sections (kerberos, exchange, winrm, ews, graph, ...)"
+        )
     try:
         return LiveConfig.model_validate(data)
     except ValidationError as invalid:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["TEMPLATES", "build_script", "encoded_command"]
+__all__ = ["TEMPLATES", "WRITE_TEMPLATES", "build_script", "encoded_command"]
 
 _ARRAY = "ConvertTo-Json -InputObject @($rows) -Depth 5 -Compress"
 
@@ -139,9 +139,24 @@ TEMPLATES: Mapping[str, str] = {
 }
 
 
-def build_script(template: str, args: Mapping[str, Any]) -> str:
+# The write templates a remediation may run with the write account (never through the read-only host port,
+# which knows only TEMPLATES). Same contract: a fixed body, the values as JSON data.
+WRITE_TEMPLATES: Mapping[str, str] = {
+    "iis-require-ssl": "\n".join(
+        [
+            "Import-Module WebAdministration",
+            "$location = $TriageArgs.site + '/' + $TriageArgs.path",
+            "Set-WebConfigurationProperty -PSPath 'MACHINE/WEBROOT/APPHOST' -Location $location -Filter 'system.webServer/security/access' -Name sslFlags -Value 'Ssl'",
+            "$flags = [string](Get-WebConfigurationProperty -PSPath 'MACHINE/WEBROOT/APPHOST' -Location $location -Filter 'system.webServer/security/access' -Name sslFlags)",
+            "@([ordered]@{ path = $TriageArgs.path; ssl_flags = $flags; require_ssl = (($flags -split ',') -contains 'Ssl') }) | ConvertTo-Json -Compress",
+        ]
+    ),
+}
+
+
+def build_script(template: str, args: Mapping[str, Any], templates: Mapping[str, str] = TEMPLATES) -> str:
     """The script for `template` with `args` as a base64 JSON literal; KeyError for an unknown template."""
-    body = TEMPLATES[template]
+    body = templates[template]
     literal = base64.b64encode(json.dumps(dict(args), ensure_ascii=False).encode("utf-8")).decode("ascii")
     return (
         f"# exchange-triage: {template}\n"

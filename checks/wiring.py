@@ -14,6 +14,7 @@ from checks.backends.ews import EwsMailboxes, EwsSettings
 from checks.backends.exo_host import ExoHost, ExoHostSettings
 from checks.backends.graph import GraphMailboxes, GraphSettings
 from checks.backends.https_probe import HttpsProbe, ProbeSettings
+from checks.backends.kerberos import KerberosLogin
 from checks.backends.psrp import PsrpExchange, PsrpSettings
 from checks.backends.winrm_host import WinrmHost, WinrmSettings
 from checks.config import LiveConfig
@@ -87,14 +88,17 @@ async def _open(settings: BackendSettings, executor: ThreadPoolExecutor, stack: 
 def from_config(config: LiveConfig) -> BackendSettings:
     """Live settings; reads each secret from the environment or its file now (ConfigError if missing)."""
     exchange = winrm = ews = graph = ews_online = exo = exo_winrm = None
+    login = kerberos_login(config)
     if (e := config.exchange) is not None:
+        password = e.password("exchange")
         exchange = PsrpSettings(
             server=e.server, port=e.port, path=e.path, ssl=e.ssl, auth=e.auth, username=e.username,
-            password=e.password("exchange"), ca_file=e.ca_file, verify_tls=e.verify_tls, connections=e.connections,
-            operation_timeout=e.operation_timeout, read_timeout=e.read_timeout,
+            password=password, ca_file=e.ca_file, verify_tls=e.verify_tls, connections=e.connections,
+            operation_timeout=e.operation_timeout, read_timeout=e.read_timeout, spn=e.spn,
+            kerberos=login or _login_from(e.username, password),
         )  # fmt: skip
     if (w := config.winrm) is not None:
-        winrm = _winrm(w, "winrm")
+        winrm = _winrm(w, "winrm", login)
     if (s := config.ews) is not None:
         ews = EwsSettings(
             endpoint=s.endpoint, auth=s.auth, username=s.username, password=s.password("ews"), version=s.version,
@@ -113,7 +117,7 @@ def from_config(config: LiveConfig) -> BackendSettings:
             )  # fmt: skip
     if (o := config.exchange_online) is not None:
         exo = ExoHostSettings(o.management_host, o.organization, o.app_id, o.certificate_thumbprint)
-        exo_winrm = _winrm(o.winrm, "exchange_online.winrm")
+        exo_winrm = _winrm(o.winrm, "exchange_online.winrm", login)
     probe = ProbeSettings(
         ca_file=config.probe.ca_file, timeout=config.probe.timeout, hosts=dict(config.probe.hosts)
     )
@@ -123,14 +127,32 @@ def from_config(config: LiveConfig) -> BackendSettings:
     )  # fmt: skip
 
 
-def _winrm(w: object, where: str) -> WinrmSettings:
+def kerberos_login(config: LiveConfig) -> KerberosLogin | None:
+    """The `kerberos:` section's identity (its secret read now), or None."""
+    k = config.kerberos
+    if k is None:
+        return None
+    return KerberosLogin(k.principal, k.password("kerberos"), k.keytab, k.krb5_conf)
+
+
+def _login_from(username: str, password: str) -> KerberosLogin | None:
+    """A user@REALM username with a password is a Kerberos identity too (DOMAIN\\user is NTLM's)."""
+    if "@" in username and password:
+        user, _, realm = username.partition("@")
+        return KerberosLogin(f"{user}@{realm.upper()}", password)
+    return None
+
+
+def _winrm(w: object, where: str, login: KerberosLogin | None) -> WinrmSettings:
     from checks.config import WinrmSection
 
     assert isinstance(w, WinrmSection)
+    password = w.password(where)
     return WinrmSettings(
         endpoints=dict(w.endpoints), url_template=w.url_template, transport=w.transport, username=w.username,
-        password=w.password(where), ca_file=w.ca_file, verify_tls=w.verify_tls,
-        operation_timeout=w.operation_timeout, read_timeout=w.read_timeout,
+        password=password, ca_file=w.ca_file, verify_tls=w.verify_tls,
+        operation_timeout=w.operation_timeout, read_timeout=w.read_timeout, spn=w.spn,
+        kerberos=login or _login_from(w.username, password),
     )  # fmt: skip
 
 
@@ -150,7 +172,7 @@ def from_lab_endpoints(endpoints: dict[str, object], tenant: str) -> BackendSett
     op, read = LAB_TIMEOUTS["operation"], LAB_TIMEOUTS["read"]
     winrm = WinrmSettings(
         endpoints=dict(winrm_servers),
-        transport="basic",
+        transport="ntlm",
         username=user,
         password=password,
         ca_file=ca,
@@ -160,7 +182,7 @@ def from_lab_endpoints(endpoints: dict[str, object], tenant: str) -> BackendSett
     # The lab has no separate management host: the first server's WinRM listener stands in for it.
     management = WinrmSettings(
         endpoints={"MGMT01": str(endpoints["winrm"])},
-        transport="basic",
+        transport="ntlm",
         username=user,
         password=password,
         ca_file=ca,
@@ -179,7 +201,7 @@ def from_lab_endpoints(endpoints: dict[str, object], tenant: str) -> BackendSett
             server=psrp.hostname or "127.0.0.1",
             port=psrp.port,
             path=psrp.path.lstrip("/"),
-            auth="basic",
+            auth="ntlm",
             username=user,
             password=password,
             ca_file=ca,

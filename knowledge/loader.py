@@ -302,6 +302,14 @@ def _cross_check(kb: KnowledgeBase, files: _Files, problems: _Problems, *, tree_
         _check_remediation(
             remediation, _rel(files.remediations[remediation.id]), facts, established, problems
         )
+        if remediation.apply is not None:
+            where = f"{_rel(files.remediations[remediation.id])}: remediation '{remediation.id}'"
+            _check_refs(
+                where, "apply.verify_checks", remediation.apply.verify_checks, kb.checks, "check id", problems
+            )
+            _check_refs(
+                where, "apply.current", list(remediation.apply.current.values()), facts, "fact", problems
+            )
     for cause in kb.causes.values():
         where = f"{_rel(files.causes[cause.id])}: cause '{cause.id}'"
         _check_refs(where, "symptoms", cause.symptoms, kb.symptoms, "symptom", problems)

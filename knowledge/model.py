@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
+    "ApplySpec",
+    "ApplyStep",
     "Cause",
     "CheckSpec",
     "Condition",
@@ -199,6 +201,62 @@ class RemediationParam(Strict):
         return self
 
 
+StepValue = str | bool | int | None | dict[str, str]  # a dict is a hashtable: @{Add="{Domain}"}
+_STEP_PLACEHOLDER = re.compile(r"^\{([A-Za-z0-9]+)\}$")
+
+
+class ApplyStep(Strict):
+    """One write: a cmdlet and its parameters. A value `{Name}` (the whole value) is the remediation
+    parameter of that name, or a value an earlier step captured; anything else is a literal. Values are
+    sent as parameters, never as script text."""
+
+    cmdlet: Annotated[str, StringConstraints(pattern=r"^[A-Z][a-z]+-[A-Za-z]+$")] | None = None
+    # Or a write host template run on the server its `Server` parameter names (its other parameters are the
+    # template's arguments, in lower case).
+    template: KebabId | None = None
+    params: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9]*$")], StepValue]
+    # The step runs once per value of these list parameters (they must be used in params).
+    each: list[str] = []
+    # Capture a property of the step's (single) output object under a name later steps can use.
+    capture: dict[str, str] = {}
+    what_if: bool = True  # the cmdlet takes -WhatIf, so the preview can ask Exchange itself
+
+    @model_validator(mode="after")
+    def _cmdlet_or_template(self) -> ApplyStep:
+        if (self.cmdlet is None) == (self.template is None):
+            raise ValueError("a step names either a cmdlet or a template")
+        if self.template is not None and "Server" not in self.params:
+            raise ValueError("a template step needs a Server parameter")
+        return self
+
+    def placeholders(self) -> list[str]:
+        names = []
+        for value in self.params.values():
+            for item in value.values() if isinstance(value, dict) else [value]:
+                match = _STEP_PLACEHOLDER.match(item) if isinstance(item, str) else None
+                if match:
+                    names.append(match.group(1))
+        return names
+
+
+class ApplySpec(Strict):
+    """How a remediation is applied by the tool itself, after approval."""
+
+    # Where the writes run: the on-premises Exchange Management Shell endpoint or Exchange Online; or the
+    # side a fact names (e.g. target.location for a permission on the target's calendar).
+    side: Literal["onprem", "online"] = "onprem"
+    side_fact: FactName | None = None
+    preview: str  # what will change, in words, with {Name} placeholders (parameters and current values)
+    steps: list[ApplyStep] = Field(min_length=1)
+    rollback: list[ApplyStep] = []
+    verify_checks: list[KebabId] = Field(min_length=1)  # re-run after the change; all must pass
+    # Parameters whose *current* value the preview and the rollback need: name -> fact.
+    current: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9]*$")], FactName] = {}
+    # A one-time secret the steps need (e.g. the password of an exported certificate): generated per run,
+    # passed as a parameter, never logged, stored or shown.
+    one_time_secret: str | None = None
+
+
 class Remediation(Strict):
     id: KebabId
     summary: str
@@ -209,6 +267,31 @@ class Remediation(Strict):
     verify: list[str]
     notes: str = ""
     docs: list[Url] = []
+    apply: ApplySpec | None = None
+
+    @model_validator(mode="after")
+    def _apply_placeholders_declared(self) -> Remediation:
+        if self.apply is None:
+            return self
+        known = {p.name for p in self.params} | set(self.apply.current)
+        if self.apply.one_time_secret:
+            known.add(self.apply.one_time_secret)
+        for where, steps in (("steps", self.apply.steps), ("rollback", self.apply.rollback)):
+            captured: set[str] = set()
+            for index, step in enumerate(steps):
+                for name in step.placeholders():
+                    if name not in known and name not in captured:
+                        raise ValueError(f"apply.{where}[{index}] uses {{{name}}} but nothing declares it")
+                for name in step.each:
+                    if name not in step.placeholders():
+                        raise ValueError(
+                            f"apply.{where}[{index}].each names {name}, which its params do not use"
+                        )
+                captured |= set(step.capture)
+        for name in re.findall(r"\{([A-Za-z0-9]+)\}", self.apply.preview):
+            if name not in known:
+                raise ValueError(f"apply.preview uses {{{name}}} but nothing declares it")
+        return self
 
     @model_validator(mode="after")
     def _placeholders_declared(self) -> Remediation:

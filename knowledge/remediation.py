@@ -19,7 +19,7 @@ from knowledge.validators import (
     check_url,
 )
 
-__all__ = ["FilledRemediation", "fill_remediation", "powershell_literal"]
+__all__ = ["FilledRemediation", "check_param_value", "fill_remediation", "powershell_literal"]
 
 _BARE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/\\-]*$")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9]+)\}")
@@ -129,3 +129,8 @@ def fill_remediation(remediation: Remediation, facts: FactsView) -> FilledRemedi
         notes=remediation.notes,
         docs=list(remediation.docs),
     )
+
+
+def check_param_value(param_type: str, value: str) -> str:
+    """`value` validated as a remediation parameter of `param_type`; raises `ValueProblem`."""
+    return _CHECKERS[param_type](value)

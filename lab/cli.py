@@ -33,6 +33,12 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="first of consecutive ports, one per simulator (default: ephemeral)",
     )
+    up_parser.add_argument(
+        "--kerberos",
+        action="store_true",
+        help="also run a KDC for the scenario's realm (MIT krb5kdc on loopback): the WinRM and PowerShell "
+        "listeners then accept Kerberos; the JSON line names its krb5.conf",
+    )
     up_parser.set_defaults(func=run_up)
 
 
@@ -69,8 +75,10 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    from lab.auth.kdc import KdcUnavailable, RunningKdc
+    from lab.auth.realm import lab_kerberos, start_realm
     from lab.runtime import SIMULATORS, start_lab
-    from lab.scenario.load import ScenarioError
+    from lab.scenario.load import ScenarioError, load_scenario
 
     highest = 65535 - len(SIMULATORS)
     if args.port_base is not None and not 1024 <= args.port_base <= highest:
@@ -78,16 +86,37 @@ def run_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        realm: RunningKdc | None = None
         try:
-            lab = start_lab(args.scenario, port_base=args.port_base)
-        except ScenarioError as exc:
+            scenario = load_scenario(args.scenario)
+            realm = start_realm(scenario) if args.kerberos else None
+            lab = start_lab(
+                scenario,
+                port_base=args.port_base,
+                kerberos=lab_kerberos(realm) if realm else None,
+                password=realm.password if realm else None,
+            )
+        except (ScenarioError, KdcUnavailable, OSError) as exc:
+            if realm is not None:
+                realm.close()
+            if isinstance(exc, OSError):
+                return _fail(f"cannot serve the lab: {exc.strerror or exc}")
             return _fail(str(exc))
-        except OSError as exc:
-            return _fail(f"cannot serve the lab: {exc.strerror or exc}")
-        with lab:
-            print(json.dumps(lab.endpoints, ensure_ascii=False), flush=True)
-            while not stop.wait(0.2):
-                pass
+        try:
+            with lab:
+                endpoints = dict(lab.endpoints)
+                if realm is not None:
+                    endpoints["kerberos"] = {
+                        "realm": realm.realm,
+                        "kdc": realm.address,
+                        "krb5_conf": str(realm.krb5_conf),  # KRB5_CONFIG for a client of this lab
+                    }
+                print(json.dumps(endpoints, ensure_ascii=False), flush=True)
+                while not stop.wait(0.2):
+                    pass
+        finally:
+            if realm is not None:
+                realm.close()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

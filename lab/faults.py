@@ -46,6 +46,9 @@ class FaultSpec(BaseModel):
     latency_ms: int = Field(default=0, ge=0)
     back_off_ms: int = Field(default=2000, ge=0)
     count: int | None = Field(default=None, ge=1)
+    after: int = Field(
+        default=0, ge=0
+    )  # let this many matching calls through first (a write failing halfway)
 
     def matches(self, service: str, operation: str) -> bool:
         if self.service != service:
@@ -58,14 +61,14 @@ class FaultController:
 
     def __init__(self, specs: list[FaultSpec] | None = None) -> None:
         self._lock = threading.Lock()
-        self._active: list[tuple[FaultSpec, list[int | None]]] = []
+        self._active: list[tuple[FaultSpec, list[int | None]]] = []  # [remaining count, calls let through]
         self._taken: list[tuple[str, str, FaultSpec]] = []
         for spec in specs or []:
             self.add(spec)
 
     def add(self, spec: FaultSpec) -> None:
         with self._lock:
-            self._active.append((spec, [spec.count]))
+            self._active.append((spec, [spec.count, 0]))
 
     def clear(self) -> None:
         with self._lock:
@@ -83,6 +86,10 @@ class FaultController:
         with self._lock:
             for index, (spec, remaining) in enumerate(self._active):
                 if not spec.matches(service, operation):
+                    continue
+                passed = remaining[1] or 0
+                if passed < spec.after:
+                    remaining[1] = passed + 1
                     continue
                 if remaining[0] is not None:
                     remaining[0] -= 1

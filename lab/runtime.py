@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from lab.context import LabContext, new_credentials
+from lab.context import LabContext, LabKerberos, new_credentials, realm_of
 from lab.entra import token
 from lab.ews import server as ews
 from lab.faults import FaultController
@@ -30,7 +30,7 @@ from lab.scenario.load import Scenario, load_scenario
 from lab.serve import StartedSite, assert_loopback, start_site
 from lab.wsman import server as wsman
 
-__all__ = ["SIMULATORS", "AsyncRunningLab", "RunningLab", "start_lab", "start_lab_async"]
+__all__ = ["PLAIN_HTTP", "SIMULATORS", "AsyncRunningLab", "RunningLab", "start_lab", "start_lab_async"]
 
 # name -> (app factory, path of the endpoint under the site's base URL); ports follow this order.
 SIMULATORS: dict[str, tuple[Callable[[LabContext], web.Application], str]] = {
@@ -40,17 +40,25 @@ SIMULATORS: dict[str, tuple[Callable[[LabContext], web.Application], str]] = {
     "graph": (graph.build_app, "/v1.0"),
     "token": (token.build_app, ""),
     "vdirs": (vdirs.build_app, ""),
+    # Plain HTTP, as Exchange serves http://SERVER/PowerShell and WinRM listens on 5985: Negotiate/Kerberos
+    # with message encryption (Basic never).
+    "psrp_http": (psrp.build_app, psrp.PATH),
+    "winrm_http": (wsman.build_app, wsman.PATH),
 }
+PLAIN_HTTP = frozenset({"psrp_http", "winrm_http"})
 _START_TIMEOUT = 15.0
 
 
-def _context(scenario: Scenario | str | Path) -> LabContext:
+def _context(
+    scenario: Scenario | str | Path, kerberos: LabKerberos | None, password: str | None
+) -> LabContext:
     loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     return LabContext(
         scenario=loaded,
         faults=FaultController(list(loaded.faults)),
-        credentials=new_credentials(loaded),
+        credentials=new_credentials(loaded, password),
         tls=create_pki(server.fqdn for server in loaded.organization.servers),
+        kerberos=kerberos,
     )
 
 
@@ -59,9 +67,8 @@ async def _start_sites(ctx: LabContext, host: str, port_base: int | None) -> dic
     try:
         for offset, (name, (build_app, _path)) in enumerate(SIMULATORS.items()):
             port = port_base + offset if port_base else 0
-            sites[name] = await start_site(
-                build_app(ctx), host=host, port=port, ssl_context=ctx.tls.server_ssl_context()
-            )
+            tls = None if name in PLAIN_HTTP else ctx.tls.server_ssl_context()
+            sites[name] = await start_site(build_app(ctx), host=host, port=port, ssl_context=tls)
     except BaseException:
         for site in sites.values():
             await site.stop()
@@ -77,6 +84,9 @@ def _endpoints(ctx: LabContext, sites: dict[str, StartedSite]) -> dict[str, Any]
         **urls,
         "psrp_online": sites["psrp"].base_url + psrp.ONLINE_PATH,
         "winrm_servers": {s.name: f"{urls['winrm']}/{s.name}" for s in ctx.scenario.organization.servers},
+        "winrm_http_servers": {
+            s.name: f"{urls['winrm_http']}/{s.name}" for s in ctx.scenario.organization.servers
+        },
         # Every server's IIS (lab.iis.vdirs) answers on one loopback address: dial it, verify the FQDN.
         "vdir_hosts": {
             s.fqdn: f"{sites['vdirs'].host}:{sites['vdirs'].port}" for s in ctx.scenario.organization.servers
@@ -88,7 +98,12 @@ def _endpoints(ctx: LabContext, sites: dict[str, StartedSite]) -> dict[str, Any]
             "tenant_id": credentials.tenant_id,
             "client_id": credentials.client_id,
             "client_secret": credentials.client_secret,
+            # the Kerberos principal of the same account (user@REALM)
+            "principal": f"{credentials.user}@{ctx.kerberos.realm if ctx.kerberos else realm_of(ctx.scenario)}",
         },
+        # The account holding the write roles, for applying approved remediations (never the read-only one).
+        "writer": {"username": credentials.writer_username, "password": credentials.writer_password},
+        "kerberos": {"realm": ctx.kerberos.realm} if ctx.kerberos else None,
         "mailboxes": [
             {"address": m.address, "display_name": m.display_name, "location": m.location}
             for m in ctx.scenario.mailboxes
@@ -163,11 +178,20 @@ async def _stop(sites: dict[str, StartedSite]) -> None:
 
 
 def start_lab(
-    scenario: Scenario | str | Path, *, host: str = "127.0.0.1", port_base: int | None = None
+    scenario: Scenario | str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port_base: int | None = None,
+    kerberos: LabKerberos | None = None,
+    password: str | None = None,
 ) -> RunningLab:
-    """Serve every simulator for `scenario` (a model, a bundled name or a file path) on loopback."""
+    """Serve every simulator for `scenario` (a model, a bundled name or a file path) on loopback.
+
+    With `kerberos` the WinRM and PowerShell listeners also accept Kerberos in that realm (its keytab);
+    `password` is the service account's (the realm's) instead of a fresh one.
+    """
     assert_loopback(host)
-    ctx = _context(scenario)
+    ctx = _context(scenario, kerberos, password)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="lab", daemon=True)
     thread.start()
@@ -185,10 +209,15 @@ def start_lab(
 
 
 async def start_lab_async(
-    scenario: Scenario | str | Path, *, host: str = "127.0.0.1", port_base: int | None = None
+    scenario: Scenario | str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port_base: int | None = None,
+    kerberos: LabKerberos | None = None,
+    password: str | None = None,
 ) -> AsyncRunningLab:
     assert_loopback(host)
-    ctx = _context(scenario)
+    ctx = _context(scenario, kerberos, password)
     try:
         sites = await _start_sites(ctx, host, port_base)
     except BaseException:

@@ -12,7 +12,15 @@ __all__ = ["main"]
 
 # Each module exposes `register(subparsers)`; the handler it sets as `func` returns the exit code.
 # Modules are imported when the parser is built, so each keeps its heavy imports inside its handlers.
-COMMAND_MODULES: tuple[str, ...] = ("triage.commands", "lab.cli", "triage.chat", "bot.cli", "manifest.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "triage.commands",
+    "triage.doctor",
+    "lab.cli",
+    "triage.chat",
+    "triage.fix",
+    "bot.cli",
+    "manifest.cli",
+)
 
 
 class UsageError(Exception):

@@ -22,6 +22,7 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from checks.backends.batching import BatchWorker
+from checks.backends.kerberos import NTLM_REFUSED, KerberosLogin, default_spn, explain, split_spn
 from checks.errors import (
     BackendError,
     CommandFailed,
@@ -60,6 +61,12 @@ class PsrpSettings:
     connection_timeout: int = 10
     name: str = "Exchange PowerShell"
     online: bool = False  # the Exchange Online view (its own allow-list)
+    spn: str | None = None  # SERVICE/host to ask the KDC for; default HTTP/<server> as Windows' client does
+    kerberos: KerberosLogin | None = None  # the ticket to acquire in-process (kerberos, negotiate)
+
+    @property
+    def service_principal(self) -> str:
+        return self.spn or default_spn(self.server, "HTTP")
 
     @property
     def where(self) -> str:
@@ -79,7 +86,7 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, datetime.datetime):
         return value.isoformat()
-    if value is None or isinstance(value, str | int | float | bool):
+    if value is None or isinstance(value, str | int | float | bool | bytes):
         return value
     return str(value)
 
@@ -89,6 +96,11 @@ def translate(settings: PsrpSettings, error: BaseException) -> BackendError:
     name, where = settings.name, settings.where
     if isinstance(error, BackendError):
         return error
+    problem = explain(error)
+    if problem is not None:
+        return Unauthorized(name, problem.sentence(f"{name} on {where}"))
+    if isinstance(error, AuthenticationError) and settings.auth == "ntlm":
+        return Unauthorized(name, NTLM_REFUSED.sentence(f"{name} on {where}"))
     if isinstance(error, AuthenticationError):
         return Unauthorized(
             name, f"{name} on {where} refused the service account's credentials ({settings.auth})."
@@ -96,6 +108,8 @@ def translate(settings: PsrpSettings, error: BaseException) -> BackendError:
     if isinstance(error, WinRMTransportError):
         if error.code in (429, 503):
             return Throttled(name, f"{name} on {where} is busy (HTTP {error.code}); try again in a minute.")
+        if error.code == 401 and settings.auth == "ntlm":
+            return Unauthorized(name, NTLM_REFUSED.sentence(f"{name} on {where}"))
         if error.code in (401, 403):
             return Unauthorized(name, f"{name} on {where} refused the service account (HTTP {error.code}).")
         return Unreachable(name, f"{name} on {where} answered HTTP {error.code}.")
@@ -141,20 +155,29 @@ class _Connection:
     def _open(self) -> RunspacePool:
         if self._pool is None:
             s = self._settings
+            username, password = s.username or None, s.password or None
+            if s.kerberos is not None and s.auth in ("kerberos", "negotiate"):
+                s.kerberos.ensure()
+                # The ticket in the cache is the principal's; NTLM (negotiate's fallback) takes a UPN too.
+                username = s.kerberos.principal
+                password = password if s.auth == "negotiate" else None
+            service, host = split_spn(s.service_principal)
             wsman = WSMan(
                 s.server,
                 port=s.port,
                 path=s.path,
                 ssl=s.ssl,
                 auth=s.auth,
-                username=s.username or None,
-                password=s.password or None,
+                username=username,
+                password=password,
                 # requests (underneath) takes a CA bundle path where pypsrp annotates a bool.
                 cert_validation=(s.ca_file or True) if s.verify_tls else False,  # type: ignore[arg-type]
                 operation_timeout=s.operation_timeout,
                 read_timeout=s.read_timeout,
                 connection_timeout=s.connection_timeout,
-                encryption="never" if s.ssl else "auto",
+                encryption="never" if s.ssl else "auto",  # Kerberos/NTLM encrypt every message over HTTP
+                negotiate_service=service,
+                negotiate_hostname_override=host,
             )
             pool = RunspacePool(wsman, configuration_name=s.configuration, max_runspaces=8)
             pool.open()

@@ -21,6 +21,7 @@ from winrm.exceptions import InvalidCredentialsError, WinRMError, WinRMTransport
 from winrm.protocol import Protocol
 
 from checks.backends.batching import BatchWorker
+from checks.backends.kerberos import NTLM_REFUSED, KerberosLogin, default_spn, explain, split_spn
 from checks.errors import BackendError, CommandFailed, Refused, Throttled, TimedOut, Unauthorized, Unreachable
 from checks.host_templates import TEMPLATES, build_script, encoded_command
 from knowledge.validators import ValueProblem, check_server
@@ -34,7 +35,9 @@ _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 NAME = "Windows remote management (WinRM)"
 
 Call = tuple[str, dict[str, Any]]
-Transport = Literal["kerberos", "ntlm", "basic", "ssl", "credssp", "certificate", "plaintext", "auto"]
+Transport = Literal[
+    "kerberos", "negotiate", "ntlm", "basic", "ssl", "credssp", "certificate", "plaintext", "auto"
+]
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,11 @@ class WinrmSettings:
     codepage: int = 65001
     operation_timeout: int = 20
     read_timeout: int = 30
+    spn: str | None = None  # SERVICE/host, {server} = the server's name; default WSMAN/<host of the URL>
+    kerberos: KerberosLogin | None = None  # the ticket to acquire in-process (kerberos, negotiate)
+
+    def service_principal(self, server: str) -> str:
+        return self.spn.format(server=server) if self.spn else default_spn(self.url(server), "WSMAN")
 
     def url(self, server: str) -> str:
         for name, url in self.endpoints.items():
@@ -66,10 +74,18 @@ def clixml_text(stderr: str) -> str:
     return text.strip()
 
 
-def translate(server: str, error: BaseException) -> BackendError:
+def translate(server: str, error: BaseException, transport: str = "") -> BackendError:
     where = f"{NAME} on {server}"
     if isinstance(error, BackendError):
         return error
+    problem = explain(error)
+    if problem is not None:
+        return Unauthorized(NAME, problem.sentence(where))
+    if transport == "ntlm" and (
+        isinstance(error, InvalidCredentialsError | PermissionError)
+        or (isinstance(error, WinRMTransportError) and error.code == 401)
+    ):
+        return Unauthorized(NAME, NTLM_REFUSED.sentence(where))
     if isinstance(error, InvalidCredentialsError):
         return Unauthorized(NAME, f"{where} refused the service account's credentials.")
     if isinstance(error, WinRMTransportError):
@@ -100,24 +116,52 @@ class _Shell:
         self._protocol: Protocol | None = None
         self._shell_id: str | None = None
         self._failure: BackendError | None = None
+        self._transport: str = settings.transport
+
+    @property
+    def transport(self) -> str:
+        return self._transport
 
     def _open(self) -> tuple[Protocol, str]:
         if self._protocol is None or self._shell_id is None:
             s = self._settings
-            protocol = Protocol(
-                s.url(self._server),
-                transport=s.transport,
-                username=s.username or None,
-                password=s.password or None,
-                server_cert_validation="validate" if s.verify_tls else "ignore",
-                ca_trust_path=s.ca_file or "legacy_requests",
-                operation_timeout_sec=s.operation_timeout,
-                read_timeout_sec=s.read_timeout,
-            )
-            self._shell_id = protocol.open_shell(codepage=s.codepage)
-            self._protocol = protocol
+            if s.transport == "negotiate":  # Kerberos, and NTLM when Kerberos cannot be had
+                try:
+                    self._connect("kerberos")
+                except Exception as error:
+                    if explain(error) is None and not isinstance(error, InvalidCredentialsError):
+                        raise
+                    log.debug("Kerberos to %s failed; trying NTLM", self._server, exc_info=True)
+                    self._connect("ntlm")
+            else:
+                self._connect(s.transport)
             self._on_open(self._server)
+        assert self._protocol is not None and self._shell_id is not None
         return self._protocol, self._shell_id
+
+    def _connect(self, transport: str) -> None:
+        s = self._settings
+        self._transport = transport
+        username = s.username or None
+        if transport == "kerberos" and s.kerberos is not None:
+            s.kerberos.ensure()
+            username = s.kerberos.principal
+        service, host = split_spn(s.service_principal(self._server))
+        protocol = Protocol(
+            s.url(self._server),
+            transport=transport,  # type: ignore[arg-type]
+            username=username,
+            password=s.password or None,
+            server_cert_validation="validate" if s.verify_tls else "ignore",
+            ca_trust_path=s.ca_file or "legacy_requests",
+            operation_timeout_sec=s.operation_timeout,
+            read_timeout_sec=s.read_timeout,
+            service=service,
+            kerberos_hostname_override=host,
+            message_encryption="auto",  # encrypted over HTTP, TLS alone over HTTPS
+        )
+        self._shell_id = protocol.open_shell(codepage=s.codepage)
+        self._protocol = protocol
 
     def run_batch(self, calls: Sequence[Call]) -> list[Any]:
         if self._failure is not None:  # this triage already failed to connect: say so at once
@@ -125,7 +169,7 @@ class _Shell:
         try:
             protocol, shell_id = self._open()
         except Exception as error:
-            self._failure = translate(self._server, error)
+            self._failure = translate(self._server, error, self._transport)
             return [self._failure for _ in calls]
         started: list[str | BaseException] = []
         for template, args in calls:
@@ -136,7 +180,7 @@ class _Shell:
                     )
                 )
             except Exception as error:
-                started.append(translate(self._server, error))
+                started.append(translate(self._server, error, self._transport))
         return [self._collect(protocol, shell_id, call, c) for call, c in zip(calls, started, strict=True)]
 
     def _collect(self, protocol: Protocol, shell_id: str, call: Call, command: str | BaseException) -> Any:
@@ -146,7 +190,7 @@ class _Shell:
             stdout, stderr, code = protocol.get_command_output(shell_id, command)
             protocol.cleanup_command(shell_id, command)
         except Exception as error:
-            return translate(self._server, error)
+            return translate(self._server, error, self._transport)
         out = stdout.decode("utf-8", "replace").strip()
         if code != 0:
             message = clixml_text(stderr.decode("utf-8", "replace")).splitlines()
@@ -188,6 +232,11 @@ class WinrmHost:
             shell = _Shell(self._settings, name, self.opened.append)
             self._shells[key] = (shell, BatchWorker(shell.run_batch, self._executor))
         return await self._shells[key][1].call((template, json.loads(json.dumps(dict(args)))))
+
+    def transport(self, server: str) -> str | None:
+        """The mechanism the shell to `server` signed in with (negotiate ends as kerberos or ntlm)."""
+        found = self._shells.get(server.lower())
+        return found[0].transport if found else None
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()

@@ -1,1 +1,1 @@
-"""HTTP authentication the lab's endpoints accept (NTLM)."""
+"""HTTP authentication the lab's endpoints accept: Negotiate (Kerberos, NTLM), message encryption, a KDC."""

@@ -1,38 +1,37 @@
-"""A connection-based NTLMv2 acceptor, as IIS runs one for Exchange's /PowerShell ([MS-NLMP]).
+"""A connection's NTLMv2 acceptor with session security, as IIS and WinRM run one ([MS-NLMP] 3.4): the keys WinRM's message encryption uses.
 
-Raw NTLM tokens in `Negotiate` or `NTLM` headers (what pypsrp sends with `auth="ntlm"`); SPNEGO-wrapped
-tokens are not understood. Once a connection completes the handshake it stays authenticated, as with
-IIS. Only the NTLMv2 response is checked; message signing and sealing are not offered (the lab's
-PSRP runs over TLS, where clients do not wrap messages).
+Extended session security, 128-bit keys and key exchange, as Windows negotiates them: the exported
+session key comes from the NTLMv2 response, and the client-to-server and server-to-client RC4 streams
+seal the messages and encrypt their checksums.
 """
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import hmac
 import os
 import struct
 import time
-import weakref
-from dataclasses import dataclass
+from collections.abc import Callable
 
-from aiohttp import web
+from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext
 
-from lab.context import LabCredentials
-
-__all__ = ["NtlmAcceptor", "md4"]
+__all__ = ["NtlmError", "NtlmServer", "md4"]
 
 _SIGNATURE = b"NTLMSSP\x00"
 _NEGOTIATE, _CHALLENGE, _AUTHENTICATE = 1, 2, 3
-_UNICODE, _REQUEST_TARGET, _NTLM, _ALWAYS_SIGN = 0x1, 0x4, 0x200, 0x8000
-_TARGET_TYPE_DOMAIN, _EXTENDED_SESSION_SECURITY, _TARGET_INFO = 0x10000, 0x80000, 0x800000
+_UNICODE, _REQUEST_TARGET, _SIGN, _SEAL, _NTLM = 0x1, 0x4, 0x10, 0x20, 0x200
+_ALWAYS_SIGN, _TARGET_TYPE_DOMAIN, _ESS, _TARGET_INFO = 0x8000, 0x10000, 0x80000, 0x800000
 _VERSION, _128, _KEY_EXCH, _56 = 0x2000000, 0x20000000, 0x40000000, 0x80000000
 _OFFERED = (
     _UNICODE
     | _REQUEST_TARGET
+    | _SIGN
+    | _SEAL
     | _NTLM
     | _ALWAYS_SIGN
-    | _EXTENDED_SESSION_SECURITY
+    | _ESS
     | _VERSION
     | _128
     | _KEY_EXCH
@@ -78,54 +77,56 @@ def md4(data: bytes) -> bytes:
     return struct.pack("<4I", *h)
 
 
+class NtlmError(ValueError):
+    """A malformed message or a wrong response: the handshake fails."""
+
+
 def _field(message: bytes, offset: int) -> bytes:
+    if len(message) < offset + 8:
+        raise NtlmError("truncated NTLM message")
     length, _max, start = struct.unpack("<HHI", message[offset : offset + 8])
     return message[start : start + length]
 
 
-@dataclass
-class _Handshake:
-    challenge: bytes
+def _rc4(key: bytes) -> CipherContext:
+    return Cipher(ARC4(key), mode=None).encryptor()
 
 
-class NtlmAcceptor:
-    """Checks NTLM handshakes against the lab credentials; remembers authenticated connections."""
+class NtlmServer:
+    """One connection's NTLM handshake, then its sealing and signing."""
 
-    def __init__(self, credentials: LabCredentials, server_name: str = "EX01") -> None:
-        self._credentials = credentials
-        self._server = server_name.upper()
-        self._pending: weakref.WeakKeyDictionary[object, _Handshake] = weakref.WeakKeyDictionary()
-        self._trusted: weakref.WeakSet[object] = weakref.WeakSet()
+    def __init__(self, password_for: Callable[[str, str], str | None], domain: str, server: str) -> None:
+        self._password_for = password_for  # (user, domain) -> password, None for an unknown account
+        self._domain, self._server = domain.upper(), server.upper()
+        self._challenge = b""
+        self._flags = 0
+        self.complete = False
+        self.user = ""
+        self._keys: dict[str, bytes] = {}
+        self._seq_in = self._seq_out = 0
+        self._in: CipherContext | None = None
+        self._out: CipherContext | None = None
 
-    def step(self, request: web.Request) -> tuple[bool, str | None]:
-        """(authenticated, WWW-Authenticate value to send back with a 401 or None)."""
-        connection = request.transport
-        if connection is not None and connection in self._trusted:
-            return True, None
-        scheme, _, token_text = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() not in ("negotiate", "ntlm") or connection is None:
-            return False, None
-        try:
-            token = base64.b64decode(token_text)
-        except ValueError:
-            return False, None
-        if not token.startswith(_SIGNATURE) or len(token) < 12:
-            return False, None
+    @staticmethod
+    def is_ntlm(token: bytes) -> bool:
+        return token.startswith(_SIGNATURE)
+
+    def step(self, token: bytes) -> bytes | None:
+        """The CHALLENGE for a NEGOTIATE, None once an AUTHENTICATE checks out; NtlmError otherwise."""
+        if not self.is_ntlm(token) or len(token) < 16:
+            raise NtlmError("not an NTLM message")
         kind = struct.unpack("<I", token[8:12])[0]
-        if kind == _NEGOTIATE:
-            handshake = _Handshake(os.urandom(8))
-            self._pending[connection] = handshake
-            return False, f"{scheme} {base64.b64encode(self._challenge(token, handshake)).decode()}"
-        pending = self._pending.pop(connection) if connection in self._pending else None
-        if kind == _AUTHENTICATE and pending is not None and self._verify(token, pending):
-            self._trusted.add(connection)
-            return True, None
-        return False, None
+        if kind == _NEGOTIATE and not self._challenge:
+            return self._challenge_message(struct.unpack("<I", token[12:16])[0])
+        if kind == _AUTHENTICATE and self._challenge and not self.complete:
+            self._authenticate(token)
+            return None
+        raise NtlmError("unexpected NTLM message")
 
-    def _challenge(self, negotiate: bytes, handshake: _Handshake) -> bytes:
-        client_flags = struct.unpack("<I", negotiate[12:16])[0]
-        flags = (client_flags & _OFFERED) | _TARGET_INFO | _TARGET_TYPE_DOMAIN | _UNICODE | _NTLM
-        domain = self._credentials.domain.encode("utf-16-le")
+    def _challenge_message(self, client_flags: int) -> bytes:
+        self._challenge = os.urandom(8)
+        self._flags = (client_flags & _OFFERED) | _TARGET_INFO | _TARGET_TYPE_DOMAIN | _UNICODE | _NTLM
+        domain = self._domain.encode("utf-16-le")
         info = b"".join(
             struct.pack("<HH", av_id, len(value)) + value
             for av_id, value in (
@@ -135,32 +136,91 @@ class NtlmAcceptor:
                 (0, b""),  # MsvAvEOL
             )
         )
-        header_length = 56
+        header = 56
         return (
             _SIGNATURE
             + struct.pack("<I", _CHALLENGE)
-            + struct.pack("<HHI", len(domain), len(domain), header_length)
-            + struct.pack("<I", flags)
-            + handshake.challenge
+            + struct.pack("<HHI", len(domain), len(domain), header)
+            + struct.pack("<I", self._flags)
+            + self._challenge
             + b"\x00" * 8
-            + struct.pack("<HHI", len(info), len(info), header_length + len(domain))
-            + bytes((10, 0)) + struct.pack("<H", 20348) + b"\x00\x00\x00\x0f"  # version: Windows Server 2022
+            + struct.pack("<HHI", len(info), len(info), header + len(domain))
+            + bytes((10, 0)) + struct.pack("<H", 20348) + b"\x00\x00\x00\x0f"  # Windows Server 2022
             + domain
             + info
         )  # fmt: skip
 
-    def _verify(self, message: bytes, handshake: _Handshake) -> bool:
+    def _authenticate(self, message: bytes) -> None:
         response = _field(message, 20)
-        domain = _field(message, 28).decode("utf-16-le")
-        user = _field(message, 36).decode("utf-16-le")
-        if len(response) < 32 or not self._names_match(domain, user):
-            return False
-        nt_hash = md4(self._credentials.password.encode("utf-16-le"))
-        identity = (user.upper() + domain).encode("utf-16-le")
-        key = hmac.new(nt_hash, identity, "md5").digest()
-        proof = hmac.new(key, handshake.challenge + response[16:], "md5").digest()
-        return hmac.compare_digest(proof, response[:16])
+        domain = _field(message, 28).decode("utf-16-le", "replace")
+        user = _field(message, 36).decode("utf-16-le", "replace")
+        encrypted_key = _field(message, 52)
+        if len(response) < 48:
+            raise NtlmError("not an NTLMv2 response")
+        password = self._password_for(user, domain)
+        if password is None:
+            raise NtlmError("unknown account")
+        key = hmac.new(md4(password.encode("utf-16-le")), (user.upper() + domain).encode("utf-16-le"), "md5")
+        response_key = key.digest()
+        proof = hmac.new(response_key, self._challenge + response[16:], "md5").digest()
+        if not hmac.compare_digest(proof, response[:16]):
+            raise NtlmError("wrong NTLMv2 response")
+        base_key = hmac.new(response_key, proof, "md5").digest()
+        flags = struct.unpack("<I", message[60:64])[0] if len(message) >= 64 else self._flags
+        self._flags &= flags | _TARGET_INFO | _TARGET_TYPE_DOMAIN
+        session_key = base_key
+        if self._flags & _KEY_EXCH and len(encrypted_key) == 16:
+            session_key = _rc4(base_key).update(encrypted_key)
+        self._keys = {
+            "sign_in": hashlib.md5(session_key + b"session key to client-to-server signing key magic constant\x00").digest(),  # noqa: S324
+            "sign_out": hashlib.md5(session_key + b"session key to server-to-client signing key magic constant\x00").digest(),  # noqa: S324
+            "seal_in": hashlib.md5(session_key + b"session key to client-to-server sealing key magic constant\x00").digest(),  # noqa: S324
+            "seal_out": hashlib.md5(session_key + b"session key to server-to-client sealing key magic constant\x00").digest(),  # noqa: S324
+        }  # fmt: skip
+        self.reset_in()
+        self.reset_out()
+        self.user = f"{domain}\\{user}" if domain else user
+        self.complete = True
 
-    def _names_match(self, domain: str, user: str) -> bool:
-        expected_domain = self._credentials.domain.lower()
-        return user.lower() == self._credentials.user.lower() and domain.lower() in (expected_domain, "")
+    # Session security ------------------------------------------------------------------------------
+
+    def reset_in(self) -> None:
+        self._in = _rc4(self._keys["seal_in"])
+
+    def reset_out(self) -> None:
+        self._out = _rc4(self._keys["seal_out"])
+
+    def _mac(self, handle: CipherContext, key: bytes, seq: int, data: bytes) -> bytes:
+        checksum = hmac.new(key, struct.pack("<I", seq) + data, "md5").digest()[:8]
+        if self._flags & _KEY_EXCH:
+            checksum = handle.update(checksum)
+        return struct.pack("<I", 1) + checksum + struct.pack("<I", seq)
+
+    def sign(self, data: bytes) -> bytes:
+        if self._out is None:
+            raise NtlmError("no session")
+        signature = self._mac(self._out, self._keys["sign_out"], self._seq_out, data)
+        self._seq_out += 1
+        return signature
+
+    def verify(self, data: bytes, signature: bytes) -> None:
+        if self._in is None:
+            raise NtlmError("no session")
+        expected = self._mac(self._in, self._keys["sign_in"], self._seq_in, data)
+        self._seq_in += 1
+        if not hmac.compare_digest(expected, signature):
+            raise NtlmError("the message signature does not match")
+
+    def wrap(self, data: bytes) -> tuple[bytes, bytes]:
+        """(signature, sealed data): seal with the outgoing stream, then sign."""
+        if self._out is None:
+            raise NtlmError("no session")
+        sealed = self._out.update(data)
+        return self.sign(data), sealed
+
+    def unwrap(self, signature: bytes, sealed: bytes) -> bytes:
+        if self._in is None:
+            raise NtlmError("no session")
+        data = self._in.update(sealed)
+        self.verify(data, signature)
+        return data

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from lab.context import LabContext
-from lab.exchange import cmdlet_tests, directory
+from lab.exchange import cmdlet_tests, directory, writes
 from lab.exchange import objects as xo
 from lab.psrp.wire import Command, ErrorInfo, PsObject, PsValue
 from lab.scenario.model import Server
@@ -455,17 +455,67 @@ def _parameter_not_found(cmdlet: str, parameter: str) -> ErrorInfo:
     )
 
 
+def _get_command(online: bool, denied: set[str]) -> list[PsValue]:
+    """Get-Command in the restricted endpoint: the cmdlets the account's management roles grant."""
+    return [
+        PsObject(
+            (
+                "System.Management.Automation.CmdletInfo",
+                "System.Management.Automation.CommandInfo",
+                "System.Object",
+            ),
+            {
+                "Name": name,
+                "CommandType": "Cmdlet",
+                "ModuleName": "Microsoft.Exchange.Management.PowerShell.E2010",
+            },
+            name,
+        )
+        for name in cmdlet_names(online=online)
+        if name.lower() not in denied
+    ]
+
+
 def _lookup(name: str, online: bool) -> tuple[str, Cmdlet] | None:
     table = _ONLINE if online else _ON_PREMISES
     return next(((known, c) for known, c in table.items() if known.lower() == name.lower()), None)
 
 
-def run_pipeline(ctx: LabContext, commands: list[Command], *, online: bool = False) -> CmdletResult:
-    """Run `Get-X [params] [| Select-Object ...]` against the scenario."""
+_ONLINE_WRITES = frozenset(
+    ("Set-OrganizationRelationship", "Set-IntraOrganizationConnector", "Set-MailboxFolderPermission",
+     "Add-MailboxFolderPermission", "Remove-MailboxFolderPermission")
+)  # fmt: skip
+
+
+def _write_cmdlet(name: str, online: bool) -> tuple[str, Cmdlet] | None:
+    for known, (handler, extra) in writes.WRITE_CMDLETS.items():
+        if known.lower() == name.lower() and (not online or known in _ONLINE_WRITES):
+            return known, Cmdlet(_as_handler(handler), _params(*extra))
+    return None
+
+
+def _as_handler(write: Callable[[writes.WriteCall], writes.Output]) -> Handler:
+    def handler(call: Call) -> Output:
+        return write(writes.WriteCall(call))
+
+    return handler
+
+
+def run_pipeline(
+    ctx: LabContext, commands: list[Command], *, online: bool = False, writer: bool = False
+) -> CmdletResult:
+    """Run `Get-X [params] [| Select-Object ...]` against the scenario; with the write roles (`writer`),
+    also the write cmdlets a remediation uses. Without them a write cmdlet does not exist, as in a
+    restricted endpoint whose roles do not grant it."""
     if not commands:
         return CmdletResult()
     first, rest = commands[0], commands[1:]
-    found = _lookup(first.name, online)
+    denied = {name.lower() for name in ctx.scenario.access.missing_roles}
+    if first.name.lower() == "get-command" and not rest:
+        return CmdletResult(objects=_get_command(online, denied))
+    found = _lookup(first.name, online) if first.name.lower() not in denied else None
+    if found is None and writer and first.name.lower() not in denied:
+        found = _write_cmdlet(first.name, online)
     if found is None:
         return CmdletResult(failure=_command_not_found(first.name))
     name, cmdlet = found

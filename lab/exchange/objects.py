@@ -169,7 +169,7 @@ def _trust_certificate(ctx: LabContext, thumbprint: str | None) -> PsObject | No
     if cert is not None:
         props = _x509(ctx, cert)
         props["HasPrivateKey"] = False
-    return PsObject(_X509, props, f"[Subject]\n  {props['Subject']}\n\n[Thumbprint]\n  {thumbprint}")
+    return PsObject(_X509, props, f"[Subject]\n  {props['Subject']!s}\n\n[Thumbprint]\n  {thumbprint}")
 
 
 def federation_trust(ctx: LabContext) -> list[PsObject]:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from lab.auth.ntlm import NtlmAcceptor
+from lab.auth.listener import listener_auth
+from lab.auth.windows import BODY_KEY, SESSION_KEY
 from lab.context import LabContext
 from lab.exchange.cmdlets import run_pipeline
 from lab.faults import FaultSpec
@@ -24,12 +25,14 @@ from lab.psrp.wire import (
     Defragmenter,
     MessageType,
     RawMessage,
+    encrypted_session_key,
     error_record_xml,
     fragment,
     object_xml,
     pack_message,
     parse_create_pipeline,
     pipeline_state_xml,
+    public_key_of,
 )
 from lab.wsman import soap
 
@@ -48,7 +51,7 @@ _PRIVATE_DATA = (
     '<Obj RefId="0"><MS><Obj N="ApplicationPrivateData" RefId="1"><TN RefId="0"><T>System.Collections.Hashtable</T>'
     "<T>System.Object</T></TN><DCT /></Obj></MS></Obj>"
 )
-_CHALLENGES = ("Negotiate", 'Basic realm="WSMAN"')
+_CHALLENGES = ("Negotiate", "Kerberos")
 _POOL_STATE = f'<Obj RefId="0"><MS><I32 N="RunspaceState">{_OPENED}</I32></MS></Obj>'
 
 
@@ -67,6 +70,8 @@ class _Pool:
     pending: bytes = b""  # pool-level messages not yet received
     pipelines: dict[str, _Pipeline] = field(default_factory=dict)
     next_object_id: int = 1
+    writer: bool = False  # opened by the account with the write roles
+    session_key: bytes | None = None  # after the client's key exchange, for SecureString arguments
 
     def frame(self, message_type: MessageType, xml: str, pid: uuid.UUID | None = None) -> bytes:
         self.next_object_id += 1
@@ -77,14 +82,11 @@ class PsrpServer:
     def __init__(self, ctx: LabContext) -> None:
         self.ctx = ctx
         self.pools: dict[str, _Pool] = {}
-        self.ntlm = NtlmAcceptor(ctx.credentials, _connected_server_name(ctx))
+        self.auth = listener_auth(ctx, _connected_server_name(ctx))
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        authorised, challenge = self._authenticate(request)
-        if not authorised:
-            return soap.unauthorized(challenge)
         try:
-            call = soap.parse_request(await request.read())
+            call = soap.parse_request(request[BODY_KEY])
         except (ValueError, SyntaxError):
             return web.Response(status=400, text="Bad Request")
         online = request.path.lower() == ONLINE_PATH
@@ -110,14 +112,6 @@ class PsrpServer:
         return soap.fault(
             call.message_id, soap.FAULT_ACTION_NOT_SUPPORTED, "a:ActionNotSupported", call.action
         )
-
-    def _authenticate(self, request: web.Request) -> tuple[bool, tuple[str, ...]]:
-        if soap.basic_credentials_ok(request, self.ctx.credentials):
-            return True, ()
-        authenticated, challenge = self.ntlm.step(request)
-        if authenticated:
-            return True, ()
-        return False, (challenge,) if challenge else _CHALLENGES
 
     async def _fault(self, request: web.Request, operation: str) -> web.StreamResponse | FaultSpec | None:
         """A fault's rendered response, or the latency spec whose delay the output should carry."""
@@ -155,7 +149,7 @@ class PsrpServer:
             return soap.fault(
                 call.message_id, soap.FAULT_INTERNAL, "w:InternalError", "missing session capability"
             )
-        pool = _Pool(rpid=messages[0].rpid, online=online)
+        pool = _Pool(rpid=messages[0].rpid, online=online, writer=self._writer(request))
         pool.pending = (
             pool.frame(MessageType.SESSION_CAPABILITY, _SESSION_CAPABILITY)
             + pool.frame(MessageType.APPLICATION_PRIVATE_DATA, _PRIVATE_DATA)
@@ -177,7 +171,11 @@ class PsrpServer:
             return soap.fault(
                 call.message_id, soap.FAULT_INTERNAL, "w:InternalError", "expected CREATE_PIPELINE"
             )
-        commands = parse_create_pipeline(pipeline_message.body) if pipeline_message.body is not None else []
+        try:
+            created = pipeline_message.body
+            commands = parse_create_pipeline(created, pool.session_key) if created is not None else []
+        except ValueError as problem:
+            return soap.fault(call.message_id, soap.FAULT_INTERNAL, "w:InternalError", str(problem))
         outcome = await self._fault(request, commands[0].name if commands else "")
         if isinstance(outcome, web.StreamResponse):
             return outcome
@@ -189,7 +187,7 @@ class PsrpServer:
         return soap.envelope(f"{soap.SHELL_NS}/CommandResponse", call.message_id, body)
 
     def _run(self, pool: _Pool, message: RawMessage, commands: list[Command]) -> _Pipeline:
-        result = run_pipeline(self.ctx, commands, online=pool.online)
+        result = run_pipeline(self.ctx, commands, online=pool.online, writer=pool.writer)
         pid = message.pid
         frames = [pool.frame(MessageType.PIPELINE_OUTPUT, object_xml(obj), pid) for obj in result.objects]
         frames += [pool.frame(MessageType.ERROR_RECORD, error_record_xml(err), pid) for err in result.errors]
@@ -236,9 +234,22 @@ class PsrpServer:
             f"<rsp:ReceiveResponse>{stream}{state}</rsp:ReceiveResponse>",
         )
 
+    def _writer(self, request: web.Request) -> bool:
+        """Whether the request's authenticated account is the one holding the write roles."""
+        session = request.get(SESSION_KEY)
+        user = str(getattr(session, "user", "") or "")
+        name = user.rsplit("\\", 1)[-1].split("@", 1)[0].lower()
+        writer = self.ctx.credentials.writer_user.lower()
+        return bool(writer) and name == writer
+
     def _send(self, call: soap.WsmanRequest, pool: _Pool) -> web.Response:
         for stream in call.body.iterfind("rsp:Send/rsp:Stream", soap.NS):
-            list(pool.defragmenter.feed(base64.b64decode(stream.text or "")))  # pipeline input is not used
+            for message in pool.defragmenter.feed(base64.b64decode(stream.text or "")):
+                if message.message_type == MessageType.PUBLIC_KEY:  # other pipeline input is not used
+                    public = public_key_of(message.body)
+                    if public:
+                        pool.session_key, body = encrypted_session_key(public)
+                        pool.pending += pool.frame(MessageType.ENCRYPTED_SESSION_KEY, body)
         return soap.envelope(f"{soap.SHELL_NS}/SendResponse", call.message_id, "<rsp:SendResponse/>")
 
 
@@ -258,7 +269,7 @@ SERVER_KEY = web.AppKey("psrp", PsrpServer)
 
 def build_app(ctx: LabContext) -> web.Application:
     server = PsrpServer(ctx)
-    app = web.Application()
+    app = web.Application(middlewares=[server.auth.middleware()])
     for path in (PATH, PATH.lower(), ONLINE_PATH):  # IIS paths are case-insensitive
         app.router.add_post(path, server.handle)
     app[SERVER_KEY] = server

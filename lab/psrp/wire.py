@@ -7,7 +7,9 @@ PIPELINE_STATE messages carrying objects shaped like deserialized Exchange objec
 
 from __future__ import annotations
 
+import base64
 import datetime
+import os
 import re
 import struct
 import uuid
@@ -27,12 +29,15 @@ __all__ = [
     "PsValue",
     "RawMessage",
     "Uri",
+    "decrypt_secure_string",
+    "encrypted_session_key",
     "error_record_xml",
     "fragment",
     "object_xml",
     "pack_message",
     "parse_create_pipeline",
     "pipeline_state_xml",
+    "public_key_of",
 ]
 
 _DESTINATION_CLIENT = 1
@@ -50,13 +55,15 @@ class MessageType(IntEnum):
     PIPELINE_OUTPUT = 0x00041004
     ERROR_RECORD = 0x00041005
     PIPELINE_STATE = 0x00041006
+    PUBLIC_KEY = 0x00010005
+    ENCRYPTED_SESSION_KEY = 0x00010006
 
 
 class Uri(str):
     """A string that Exchange types as System.Uri (InternalUrl, ExternalUrl, ...)."""
 
 
-PsValue: TypeAlias = "bool | int | str | datetime.datetime | uuid.UUID | list[PsValue] | PsObject | None"
+PsValue: TypeAlias = "bool | int | str | bytes | datetime.datetime | uuid.UUID | list[PsValue] | dict[str, PsValue] | PsObject | None"
 
 
 @dataclass(frozen=True)
@@ -139,9 +146,10 @@ def fragment(object_id: int, message: bytes) -> bytes:
 # ---- reading the client's CREATE_PIPELINE -------------------------------------------------------
 
 
-def parse_create_pipeline(body: ET.Element) -> list[Command]:
-    """The commands of a CREATE_PIPELINE message, with their named and positional arguments."""
-    refs: dict[str, PsValue] = {}
+def parse_create_pipeline(body: ET.Element, session_key: bytes | None = None) -> list[Command]:
+    """The commands of a CREATE_PIPELINE message, with their named and positional arguments. A SecureString
+    argument is decrypted with the pool's session key (from the key exchange); without one it is refused."""
+    refs: dict[str, PsValue] = {"__session_key__": session_key}
     commands = []
     for cmd in body.iterfind(".//Obj[@N='PowerShell']/MS/Obj[@N='Cmds']/LST/Obj"):
         name = cmd.findtext("MS/S[@N='Cmd']", "")
@@ -169,6 +177,20 @@ def _read_value(element: ET.Element, refs: dict[str, PsValue]) -> PsValue:
         value = int(text)
     elif tag == "Ref":
         value = refs.get(element.get("RefId", ""))
+    elif tag == "BA":
+        value = base64.b64decode(text)
+    elif tag == "SS":
+        key = refs.get("__session_key__")
+        if not isinstance(key, bytes):
+            raise ValueError("a SecureString arrived before the session key exchange")
+        value = decrypt_secure_string(key, text)
+    elif tag == "Obj" and element.find("DCT") is not None:
+        table = element.find("DCT")
+        assert table is not None
+        value = {
+            str(_read_value(entry.find("*[@N='Key']"), refs)): _read_value(entry.find("*[@N='Value']"), refs)  # type: ignore[arg-type]
+            for entry in table.iterfind("En")
+        }
     elif tag == "Obj":
         items = element.find("LST")
         items = items if items is not None else element.find("IE")
@@ -235,10 +257,18 @@ class _Writer:
             return f"<URI{attr}>{_encode_string(value)}</URI>"
         if isinstance(value, str):
             return f"<S{attr}>{_encode_string(value)}</S>"
+        if isinstance(value, bytes):
+            return f"<BA{attr}>{base64.b64encode(value).decode()}</BA>"
         if isinstance(value, list):
             items = "".join(self.value(item) for item in value)
             types = self._types(("System.Collections.ArrayList", "System.Object"))
             return f'<Obj{attr} RefId="{self.next_ref()}">{types}<LST>{items}</LST></Obj>'
+        if isinstance(value, dict):
+            entries = "".join(
+                f"<En>{self.value(k, 'Key')}{self.value(v, 'Value')}</En>" for k, v in value.items()
+            )
+            types = self._types(("System.Collections.Hashtable", "System.Object"))
+            return f'<Obj{attr} RefId="{self.next_ref()}">{types}<DCT>{entries}</DCT></Obj>'
         return self.obj(value, name)
 
     def obj(self, obj: PsObject, name: str | None = None) -> str:
@@ -297,3 +327,36 @@ def pipeline_state_xml(state: int, error: ErrorInfo | None = None) -> str:
     if error is not None:
         members += writer.error_record(error, "ExceptionAsErrorRecord")
     return f'<Obj RefId="{ref}"><MS>{members}</MS></Obj>'
+
+
+# ---- secure strings ([MS-PSRP] 2.2.2.3-4, 2.2.5.1.24) -------------------------------------------
+
+
+def encrypted_session_key(public_key_blob: str) -> tuple[bytes, str]:
+    """A fresh AES-256 session key, and the ENCRYPTED_SESSION_KEY body carrying it encrypted with the client's
+    RSA public key (a CAPI PUBLICKEYBLOB: 16-byte header, exponent, modulus little-endian)."""
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    blob = base64.b64decode(public_key_blob)
+    exponent = int.from_bytes(blob[16:20], "little")
+    modulus = int.from_bytes(blob[20:276], "little")
+    public = rsa.RSAPublicNumbers(exponent, modulus).public_key()
+    key = os.urandom(32)
+    encrypted = public.encrypt(key, padding.PKCS1v15())[::-1]
+    simple_blob = b"\x01\x02\x00\x00\x10\x66\x00\x00\x00\xa4\x00\x00" + encrypted
+    body = f'<Obj RefId="0"><MS><S N="EncryptedSessionKey">{base64.b64encode(simple_blob).decode()}</S></MS></Obj>'
+    return key, body
+
+
+def public_key_of(body: ET.Element | None) -> str | None:
+    return body.findtext(".//S[@N='PublicKey']") if body is not None else None
+
+
+def decrypt_secure_string(key: bytes, text: str) -> str:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.padding import PKCS7
+
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(b"\x00" * 16)).decryptor()
+    padded = decryptor.update(base64.b64decode(text)) + decryptor.finalize()
+    unpadder = PKCS7(128).unpadder()
+    return (unpadder.update(padded) + unpadder.finalize()).decode("utf-16-le")

@@ -11,12 +11,13 @@ import datetime
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from lab.faults import FaultSpec
 
 __all__ = [
     "AcceptedDomain",
+    "Access",
     "AuthConfig",
     "AuthServer",
     "AvailabilityAddressSpace",
@@ -26,6 +27,7 @@ __all__ = [
     "CalendarEvent",
     "CalendarPermission",
     "Certificate",
+    "ConfigCondition",
     "Database",
     "EventLogEntry",
     "EwsPolicy",
@@ -432,12 +434,63 @@ class AvailabilityError(_Model):
     http_status: int | None = None  # for a transport-level failure instead of a per-mailbox error
 
 
+class ConfigCondition(_Model):
+    """A test of the organisation as the lab serves it now (see `lab.scenario.paths`). Exactly one test."""
+
+    path: str
+    absent: bool | None = None  # true: the path leads nowhere (or to None or an empty list)
+    equals: str | int | bool | None = None
+    startswith: str | None = None  # case-insensitive
+    lacks: str | None = None  # a list at the path does not hold this value (case-insensitive)
+
+    @model_validator(mode="after")
+    def _one_test(self) -> ConfigCondition:
+        given = [n for n in ("absent", "startswith", "lacks") if getattr(self, n) is not None]
+        if "equals" in self.model_fields_set:
+            given.append("equals")
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of absent, equals, startswith, lacks (got {len(given)})")
+        from lab.scenario.paths import check_path
+
+        check_path(self.path)
+        return self
+
+    def holds(self, scenario: Scenario) -> bool:
+        from lab.scenario.paths import MISSING, resolve
+
+        value = resolve(scenario, self.path)
+        if self.absent is not None:
+            gone = value is MISSING or value is None or value == []
+            return gone if self.absent else not gone
+        if value is MISSING:
+            return False
+        if self.startswith is not None:
+            return isinstance(value, str) and value.lower().startswith(self.startswith.lower())
+        if self.lacks is not None:
+            return isinstance(value, list) and self.lacks.lower() not in [str(v).lower() for v in value]
+        return bool(value == self.equals)
+
+
 class AvailabilityOutcome(_Model):
-    """What a free/busy request for a broken pair answers instead of the target's schedule."""
+    """What a free/busy request for a broken pair answers instead of the target's schedule: always, or
+    only `while` every one of the conditions holds (the lab's configuration still has the fault)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     requester: Address
     target: Address
     error: AvailabilityError
+    while_: list[ConfigCondition] = Field(default=[], alias="while")
+
+
+class Access(_Model):
+    """How the lab's WinRM and Exchange PowerShell listeners let clients in (Windows' defaults unless set)."""
+
+    basic: bool = False  # Basic over HTTPS (never over HTTP)
+    ntlm: bool = True  # NTLM, raw or inside Negotiate; false: "NTLM refused by policy"
+    allow_unencrypted: bool = False  # plain-HTTP messages without message encryption
+    missing_spns: list[str] = []  # servers (name) whose HTTP/ and WSMAN/ SPNs are not registered in the KDC
+    missing_roles: list[str] = []  # cmdlets the service account's management roles do not grant
 
 
 class Scenario(_Model):
@@ -451,6 +504,7 @@ class Scenario(_Model):
     mailboxes: list[Mailbox]
     availability: list[AvailabilityOutcome] = []
     faults: list[FaultSpec] = []
+    access: Access = Access()
 
     def mailbox(self, address: str) -> Mailbox | None:
         wanted = address.lower()
@@ -473,6 +527,8 @@ class Scenario(_Model):
     def availability_error(self, requester: str, target: str) -> AvailabilityError | None:
         pair = (requester.lower(), target.lower())
         for outcome in self.availability:
-            if (outcome.requester.lower(), outcome.target.lower()) == pair:
+            if (outcome.requester.lower(), outcome.target.lower()) != pair:
+                continue
+            if all(c.holds(self) for c in outcome.while_):
                 return outcome.error
         return None

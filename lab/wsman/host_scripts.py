@@ -22,7 +22,7 @@ from lab.exchange.cmdlets import run_pipeline
 from lab.psrp.wire import Command, PsObject, PsValue
 from lab.scenario.model import Server
 
-__all__ = ["TEMPLATES", "ScriptResult", "run_script", "template_id"]
+__all__ = ["TEMPLATES", "WRITE_TEMPLATES", "ScriptResult", "run_script", "template_id"]
 
 _HEADER = re.compile(r"\A\s*#\s*exchange-triage:\s*(?P<id>[A-Za-z0-9_.-]+)\s*$", re.M)
 _ARGS = re.compile(r"FromBase64String\(\s*'(?P<b64>[A-Za-z0-9+/=\s]*)'\s*\)")
@@ -241,10 +241,39 @@ TEMPLATES: dict[str, Template] = {
 }
 
 
-def run_script(ctx: LabContext, server: Server, script: str) -> ScriptResult:
-    """What powershell.exe on `server` prints for one template script."""
+def _iis_require_ssl(ctx: LabContext, server: Server, args: dict[str, Json]) -> Json:
+    """Set sslFlags to Ssl on a vdir of the Default Web Site: IIS then accepts (and requires) SSL there."""
+    if _text(args, "site").lower() != "default web site":
+        raise _ArgumentError("only the Default Web Site's virtual directories")
+    kind = _text(args, "path").strip("/").lower()
+    if kind not in ("owa", "ecp"):
+        raise _ArgumentError(f"no virtual directory '{kind}'")
+    vdir = getattr(server.virtual_directories, kind)
+    fixed = vdir.model_copy(
+        update={
+            "require_ssl": True,
+            "answer_status": 200 if vdir.answer_status == 403 else vdir.answer_status,
+        }
+    )
+    vdirs = server.virtual_directories.model_copy(update={kind: fixed})
+    new_server = server.model_copy(update={"virtual_directories": vdirs})
+    org = ctx.scenario.organization
+    servers = [new_server if s.name == server.name else s for s in org.servers]
+    ctx.scenario = ctx.scenario.model_copy(
+        update={"organization": org.model_copy(update={"servers": servers})}
+    )
+    return [{"path": kind, "ssl_flags": "Ssl", "require_ssl": True}]
+
+
+# Run only in a shell of the account with the write rights.
+WRITE_TEMPLATES: dict[str, Template] = {"iis-require-ssl": _iis_require_ssl}
+
+
+def run_script(ctx: LabContext, server: Server, script: str, *, writer: bool = False) -> ScriptResult:
+    """What powershell.exe on `server` prints for one template script (a write template only for `writer`)."""
     name = template_id(script)
-    if name is None or name not in TEMPLATES:
+    known = TEMPLATES | WRITE_TEMPLATES if writer else TEMPLATES
+    if name is None or name not in known:
         first_line = script.strip().splitlines()[0][:60] if script.strip() else "(empty script)"
         shown = name or first_line
         return _error(
@@ -252,7 +281,7 @@ def run_script(ctx: LabContext, server: Server, script: str) -> ScriptResult:
         )
     try:
         args = _arguments(script)
-        answer = TEMPLATES[name](ctx, server, args)
+        answer = known[name](ctx, server, args)
     except _ArgumentError as exc:
         return _error(f"ConvertFrom-Json : {exc}", name, "InvalidArgument", "TemplateArguments")
     return ScriptResult(stdout=json.dumps(answer, ensure_ascii=False, separators=(",", ":")) + "\r\n")

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from lab.auth.listener import listener_auth
+from lab.auth.windows import BODY_KEY, SESSION_KEY
 from lab.context import LabContext
 from lab.scenario.model import Server
 from lab.wsman import soap
@@ -28,7 +30,7 @@ __all__ = ["PATH", "SERVER_KEY", "build_app"]
 
 PATH = "/wsman"
 _CMD_SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
-_CHALLENGES = ('Basic realm="WSMAN"',)
+_CHALLENGES = ("Negotiate", "Kerberos")
 _ENCODED = re.compile(r"(?i)(?:^|\s)-(?:e|ec|enc|encodedcommand)\s+([A-Za-z0-9+/=]+)")
 _CODECS = {65001: "utf-8", 437: "cp437", 850: "cp850", 1252: "cp1252", 1200: "utf-16-le"}
 
@@ -46,22 +48,22 @@ class _Shell:
     server: Server
     codepage: int
     commands: dict[str, _Command] = field(default_factory=dict)
+    writer: bool = False  # opened by the account with the write rights: the write templates run
 
 
 class WinrsServer:
     def __init__(self, ctx: LabContext) -> None:
         self.ctx = ctx
         self.shells: dict[str, _Shell] = {}
+        self.auth = listener_auth(ctx, ctx.scenario.organization.servers[0].name)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if not soap.basic_credentials_ok(request, self.ctx.credentials):
-            return soap.unauthorized(_CHALLENGES)
         name = request.match_info.get("server")
         server = self.ctx.scenario.server(name) if name else self.ctx.scenario.organization.servers[0]
         if server is None:
             return web.Response(status=404, text="Not Found")
         try:
-            call = soap.parse_request(await request.read())
+            call = soap.parse_request(request[BODY_KEY])
         except (ValueError, SyntaxError):
             return web.Response(status=400, text="Bad Request")
         if call.action == soap.ACTION_CREATE:
@@ -87,6 +89,13 @@ class WinrsServer:
             call.message_id, soap.FAULT_ACTION_NOT_SUPPORTED, "a:ActionNotSupported", call.action
         )
 
+    def _writer(self, request: web.Request) -> bool:
+        """Whether the shell's account is the one with the write rights."""
+        user = str(getattr(request.get(SESSION_KEY), "user", "") or "")
+        name = user.rsplit("\\", 1)[-1].split("@", 1)[0].lower()
+        writer = self.ctx.credentials.writer_user.lower()
+        return bool(writer) and name == writer
+
     async def _create(
         self, request: web.Request, call: soap.WsmanRequest, server: Server
     ) -> web.StreamResponse:
@@ -102,7 +111,7 @@ class WinrsServer:
             )
         codepage = int(call.options.get("WINRS_CODEPAGE", "437") or 437)
         shell_id = str(uuid.uuid4()).upper()
-        self.shells[shell_id] = _Shell(server=server, codepage=codepage)
+        self.shells[shell_id] = _Shell(server=server, codepage=codepage, writer=self._writer(request))
         body = soap.resource_created(str(request.url), _CMD_SHELL, shell_id)
         return soap.envelope(f"{soap.ACTION_CREATE}Response", call.message_id, body)
 
@@ -123,7 +132,11 @@ class WinrsServer:
             rendered = await soap.render_fault(request, spec, _CHALLENGES)
             if rendered is not None:
                 return rendered
-        result = run_script(self.ctx, shell.server, script) if script is not None else _not_powershell()
+        result = (
+            run_script(self.ctx, shell.server, script, writer=shell.writer)
+            if script is not None
+            else _not_powershell()
+        )
         codec = _CODECS.get(shell.codepage, "cp437")
         command = _Command(
             stdout=result.stdout.encode(codec, "replace"),
@@ -193,7 +206,7 @@ SERVER_KEY = web.AppKey("winrm", WinrsServer)
 
 def build_app(ctx: LabContext) -> web.Application:
     server = WinrsServer(ctx)
-    app = web.Application()
+    app = web.Application(middlewares=[server.auth.middleware()])
     app.router.add_post(PATH, server.handle)
     app.router.add_post(PATH + "/{server}", server.handle)
     app[SERVER_KEY] = server

@@ -146,8 +146,8 @@ def _live_config(lab: RunningLab, tmp_path: Path) -> Path:
     ca = ep["ca_cert"]
     login = {"username": creds["username"], "password_env": "TRIAGE_LAB_PASSWORD", "ca_file": ca}
     config = {
-        "exchange": {"server": host, "port": int(port), "path": "PowerShell", "auth": "basic", **login},
-        "winrm": {"endpoints": ep["winrm_servers"], "transport": "basic", **login, "operation_timeout": 2, "read_timeout": 3},
+        "exchange": {"server": host, "port": int(port), "path": "PowerShell", "auth": "ntlm", **login},
+        "winrm": {"endpoints": ep["winrm_servers"], "transport": "ntlm", **login, "operation_timeout": 2, "read_timeout": 3},
         "ews": {"endpoint": ep["ews"], "auth": "basic", **login},
         "graph": {
             "tenant_id": creds["tenant_id"], "client_id": creds["client_id"], "client_secret_env": "TRIAGE_LAB_SECRET",
@@ -156,7 +156,7 @@ def _live_config(lab: RunningLab, tmp_path: Path) -> Path:
         "exchange_online": {
             "management_host": "MGMT01", "organization": lab.ctx.scenario.exchange_online.tenant,
             "app_id": creds["client_id"], "certificate_thumbprint": "A" * 40,
-            "winrm": {"endpoints": {"MGMT01": ep["winrm"]}, "transport": "basic", **login},
+            "winrm": {"endpoints": {"MGMT01": ep["winrm"]}, "transport": "ntlm", **login},
         },
         "probe": {"ca_file": ca, "hosts": ep["vdir_hosts"], "timeout": 3},
         "limits": {"check_seconds": 10, "triage_seconds": 20},

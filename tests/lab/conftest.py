@@ -59,7 +59,7 @@ def psrp_wsman(
     *,
     password: str | None = None,
     online: bool = False,
-    auth: str = "basic",
+    auth: str = "ntlm",
     **options: Any,
 ) -> WSMan:
     """A pypsrp connection configured as the product's Exchange backend would be (HTTPS, lab CA)."""
@@ -90,7 +90,7 @@ def winrm_protocol(
     settings: dict[str, Any] = {"operation_timeout_sec": 5, "read_timeout_sec": 10} | options
     return Protocol(
         lab.endpoints["winrm_servers"][server],
-        transport="basic",
+        transport="ntlm",
         username=creds["username"],
         password=creds["password"] if password is None else password,
         ca_trust_path=lab.endpoints["ca_cert"],

@@ -82,6 +82,7 @@ def test_up_prints_endpoints_and_stops_cleanly_on_sigterm() -> None:
         "tenant_id",
         "client_id",
         "client_secret",
+        "principal",
     }
     assert {
         "address": "bjorn@contoso.com",

@@ -1,0 +1,216 @@
+"""The write path: a separate port, credential and allow-list for applying an approved remediation.
+
+Nothing here is reachable from the read-only checks. A write is allowed only when (1) the remediation is
+enabled by configuration, (2) the cmdlet and each parameter name appear in that remediation's own `apply`
+steps or rollback, and (3) every value passes the validator of its parameter in `WRITE_CMDLETS`. Anything
+else is refused before it leaves the process. Values travel as PSRP parameters, never as script text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from checks.errors import Refused
+from checks.ports import Row
+from checks.safety import check_name
+from knowledge.fix_plan import CAPTURED, SECRET, FixPlan
+from knowledge.validators import (
+    ValueProblem,
+    check_domain,
+    check_server,
+    check_smtp,
+    check_thumbprint,
+    check_url,
+)
+
+__all__ = ["WRITE_CMDLETS", "WRITE_TEMPLATES", "WritePort", "guard_write", "plan_cmdlets", "plan_problems"]
+
+
+class WritePort(Protocol):
+    """Runs one allow-listed write cmdlet with the write account; answers its output rows."""
+
+    async def run(self, cmdlet: str, params: Mapping[str, Any]) -> list[Row]: ...
+
+    async def close(self) -> None: ...
+
+
+def _text(check: Callable[[str], str]) -> Callable[[Any], Any]:
+    def checked(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueProblem(f"expected text, got {type(value).__name__}")
+        return check(value)
+
+    return checked
+
+
+def _bool(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueProblem("expected $true or $false")
+    return value
+
+
+def _one_of(*allowed: str | bool) -> Callable[[Any], Any]:
+    def checked(value: Any) -> Any:
+        if value not in allowed:
+            raise ValueProblem("expected one of " + ", ".join(str(a) for a in allowed))
+        return value
+
+    return checked
+
+
+def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def checked(value: Any) -> Any:
+        return None if value is None else check(value)
+
+    return checked
+
+
+_VDIR_IDENTITY = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}\\(owa|ecp|EWS|Autodiscover) \((Default Web Site|Exchange Back End)\)$"
+)
+_FOLDER = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}:\\Calendar$")
+
+
+def _vdir(value: Any) -> Any:
+    if not isinstance(value, str) or not _VDIR_IDENTITY.match(value):
+        raise ValueProblem("expected a virtual directory as SERVER\\owa (Default Web Site)")
+    return value
+
+
+def _folder(value: Any) -> Any:
+    if not isinstance(value, str) or not _FOLDER.match(value):
+        raise ValueProblem("expected a calendar folder as address:\\Calendar")
+    return value
+
+
+def _https(value: Any) -> Any:
+    checked = _text(check_url)(value)
+    if not checked.lower().startswith("https://"):
+        raise ValueProblem("the URL must be https")
+    return checked
+
+
+def _bytes(value: Any) -> Any:
+    if not isinstance(value, bytes) or not value:
+        raise ValueProblem("expected the exported certificate's data")
+    return value
+
+
+def _secret(value: Any) -> Any:
+    if not isinstance(value, str) or len(value) < 16:
+        raise ValueProblem("expected the run's one-time password")
+    return value
+
+
+def _hashtable(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def checked(value: Any) -> Any:
+        if not isinstance(value, dict) or not value or set(value) - {"Add", "Remove"}:
+            raise ValueProblem("expected @{Add=...} or @{Remove=...}")
+        return {key: check(item) for key, item in value.items()}
+
+    return checked
+
+
+_RIGHTS = _one_of("AvailabilityOnly", "LimitedDetails", "Reviewer", "None")
+_LEVEL = _one_of("None", "AvailabilityOnly", "LimitedDetails")
+_FALSE = _one_of(False)
+
+# cmdlet -> parameter -> validator. Only what the bundled remediations write; a remediation's own steps
+# narrow this further (see `guard_write`).
+WRITE_CMDLETS: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
+    # http is allowed for a rollback to the value found; the forward step's value comes from the check's
+    # suggested https URL.
+    "Set-OwaVirtualDirectory": {"Identity": _vdir, "InternalUrl": _text(check_url)},
+    "Set-EcpVirtualDirectory": {"Identity": _vdir, "InternalUrl": _text(check_url)},
+    "Set-OrganizationRelationship": {
+        "Identity": _text(check_name),
+        "Enabled": _bool,
+        "FreeBusyAccessEnabled": _bool,
+        "FreeBusyAccessLevel": _LEVEL,
+    },
+    "Set-IntraOrganizationConnector": {
+        "Identity": _text(check_name),
+        "TargetAddressDomains": _hashtable(_text(check_domain)),
+    },
+    "Set-ExchangeServer": {"Identity": _text(check_server), "InternetWebProxy": _optional(_text(check_url))},
+    "Set-MailboxFolderPermission": {"Identity": _folder, "User": _one_of("Default"), "AccessRights": _RIGHTS},
+    "Add-MailboxFolderPermission": {"Identity": _folder, "User": _text(check_smtp), "AccessRights": _RIGHTS},
+    "Remove-MailboxFolderPermission": {"Identity": _folder, "User": _text(check_smtp), "Confirm": _FALSE},
+    "Remove-AvailabilityAddressSpace": {"Identity": _text(check_domain), "Confirm": _FALSE},
+    "Add-AvailabilityAddressSpace": {
+        "ForestName": _text(check_domain),
+        "AccessMethod": _one_of("InternalProxy"),
+        "UseServiceAccount": _bool,
+        "ProxyUrl": _https,
+    },
+    "Export-ExchangeCertificate": {
+        "Server": _text(check_server),
+        "Thumbprint": _text(check_thumbprint),
+        "BinaryEncoded": _one_of(True),
+        "Password": _secret,
+    },
+    "Import-ExchangeCertificate": {"Server": _text(check_server), "FileData": _bytes, "Password": _secret},
+}
+_COMMON = {"WhatIf": _one_of(True)}
+
+# write host template -> its parameters (Server is the host; the others become the template's arguments)
+WRITE_TEMPLATES: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
+    "iis-require-ssl": {
+        "Server": _text(check_server),
+        "Site": _one_of("Default Web Site"),
+        "Path": _one_of("owa", "ecp"),
+    },
+}
+
+
+def plan_cmdlets(plan: FixPlan) -> dict[str, set[str]]:
+    """The cmdlets a plan may run and the parameter names each may take: the remediation's allow-list."""
+    allowed: dict[str, set[str]] = {}
+    for step in (*plan.steps, *plan.rollback):
+        allowed.setdefault(step.key, set()).update(step.params)
+    return allowed
+
+
+def guard_write(
+    cmdlet: str,
+    params: Mapping[str, Any],
+    allowed: Mapping[str, set[str]],
+    *,
+    backend: str = "Exchange (write)",
+) -> dict[str, Any]:
+    """The parameters, validated; raises `Refused` for any cmdlet, parameter or value outside the lists."""
+    name = cmdlet.removeprefix("template:")
+    spec = WRITE_TEMPLATES.get(name) if cmdlet.startswith("template:") else WRITE_CMDLETS.get(cmdlet)
+    if spec is None or cmdlet not in allowed:
+        raise Refused(backend, f"The cmdlet {cmdlet[:60]!r} is not a write this remediation may make.")
+    checked: dict[str, Any] = {}
+    for name, value in params.items():
+        validator = _COMMON.get(name) or (spec.get(name) if name in allowed[cmdlet] else None)
+        if validator is None:
+            raise Refused(backend, f"{cmdlet} may not be given -{name[:40]} by this remediation.")
+        if isinstance(value, dict) and (CAPTURED in value or SECRET in value):
+            raise Refused(backend, f"{cmdlet} -{name}: a value that was never filled in.")
+        try:
+            checked[name] = validator(value)
+        except ValueProblem as problem:
+            raise Refused(backend, f"{cmdlet} -{name}: {problem}") from None
+    return checked
+
+
+def plan_problems(plan: FixPlan) -> list[str]:
+    """Why a plan's filled steps would be refused (empty when every step passes the allow-list)."""
+    allowed = plan_cmdlets(plan)
+    problems = []
+    for step in (*plan.steps, *plan.rollback):
+        filled = {
+            k: v
+            for k, v in step.params.items()
+            if not (isinstance(v, dict) and (CAPTURED in v or SECRET in v))
+        }
+        try:
+            guard_write(step.key, filled, allowed)
+        except Refused as refusal:
+            problems.append(str(refusal))
+    return problems

@@ -1,0 +1,161 @@
+"""Fix plans are pure: filled from facts with validated values, bound to an approval by their fingerprint."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from knowledge.fix_plan import CAPTURED, SECRET, plan_fix
+from knowledge.jsonvalue import JsonValue
+from knowledge.loader import KnowledgeError, load_knowledge, load_knowledge_from
+from knowledge.model import Remediation
+
+KB = load_knowledge()
+APPLIED = sorted(r.id for r in KB.remediations.values() if r.apply is not None)
+
+
+def test_at_least_nine_remediations_can_be_applied_among_them_the_seed_causes() -> None:
+    assert len(APPLIED) >= 9
+    assert {
+        "copy-federation-certificate",
+        "grant-explicit-calendar-permission",
+        "set-owa-internalurl-https",
+    } <= set(APPLIED)
+
+
+def test_owa_plan_fills_the_step_preview_and_rollback_from_the_facts() -> None:
+    facts = {
+        "owa.target.server": "EX03",
+        "owa.target.suggested_internal_url": "https://ex03.contoso.com/owa",
+        "owa.target.internal_url": "http://ex03.contoso.com/owa",
+    }
+    plan = plan_fix(KB.remediations["set-owa-internalurl-https"], facts)
+    assert plan is not None and plan.ready
+    [step] = plan.steps
+    assert step.cmdlet == "Set-OwaVirtualDirectory"
+    assert step.params == {
+        "Identity": "EX03\\owa (Default Web Site)",
+        "InternalUrl": "https://ex03.contoso.com/owa",
+    }
+    assert "from http://ex03.contoso.com/owa to https://ex03.contoso.com/owa" in plan.preview
+    assert plan.rollback[0].params["InternalUrl"] == "http://ex03.contoso.com/owa"
+
+
+def test_a_value_that_fails_its_validator_leaves_the_plan_not_ready() -> None:
+    facts = {
+        "owa.target.server": "EX03",
+        "owa.target.suggested_internal_url": "https://ex03.contoso.com/owa x|y",
+    }
+    plan = plan_fix(KB.remediations["set-owa-internalurl-https"], facts)
+    assert plan is not None
+    assert not plan.ready and plan.missing == ["InternalUrl"]
+
+
+def test_a_list_parameter_repeats_the_step_and_captures_and_the_secret_stay_references() -> None:
+    facts: dict[str, JsonValue] = {
+        "fedcert.source_server": "EX01",
+        "fedcert.thumbprint": "3226500C943B6235AEB493A307F084710FD1D5D0",
+        "fedcert.missing_servers": ["EX03", "EX04"],
+    }
+    plan = plan_fix(KB.remediations["copy-federation-certificate"], facts)
+    assert plan is not None and plan.ready and plan.needs_secret
+    export, *imports = plan.steps
+    assert export.params["Password"] == {SECRET: "OneTimePassword"}
+    assert [s.params["Server"] for s in imports] == ["EX03", "EX04"]
+    assert all(s.params["FileData"] == {CAPTURED: "CertificateData"} for s in imports)
+    assert "one-time password" in export.text()
+
+
+def test_the_fingerprint_changes_when_any_parameter_changes() -> None:
+    remediation = KB.remediations["set-internet-web-proxy"]
+    base: dict[str, JsonValue] = {
+        "host.internet_web_proxy_missing": ["EX01"],
+        "host.internet_web_proxy": "http://proxy.contoso.com:8080/",
+    }
+    one = plan_fix(remediation, base)
+    two = plan_fix(remediation, {**base, "host.internet_web_proxy": "http://evil.contoso.com:8080/"})
+    assert one is not None and two is not None
+    again = plan_fix(remediation, dict(base))
+    assert again is not None and one.fingerprint() == again.fingerprint()
+    assert one.fingerprint() != two.fingerprint()
+
+
+def test_the_side_follows_the_fact_it_names() -> None:
+    remediation = KB.remediations["grant-explicit-calendar-permission"]
+    facts: dict[str, Any] = {"target": "erin@contoso.com", "requester": "carol@contoso.com"}
+    assert plan_fix(remediation, {**facts, "target.location": "online"}).side == "online"  # type: ignore[union-attr]
+    assert plan_fix(remediation, {**facts, "target.location": "onprem"}).side == "onprem"  # type: ignore[union-attr]
+
+
+def test_a_remediation_without_apply_has_no_plan() -> None:
+    plain = next(r for r in KB.remediations.values() if r.apply is None)
+    assert plan_fix(plain, {}) is None
+
+
+@pytest.mark.parametrize(
+    ("apply", "words"),
+    [
+        (
+            {
+                "preview": "x",
+                "steps": [{"cmdlet": "Set-ExchangeServer", "params": {"Identity": "{Nope}"}}],
+                "verify_checks": ["host-settings"],
+            },
+            "uses {Nope}",
+        ),
+        (
+            {
+                "preview": "{Nope}",
+                "steps": [{"cmdlet": "Set-ExchangeServer", "params": {"Identity": "EX01"}}],
+                "verify_checks": ["host-settings"],
+            },
+            "preview uses {Nope}",
+        ),
+        (
+            {
+                "preview": "x",
+                "steps": [
+                    {"cmdlet": "Set-ExchangeServer", "each": ["Server"], "params": {"Identity": "EX01"}}
+                ],
+                "verify_checks": ["host-settings"],
+            },
+            "each names Server",
+        ),
+    ],
+)
+def test_the_model_refuses_an_apply_that_names_what_nothing_declares(
+    apply: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)):
+        Remediation.model_validate(
+            {
+                "id": "x",
+                "summary": "x",
+                "changes": True,
+                "risk": "low",
+                "commands": ["x"],
+                "verify": [],
+                "apply": apply,
+            }
+        )
+
+
+def test_the_loader_refuses_an_unknown_verify_check(tmp_path: Any) -> None:
+    import shutil
+
+    from knowledge.loader import DATA_DIR
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    path = data / "remediations" / "owa_cross_site_proxy.yaml"
+    doc = yaml.safe_load(path.read_text())
+    entry = next(r for r in doc["remediations"] if r["id"] == "set-ecp-internalurl-https")
+    entry["apply"]["verify_checks"] = ["no-such-check"]
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    with pytest.raises(
+        KnowledgeError, match=re.escape("apply.verify_checks[0]: unknown check id 'no-such-check'")
+    ):
+        load_knowledge_from(data)

@@ -1,0 +1,385 @@
+"""`triage fix`: diagnose, show the plan and its preview, apply after confirmation, re-verify, audit.
+
+For admins outside Teams and for tests. Against the lab (`--scenario`) every remediation that declares how
+it is applied is enabled (the lab is ours to change); against a real organisation (`--backend live`) only
+those the configuration's `write.enabled_remediations` lists, with the `write` account, never the read-only
+one. Exit 0 fixed, 1 not fixed (the change failed or did not verify), 2 bad input or refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import getpass
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["JsonlAudit", "register"]
+
+DEFAULT_AUDIT = Path("var") / "audit.jsonl"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "fix",
+        help="apply the remediation of a diagnosed cause, after confirmation, and verify it",
+        description="Diagnose a pair, show the fix plan and what Exchange says it would do (-WhatIf), apply it "
+        "after confirmation (or --yes), re-run the checks and say whether it is fixed.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--scenario", metavar="NAME|PATH", help="a lab scenario, started here")
+    source.add_argument("--backend", choices=("live",), help="a real organisation (with --config)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="live backend configuration (YAML) with a write: section"
+    )
+    parser.add_argument(
+        "--requester", metavar="SMTP", help="who cannot see free/busy (lab: the failing pair)"
+    )
+    parser.add_argument(
+        "--target", metavar="SMTP", help="whose free/busy cannot be seen (lab: the failing pair)"
+    )
+    parser.add_argument("--cause", metavar="ID", help="fix this cause instead of the likeliest one")
+    parser.add_argument("--remediation", metavar="ID", help="apply this remediation of the cause")
+    parser.add_argument("--yes", action="store_true", help="apply without asking")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--audit",
+        metavar="FILE",
+        default=str(DEFAULT_AUDIT),
+        help=f"append-only audit log (default {DEFAULT_AUDIT})",
+    )
+    parser.set_defaults(func=run_fix)
+
+
+def _usage(message: str) -> Exception:
+    from triage.cli import UsageError
+
+    return UsageError(message)
+
+
+@dataclass
+class JsonlAudit:
+    """The command line's audit log: one JSON object a line, appended, created 0600."""
+
+    path: Path
+    actor: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    async def append(self, kind: str, **fields: Any) -> None:
+        record = {"at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "kind": kind,
+                  "by": self.actor, **fields}  # fmt: skip
+        self.records.append(record)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as out:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+@dataclass
+class _Organisation:
+    runner: Any
+    writers: dict[str, Any]  # side -> PsrpSettings of the write account
+    enabled: set[str] | None  # None: every remediation with apply (the lab)
+    facts: dict[str, Any]
+
+
+def run_fix(args: argparse.Namespace) -> int:
+    if args.backend == "live" and not args.config:
+        raise _usage("--backend live needs --config FILE")
+    try:
+        return asyncio.run(_fix(args))
+    except ValueError as problem:  # a bad config file or scenario, an address that is not one
+        raise _usage(str(problem)) from None
+
+
+def _pair(args: argparse.Namespace) -> dict[str, Any]:
+    from knowledge.validators import ValueProblem, check_smtp
+
+    facts: dict[str, Any] = {}
+    for name in ("requester", "target"):
+        value = getattr(args, name)
+        if value is not None:
+            try:
+                facts[name] = check_smtp(value)
+            except ValueProblem as exc:
+                raise _usage(f"--{name}: {exc}") from None
+    return facts
+
+
+@asynccontextmanager
+async def _organisation(args: argparse.Namespace, facts: dict[str, Any]) -> AsyncIterator[_Organisation]:
+    from checks.factory import build_runner, runner_for_lab
+
+    if args.scenario:
+        from lab.runtime import start_lab
+
+        lab = await asyncio.to_thread(start_lab, args.scenario)
+        try:
+            pair = lab.ctx.scenario.failing_pair or lab.ctx.scenario.working_pair
+            given = {"requester": pair.requester, "target": pair.target, **facts}
+            yield _Organisation(runner_for_lab(lab), _lab_writers(lab.endpoints), None, given)
+        finally:
+            await asyncio.to_thread(lab.close)
+        return
+    from checks.config import load_config
+
+    config = load_config(args.config)
+    if config.write is None or config.exchange is None:
+        raise ValueError(f"{args.config}: write: (the write account) and exchange: are needed to apply a fix")
+    if "requester" not in facts or "target" not in facts:
+        raise ValueError("--requester and --target are needed against a live organisation")
+    async with build_runner("live", config=config) as runner:
+        yield _Organisation(runner, _live_writers(config), set(config.write.enabled_remediations), facts)
+
+
+def _lab_writers(endpoints: dict[str, Any]) -> dict[str, Any]:
+    from checks.backends.psrp import PsrpSettings
+    from checks.backends.winrm_host import WinrmSettings
+
+    writer = endpoints["writer"]
+    out: dict[str, Any] = {}
+    for side, key in (("onprem", "psrp"), ("online", "psrp_online")):
+        url = urlsplit(str(endpoints[key]))
+        out[side] = PsrpSettings(
+            server=url.hostname or "127.0.0.1",
+            port=url.port,
+            path=url.path.lstrip("/"),
+            auth="ntlm",
+            username=str(writer["username"]),
+            password=str(writer["password"]),
+            ca_file=str(endpoints["ca_cert"]),
+            name="Exchange PowerShell (write)" if side == "onprem" else "Exchange Online PowerShell (write)",
+            online=side == "online",
+            connections=1,
+        )
+    out["host"] = WinrmSettings(
+        endpoints=dict(endpoints["winrm_servers"]), transport="ntlm", username=str(writer["username"]),
+        password=str(writer["password"]), ca_file=str(endpoints["ca_cert"]), operation_timeout=2, read_timeout=3,
+    )  # fmt: skip
+    return out
+
+
+def _live_writers(config: Any) -> dict[str, Any]:
+    from checks.backends.psrp import PsrpSettings
+
+    e, w = config.exchange, config.write
+    password = w.password("write")
+    out: dict[str, Any] = {}
+    if config.winrm is not None:  # host templates run with the write account over the hosts' WinRM
+        from dataclasses import replace
+
+        from checks.wiring import from_config
+
+        read_only = from_config(config).winrm
+        if read_only is not None:
+            out["host"] = replace(read_only, username=w.username, password=password, kerberos=None)
+    return out | {
+        "onprem": PsrpSettings(
+            server=e.server,
+            port=e.port,
+            path=e.path,
+            ssl=e.ssl,
+            auth=w.auth or e.auth,
+            username=w.username,
+            password=password,
+            ca_file=e.ca_file,
+            verify_tls=e.verify_tls,
+            connections=1,
+            name="Exchange PowerShell (write)",
+        )
+    }
+
+
+async def _quiet(_event: Any) -> None:
+    return None
+
+
+async def _check_all(org: _Organisation, kb: Any) -> tuple[list[Any], Any]:
+    from checks.api import CheckRequest
+    from knowledge.assessment import assess
+
+    results = await org.runner.run(CheckRequest(tuple(kb.checks), dict(org.facts)), _quiet)
+    return results, assess(kb, said=org.facts, results=results)
+
+
+def _choose(kb: Any, assessment: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+    causes = assessment.causes
+    if args.cause:
+        cause = next((c for c in causes if c.id == args.cause), None)
+        if cause is None:
+            raise _usage(f"--cause {args.cause}: the checks do not point to that cause here")
+    elif causes:
+        cause = causes[0]
+    else:
+        raise _usage("the checks found no cause to fix")
+    candidates = [
+        kb.remediations[f.id] for f in cause.remediations if kb.remediations[f.id].apply is not None
+    ]
+    if args.remediation:
+        chosen = next((r for r in candidates if r.id == args.remediation), None)
+        if chosen is None:
+            raise _usage(
+                f"--remediation {args.remediation}: not a remediation of {cause.id} that can be applied"
+            )
+    elif candidates:
+        chosen = candidates[0]
+    else:
+        raise _usage(f"{cause.id}: none of its remediations can be applied by the tool; run them by hand")
+    return cause, chosen
+
+
+def _confirmed(args: argparse.Namespace) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        return False
+    answer = input("Apply these changes? Type yes to go on: ")
+    return answer.strip().lower() == "yes"
+
+
+async def _fix(args: argparse.Namespace) -> int:
+    from checks.backends.psrp_write import PsrpWriter
+    from checks.backends.winrm_write import WinrmWriter
+    from checks.fixing import StepWriter, apply_plan, preview_plan, verification
+    from checks.writes import plan_cmdlets, plan_problems
+    from knowledge.fix_plan import plan_fix
+    from knowledge.loader import load_knowledge
+
+    kb = load_knowledge()
+    facts = _pair(args)
+    audit = JsonlAudit(Path(args.audit), getpass.getuser())
+    report: dict[str, Any] = {}
+    async with _organisation(args, facts) as org:
+        _results, assessment = await _check_all(org, kb)
+        cause, remediation = _choose(kb, assessment, args)
+        plan = plan_fix(remediation, assessment.facts)
+        assert plan is not None
+        report = {"requester": org.facts.get("requester"), "target": org.facts.get("target"),
+                  "cause": {"id": cause.id, "title": cause.title, "confidence": cause.confidence},
+                  "plan": plan.as_dict()}  # fmt: skip
+        if not plan.ready:
+            return _refused(
+                args, report, f"the facts do not fill {', '.join(plan.missing)}: nothing was changed"
+            )
+        if problems := plan_problems(plan):
+            return _refused(
+                args, report, f"the write list refuses this plan ({problems[0]}): nothing was changed"
+            )
+        if org.enabled is not None and remediation.id not in org.enabled:
+            return _refused(
+                args,
+                report,
+                f"{remediation.id} is not enabled (write.enabled_remediations): nothing was changed",
+            )
+        writer_settings = org.writers.get(plan.side)
+        if writer_settings is None:
+            return _refused(
+                args, report, f"no write access is configured for the {plan.side} side: nothing was changed"
+            )
+        if any(s.template for s in plan.steps) and "host" not in org.writers:
+            why = "no write access to the Windows hosts (winrm) is configured: nothing was changed"
+            return _refused(args, report, why)
+        await audit.append(
+            "fix.proposed",
+            remediation=plan.remediation_id,
+            cause=cause.id,
+            pair=[org.facts.get("requester"), org.facts.get("target")],
+            fingerprint=plan.fingerprint(),
+        )
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-fix") as executor:
+            allowed = plan_cmdlets(plan)
+            host = org.writers.get("host")
+            writer = StepWriter(
+                PsrpWriter(writer_settings, executor, allowed),
+                WinrmWriter(host, executor, allowed) if host is not None else None,
+            )
+            try:
+                preview = await preview_plan(plan, writer)
+                report["preview"] = preview.as_dict()
+                if not args.json:
+                    _print_plan(report, preview)
+                if not _confirmed(args):
+                    await audit.append("fix.declined", remediation=plan.remediation_id)
+                    return _refused(
+                        args, report, "not confirmed (use --yes, or answer yes): nothing was changed"
+                    )
+                await audit.append(
+                    "fix.approved", remediation=plan.remediation_id, fingerprint=plan.fingerprint()
+                )
+                run = await apply_plan(plan, writer, audit)
+            finally:
+                await writer.close()
+        report["applied"] = run.as_dict()
+        fixed = False
+        if run.completed:
+            after, _assessment = await _check_all(org, kb)
+            fixed, named = verification(plan, after)
+            report["verification"] = {"fixed": fixed, "checks": [_check_row(r) for r in named]}
+            await audit.append(
+                "fix.verified",
+                remediation=plan.remediation_id,
+                fixed=fixed,
+                checks={r.id: r.status for r in named},
+            )
+    report["outcome"] = "fixed" if fixed else "not fixed"
+    if not run.completed and run.changed_anything and plan.rollback:
+        report["rollback"] = [s.text() for s in plan.rollback]
+    _print_outcome(args, report)
+    return 0 if fixed else 1
+
+
+def _check_row(result: Any) -> dict[str, Any]:
+    return {"id": result.id, "status": result.status, "summary": result.summary,
+            "evidence": [e.as_dict() for e in result.evidence]}  # fmt: skip
+
+
+def _refused(args: argparse.Namespace, report: dict[str, Any], why: str) -> int:
+    report["outcome"] = "refused"
+    report["reason"] = why
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print(f"Not applied: {why}", file=sys.stderr)
+    return 2
+
+
+def _print_plan(report: dict[str, Any], preview: Any) -> None:
+    cause, plan = report["cause"], report["plan"]
+    print(f"Likely cause: {cause['title']} [{cause['id']}] ({cause['confidence']:.0%})")
+    print(f"Fix: {plan['summary']} (risk: {plan['risk']})")
+    print(f"What changes: {plan['preview']}")
+    print("Steps:")
+    for step in preview.steps:
+        print(f"  PS> {step.text}")
+        print(f"      {step.status}: {step.detail}" if step.detail else f"      {step.status}")
+    if plan["rollback"]:
+        print("Rollback, if needed:")
+        for step in plan["rollback"]:
+            print(f"  PS> {step['text']}")
+    print(f"Then these checks must pass: {', '.join(plan['verify_checks'])}")
+
+
+def _print_outcome(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    for step in report.get("applied", []):
+        print(f"[{step['status']}] {step['step']}" + (f" — {step['detail']}" if step["detail"] else ""))
+    verification = report.get("verification")
+    if verification:
+        for check in verification["checks"]:
+            print(f"  check {check['id']}: {check['status']} — {check['summary']}")
+    print("Fixed." if report["outcome"] == "fixed" else "Not fixed.")
+    if report.get("rollback"):
+        print("Part of the change ran. To undo it:")
+        for line in report["rollback"]:
+            print(f"  PS> {line}")
