@@ -10,7 +10,7 @@ KRB5_DEV := /usr/bin/krb5-config
 KDC := /usr/sbin/krb5kdc
 KRB5_PACKAGES := libkrb5-dev gcc krb5-kdc krb5-admin-server krb5-user
 
-.PHONY: run test install lint types unit lock clean
+.PHONY: run test install lint types unit lab reliability e2e lock clean
 
 $(STAMP): pyproject.toml constraints.txt | $(KRB5_DEV)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,9 +44,11 @@ $(KRB5_DEV) $(KDC):
 install: $(STAMP) $(NODE_STAMP) $(CHROMIUM) $(KDC)
 
 # The Teams-like client needs Node.js; without it `triage run` starts the terminal chat instead.
+# `make run SCENARIO=seed-001-sharing-subscription` picks another lab scenario (`triage lab list` lists them).
+SCENARIO ?= seed-000-federation-cert
 run: $(STAMP)
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_STAMP); fi
-	$(BIN)/triage run
+	$(BIN)/triage run --scenario $(SCENARIO)
 
 test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) $(KDC)
 	$(BIN)/ruff check .
@@ -60,8 +62,20 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# The suite by marker (pyproject.toml, tests/conftest.py): `make test` runs all of it.
+UNIT := not lab and not reliability and not e2e and not cli
+
 unit: $(STAMP) $(NODE_STAMP) $(KDC)
-	$(BIN)/pytest -q -m "not e2e"
+	$(BIN)/pytest -q -m "$(UNIT)"
+
+lab: $(STAMP) $(NODE_STAMP) $(KDC)
+	$(BIN)/pytest -q -m "(lab or cli) and not reliability and not e2e"
+
+reliability: $(STAMP) $(NODE_STAMP) $(KDC)
+	$(BIN)/pytest -q -m "reliability"
+
+e2e: $(STAMP) $(NODE_STAMP) $(KDC) $(CHROMIUM)
+	$(BIN)/pytest -q -m "e2e"
 
 lock: $(STAMP)
 	{ echo "# Resolved versions the set-up installs (make lock regenerates this file)."; \

@@ -36,10 +36,11 @@ from checks.api import CheckRequest, ProgressEvent
 from checks.backends.winrm_host import WinrmHost
 from checks.runner import Runner
 from checks.testing import fixed_ports
-from checks.wiring import from_lab_endpoints, ports_factory
+from checks.wiring import ports_factory
 from knowledge.loader import KnowledgeBase, load_knowledge
 from lab.scenario.load import load_scenario
 from tests.checks.fake_org import NOW, PAIR, healthy
+from triage.backends import from_lab_endpoints
 
 SERVICES = ("psrp", "winrm", "ews", "graph", "token")
 LAB_PAIR = {"requester": "alice@contoso.com", "target": "bjorn@contoso.com"}

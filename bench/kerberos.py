@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from bench.servers import ROOT, live_config
-from checks.factory import run_checks_once
 from knowledge.loader import load_knowledge
+from triage.backends import run_checks_once
 
 __all__ = ["main"]
 

@@ -39,7 +39,7 @@ __all__ = ["TARGET_FIRST_PROGRESS_S", "TARGET_RATIO", "main"]
 TARGET_RATIO = 1.25
 TARGET_FIRST_PROGRESS_S = 1.0
 SERVICES = ("psrp", "winrm", "ews", "graph", "token")
-PASTE = ROOT / "tests" / "knowledge" / "seeds" / "seed-000-event-4002.txt"
+PASTE = ROOT / "triage" / "examples" / "seed-000-event-4002.txt"
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ async def alone(
 ) -> dict[str, float]:
     """Each check run by itself (median of `repeats`), on fresh connections, as the bot's runner runs it."""
     from checks.api import CheckRequest, ProgressEvent
-    from checks.factory import build_runner
+    from triage.backends import build_runner
 
     async def quiet(_event: ProgressEvent) -> None:
         return None

@@ -8,13 +8,12 @@ import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware, start_agent_process
-from microsoft_agents.hosting.core import AgentApplication, AgentAuthConfiguration, Connections, TurnState
+from microsoft_agents.hosting.core import AgentAuthConfiguration, Connections
 from pydantic import ValidationError
 
 from bot.auth import (
@@ -27,6 +26,7 @@ from bot.auth import (
 from bot.escalation_channel import Escalations
 from bot.host import TeamsHost, build_application
 from bot.links import Clock, LinkService, LinkSigner, PublishRunbook, load_link_key
+from bot.runtime import RUNTIME, Runtime
 from bot.settings import Settings
 from bot.storage import Store
 from bot.storage.factory import open_store
@@ -34,7 +34,7 @@ from bot.turns import TurnRunner, TurnSlots
 from bot.web import healthz, remediation
 from dialogs.api import Conversation
 
-__all__ = ["RUNTIME", "ConversationFactory", "Runtime", "create_app"]
+__all__ = ["ConversationFactory", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,21 +43,6 @@ logger = logging.getLogger(__name__)
 TURNS_IN_FLIGHT = 32
 
 ConversationFactory = Callable[[PublishRunbook], Conversation | AbstractAsyncContextManager[Conversation]]
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """What the request handlers need once the application has started."""
-
-    settings: Settings
-    store: Store
-    adapter: CloudAdapter
-    application: AgentApplication[TurnState]
-    links: LinkService
-    slots: TurnSlots
-
-
-RUNTIME = web.AppKey("runtime", Runtime)
 
 
 def create_app(

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.links import ExpiredLink, TamperedLink, UnknownLink
 from bot.remediation_page import error_page, runbook_page
+from bot.runtime import RUNTIME
 
 __all__ = ["healthz", "remediation"]
 
@@ -32,8 +33,6 @@ def _version() -> str:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    from bot.app import RUNTIME
-
     runtime = request.config_dict[RUNTIME]
     return web.json_response(
         {
@@ -47,8 +46,6 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def remediation(request: web.Request) -> web.Response:
-    from bot.app import RUNTIME
-
     runtime = request.config_dict[RUNTIME]
     try:
         stored = await runtime.links.resolve(request.match_info["token"])

@@ -7,6 +7,7 @@ Secrets are never written in the file: each is named by the environment variable
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -75,6 +76,17 @@ class KerberosSection(_Section):
     password_env: str | None = None
     password_file: str | None = None
     krb5_conf: str | None = None  # default: /etc/krb5.conf (or KRB5_CONFIG)
+    # The realm's KDCs (domain controllers, host or host:port) instead of a krb5.conf: one is written for them.
+    kdcs: list[str] = Field(default=[], max_length=16)
+
+    @model_validator(mode="after")
+    def _one_source_of_kdcs(self) -> KerberosSection:
+        if self.kdcs and self.krb5_conf:
+            raise ValueError("give either krb5_conf or kdcs, not both")
+        for kdc in self.kdcs:
+            if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?", kdc):
+                raise ValueError(f"kdcs: {kdc[:60]!r} is not a host name or host:port")
+        return self
 
     def password(self, where: str) -> str:
         return _secret(self.password_env, self.password_file, f"{where}.password")

@@ -1,33 +1,19 @@
-"""Check implementations registered under the ids of `knowledge/data/checks.yaml`."""
+"""Check implementations registered under the ids of `knowledge/data/checks.yaml` (`checks.catalogue`
+imports every implementation module, which registers them)."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from checks.context import CheckContext, Finding
 
-__all__ = ["CheckDef", "CheckFn", "Remedy", "check", "registry"]
+__all__ = ["CheckDef", "CheckFn", "Remedy", "check", "registered"]
 
 CheckFn = Callable[[CheckContext], Awaitable[Finding]]
 Remedy = Callable[[Mapping[str, Any]], str]
 """The command(s) an admin can run and paste back when the check cannot look itself; given the facts."""
-
-# The modules that hold the implementations; importing them registers every check.
-IMPLEMENTATION_MODULES = (
-    "checks.impl.topology",
-    "checks.impl.federation",
-    "checks.impl.oauth",
-    "checks.impl.relationships",
-    "checks.impl.policies",
-    "checks.impl.vdirs",
-    "checks.impl.host",
-    "checks.impl.probe",
-    "checks.impl.events",
-    "checks.impl.pair",
-)
 
 
 @dataclass(frozen=True)
@@ -52,8 +38,6 @@ def check(check_id: str, *, remedy: Remedy) -> Callable[[CheckFn], CheckFn]:
     return register
 
 
-def registry() -> Mapping[str, CheckDef]:
-    """Every registered check, by id."""
-    for module in IMPLEMENTATION_MODULES:
-        importlib.import_module(module)
+def registered() -> Mapping[str, CheckDef]:
+    """Every check registered so far, by id (`checks.catalogue.registry` has them all)."""
     return dict(_REGISTRY)

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks.api import CheckRequest, CheckResult, CheckStatus, Progress, ProgressEvent
+from checks.catalogue import registry
 from checks.context import CheckContext, Finding
 from checks.errors import BackendError, NotConfigured, Refused
 from checks.memo import CallLog, Memo, memoize
 from checks.pasted import with_pasted
 from checks.ports import Ports, PortsFactory
-from checks.registry import CheckDef, registry
+from checks.registry import CheckDef
 from checks.typing_rules import fact_problems
 from knowledge.loader import KnowledgeBase, load_knowledge
 

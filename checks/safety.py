@@ -25,6 +25,7 @@ from knowledge.validators import (
 __all__ = [
     "EXCHANGE_CMDLETS",
     "EXCHANGE_ONLINE_CMDLETS",
+    "check_anr",
     "check_group",
     "check_name",
     "check_recipient_filter",
@@ -55,6 +56,17 @@ _GROUP_NAME = re.compile(r"^[^'\"`$;|<>\r\n]{1,256}$")
 def check_recipient_filter(value: str) -> str:
     if not _RECIPIENT_FILTER.fullmatch(value):
         raise ValueProblem("only the duplicate-address recipient filter is allowed")
+    return value
+
+
+_ANR = re.compile(r"^[^'\"`$;|<>(){}\[\]*\\\r\n]{1,64}$")
+
+
+def check_anr(value: str) -> str:
+    """Text for ambiguous name resolution: a name, an alias or the start of an address (letters of any
+    script, spaces, dots, dashes, @); no quoting, wildcard or script characters."""
+    if not _ANR.match(value) or not value.strip():
+        raise ValueProblem(f"'{value[:64]}' is not a name to look up.")
     return value
 
 
@@ -123,7 +135,7 @@ EXCHANGE_CMDLETS: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
     "Get-WebServicesVirtualDirectory": _VDIR,
     "Get-AutodiscoverVirtualDirectory": _VDIR,
     "Test-OAuthConnectivity": {"Service": _NAMED, "TargetUri": _URL, "Mailbox": _SMTP},
-    "Get-Recipient": {"Identity": _SMTP, "Filter": _text(check_recipient_filter)},
+    "Get-Recipient": {"Identity": _SMTP, "Filter": _text(check_recipient_filter), "Anr": _text(check_anr)},
     "Get-CASMailbox": {"Identity": _SMTP},
     "Get-DistributionGroupMember": {"Identity": _GROUP},
     "Get-AvailabilityConfig": _NONE,

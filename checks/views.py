@@ -26,6 +26,7 @@ __all__ = [
     "involved_servers",
     "mailbox",
     "org",
+    "site_servers",
     "vdirs",
 ]
 
@@ -210,10 +211,22 @@ async def location(ctx: CheckContext, address: str) -> str | None:
     return info.location if info is not None else None
 
 
-async def involved_servers(ctx: CheckContext, *, modern_only: bool = False) -> list[ServerInfo]:
-    """The servers that matter for this triage: the target's site and the Internet-facing sites.
+def site_servers(ctx: CheckContext, organisation: Org, target: ServerInfo | None) -> list[ServerInfo]:
+    """Every server of the target's site, the target's own server first; the site the conversation named
+    (`target.site`, a triage scoped to a site) when no target server is known; [] when neither is."""
+    named = ctx.facts.get("target.site")
+    site = target.site if target is not None else named if isinstance(named, str) else ""
+    members = organisation.in_site(site) if site else []
+    if target is not None and not any(s.name == target.name for s in members):
+        members = [target, *members]
+    return sorted(members, key=lambda s: (target is None or s.name != target.name, s.name.lower()))
 
-    Without a known on-premises target, every Mailbox server. `modern_only` leaves out Exchange 2010.
+
+async def involved_servers(ctx: CheckContext, *, modern_only: bool = False) -> list[ServerInfo]:
+    """The servers that matter for this triage: every server of the target's site and the Internet-facing sites.
+
+    The target's site is its mailbox's, else the one the conversation named (`target.site`); without
+    either, every Mailbox server. `modern_only` leaves out Exchange 2010.
     """
     target = ctx.address("target")
     if target is None:
@@ -221,9 +234,11 @@ async def involved_servers(ctx: CheckContext, *, modern_only: bool = False) -> l
     else:  # both at once: the mailbox lookup does not wait for the server list
         organisation, info = await asyncio.gather(org(ctx), mailbox(ctx, target))
     servers = organisation.mailbox_servers
-    if info is not None and info.location == "onprem" and info.site:
-        sites = {info.site, *organisation.internet_facing_sites}
-        servers = [s for s in servers if s.site in sites]
+    named = ctx.facts.get("target.site")
+    site = info.site if info is not None and info.location == "onprem" and info.site else named
+    if isinstance(site, str) and any(s.site.lower() == site.lower() for s in servers):
+        sites = {site.lower(), *(f.lower() for f in organisation.internet_facing_sites)}
+        servers = [s for s in servers if s.site.lower() in sites]
     return [s for s in servers if s.modern or not modern_only]
 
 

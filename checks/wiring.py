@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from pathlib import Path
 
 from checks.backends.ews import EwsMailboxes, EwsSettings
 from checks.backends.exo_host import ExoHost, ExoHostSettings
@@ -20,7 +23,7 @@ from checks.backends.winrm_host import WinrmHost, WinrmSettings
 from checks.config import LiveConfig
 from checks.ports import ExchangePort, Ports, PortsFactory
 
-__all__ = ["BackendSettings", "from_config", "from_lab_endpoints", "ports_factory"]
+__all__ = ["BackendSettings", "from_config", "kerberos_login", "krb5_conf_for", "ports_factory"]
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +135,27 @@ def kerberos_login(config: LiveConfig) -> KerberosLogin | None:
     k = config.kerberos
     if k is None:
         return None
-    return KerberosLogin(k.principal, k.password("kerberos"), k.keytab, k.krb5_conf)
+    krb5_conf = k.krb5_conf or (krb5_conf_for(k.principal.rpartition("@")[2], k.kdcs) if k.kdcs else None)
+    return KerberosLogin(k.principal, k.password("kerberos"), k.keytab, krb5_conf)
+
+
+def krb5_conf_for(realm: str, kdcs: list[str]) -> str:
+    """A krb5.conf for one realm and its KDCs (written once per process, beside nothing else)."""
+    lines = "".join(f"  kdc = {kdc}\n" for kdc in kdcs)
+    text = (
+        f"[libdefaults]\n default_realm = {realm}\n dns_lookup_kdc = false\n dns_lookup_realm = false\n"
+        " dns_canonicalize_hostname = false\n rdns = false\n"
+        f"[realms]\n {realm} = {{\n{lines} }}\n"
+        f"[domain_realm]\n .{realm.lower()} = {realm}\n {realm.lower()} = {realm}\n"
+    )
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"exchange-triage-krb5-{digest}.conf"
+    if not path.exists():
+        descriptor, temporary = tempfile.mkstemp(prefix="exchange-triage-krb5-", suffix=".conf")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    return str(path)
 
 
 def _login_from(username: str, password: str) -> KerberosLogin | None:
@@ -154,90 +177,3 @@ def _winrm(w: object, where: str, login: KerberosLogin | None) -> WinrmSettings:
         operation_timeout=w.operation_timeout, read_timeout=w.read_timeout, spn=w.spn,
         kerberos=login or _login_from(w.username, password),
     )  # fmt: skip
-
-
-# The lab's clients give up well before its "timeout" fault (a two-minute stall) ends.
-LAB_TIMEOUTS = {"operation": 2, "read": 3}
-
-
-def from_lab_endpoints(endpoints: dict[str, object], tenant: str) -> BackendSettings:
-    """The real clients, pointed at a running lab (`lab.runtime.RunningLab.endpoints`)."""
-    creds = endpoints["credentials"]
-    assert isinstance(creds, dict)
-    ca = str(endpoints["ca_cert"])
-    user, password = str(creds["username"]), str(creds["password"])
-    psrp = urlsplit(str(endpoints["psrp"]))
-    winrm_servers = endpoints["winrm_servers"]
-    assert isinstance(winrm_servers, dict)
-    op, read = LAB_TIMEOUTS["operation"], LAB_TIMEOUTS["read"]
-    winrm = WinrmSettings(
-        endpoints=dict(winrm_servers),
-        transport="ntlm",
-        username=user,
-        password=password,
-        ca_file=ca,
-        operation_timeout=op,
-        read_timeout=read,
-    )
-    # The lab has no separate management host: the first server's WinRM listener stands in for it.
-    management = WinrmSettings(
-        endpoints={"MGMT01": str(endpoints["winrm"])},
-        transport="ntlm",
-        username=user,
-        password=password,
-        ca_file=ca,
-        operation_timeout=op,
-        read_timeout=read,
-    )
-    oauth = {
-        "client_id": str(creds["client_id"]),
-        "client_secret": str(creds["client_secret"]),
-        "tenant_id": str(creds["tenant_id"]),
-    }
-    hosts = endpoints.get("vdir_hosts") or {}
-    assert isinstance(hosts, dict)
-    return BackendSettings(
-        exchange=PsrpSettings(
-            server=psrp.hostname or "127.0.0.1",
-            port=psrp.port,
-            path=psrp.path.lstrip("/"),
-            auth="ntlm",
-            username=user,
-            password=password,
-            ca_file=ca,
-            connections=4,
-            operation_timeout=op,
-            read_timeout=read,
-        ),
-        exo_host=ExoHostSettings(
-            "MGMT01", tenant, app_id=str(creds["client_id"]), certificate_thumbprint="0" * 40
-        ),
-        exo_host_winrm=management,
-        winrm=winrm,
-        ews=EwsSettings(
-            endpoint=str(endpoints["ews"]),
-            auth="basic",
-            username=user,
-            password=password,
-            ca_file=ca,
-            timeout=LAB_TIMEOUTS["read"],
-        ),
-        ews_online=EwsSettings(
-            endpoint=str(endpoints["ews"]),
-            auth="oauth",
-            authority=str(endpoints["token"]),
-            ca_file=ca,
-            name="Exchange Online EWS",
-            timeout=LAB_TIMEOUTS["read"],
-            **oauth,
-        ),
-        graph=GraphSettings(
-            authority=str(endpoints["token"]),
-            graph_url=str(endpoints["graph"]),
-            ca_file=ca,
-            timeout=LAB_TIMEOUTS["read"],
-            use_environment_proxy=False,
-            **oauth,
-        ),
-        probe=ProbeSettings(ca_file=ca, hosts=dict(hosts), timeout=LAB_TIMEOUTS["read"], only_mapped=True),
-    )

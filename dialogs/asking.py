@@ -8,8 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from dialogs.cards import question_card
+from dialogs.explain import explanation
 from dialogs.learn import Learned, learn, noted
+from dialogs.lookup_first import look_up_pair
 from dialogs.paste import describe
+from dialogs.people import PICK, answer_pick, ask_pending, read_plainly
+from dialogs.reading import asks_explanation, is_correction
 from dialogs.running import conclude, run_checks
 from dialogs.sites import answer_sites, ask_sites
 from dialogs.state import asking, push_snapshot
@@ -34,7 +38,11 @@ async def ask(turn: Turn, node: TreeNode, note: str = "") -> None:
 
 
 async def advance(turn: Turn, note: str = "") -> None:
-    """Ask the next open question; when none is left, run the checks and show the result."""
+    """Ask the next open question; when none is left, run the checks and show the result. A person still to
+    pick comes first; both mailboxes known are looked up before any question the lookup answers."""
+    if await ask_pending(turn, note):
+        return
+    await look_up_pair(turn)
     node = turn.next_node()
     if node.kind in _QUESTION_KINDS:
         await ask(turn, node, note)
@@ -63,6 +71,27 @@ def _apply(turn: Turn, learned: Learned) -> None:
 async def absorb(turn: Turn, node: TreeNode | None, text: str) -> str:
     """Learn from a typed message; returns the re-prompt reason for `node` ("" when it was answered)."""
     learned = learn(turn, node, text)
+    prior = set(turn.state.said)
+    problem = await _absorb(turn, learned)
+    before = {k: turn.state.said.get(k) for k in ("symptom", "scope", "requester", "target")}
+    fresh = set(turn.state.said) - prior
+    # A pair typed with a bad address is re-asked whole, as the validator says, not half taken.
+    typed_pair = node is not None and node.kind == "pair" and bool(problem) and "@" in text
+    plainly = await read_plainly(
+        turn, node, text, is_paste=learned.paste.is_paste, fresh=fresh, people=not typed_pair
+    )
+    if plainly:
+        await turn.say(plainly)
+    answered = node is not None and all(turn.state.said.get(f) for f in node.asks)
+    moved = any(turn.state.said.get(k) != v for k, v in before.items())
+    # A choice the message did not answer may still have been answered by what it said (the people, whose
+    # lookup gives the symptom); a pair, a site or an error text keeps its own reason.
+    if answered or (moved and (node is None or node.kind == "choice")):
+        return ""
+    return problem
+
+
+async def _absorb(turn: Turn, learned: Learned) -> str:
     said = turn.state.said
     news = {} if learned.paste.is_paste else {k: v for k, v in learned.ahead.items() if k not in said}
     if learned.anything:
@@ -128,6 +157,22 @@ async def _submitted(turn: Turn, node: TreeNode) -> str:
     )
 
 
+async def _picked(turn: Turn, text: str) -> None:
+    """The answer to a pick-list of people (a button or typed), or an explanation asked of it."""
+    if not turn.action and asks_explanation(text):
+        await turn.say(explanation(PICK))
+        await advance(turn)
+        return
+    choice = str(turn.inbound.value.get("value") or "") if turn.action == "pick" else None
+    if turn.action and turn.action != "pick":
+        await advance(turn, "That button belongs to an earlier question; here is the current one.")
+        return
+    problem = await answer_pick(turn, choice, "" if turn.action else text)
+    if problem.startswith("Then give me"):
+        turn.awaiting(None)
+    await advance(turn, problem)
+
+
 async def _skip(turn: Turn, node: TreeNode) -> str:
     if not node.optional:
         return "This question cannot be skipped: I need it to choose the checks."
@@ -142,9 +187,20 @@ async def _skip(turn: Turn, node: TreeNode) -> str:
 async def answer(turn: Turn) -> None:
     """Take the inbound as the answer to the question awaiting one, then move on or re-prompt."""
     awaiting = turn.state.awaiting
+    text = turn.inbound.text
+    if awaiting is not None and awaiting.node == PICK:
+        await _picked(turn, text)
+        return
     node = turn.node(awaiting.node or "") if awaiting else None
     if node is None:
         await advance(turn)
+        return
+    if not turn.action and asks_explanation(text):
+        await turn.say(explanation(node.id))
+        await advance(turn)
+        return
+    if not turn.action and is_correction(text) and node.kind != "text":
+        await advance(turn, await absorb(turn, None, text))
         return
     text = turn.inbound.text
     if turn.action:

@@ -182,6 +182,8 @@ async def _after_result(turn: Turn) -> None:
 
 async def _help(turn: Turn) -> None:
     await turn.say(help_text(turn))
+    if turn.state.phase == "asking" and turn.state.awaiting:
+        await advance(turn)  # the question again, right under its explanation
 
 
 async def _status(turn: Turn) -> None:

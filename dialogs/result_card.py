@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from checks.api import CheckResult
 from dialogs.api import Card
@@ -30,6 +31,7 @@ from dialogs.cards import (
 )
 from dialogs.findings import Findings, evidence_lines, evidence_rows
 from dialogs.remedy_list import PASTE_OUTPUT, merge_remedies, waiting
+from dialogs.result_layout import layered, what_to_do_block
 from knowledge.inference import RankedCause
 from knowledge.loader import KnowledgeBase
 from knowledge.remediation import FilledRemediation
@@ -119,7 +121,6 @@ def _cause_section(kb: KnowledgeBase, findings: Findings, budget: Budget) -> lis
             color="Attention",
         ),
         text(f"Confidence: {_percent(best.confidence)}", weight="Bolder"),
-        text(clip(kb.causes[best.id].explanation.strip(), budget(1400))),
     ]
 
 
@@ -142,6 +143,13 @@ def _unknown_section(kb: KnowledgeBase, findings: Findings, budget: Budget) -> l
     return body
 
 
+def _explanation(kb: KnowledgeBase, findings: Findings, budget: Budget) -> list[Element]:
+    best = findings.best
+    if best is None or not findings.confident:
+        return []
+    return [heading("Why"), text(clip(kb.causes[best.id].explanation.strip(), budget(1400)))]
+
+
 def _evidence_section(
     kb: KnowledgeBase, findings: Findings, best: RankedCause, budget: Budget
 ) -> list[Element]:
@@ -152,11 +160,11 @@ def _evidence_section(
     found = evidence_rows(kb, findings, best)
     rows = found[:MAX_EVIDENCE_ROWS]
     if rows:
-        pairs = [
-            (" · ".join(p for p in (row.source, row.server) if p), f"{row.property} = {row.value}")
-            for row in rows
-        ]
-        body.append(_rows(pairs, budget(2400)))
+        # Text blocks, not a fact set: a thumbprint or a URL wraps in full instead of being cut at the column.
+        each = budget(2400) // max(1, len(rows))
+        for row in rows:
+            where = " · ".join(p for p in (row.source, row.server) if p)
+            body.append(text(clip(f"{where}: {row.property} = {row.value}", each), size="Small"))
     return body + _more(len(found) - len(rows), "observations")
 
 
@@ -266,34 +274,37 @@ def _build(
     runbook_url: str | None,
     escalated_to: str,
     budget: Budget,
-) -> tuple[list[Element], list[Element]]:
-    """The card's body and actions within `budget`."""
-    head: list[Element] = [
+) -> dict[str, Any]:
+    """The card within `budget`: the verdict, what to do now and the buttons on top; the evidence, the
+    commands and the other causes collapsed below (`dialogs.result_layout`). The checks' list is on the
+    progress card above it, not repeated here."""
+    stuck = waiting(findings.results)
+    top: list[Element] = [
         heading(clip(heading_text, budget.title * 2)),
         *_cause_section(kb, findings, budget),
+        *what_to_do_block(findings, stuck, clip(escalated_to, budget.title)),
     ]
     best = findings.best
+    details: list[Element] = _explanation(kb, findings, budget)
     if best is not None:
-        head += _evidence_section(kb, findings, best, budget)
-    head += _candidates_section(kb, findings, budget)
-    head += _checks_section(kb, findings.results, budget)
+        details += _evidence_section(kb, findings, best, budget)
     tail: list[Element] = []
     if best is not None and findings.confident and best.remediations:
         tail += _remediation_section(best, runbook_url, budget)
-    if escalated_to:
-        tail.append(text(f"Escalated to {clip(escalated_to, budget.title)}.", weight="Bolder", color="Good"))
-    stuck = waiting(findings.results)
-    actions: list[Element] = []
+    tail += _candidates_section(kb, findings, budget)
+    buttons: list[Element] = []
     if runbook_url:
-        actions.append(open_url("Open remediation", runbook_url))
+        buttons.append(open_url("Open runbook", runbook_url))
+    buttons.append(submit("Escalate", "escalate"))
+    rest: list[Element] = []
     if stuck:
-        actions.append(submit("Paste command output", PASTE_OUTPUT))
-    actions += [submit("Escalate", "escalate"), submit("Start over", "restart")]
+        rest.append(submit("Paste command output", PASTE_OUTPUT))
+    rest.append(submit("Start over", "restart"))
     if not stuck:
-        return head + tail, actions
+        return layered(top, details + tail, buttons, rest)
     # The commands get what the rest leaves: with short summaries every check's commands fit at once.
-    room = max(budget(4000), CARD_BYTES - size(card(head + tail, actions)) - budget(1200))
-    return head + _paste_back(kb, stuck, room, budget) + tail, actions
+    room = max(budget(4000), CARD_BYTES - size(layered(top, details + tail, buttons, rest)) - budget(1200))
+    return layered(top, details + _paste_back(kb, stuck, room, budget) + tail, buttons, rest)
 
 
 def result_card(
@@ -307,7 +318,7 @@ def result_card(
     """The result: likely cause, evidence, candidates, checks, commands to paste back, remediation; at most
     CARD_BYTES serialized."""
     for scale in SCALES:
-        built = card(*_build(kb, findings, heading_text, runbook_url, escalated_to, Budget(scale)))
+        built = _build(kb, findings, heading_text, runbook_url, escalated_to, Budget(scale))
         if size(built) <= CARD_BYTES:
             break
     return built

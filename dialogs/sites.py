@@ -14,7 +14,7 @@ from dialogs.understand import is_no, is_skip, is_yes, read_site
 from knowledge.model import TreeNode
 from knowledge.validators import ValueProblem
 
-__all__ = ["LOOKUP_CHECK", "answer_sites", "ask_sites"]
+__all__ = ["LOOKUP_CHECK", "answer_sites", "ask_sites", "lookup_topology"]
 
 LOOKUP_CHECK = "topology"
 _WHO = ("requester", "target")
@@ -26,6 +26,12 @@ async def _ignore(_: ProgressEvent) -> None:
 
 async def _lookup(turn: Turn) -> CheckResult:
     """The topology check for the current target, run once per target and kept in the state."""
+    return await lookup_topology(turn)
+
+
+async def lookup_topology(turn: Turn) -> CheckResult:
+    """The topology check for the current pair, run once per target (kept in the state; `dialogs.lookup_first`
+    drops it when the requester changes)."""
     target = turn.facts().get("target")
     kept = turn.state.lookup
     if kept and kept.target == target:

@@ -16,6 +16,8 @@ document (version 2):
                                        # (knowledge.reader.command_output), answering the checks first
       "skipped": [node id, ...],       # optional questions the user skipped
       "lookup": {"for": target, "result": CheckResult dict} | null,  # the topology check run for the sites
+      "reading": {"topic", "pending", "looked_up"},  # plain words read, people still to pick
+                                       # (dialogs.people), the pair already looked up (dialogs.lookup_first)
       "results": [CheckResult dict] | null,   # every check of the last run (null: not run yet)
       "conclusion": {"cause": id | null, "title": str, "confidence": float, "runbook_url": str} | null,
       "escalation": {"where": str | null, "tried": str} | null,
@@ -125,6 +127,7 @@ class Snapshot:
     command_output: list[dict[str, Any]]
     skipped: list[str]
     lookup: Lookup | None
+    reading: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -138,6 +141,7 @@ class TriageState:
     command_output: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     lookup: Lookup | None = None
+    reading: dict[str, Any] = field(default_factory=dict)
     results: list[CheckResult] | None = None
     conclusion: Conclusion | None = None
     escalation: Escalation | None = None
@@ -214,6 +218,7 @@ def back(state: TriageState) -> bool:
     state.command_output = copy.deepcopy(snapshot.command_output)
     state.skipped = list(snapshot.skipped)
     state.lookup = copy.deepcopy(snapshot.lookup)
+    state.reading = copy.deepcopy(snapshot.reading)
     state.results = None
     state.conclusion = None
     state.escalation = None
@@ -230,6 +235,7 @@ def push_snapshot(state: TriageState) -> None:
         command_output=copy.deepcopy(state.command_output),
         skipped=list(state.skipped),
         lookup=copy.deepcopy(state.lookup),
+        reading=copy.deepcopy(state.reading),
     )
     state.history = [*state.history, snapshot][-MAX_HISTORY:]
 
@@ -262,6 +268,7 @@ def dump(state: TriageState) -> State:
             "command_output": _plain(s.command_output),
             "skipped": _plain(s.skipped),
             "lookup": _lookup_json(s.lookup),
+            "reading": _plain(s.reading),
         }
         for s in state.history
     ]
@@ -279,6 +286,7 @@ def dump(state: TriageState) -> State:
         "command_output": _plain(state.command_output),
         "skipped": _plain(state.skipped),
         "lookup": _lookup_json(state.lookup),
+        "reading": _plain(state.reading),
         "results": None if state.results is None else [_plain(r.as_dict()) for r in state.results],
         "conclusion": None
         if conclusion is None
@@ -352,6 +360,7 @@ def _read(document: dict[str, Any]) -> TriageState:
         command_output=[s for s in _list(document.get("command_output")) if isinstance(s, dict)],
         skipped=[str(s) for s in _list(document.get("skipped"))],
         lookup=_lookup(document.get("lookup")),
+        reading=_dict(document.get("reading")),
         results=None
         if results is None
         else [CheckResult.from_dict(r) for r in _list(results) if isinstance(r, dict)],
@@ -375,6 +384,7 @@ def _read(document: dict[str, Any]) -> TriageState:
                 command_output=[c for c in _list(s.get("command_output")) if isinstance(c, dict)],
                 skipped=[str(n) for n in _list(s.get("skipped"))],
                 lookup=_lookup(s.get("lookup")),
+                reading=_dict(s.get("reading")),
             )
             for s in _list(document.get("history"))
             if isinstance(s, dict)

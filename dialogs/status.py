@@ -6,6 +6,7 @@ from typing import Any
 
 from dialogs.api import Card
 from dialogs.cards import STATUS_ICONS, card, fact_set, heading, subtle, text
+from dialogs.explain import EXAMPLES, explanation, how_to_tell
 from dialogs.findings import results_of
 from dialogs.result_card import check_title
 from dialogs.turn import Turn
@@ -33,14 +34,17 @@ def _current(turn: Turn) -> Any:
 def help_text(turn: Turn) -> str:
     node = _current(turn)
     if node is not None:
-        about = f"{node.prompt}\n\n{node.help}" if node.help else node.prompt
+        meaning = f"{node.help}\n\n{how_to_tell(node.id)}" if node.help else explanation(node.id)
+        about = f"{node.prompt}\n\n{meaning}"
         skip = " You can skip this one: say skip." if node.optional else ""
         return f"{about}{skip}\n\nAt any point: {COMMANDS}."
     if turn.state.phase == "done":
         return f"This triage is finished. Escalate hands it to the Exchange team; restart begins a new one. {COMMANDS}."
+    examples = "\n".join(f"- {example}" for example in EXAMPLES)
     return (
-        "Tell me what is going wrong (for example: cloud users can't see on-premises free/busy), paste an error, "
-        f"or name the pair (alice@contoso.com can't see bob@contoso.com). {COMMANDS}."
+        "Tell me what is going wrong in your own words: who cannot see whose calendar (names or addresses), "
+        "cloud or on-premises, everyone or only them; or paste an error. I look the mailboxes up myself. "
+        f"For example:\n{examples}\n\nOn any question, ask “what does that mean?” or “how do I tell?”. {COMMANDS}."
     )
 
 

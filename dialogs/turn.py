@@ -8,6 +8,7 @@ from typing import Any
 
 from checks.api import CheckRunner
 from dialogs.api import Card, Emit, Inbound, Outbound
+from dialogs.manners import for_conversation
 from dialogs.paste import ReadText
 from dialogs.state import Awaiting, TriageState
 from knowledge.assessment import combine_facts
@@ -65,7 +66,8 @@ class Turn:
         await self.emit(Outbound(kind="text", text=text))
 
     async def send(self, card: Card, key: str = "") -> None:
-        await self.emit(Outbound(kind="card", card=card, card_key=key))
+        shown = for_conversation(card, self.inbound.conversation_type)
+        await self.emit(Outbound(kind="card", card=shown, card_key=key))
 
     async def typing(self) -> None:
         await self.emit(Outbound(kind="typing"))

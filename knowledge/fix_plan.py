@@ -126,7 +126,30 @@ class FixPlan:
         }
 
 
+def _checked(param: RemediationParam, item: object) -> str | None:
+    try:
+        return param.format.replace("{value}", check_param_value(param.type, str(item)))
+    except ValueProblem:
+        return None
+
+
+Row = dict[str, str | None]
+
+
+def _rows(params: list[RemediationParam], facts: FactsView) -> list[Row]:
+    """One row per record of the records fact these (`field`) parameters name: each parameter's checked value
+    from that record, None where the record lacks it or it does not pass."""
+    raw = facts.get(params[0].fact)
+    records = [r for r in raw if isinstance(r, dict)] if isinstance(raw, list) else []
+    return [
+        {p.name: None if r.get(p.field or "") is None else _checked(p, r.get(p.field or "")) for p in params}
+        for r in records
+    ]
+
+
 def _values(param: RemediationParam, facts: FactsView) -> list[str]:
+    if param.field is not None:
+        return [v for row in _rows([param], facts) if (v := row[param.name]) is not None]
     raw = facts.get(param.fact)
     items = raw if isinstance(raw, list) else ([] if raw is None else [raw])
     out = []
@@ -142,12 +165,23 @@ def _values(param: RemediationParam, facts: FactsView) -> list[str]:
 
 
 def _expand(
-    step: ApplyStep, values: dict[str, list[str]], secret: str | None, captured: set[str]
+    step: ApplyStep,
+    values: dict[str, list[str]],
+    secret: str | None,
+    captured: set[str],
+    records: dict[str, list[RemediationParam]] | None = None,
+    facts: FactsView | None = None,
 ) -> list[PlannedStep]:
     repeat = step.each or []
     rounds: list[dict[str, str]] = [{}]
     for name in repeat:
         rounds = [r | {name: v} for r in rounds for v in values.get(name, [])]
+    named = set(step.placeholders())
+    for fields in (records or {}).values():  # one round per record: its values together, never crossed
+        used = [p for p in fields if p.name in named]
+        if used and facts is not None:
+            rows = [row for row in _rows(used, facts) if all(v is not None for v in row.values())]
+            rounds = [r | {k: v for k, v in row.items() if v is not None} for r in rounds for row in rows]
     planned = []
     for chosen in rounds:
         params: dict[str, PlanValue] = {}
@@ -191,10 +225,14 @@ def plan_fix(remediation: Remediation, facts: FactsView) -> FixPlan | None:
     if spec is None:
         return None
     values = {p.name: _values(p, facts) for p in remediation.params}
+    records: dict[str, list[RemediationParam]] = {}
+    for param in remediation.params:
+        if param.field is not None:
+            records.setdefault(param.fact, []).append(param)
     for name, fact in spec.current.items():
         raw = facts.get(fact)
         values[name] = [str(raw)] if raw not in (None, "", []) and not isinstance(raw, dict | list) else []
-    used = {n for step in (*spec.steps, *spec.rollback) for n in step.placeholders()}
+    used = {n for step in spec.steps for n in step.placeholders()}
     missing = sorted(n for n in used if n in {p.name for p in remediation.params} and not values.get(n))
     secret = spec.one_time_secret
 
@@ -202,11 +240,22 @@ def plan_fix(remediation: Remediation, facts: FactsView) -> FixPlan | None:
         captured: set[str] = set()
         out: list[PlannedStep] = []
         for step in steps:
-            out += _expand(step, values, secret, captured)
+            out += _expand(step, values, secret, captured, records, facts)
             captured |= set(step.capture)
         return out
 
-    rollback_ready = all(values.get(n) for s in spec.rollback for n in s.placeholders() if n in spec.current)
+    # A rollback needs every value it names: the current ones, and each record's own (a server whose
+    # current URL is unknown cannot be rolled back, so none is).
+    rollback_names = {n for s in spec.rollback for n in s.placeholders()}
+    rollback_ready = all(values.get(n) for n in rollback_names if n in spec.current) and all(
+        all(
+            row[p.name] is not None
+            for row in _rows(params, facts)
+            for p in params
+            if p.name in rollback_names
+        )
+        for params in records.values()
+    )
 
     def word(match: re.Match[str]) -> str:
         found = values.get(match.group(1)) or []

@@ -463,9 +463,25 @@ def _check_remediation(
             problems.add(where, f"{key}: no fact '{param.fact}' can fill parameter {param.name}")
         elif spec.source == "check" and param.fact not in established:
             problems.add(where, f"{key}: no check establishes '{param.fact}' to fill parameter {param.name}")
-        elif spec.type not in PARAM_FACT_TYPES[param.type]:
+        elif spec.type == "records" and param.field is None:
+            problems.add(
+                where, f"{key}: fact '{param.fact}' is records; parameter {param.name} needs a field"
+            )
+        elif spec.type != "records" and param.field is not None:
+            problems.add(
+                where,
+                f"{key}: parameter {param.name} names field '{param.field}' of '{param.fact}', not records",
+            )
+        elif param.field is None and spec.type not in PARAM_FACT_TYPES[param.type]:
             problems.add(
                 where, f"{key}: fact '{param.fact}' is {spec.type}, parameter {param.name} needs {param.type}"
+            )
+    record_facts = {p.name: p.fact for p in remediation.params if p.field is not None}
+    for line in (*remediation.commands, *remediation.verify):
+        named = {record_facts[n] for n in re.findall(r"\{([A-Za-z0-9]+)\}", line) if n in record_facts}
+        if len(named) > 1:
+            problems.add(
+                where, f"one line names the fields of several records facts ({', '.join(sorted(named))})"
             )
 
 

@@ -202,6 +202,10 @@ class RemediationParam(Strict):
     fact: FactName
     description: str
     format: str = "{value}"
+    field: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")] | None = None
+    """For a `records` fact: the field of each record that fills the parameter. Parameters of one records
+    fact go together: a command that names them is repeated once per record, each with that record's values
+    (one server's virtual directory with that server's URL), never crossed with another record's."""
 
     @model_validator(mode="after")
     def _format_has_value(self) -> RemediationParam:

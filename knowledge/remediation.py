@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from knowledge.conditions import FactsView
-from knowledge.jsonvalue import JsonObject, json_list
+from knowledge.jsonvalue import JsonObject, JsonValue, json_list
 from knowledge.model import Remediation, RemediationParam
 from knowledge.validators import (
     ValueProblem,
@@ -89,18 +89,33 @@ class FilledRemediation:
         }
 
 
+def _checked(param: RemediationParam, item: JsonValue) -> str | None:
+    """`item` checked against the parameter's type and quoted, or None when it does not pass."""
+    try:
+        checked = _CHECKERS[param.type](str(item))
+    except ValueProblem:
+        return None
+    return powershell_literal(param.format.replace("{value}", checked))
+
+
 def _param_values(param: RemediationParam, facts: FactsView) -> list[str]:
     """The quoted values for one parameter, or [] when the facts cannot fill it safely."""
+    if param.field is not None:
+        return [v for record in _records(param.fact, facts) if (v := _field(param, record)) is not None]
     raw = facts.get(param.fact)
     items = raw if isinstance(raw, list) else ([] if raw is None else [raw])
-    values = []
-    for item in items:
-        try:
-            checked = _CHECKERS[param.type](str(item))
-        except ValueProblem:
-            continue
-        values.append(powershell_literal(param.format.replace("{value}", checked)))
+    values = [v for item in items if (v := _checked(param, item)) is not None]
     return values if param.type in ("servers", "domains") else values[:1]
+
+
+def _records(fact: str, facts: FactsView) -> list[JsonObject]:
+    raw = facts.get(fact)
+    return [r for r in raw if isinstance(r, dict)] if isinstance(raw, list) else []
+
+
+def _field(param: RemediationParam, record: JsonObject) -> str | None:
+    value = record.get(param.field or "")
+    return None if value is None else _checked(param, value)
 
 
 def _expand(line: str, values: dict[str, list[str]]) -> list[str]:
@@ -115,6 +130,23 @@ def _expand(line: str, values: dict[str, list[str]]) -> list[str]:
     return out
 
 
+def _per_record(
+    line: str, remediation: Remediation, facts: FactsView, values: dict[str, list[str]]
+) -> list[str]:
+    """`line` once per record of the records fact its parameters name, each record's values together."""
+    named = set(_PLACEHOLDER.findall(line))
+    params = [p for p in remediation.params if p.field is not None and p.name in named]
+    if not params:
+        return _expand(line, values)
+    fact = params[0].fact  # a line names fields of one records fact (the loader checks it)
+    out: list[str] = []
+    for record in _records(fact, facts):
+        # A field that is missing or does not pass stays a named placeholder in that record's command.
+        bound = {p.name: [v] if (v := _field(p, record)) is not None else [] for p in params}
+        out.extend(_expand(line, {**values, **bound}))
+    return list(dict.fromkeys(out)) or _expand(line, {**values, **{p.name: [] for p in params}})
+
+
 def fill_remediation(remediation: Remediation, facts: FactsView) -> FilledRemediation:
     values = {p.name: _param_values(p, facts) for p in remediation.params}
     return FilledRemediation(
@@ -122,8 +154,10 @@ def fill_remediation(remediation: Remediation, facts: FactsView) -> FilledRemedi
         summary=remediation.summary,
         changes=remediation.changes,
         risk=remediation.risk,
-        commands=[out for line in remediation.commands for out in _expand(line, values)],
-        verify=[out for line in remediation.verify for out in _expand(line, values)],
+        commands=[
+            out for line in remediation.commands for out in _per_record(line, remediation, facts, values)
+        ],
+        verify=[out for line in remediation.verify for out in _per_record(line, remediation, facts, values)],
         parameters={name: vals for name, vals in values.items() if vals},
         missing=[name for name, vals in values.items() if not vals],
         notes=remediation.notes,

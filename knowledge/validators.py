@@ -38,8 +38,19 @@ def check_domain(value: str) -> str:
 
 
 def check_smtp(value: str) -> str:
-    """A primary SMTP address: ASCII local part (as Exchange requires without SMTPUTF8) and a domain."""
-    address = value.strip().removeprefix("SMTP:").removeprefix("smtp:").strip("<>")
+    """A primary SMTP address: ASCII local part (as Exchange requires without SMTPUTF8) and a domain.
+
+    Accepted as written, after an `SMTP:`/`smtp:` prefix, or in one pair of angle brackets the way Outlook
+    and message headers show it (`<carol@contoso.com>`). A lone bracket is refused: it is half of a pair
+    cut off in the paste, so the address may be cut too."""
+    address = value.strip().removeprefix("SMTP:").removeprefix("smtp:")
+    if address.startswith("<") and address.endswith(">"):
+        address = address[1:-1].strip()
+    elif address.startswith("<") or address.endswith(">"):
+        raise ValueProblem(
+            f"'{_shown(value)}' has an angle bracket without its pair: paste the whole address, like "
+            "<alice@contoso.com> or alice@contoso.com."
+        )
     local, sep, domain = address.rpartition("@")
     if not sep or not local:
         raise ValueProblem(f"'{_shown(value)}' is not an email address like alice@contoso.com.")

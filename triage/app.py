@@ -42,7 +42,7 @@ class ConversationSettings(Protocol):
 @asynccontextmanager
 async def _runner_for(settings: ConversationSettings) -> AsyncIterator[CheckRunner]:
     # Imported here: the backends are heavy, and a conversation given its runner needs none of them.
-    from checks.factory import build_runner
+    from triage.backends import build_runner
 
     if settings.backend == "lab":
         # The lab serves the healthy organisation unless a scenario is named.

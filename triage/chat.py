@@ -1,7 +1,9 @@
 """`triage chat`: the Teams conversation in the terminal, against the embedded lab (nothing but Python).
 
-Cards print as text with numbered choices: type a number to press that button. A multi-line paste goes
-between two lines of three double quotes. Runbooks are written as HTML files; the card links to them.
+Cards print as text with numbered choices: type a number to press that button. On a terminal, a multi-line
+paste is one message: lines that arrive together (within `TOGETHER_S` of each other, as a paste does) are
+read as one. Piped input is read line by line, with a multi-line text between two lines of three double
+quotes. Runbooks are written as HTML files; the card links to them.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
+import select
 import sys
 import tempfile
 import time
@@ -22,10 +26,13 @@ from triage.chat_render import Choice, render_card
 __all__ = ["ChatSession", "register"]
 
 PASTE_FENCE = '"""'
+TOGETHER_S = 0.05
+MAX_MESSAGE = 1 << 20
 TERMINAL = "this terminal (printed above)"
 _BANNER = (
-    "Exchange Triage chat. Type your answers; a number presses that button; paste multi-line text between two "
-    'lines of """. help, back, restart, cancel, status work at any time; quit leaves.'
+    "Exchange Triage chat. Type your answers; a number presses that button; paste an error as it is (its lines "
+    "arrive together and are read as one message). help, back, restart, cancel, status work at any time; quit "
+    "leaves."
 )
 
 
@@ -104,7 +111,51 @@ class ChatSession:
         self.state = await self.conversation.handle(self.state, inbound, self.emit)
 
 
+def _tty_fd(stream: TextIO) -> int | None:
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return fd if os.isatty(fd) else None
+
+
+def _read_together(fd: int) -> str | None:
+    """One message from a terminal: a line, and every line that arrives with it (a paste)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return data.decode("utf-8", "replace").rstrip("\n") if data else None
+        data += chunk
+    while len(data) < MAX_MESSAGE and select.select([fd], [], [], TOGETHER_S)[0]:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("utf-8", "replace").rstrip("\n")
+
+
+async def _read_from_terminal(fd: int) -> str | None:
+    message = await asyncio.to_thread(_read_together, fd)
+    if message is None or message.strip() != PASTE_FENCE:
+        return message
+    # The old way still works: everything up to a closing line of three double quotes.
+    pasted: list[str] = []
+    while True:
+        more = await asyncio.to_thread(_read_together, fd)
+        if more is None:
+            return "\n".join(pasted)
+        lines = more.split("\n")
+        if PASTE_FENCE in (line.strip() for line in lines):
+            end = [line.strip() for line in lines].index(PASTE_FENCE)
+            return "\n".join([*pasted, *lines[:end]])
+        pasted += lines
+
+
 async def _read_message(stream: TextIO) -> str | None:
+    fd = _tty_fd(stream)
+    if fd is not None:
+        return await _read_from_terminal(fd)
     line = await asyncio.to_thread(stream.readline)
     if not line:
         return None

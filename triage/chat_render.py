@@ -56,11 +56,25 @@ def _element(element: dict[str, Any], out: Rendered, indent: str) -> None:
         for column in element.get("columns", []):
             _element(column, out, indent)
     elif kind == "ActionSet":
-        out.choices += [_choice(a) for a in element.get("actions", [])]
+        actions = element.get("actions", [])
+        out.choices += [_choice(a) for a in actions if a.get("type") != "Action.ShowCard"]
+        for action in actions:
+            if action.get("type") == "Action.ShowCard":
+                _shown_card(action, out, indent)
     elif kind == "Input.Text":
         label = element.get("label") or element.get("placeholder") or element.get("id")
         out.inputs.append(str(element.get("id")))
         out.lines.append(f"{indent}  [{label}] (type it as a message)")
+
+
+def _shown_card(action: dict[str, Any], out: Rendered, indent: str) -> None:
+    """An Action.ShowCard's card, printed in place (a terminal has nothing to expand)."""
+    out.lines.append(f"{indent}▸ {action.get('title', 'Details')}")
+    inner = action.get("card")
+    if isinstance(inner, dict):
+        for element in inner.get("body", []):
+            _element(element, out, indent + "  ")
+        out.choices += [_choice(a) for a in inner.get("actions", []) if a.get("type") != "Action.ShowCard"]
 
 
 def _choice(action: dict[str, Any]) -> Choice:

@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 
-__all__ = ["main"]
+from triage import chat, commands, doctor, fix, lab_cli, manifest_cli, serve_cli
+from triage.usage import UsageError
 
-# Each module exposes `register(subparsers)`; the handler it sets as `func` returns the exit code.
-# Modules are imported when the parser is built, so each keeps its heavy imports inside its handlers.
-COMMAND_MODULES: tuple[str, ...] = (
-    "triage.commands",
-    "triage.doctor",
-    "lab.cli",
-    "triage.chat",
-    "triage.fix",
-    "bot.cli",
-    "manifest.cli",
-)
+__all__ = ["COMMANDS", "UsageError", "main"]
 
-
-class UsageError(Exception):
-    """Bad arguments or unreadable input: reported as one line, exit code 2."""
+# Each module exposes `register(subparsers)`; the handler it sets as `func` returns the exit code. Each keeps
+# its heavy imports (the SDK, the lab, the backends) inside its handlers, so building the parser stays cheap.
+COMMANDS = (commands, doctor, lab_cli, chat, fix, serve_cli, manifest_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,8 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for command in COMMANDS:
+        command.register(subparsers)
     return parser
 
 

@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
 
 
 def _usage(message: str) -> Exception:
-    from triage.cli import UsageError
+    from triage.usage import UsageError
 
     return UsageError(message)
 
@@ -148,7 +148,7 @@ def _run_checks(
     import asyncio
 
     from checks.config import ConfigError
-    from checks.factory import run_checks_once
+    from triage.backends import run_checks_once
 
     try:
         return asyncio.run(

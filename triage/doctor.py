@@ -37,7 +37,7 @@ def run_doctor_command(args: argparse.Namespace) -> int:
     from checks.config import ConfigError, load_config
     from checks.wiring import from_config
     from knowledge.validators import ValueProblem, check_smtp
-    from triage.cli import UsageError
+    from triage.usage import UsageError
 
     mailbox = None
     if args.mailbox:
@@ -50,6 +50,10 @@ def run_doctor_command(args: argparse.Namespace) -> int:
     except ConfigError as error:
         raise UsageError(str(error)) from None
     rows = asyncio.run(run_doctor(settings, mailbox=mailbox))
+    if not rows and not args.json:
+        print(
+            f"{args.config} configures no backend (exchange, winrm, ews, graph, exchange_online): nothing to check."
+        )
     if args.json:
         print(json.dumps([row.as_json() for row in rows], ensure_ascii=False))
     else:

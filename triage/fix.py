@@ -61,7 +61,7 @@ def register(subparsers: Any) -> None:
 
 
 def _usage(message: str) -> Exception:
-    from triage.cli import UsageError
+    from triage.usage import UsageError
 
     return UsageError(message)
 
@@ -117,7 +117,7 @@ def _pair(args: argparse.Namespace) -> dict[str, Any]:
 
 @asynccontextmanager
 async def _organisation(args: argparse.Namespace, facts: dict[str, Any]) -> AsyncIterator[_Organisation]:
-    from checks.factory import build_runner, runner_for_lab
+    from triage.backends import build_runner, runner_for_lab
 
     if args.scenario:
         from lab.runtime import start_lab
@@ -182,21 +182,25 @@ def _live_writers(config: Any) -> dict[str, Any]:
         read_only = from_config(config).winrm
         if read_only is not None:
             out["host"] = replace(read_only, username=w.username, password=password, kerberos=None)
-    return out | {
-        "onprem": PsrpSettings(
-            server=e.server,
-            port=e.port,
-            path=e.path,
-            ssl=e.ssl,
-            auth=w.auth or e.auth,
-            username=w.username,
-            password=password,
-            ca_file=e.ca_file,
-            verify_tls=e.verify_tls,
-            connections=1,
-            name="Exchange PowerShell (write)",
-        )
-    }
+    return (
+        out
+        | {
+            "onprem": PsrpSettings(
+                server=e.server,
+                port=e.port,
+                path=e.path,
+                ssl=e.ssl,
+                auth=w.auth or e.auth,
+                username=w.username,
+                password=password,
+                ca_file=e.ca_file,
+                verify_tls=e.verify_tls,
+                connections=1,
+                name="Exchange PowerShell (write)",
+                spn=e.spn,  # the same server, the same SPN; pypsrp gets the write account's own ticket from its password
+            )
+        }
+    )
 
 
 async def _quiet(_event: Any) -> None:

@@ -98,7 +98,7 @@ def run_main_job(args: argparse.Namespace) -> int:
 def _scenario_hint(name: str) -> str:
     """What the scenario breaks and a pair of users to try, for the banner (a usage error if unknown)."""
     from lab.scenario.load import ScenarioError, load_scenario
-    from triage.cli import UsageError
+    from triage.usage import UsageError
 
     try:
         scenario = load_scenario(name)

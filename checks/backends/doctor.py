@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import json
 import socket
 import ssl
@@ -29,6 +30,7 @@ from checks.backends.kerberos import AuthProblem, explain
 from checks.backends.psrp import PsrpSettings, _Connection, plain, translate
 from checks.backends.winrm_host import WinrmHost, WinrmSettings
 from checks.errors import BackendError
+from checks.impl.events import EVENT_IDS, PROVIDERS
 from checks.safety import EXCHANGE_CMDLETS, EXCHANGE_ONLINE_CMDLETS
 from checks.wiring import BackendSettings
 
@@ -208,6 +210,25 @@ def _auth_fix(error: BackendError, auth: str, spn: str) -> str:
     )[:400]
 
 
+_TEMPLATE_FIXES = {
+    "win-events": "add the account to the host's Event Log Readers group (the Application log over a network logon).",
+}
+
+
+def _probe_templates() -> list[tuple[str, dict[str, Any]]]:
+    """Host templates the checks run, with harmless arguments: the clock, and the last hour of the log."""
+    now = datetime.datetime.now(datetime.UTC)
+    window = {
+        "log": "Application",
+        "providers": PROVIDERS,
+        "ids": EVENT_IDS,
+        "since": (now - datetime.timedelta(hours=1)).isoformat(),
+        "until": now.isoformat(),
+        "max": 1,
+    }
+    return [("clock", {}), ("win-events", window)]
+
+
 async def _winrm(
     settings: WinrmSettings, servers: list[str], executor: ThreadPoolExecutor, label: str
 ) -> list[DoctorRow]:
@@ -220,28 +241,49 @@ async def _winrm(
         if any(r.status == "problem" for r in network):
             continue
         host = WinrmHost(settings, executor)
+        limit = settings.read_timeout + _TIMEOUT
         try:
-            answer = await asyncio.wait_for(
-                host.run(server, "hostname", {}), settings.read_timeout + _TIMEOUT
-            )
-            mechanism = host.transport(server) or settings.transport
-        except Exception as error:
-            rows.append(
-                _from_error(
-                    backend,
-                    "auth",
-                    error,
-                    "check the account, its secret and that it is in the host's Remote Management Users group.",
+            try:
+                answer = await asyncio.wait_for(host.run(server, "hostname", {}), limit)
+                mechanism = host.transport(server) or settings.transport
+            except Exception as error:
+                rows.append(
+                    _from_error(
+                        backend,
+                        "auth",
+                        error,
+                        "check the account, its secret and that it is in the host's Remote Management Users group.",
+                    )
                 )
+                continue
+            rows.append(
+                _ok(backend, "auth", f"signed in with {mechanism} (SPN {settings.service_principal(server)})")
             )
-            continue
+            failed: list[tuple[str, BaseException]] = []
+            for template, args in _probe_templates():
+                try:
+                    await asyncio.wait_for(host.run(server, template, args), limit)
+                except Exception as error:
+                    failed.append((template, error))
         finally:
             await host.close()
-        spn = settings.service_principal(server)
-        rows.append(_ok(backend, "auth", f"signed in with {mechanism} (SPN {spn})"))
         fqdn = answer.get("fqdn") if isinstance(answer, dict) else None
-        if fqdn:
-            rows.append(_ok(backend, "templates", f"the read-only host templates run (hostname: {fqdn})"))
+        if failed:
+            template, reason = failed[0]
+            said = str(reason).splitlines()[0] if str(reason) else type(reason).__name__
+            rows.append(
+                _problem(
+                    backend,
+                    "templates",
+                    f"the {template} template failed: {said}",
+                    _TEMPLATE_FIXES.get(
+                        template, "check that powershell.exe runs for the account on the host."
+                    ),
+                )
+            )
+        elif fqdn:
+            ran = ", ".join(["hostname", *(t for t, _a in _probe_templates())])
+            rows.append(_ok(backend, "templates", f"the read-only host templates run ({ran}; {fqdn})"))
         else:
             rows.append(
                 _problem(
@@ -297,7 +339,8 @@ def _roles(token: str) -> list[str]:
 
 async def _graph(settings: GraphSettings, executor: ThreadPoolExecutor) -> list[DoctorRow]:
     label = "graph"
-    rows = await _network(label, settings.authority, settings.ca_file, True, "oauth")
+    rows = await _network(f"{label} token endpoint", settings.authority, settings.ca_file, True, "oauth")
+    rows += await _network(label, settings.graph_url, settings.ca_file, True, "oauth")
     if any(r.status == "problem" for r in rows):
         return rows
     client = GraphMailboxes(settings, executor)

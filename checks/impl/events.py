@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,10 @@ EVENT_IDS = [4001, 4002, 4003, 4004, 4005, 42, 43, 46, 71, 28]
 LOOK_BACK = datetime.timedelta(hours=24)
 AROUND = datetime.timedelta(hours=12)
 MAX_EVENTS = 25
+# The server a proxy event says it sent the request to: OWA 42 "...traffic to Client Access server
+# "https://ex03.contoso.com/owa"", Availability 4002 "ProxyWebRequest ... to https://host/EWS/... failed".
+_PROXIED_TO = re.compile(r'\bto (?:Client Access server )?"?https?://([A-Za-z0-9.-]{1,253})', re.IGNORECASE)
+_MESSAGE_LIMIT = 4096
 _FILTER = (
     "Get-WinEvent -FilterHashtable @{LogName='Application'; ProviderName="
     + ",".join(f"'{p}'" for p in PROVIDERS)
@@ -63,6 +68,14 @@ def window(facts: Mapping[str, Any], now: datetime.datetime) -> tuple[datetime.d
         if start < end:  # a reported time far in the future (a wrong zone) falls back to the last day
             return start, end
     return now - LOOK_BACK, now
+
+
+def proxied_to(message: object) -> str | None:
+    """The host a proxy event names as where the request went (lower case), or None."""
+    if not isinstance(message, str):
+        return None
+    match = _PROXIED_TO.search(message[:_MESSAGE_LIMIT])
+    return match[1].lower().rstrip(".") if match else None
 
 
 @dataclass(frozen=True)
@@ -118,6 +131,8 @@ async def event_logs(ctx: CheckContext) -> Finding:
             raise answer
         for event in answer if isinstance(answer, list) else [answer]:
             label = f"{server.name}: {event.get('provider')} {event.get('id')}"
+            if (to := proxied_to(event.get("message"))) is not None:
+                label += f" (to {to})"  # events naming different servers are different problems
             if label not in found:
                 found.append(label)
             ids.add(int(event.get("id", 0)))

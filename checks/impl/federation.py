@@ -45,6 +45,10 @@ CERT_REMEDY = pasted_remedy(
 )
 
 
+def _days(count: int) -> str:
+    return "1 day" if count == 1 else f"{count} days"
+
+
 def _thumb(row: Row, *names: str) -> str:
     for name in names:
         value = row.get(name)
@@ -130,9 +134,15 @@ async def federation_trust(ctx: CheckContext) -> Finding:
         days = (not_after - ctx.now).days
         facts["fedcert.expired"] = not_after <= ctx.now
         facts["fedcert.days_left"] = days
-        evidence.append(ev("", "Federation certificate NotAfter", not_after))
         if facts["fedcert.expired"]:
-            problems.append(f"the federation certificate {thumbprint} expired on {not_after:%Y-%m-%d}")
+            ago = (ctx.now - not_after).days
+            facts["fedcert.days_since_expiry"] = ago
+            evidence.append(ev("", "Federation certificate NotAfter", not_after, f"expired {_days(ago)} ago"))
+            problems.append(
+                f"the federation certificate {thumbprint} expired {_days(ago)} ago, on {not_after:%Y-%m-%d}"
+            )
+        else:
+            evidence.append(ev("", "Federation certificate NotAfter", not_after, f"expires in {_days(days)}"))
     issuer_until = when(trust.get("TokenIssuerCertificate"))
     if issuer_until is not None:
         facts["fedtrust.token_issuer_stale"] = issuer_until <= ctx.now
@@ -149,7 +159,7 @@ async def federation_trust(ctx: CheckContext) -> Finding:
         return Finding("fail", "Federation trust: " + "; ".join(problems) + ".", evidence, facts)
     days_left = facts.get("fedcert.days_left")
     if isinstance(days_left, int) and days_left < 30:
-        return Finding("warn", f"The federation certificate expires in {days_left} days.", evidence, facts)
+        return Finding("warn", f"The federation certificate expires in {_days(days_left)}.", evidence, facts)
     return Finding(
         "ok",
         f"Federation trust '{facts['fedtrust.name']}' with certificate {thumbprint} looks healthy.",

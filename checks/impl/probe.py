@@ -1,19 +1,26 @@
-"""https-probe: live requests to the target's URLs — TLS handshake, certificate name and trust, HTTP status."""
+"""https-probe: live requests to the target's URLs — TLS handshake, certificate name and trust, HTTP status.
+
+Besides the target's own URLs, the OWA and ECP virtual directories of every other server of the target's
+site are asked at the server's own name: a proxying server may pick any of them, so one of them answering
+403 fails some of the site's users while the target's server looks fine.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from checks.api import Evidence
 from checks.context import CheckContext, Finding
-from checks.errors import Refused
+from checks.errors import BackendError, Refused
+from checks.impl.vdirs import proxy_target
 from checks.ports import ProbeAnswer
 from checks.registry import check
 from checks.remedies import commands
 from checks.values import ev, text
-from checks.views import mailbox, org, vdirs
+from checks.views import ServerInfo, mailbox, org, site_servers, vdirs
 from knowledge.validators import ValueProblem, check_url
 
 REMEDY = commands(
@@ -36,24 +43,42 @@ def _kind(url: str) -> str:
     return first if first in ("owa", "ecp") else "ews" if first == "ews" else "other"
 
 
-async def _target_urls(ctx: CheckContext) -> list[str]:
+@dataclass(frozen=True)
+class _Site:
+    """The server the target's URLs belong to and every server of its site (that one first); empty when
+    unknown."""
+
+    target: ServerInfo | None = None
+    servers: tuple[ServerInfo, ...] = ()
+
+
+async def _site(ctx: CheckContext, primary: ServerInfo | None) -> _Site:
+    """The site of `primary` (the server whose URLs are probed first), else of the proxy target the facts
+    name, else the site the conversation named."""
+    organisation = await org(ctx)
+    anchor = primary or await proxy_target(ctx, organisation)
+    return _Site(anchor, tuple(site_servers(ctx, organisation, anchor)))
+
+
+async def _target_urls(ctx: CheckContext) -> tuple[list[str], ServerInfo | None]:
     """The URL named in the error, else the target server's OWA, ECP and EWS URLs over https (the one the
-    symptom is about first)."""
-    given = ctx.facts.get("target.url")
-    if isinstance(given, str) and given:
+    symptom is about first); with the server they belong to when it is known."""
+    given = _given_url(ctx)
+    if given is not None:
         try:
-            return [as_https(check_url(given))]
-        except ValueProblem as problem:
-            raise Refused("input", f"The target URL is not usable: {problem}") from None
+            server = (await org(ctx)).server(urlsplit(given).hostname or "")
+        except BackendError:  # the error's URL is probed without the organisation
+            server = None
+        return [given], server
     target = ctx.address("target")
     info = await mailbox(ctx, target) if target else None
     if info is None or info.location != "onprem":
-        return []
+        return [], None
     organisation = await org(ctx)
     rows = await asyncio.gather(*(vdirs(ctx, k) for k in PATHS))
     server = organisation.server(info.server)
     if server is None:
-        return []
+        return [], None
     urls = {}
     for kind, listed in zip(PATHS, rows, strict=True):
         row = next((r for r in listed if text(r, "Server").lower() == server.name.lower()), None)
@@ -63,7 +88,58 @@ async def _target_urls(ctx: CheckContext) -> list[str]:
             else f"https://{server.fqdn}/{PATHS[kind]}"
         )
     first = ("owa", "ecp") if ctx.facts.get("symptom") == "owa-ecp-cross-site-proxy" else ("ews",)
-    return [urls[k] for k in first] + [urls[k] for k in PATHS if k not in first]
+    return [urls[k] for k in first] + [urls[k] for k in PATHS if k not in first], server
+
+
+def _given_url(ctx: CheckContext) -> str | None:
+    given = ctx.facts.get("target.url")
+    if not (isinstance(given, str) and given):
+        return None
+    try:
+        return as_https(check_url(given))
+    except ValueProblem as problem:
+        raise Refused("input", f"The target URL is not usable: {problem}") from None
+
+
+def _site_urls(site: _Site, probed: ServerInfo | None) -> list[tuple[ServerInfo, str, str]]:
+    """(server, kind, url) for the OWA and ECP of every server of the site but the one whose URLs are
+    probed already (`probed`), each at its own name."""
+    return [
+        (server, kind, f"https://{server.fqdn}/{PATHS[kind]}")
+        for server in site.servers
+        if probed is None or server.name != probed.name
+        for kind in ("owa", "ecp")
+    ]
+
+
+def _site_facts(
+    site: _Site,
+    probed: ServerInfo | None,
+    primary: list[ProbeAnswer],
+    others: list[tuple[ServerInfo, str, ProbeAnswer]],
+) -> dict[str, Any]:
+    """Per kind: the servers of the site whose virtual directory answers 403 over https, each with its URL.
+    The list is stated (also empty) only when every server's answer is known."""
+    facts: dict[str, Any] = {}
+    if not site.servers:
+        return facts
+    for kind in ("owa", "ecp"):
+        statuses: dict[str, tuple[ServerInfo, int | None]] = {}
+        if probed is not None:
+            mine = [a for a in primary if _kind(a.url) == kind]
+            statuses[probed.name] = (probed, mine[0].status if mine else None)
+        for server, asked, answer in others:
+            if asked == kind:
+                statuses[server.name] = (server, answer.status)
+        forbidden = [
+            {"server": server.name, "url": f"https://{server.fqdn}/{PATHS[kind]}"}
+            for server, status in statuses.values()
+            if status == 403
+        ]
+        if forbidden or (statuses and all(status is not None for _, status in statuses.values())):
+            facts[f"{kind}.site.https_403_servers"] = [r["server"] for r in forbidden]
+            facts[f"{kind}.site.https_403"] = forbidden
+    return facts
 
 
 def _problems(answer: ProbeAnswer) -> list[str]:
@@ -112,19 +188,36 @@ def _facts(primary: ProbeAnswer, answers: list[ProbeAnswer]) -> dict[str, Any]:
 
 @check("https-probe", remedy=REMEDY)
 async def https_probe(ctx: CheckContext) -> Finding:
-    urls = await _target_urls(ctx)
-    if not urls:
+    urls, primary_server = await _target_urls(ctx)
+    site = _Site()
+    if primary_server is not None or ctx.address("target") is not None or ctx.facts.get("target.site"):
+        try:
+            site = await _site(ctx, primary_server)
+        except BackendError:
+            if not urls:
+                raise
+            # the error's URL is still probed; the rest of its site cannot be listed
+    extra = _site_urls(site, primary_server)
+    if not urls and not extra:
         return Finding(
             "skipped",
             "No on-premises target URL to probe: give an on-premises target or paste the error that names the URL.",
         )
-    answers = list(await asyncio.gather(*(ctx.probe.probe(u) for u in urls)))
+    answers = list(await asyncio.gather(*(ctx.probe.probe(u) for u in [*urls, *(u for _, _, u in extra)])))
+    primary, rest = answers[: len(urls)], answers[len(urls) :]
+    others = [(server, kind, answer) for (server, kind, _), answer in zip(extra, rest, strict=True)]
     evidence = [e for a in answers for e in _evidence(a)]
-    facts = _facts(answers[0], answers)
+    facts = _facts(primary[0], primary) if primary else {}
+    facts.update(_site_facts(site, primary_server, primary, others))
     problems = [f"{a.url}: {'; '.join(p)}" for a in answers if (p := _problems(a))]
     if problems:
         return Finding("fail", " / ".join(problems) + ".", evidence, facts)
-    shown = ", ".join(f"{urlsplit(a.url).path} {a.status}" for a in answers)
+    shown = ", ".join(f"{urlsplit(a.url).path} {a.status}" for a in primary)
+    where = urlsplit((urls or [extra[0][2]])[0]).hostname
+    also = f" Every other server of site {site.servers[0].site} answers too." if others else ""
     return Finding(
-        "ok", f"{urlsplit(urls[0]).hostname}: TLS with a trusted certificate; {shown}.", evidence, facts
+        "ok",
+        f"{where}: TLS with a trusted certificate; {shown or 'nothing else asked'}.{also}",
+        evidence,
+        facts,
     )

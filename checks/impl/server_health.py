@@ -102,16 +102,41 @@ async def server_health(ctx: CheckContext, server: ServerInfo) -> Health:
     return health
 
 
-def _skewed(health: Health, evidence: list[Evidence]) -> bool | None:
+def _offset(health: Health) -> float | None:
+    """The server's clock offset from the domain's time source in seconds (None: no usable answer)."""
     clock = health.parts.get("clock")
-    if not isinstance(clock, dict):
-        return None
-    offset = clock.get("offset_seconds")
-    if not isinstance(offset, int | float):
+    offset = clock.get("offset_seconds") if isinstance(clock, dict) else None
+    return float(offset) if isinstance(offset, int | float) and not isinstance(offset, bool) else None
+
+
+def _skewed(health: Health, evidence: list[Evidence]) -> bool | None:
+    offset = _offset(health)
+    if offset is None:
         return None  # no usable time source answered: the skew is unknown
-    evidence.append(ev(health.server.name, "Clock offset from the domain's time source (s)", round(offset, 1),
-                       str(clock.get("source", ""))))  # fmt: skip
+    clock = health.parts.get("clock")
+    source = str(clock.get("source", "")) if isinstance(clock, dict) else ""
+    evidence.append(
+        ev(health.server.name, "Clock offset from the domain's time source (s)", f"{offset:+.1f}", source)
+    )
     return abs(offset) > SKEW_LIMIT_SECONDS
+
+
+def offset_words(name: str, offset: float) -> str:
+    """'EX03 +420 s (ahead)': a server and how far its clock is from the domain's time source."""
+    return f"{name} {offset:+.0f} s ({'ahead' if offset > 0 else 'behind'})"
+
+
+def _dangling(health: Health) -> list[str]:
+    """The certificate thumbprints the Exchange Back End binding names that the store does not hold."""
+    iis = health.parts.get("iis")
+    bindings = (
+        [b for b in (iis.get("back_end") or []) if isinstance(b, dict)] if isinstance(iis, dict) else []
+    )
+    return [
+        str(b["certificate_hash"]).upper()
+        for b in bindings
+        if b.get("certificate_hash") and not b.get("certificate_found")
+    ]
 
 
 def _blocked(health: Health, evidence: list[Evidence]) -> bool | None:
@@ -194,5 +219,35 @@ def health_facts(healths: list[Health]) -> tuple[dict[str, Any], list[Evidence],
         "host.backend_binding_broken_servers": "the Exchange Back End site has no valid certificate binding on",
         "iis.svc_handler_missing": "the svc-Integrated handler mapping is missing on",
     }
-    problems = [f"{words[f]} {', '.join(v)}" for f, v in facts.items() if v]
+    # The values that matter, beside the servers: how far each skewed clock is off, the thumbprint a broken
+    # binding names.
+    skewed = facts.get("host.time_skew_servers") or []
+    offsets = {h.server.name: _offset(h) for h in healths}
+    if "host.time_skew_servers" in facts:
+        facts["host.time_skew_offsets"] = [
+            offset_words(n, o) for n in skewed if (o := offsets.get(n)) is not None
+        ]
+    if "host.backend_binding_broken_servers" in facts:
+        broken = set(facts["host.backend_binding_broken_servers"])
+        facts["host.backend_binding_dangling"] = [
+            f"{h.server.name} {thumb}" for h in healths if h.server.name in broken for thumb in _dangling(h)
+        ]
+    details = {
+        "host.time_skew_servers": facts.get("host.time_skew_offsets"),
+        "host.backend_binding_broken_servers": [
+            f"{server} (the binding names {thumb}, not in the certificate store)"
+            for server, thumb in (d.split(" ", 1) for d in facts.get("host.backend_binding_dangling") or [])
+        ],
+    }
+    problems = [
+        f"{words[f]} {', '.join(_detailed(v, details.get(f)))}" for f, v in facts.items() if f in words and v
+    ]
     return facts, evidence, problems
+
+
+def _detailed(servers: list[str], details: list[str] | None) -> list[str]:
+    """Each server, or its detail ('EX03 +420 s (ahead)') when there is one for it."""
+    by_server: dict[str, list[str]] = {}
+    for detail in details or []:
+        by_server.setdefault(detail.split(" ", 1)[0], []).append(detail)
+    return [", ".join(by_server[s]) if s in by_server else s for s in servers]

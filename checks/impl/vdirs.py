@@ -1,4 +1,9 @@
-"""virtual-directories: OWA, ECP, EWS and Autodiscover URLs, authentication and IIS SSL on every server."""
+"""virtual-directories: OWA, ECP, EWS and Autodiscover URLs, authentication and IIS SSL on every server.
+
+A Client Access server proxies OWA and ECP to any server of the mailbox's site, so the InternalUrl and
+IIS's SSL requirement are read on every server of the target's site, not only the target's own: two
+servers of one site with different faults are both found, each named with its own values.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +20,13 @@ from checks.ports import Row
 from checks.registry import check
 from checks.remedies import pasted_remedy
 from checks.values import ev, flag, is_ip_host, strings, text, url_host, url_scheme
-from checks.views import Org, ServerInfo, mailbox, org, vdirs
+from checks.views import Org, ServerInfo, mailbox, org, site_servers, vdirs
 
 REMEDY = pasted_remedy(ORG, PAIR, [EWS_BACK_END, *VDIRS.values(), IIS_COMMAND])
 KINDS = ("owa", "ecp", "ews", "autodiscover")
 
 
-async def _proxy_target(ctx: CheckContext, organisation: Org) -> ServerInfo | None:
+async def proxy_target(ctx: CheckContext, organisation: Org) -> ServerInfo | None:
     """The server OWA/ECP/EWS requests for the target land on: named in the error, or the target's server."""
     for fact in ("proxy.target_server", "target.fqdn"):
         value = ctx.facts.get(fact)
@@ -144,6 +149,39 @@ def _target_facts(kind: str, server: ServerInfo, row: Row | None, ssl: dict[str,
     return facts
 
 
+def _site_findings(
+    site: list[ServerInfo], rows: dict[str, list[Row]], ssl_by_server: dict[str, dict[str, bool]]
+) -> tuple[dict[str, Any], list[str]]:
+    """OWA and ECP on every server of the target's site: an InternalUrl that is not https, IIS not
+    requiring SSL. Each fault names its server and value; the remediation gets one record per server."""
+    facts: dict[str, Any] = {}
+    failures: list[str] = []
+    for kind in ("owa", "ecp"):
+        by_server = _by_server(rows[kind])
+        plain: list[dict[str, str]] = []
+        for server in site:
+            row = by_server.get(server.name.lower())
+            url = text(row, "InternalUrl") if row is not None else ""
+            if row is not None and url_scheme(url) != "https":
+                plain.append(
+                    {
+                        "server": server.name,
+                        "internal_url": url,
+                        "suggested_internal_url": f"https://{server.fqdn}/{kind}",
+                    }
+                )
+                failures.append(f"{server.name}'s {kind.upper()} InternalUrl is {url or 'not set'}")
+        not_required = [s.name for s in site if ssl_by_server.get(s.name, {}).get(kind) is False]
+        failures += [f"IIS on {name} does not require SSL on /{kind}" for name in not_required]
+        facts[f"{kind}.site.http_internal_url_servers"] = [r["server"] for r in plain]
+        facts[f"{kind}.site.http_internal_urls"] = plain
+        if (
+            all(ssl_by_server.get(s.name) for s in site) or not_required
+        ):  # "none" only when every server was read
+            facts[f"{kind}.site.ssl_not_required_servers"] = not_required
+    return facts, failures
+
+
 @check("virtual-directories", remedy=REMEDY)
 async def virtual_directories(ctx: CheckContext) -> Finding:
     lists = await asyncio.gather(_back_end_ews(ctx), *(vdirs(ctx, k) for k in KINDS))
@@ -172,10 +210,18 @@ async def virtual_directories(ctx: CheckContext) -> Finding:
     if published:
         facts["ews.external_url"] = published[0]
         facts["ews.external_host"] = url_host(published[0])
-    target = await _proxy_target(ctx, organisation)
+    target = await proxy_target(ctx, organisation)
+    site = site_servers(ctx, organisation, target)
+    ssl_by_server = dict(
+        zip(
+            (s.name for s in site),
+            await asyncio.gather(*(_require_ssl(ctx, s, evidence) for s in site)),
+            strict=True,
+        )
+    )
     failures: list[str] = []
     if target is not None:
-        ssl = await _require_ssl(ctx, target, evidence)
+        ssl = ssl_by_server.get(target.name, {})
         for kind in ("owa", "ecp", "ews"):
             facts.update(_target_facts(kind, target, _by_server(rows[kind]).get(target.name.lower()), ssl))
         unusable = _target_auth(target, rows, evidence)
@@ -183,13 +229,10 @@ async def virtual_directories(ctx: CheckContext) -> Finding:
         bypass = _by_server(back_end).get(target.name.lower())
         if bypass is not None:
             facts["ews.target.nlb_bypass_url"] = text(bypass, "InternalNLBBypassUrl")
-        for kind in ("owa", "ecp"):
-            if facts.get(f"{kind}.target.internal_url_scheme") not in (None, "https"):
-                failures.append(
-                    f"{target.name}'s {kind.upper()} InternalUrl is {facts[f'{kind}.target.internal_url'] or 'not set'}"
-                )
-            if facts.get(f"{kind}.target.require_ssl") is False:
-                failures.append(f"IIS on {target.name} does not require SSL on /{kind}")
+    if site:
+        site_facts, site_failures = _site_findings(site, rows, ssl_by_server)
+        facts.update(site_facts)
+        failures += site_failures
     failures += [f"{s}'s EWS InternalNLBBypassUrl does not point at itself" for s in nlb_wrong]
     failures += [
         f"{v} sets an ExternalUrl in a site without Internet access"
@@ -213,7 +256,12 @@ async def virtual_directories(ctx: CheckContext) -> Finding:
         return Finding("fail", "Virtual directories: " + "; ".join(failures) + ".", evidence, facts)
     if warnings:
         return Finding("warn", "Virtual directories: " + "; ".join(warnings) + ".", evidence, facts)
-    where = f" (target server {target.name})" if target else ""
+    where = f" (target server {target.name}" if target else ""
+    if len(site) > 1:
+        where += (
+            f"{'; ' if where else ' ('}every server of site {site[0].site}: {', '.join(s.name for s in site)}"
+        )
+    where += ")" if where else ""
     return Finding(
         "ok",
         f"Every virtual directory uses https FQDN URLs as its site's role needs{where}.",

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from knowledge.jsonvalue import JsonObject
+from knowledge.jsonvalue import JsonObject, JsonValue, json_list
 from knowledge.reader.error_text import PasteTooLarge
 from knowledge.reader.ps_format import Block, cells, parse_blocks, typed_value
 
@@ -62,24 +62,24 @@ class Section:
 
     source: str  # exchange | exchange_online | graph (Microsoft Graph PowerShell) | host
     command: str  # the cmdlet, or the host template's id
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, JsonValue] = field(default_factory=dict)
     server: str = ""  # host sections: the server it ran on
     by: str = "marker"  # marker | prompt | properties
     lines: list[str] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[dict[str, JsonValue]] = field(default_factory=list)
     truncated: list[str] = field(default_factory=list)
     error: str = ""
     not_found: bool = False
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {
             "source": self.source,
             "command": self.command,
             "params": self.params,
             "server": self.server,
             "by": self.by,
-            "rows": self.rows,
-            "truncated": self.truncated,
+            "rows": json_list(self.rows),
+            "truncated": json_list(self.truncated),
             "error": self.error,
             "not_found": self.not_found,
         }

@@ -19,7 +19,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+
+from knowledge.jsonvalue import JsonValue, json_list
 
 __all__ = ["Block", "cells", "iso_date", "parse_blocks", "typed_value"]
 
@@ -119,7 +120,7 @@ def _list_items(inner: str) -> list[str]:
     return [item.strip() for item in re.split(r",\s+|,$|\n", inner) if item.strip()]
 
 
-def typed_value(raw: str) -> tuple[Any, bool]:
+def typed_value(raw: str) -> tuple[JsonValue, bool]:
     """The value a property's text stands for, and whether a list in it was cut off."""
     text = raw.strip()
     if not text:
@@ -130,7 +131,7 @@ def typed_value(raw: str) -> tuple[Any, bool]:
         inner = text[1:-1].strip()
         cut = inner.endswith(_CUT)
         inner = inner.removesuffix("...").removesuffix("…")
-        return _list_items(inner), cut
+        return json_list(_list_items(inner)), cut
     when = iso_date(text)
     if when is not None:
         return when, False

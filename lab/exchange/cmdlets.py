@@ -390,7 +390,7 @@ _ON_PREMISES: dict[str, Cmdlet] = {
     "Get-RemoteMailbox": Cmdlet(_mailboxes, _params()),
     "Get-MailboxDatabase": Cmdlet(_mailbox_databases, _params("Server", "Status")),
     "Get-MailboxFolderPermission": Cmdlet(_folder_permissions, _params("User")),
-    "Get-Recipient": Cmdlet(directory.recipients, _params("Filter")),
+    "Get-Recipient": Cmdlet(directory.recipients, _params("Filter", "Anr")),
     "Get-CASMailbox": Cmdlet(directory.cas_mailboxes, _params()),
     "Get-DistributionGroupMember": Cmdlet(directory.group_members, _params()),
     "Get-AvailabilityConfig": Cmdlet(directory.availability_config, _params()),

@@ -102,9 +102,34 @@ def _matches(row: PsObject, clauses: list[tuple[str, str]]) -> bool:
     return False
 
 
+def _anr_matches(row: PsObject, wanted: str) -> bool:
+    """Ambiguous name resolution as Active Directory does it: the text starts the display name, the name, the
+    alias, the first or last name or an SMTP address; "first last" (or "last first") matches both parts."""
+    props = row.properties
+    display = str(props.get("DisplayName") or "").lower()
+    words = display.split()
+    fields = [display, str(props.get("Name") or "").lower(), str(props.get("Alias") or "").lower(), *words]
+    fields += [a.split(":", 1)[-1].lower() for a in _addresses(row) if a.lower().startswith("smtp:")]
+    if any(f.startswith(wanted) for f in fields if f):
+        return True
+    parts = wanted.split()
+    return (
+        len(parts) == 2
+        and len(words) >= 2
+        and (
+            (words[0].startswith(parts[0]) and words[-1].startswith(parts[1]))
+            or (words[-1].startswith(parts[0]) and words[0].startswith(parts[1]))
+        )
+    )
+
+
 def recipients(call: Call) -> Iterable[PsObject | ErrorInfo]:
-    """Get-Recipient [-Identity x | -Filter "P -eq 'v' -or ..."]."""
+    """Get-Recipient [-Identity x | -Filter "P -eq 'v' -or ..." | -Anr text]."""
     rows = _all_recipients(call)
+    anr = call.text("Anr")
+    if anr is not None:
+        text = " ".join(anr.lower().split())
+        return [r for r in rows if text and _anr_matches(r, text)]
     found_filter = call.text("Filter")
     if found_filter is not None:
         clauses = [(m[1], m[2]) for m in _CLAUSE.finditer(found_filter)]

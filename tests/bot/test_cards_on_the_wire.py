@@ -61,7 +61,7 @@ async def test_every_card_of_a_whole_triage_is_valid_on_the_wire(
     for marker in (
         "What is going wrong?",  # a question
         "Status",  # the status card
-        "I looked up where the mailboxes live",  # the sites confirmation
+        "Paste the error you see",  # a question with an input (the sites are looked up, not asked)
         "Checks finished.",  # the progress card, updated in place
         "Likely cause:",  # the result
         "Before I escalate",  # the escalation prompt

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
-from bot import cli
 from bot.server import serve
 from bot.settings import load_settings
 from bot.testing import reserve_loopback_socket
@@ -40,16 +40,34 @@ def test_serve_refuses_a_bad_environment_value_naming_the_key(
     assert "TRIAGE_STORAGE:" in capsys.readouterr().err
 
 
-def test_serve_says_so_when_the_conversation_is_missing(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_serve_builds_its_conversation_with_the_composition_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command imports the conversation factory by name (triage.app), no longer from a string."""
+    served: dict[str, Any] = {}
+
+    async def fake_serve(settings: Any, factory: Any) -> None:
+        served["conversation"] = factory("publish")
+
+    monkeypatch.setattr("bot.server.serve", fake_serve)
+    monkeypatch.setattr(
+        "triage.app.build_conversation", lambda settings, publish: ("built", settings.backend, publish)
+    )
+    assert main(["serve"]) == 0
+    assert served["conversation"] == ("built", "lab", "publish")
+
+
+def test_serve_reports_a_conversation_that_cannot_be_built(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(cli, "CONVERSATION_FACTORY", "triage.no_such_module:build_conversation")
+    async def fake_serve(settings: Any, factory: Any) -> None:
+        factory("publish")
+
+    def broken(settings: Any, publish: Any) -> Any:
+        raise RuntimeError("no knowledge base")
+
+    monkeypatch.setattr("bot.server.serve", fake_serve)
+    monkeypatch.setattr("triage.app.build_conversation", broken)
     assert main(["serve"]) == 1
-    assert "triage.no_such_module:build_conversation is missing" in capsys.readouterr().err
-
-
-def test_the_conversation_factory_the_command_uses_exists() -> None:
-    assert callable(cli._conversation_factory())
+    assert "the bot could not start" in caplog.text
 
 
 async def test_serve_runs_the_host_until_stopped(tmp_path: Path) -> None:
@@ -60,19 +78,19 @@ async def test_serve_runs_the_host_until_stopped(tmp_path: Path) -> None:
     stop = asyncio.Event()
     server = asyncio.create_task(serve(settings, ScriptedConversation, stop))
     try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(100):
+        # Until it answers: the wait is a safety net for a broken start, not a guess at a busy machine's speed.
+        async with aiohttp.ClientSession() as session, asyncio.timeout(60):
+            while True:
+                assert not server.done(), "the server stopped before it answered"
                 try:
                     async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
                         health = await response.json()
                         break
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.02)
-            else:
-                pytest.fail("the server did not answer")
     finally:
         stop.set()
-        await asyncio.wait_for(server, 5)
+        await asyncio.wait_for(server, 60)
     assert health["status"] == "ok" and health["storage"] == "sqlite" and health["backend"] == "lab"
     assert health["auth"] == "anonymous" and health["version"]
     assert (tmp_path / "state" / "state.sqlite3").exists()

@@ -143,7 +143,7 @@ async def _race_another_replica(
     """Post `activity`; while the conversation holds the turn open, write the state as another replica would."""
     conversation.gate = asyncio.Event()
     turn = asyncio.create_task(bot.post(activity))
-    await asyncio.wait_for(conversation.entered.wait(), 5)
+    await asyncio.wait_for(conversation.entered.wait(), 60)
     replica = await SqliteStore.open(settings.state_dir / SQLITE_FILE)
     try:
         state, etag = await replica.read(STATE_KEY)
@@ -151,7 +151,7 @@ async def _race_another_replica(
     finally:
         await replica.close()
     conversation.gate.set()
-    await asyncio.wait_for(turn, 5)
+    await asyncio.wait_for(turn, 60)
 
 
 async def _read_state(settings: Settings) -> dict[str, Any]:
@@ -171,10 +171,10 @@ async def test_a_checkpoint_is_stored_at_once_and_the_final_state_replaces_it(
     conversation.gate = asyncio.Event()
     async with running_bot(settings, conversation) as bot:
         turn = asyncio.create_task(bot.post(activities.message("checkpoint")))
-        await asyncio.wait_for(conversation.entered.wait(), 5)
+        await asyncio.wait_for(conversation.entered.wait(), 60)
         during = await _read_state(settings)  # the turn is still running: the checks hold it open
         conversation.gate.set()
-        await asyncio.wait_for(turn, 5)
+        await asyncio.wait_for(turn, 60)
     after = await _read_state(settings)
     progress_card = connector.messages(PERSONAL)[0].returned_id
     assert during["stage"] == "checks" and during["turns"] == 1

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from checks.api import CheckRequest, CheckResult, ProgressEvent
-from checks.factory import runner_for_lab
 from checks.ports import Ports
 from checks.runner import Runner
 from checks.testing import fixed_ports
 from knowledge.loader import KnowledgeBase, load_knowledge
 from lab.runtime import RunningLab, start_lab
 from tests.checks.fake_org import NOW, PAIR, FakeOrg, healthy
+from triage.backends import runner_for_lab
 
 
 @pytest.fixture(scope="session")

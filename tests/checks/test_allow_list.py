@@ -12,9 +12,9 @@ import lab.psrp.server
 from checks.backends.psrp import PsrpExchange
 from checks.errors import Refused
 from checks.safety import EXCHANGE_CMDLETS, EXCHANGE_ONLINE_CMDLETS, guard_cmdlet
-from checks.wiring import from_lab_endpoints
 from lab.exchange.cmdlets import run_pipeline
 from lab.runtime import RunningLab
+from triage.backends import from_lab_endpoints
 
 # cmdlet, parameters, words the refusal holds
 REFUSED: list[tuple[str, dict[str, Any], str]] = [

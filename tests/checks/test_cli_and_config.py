@@ -31,6 +31,7 @@ GOOD = {
 }
 
 
+@pytest.mark.lab
 def test_diagnose_with_a_scenario_adds_the_checks(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         main(

@@ -6,6 +6,7 @@ import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from checks.impl.events import REMEDY
@@ -79,6 +80,7 @@ def test_the_remedy_asks_for_the_same_window() -> None:
     assert "EndTime=[datetime]::Parse('2026-02-27T19:00:00Z').ToLocalTime()}" in shown
 
 
+@pytest.mark.lab
 async def test_the_lab_finds_a_three_day_old_event_only_around_its_time(
     kb: KnowledgeBase, tmp_path: Path
 ) -> None:

@@ -130,9 +130,9 @@ class Recorder:
             self.pipelines.extend((c.name, dict(c.parameters), list(c.positional)) for c in commands)
             return run_pipeline(ctx, commands, **kw)
 
-        def script(ctx: Any, server: Any, text: str) -> Any:
+        def script(ctx: Any, server: Any, text: str, **kw: Any) -> Any:
             self.scripts.append(text)
-            return run_script(ctx, server, text)
+            return run_script(ctx, server, text, **kw)
 
         def ews(body: bytes) -> Any:
             self.ews.append(body)

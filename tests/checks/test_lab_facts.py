@@ -12,17 +12,20 @@ from typing import Any
 import pytest
 
 from checks.api import CheckRequest, CheckResult, ProgressEvent
+from checks.catalogue import registry
 from checks.ports import Ports
-from checks.registry import registry
 from checks.remedies import Remedy
 from checks.runner import Runner
 from checks.testing import fixed_ports
-from checks.wiring import from_lab_endpoints, ports_factory
+from checks.wiring import ports_factory
 from knowledge.loader import KnowledgeBase
 from knowledge.reader.command_output import read_command_output
 from lab.runtime import RunningLab, start_lab
 from tests.checks.powershell_text import Recorded, transcript
 from tests.checks.recording import recording_factory
+from triage.backends import from_lab_endpoints
+
+pytestmark = pytest.mark.lab
 
 CHECKS = ("topology", "organization-relationships", "availability-address-space", "host-settings",
           "exchange-online-settings")  # fmt: skip
@@ -145,7 +148,7 @@ async def test_a_broken_organisation_gives_each_thing_away(broken_lab: RunningLa
     for fact in HEALTHY["host-settings"]:
         assert host.facts[fact] == ["EX03"], (fact, host.facts.get(fact))
     assert any(
-        e.server == "EX03" and "Clock offset" in e.property and e.value == "612.0" for e in host.evidence
+        e.server == "EX03" and "Clock offset" in e.property and e.value == "+612.0" for e in host.evidence
     )
     online = results["exchange-online-settings"]
     assert online.status == "fail"

@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 
-from checks.factory import run_checks_once
 from knowledge.assessment import assess
 from knowledge.loader import KnowledgeBase
+from triage.backends import run_checks_once
 from triage.cli import main
+
+pytestmark = pytest.mark.lab
 
 CONFIDENT = 0.5
 

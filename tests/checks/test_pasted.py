@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from checks.api import CheckRequest, CheckResult, ProgressEvent
+from checks.catalogue import registry
 from checks.ports import Ports
-from checks.registry import registry
 from checks.remedies import Remedy
 from checks.runner import Runner
 from checks.testing import fixed_ports

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from checks.api import CheckRequest, CheckResult, ProgressEvent
+from checks.catalogue import registry
 from checks.ports import Ports, PortsFactory
-from checks.registry import registry
 from checks.remedies import Remedy
 from checks.runner import Runner
-from checks.wiring import from_lab_endpoints, ports_factory
+from checks.wiring import ports_factory
 from knowledge.assessment import assess
 from knowledge.loader import KnowledgeBase
 from knowledge.reader.command_output import read_command_output
@@ -23,6 +23,9 @@ from lab.runtime import RunningLab, start_lab
 from tests.checks.powershell_text import Recorded, transcript
 from tests.checks.recording import recording_factory
 from tests.checks.test_pasted import PASTEABLE
+from triage.backends import from_lab_endpoints
+
+pytestmark = pytest.mark.lab
 
 # Scenarios whose cause a pasteable check finds (the rest need a live probe, hidden items or free/busy).
 SCENARIOS = (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.registry import registry
+from checks.catalogue import registry
 from checks.typing_rules import fact_problems, has_type
 from knowledge.loader import KnowledgeBase
 from tests.checks.conftest import run_checks

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from checks.api import CheckRequest, ProgressEvent
 from checks.errors import Unreachable
-from checks.ports import Ports
+from checks.ports import ExchangePort, Ports, Row
 from checks.runner import Runner
 from checks.testing import FakeExchange, fixed_ports
 from knowledge.assessment import assess
@@ -37,17 +40,35 @@ async def test_progress_tells_each_start_before_its_finish(org: FakeOrg, kb: Kno
     assert next(e.title for e in events if e.check_id == "topology") == kb.checks["topology"].title
 
 
+class _InFlight:
+    """An Exchange port that counts how many calls are waiting for an answer at once."""
+
+    def __init__(self, inner: ExchangePort) -> None:
+        self.inner, self.now, self.most = inner, 0, 0
+
+    async def run(self, cmdlet: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            return await self.inner.run(cmdlet, params)
+        finally:
+            self.now -= 1
+
+
 async def test_checks_share_one_call_per_cmdlet_and_run_side_by_side(org: FakeOrg, kb: KnowledgeBase) -> None:
     ports, fakes = org.ports(latency=0.05)
-    started = time.monotonic()
-    results = await _runner(ports, kb).run(CheckRequest(tuple(kb.checks), PAIR), _ignore)
-    elapsed = time.monotonic() - started
+    assert ports.exchange is not None
+    counting = _InFlight(ports.exchange)
+    results = await _runner(dataclasses.replace(ports, exchange=counting), kb).run(
+        CheckRequest(tuple(kb.checks), PAIR), _ignore
+    )
     exchange: FakeExchange = fakes["exchange"]
     assert exchange.called("Get-ExchangeServer") == 1
     assert exchange.called("Get-OwaVirtualDirectory") == 1
     assert exchange.called("Get-ExchangeCertificate") == 3  # once per server, shared by two checks
-    # Serially this would be well over 60 calls x 50 ms; side by side it is a few round trips.
-    assert elapsed < 1.5, elapsed
+    # Side by side, not one after the other: many cmdlets wait for their answers at the same time (counted,
+    # not timed, so a busy machine cannot fail it).
+    assert counting.most >= 5, counting.most
     assert all(r.status == "ok" for r in results)
 
 
@@ -142,7 +163,8 @@ async def test_the_triage_deadline_stops_what_is_left(org: FakeOrg, kb: Knowledg
     results = {
         r.id: r for r in await runner.run(CheckRequest(("sharing-policy", "topology"), PAIR), progress)
     }
-    assert time.monotonic() - started < 2
+    # It did not wait for the 5 s answer (the bound is the delay itself, not a guess at the machine's speed).
+    assert time.monotonic() - started < 5
     assert results["sharing-policy"].status == "error" and "deadline" in results["sharing-policy"].summary
     assert ("finished", "sharing-policy") in [(e.kind, e.check_id) for e in events]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from knowledge.loader import KnowledgeBase
@@ -19,6 +20,7 @@ async def test_the_healthy_lab_targets_accept_forms_and_basic(lab: RunningLab, k
     assert result.facts["vdirs.target_auth_unusable"] == []
 
 
+@pytest.mark.lab
 async def test_an_owa_accepting_only_oauth_is_a_warning(kb: KnowledgeBase, tmp_path: Path) -> None:
     scenario = {
         "extends": "healthy",

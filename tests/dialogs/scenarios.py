@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from checks.api import CheckResult, Evidence
 from dialogs.testing import FakeCheckRunner
+from tests.texts import pasted_text
 
-SEEDS = Path(__file__).resolve().parent.parent / "knowledge" / "seeds"
 FEDCERT = "3226500C943B6235AEB493A307F084710FD1D5D0"
 
 
 def paste(name: str) -> str:
-    return (SEEDS / name).read_text(encoding="utf-8")
+    return pasted_text(name)
 
 
 def seed_000() -> FakeCheckRunner:
@@ -112,13 +110,26 @@ def seed_002() -> FakeCheckRunner:
                     "owa.target.internal_url": "http://ex02.contoso.com/owa",
                     "owa.target.internal_url_scheme": "http",
                     "owa.target.suggested_internal_url": "https://ex02.contoso.com/owa",
+                    "owa.site.http_internal_url_servers": ["EX02"],
+                    "owa.site.http_internal_urls": [
+                        {
+                            "server": "EX02",
+                            "internal_url": "http://ex02.contoso.com/owa",
+                            "suggested_internal_url": "https://ex02.contoso.com/owa",
+                        }
+                    ],
                 },
             ),
             CheckResult(
                 "https-probe",
                 "ok",
                 "https://ex02.contoso.com/owa answers 302.",
-                facts={"owa.target.https_status": 302, "probe.tls_ok": True},
+                facts={
+                    "owa.target.https_status": 302,
+                    "probe.tls_ok": True,
+                    "owa.site.https_403_servers": [],
+                    "owa.site.https_403": [],
+                },
             ),
         ]
     )

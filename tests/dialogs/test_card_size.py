@@ -11,9 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checks.api import CheckResult, Evidence
-from checks.registry import registry
+from checks.catalogue import registry
 from dialogs.card_budget import clip, fit_lines, size
-from dialogs.cards import card
 from dialogs.findings import Findings
 from dialogs.remedy_list import merge_remedies
 from dialogs.result_card import CARD_BYTES, Budget, _build, progress_card, result_card
@@ -148,9 +147,7 @@ def test_every_field_at_its_longest_is_built_again_smaller_and_still_fits() -> N
         Assessment(facts, {}, Inference([best, *others], ruled_out)), worst_results(value, value)
     )
     args = (KB, findings, value, URL, value)
-    assert (
-        serialized(card(*_build(*args, Budget(1.0)))) > CARD_BYTES
-    )  # the budgets at full scale are not enough
+    assert serialized(_build(*args, Budget(1.0))) > CARD_BYTES  # the budgets at full scale are not enough
     built = result_card(KB, findings, heading_text=value, runbook_url=URL, escalated_to=value)
     assert serialized(built) < LIMIT
     assert card_problems(built) == []
@@ -173,8 +170,12 @@ def test_with_every_check_down_and_short_summaries_every_command_comes_at_once()
 
 
 def test_commands_that_do_not_fit_come_on_the_next_card_once_the_first_checks_have_looked() -> None:
+    # Commands long enough (a long object name in each) that every check's cannot fit on one card.
     facts = worst_facts()
-    results = _every_check_down(facts)
+    results = [
+        CheckResult(c, "error", DOWN, remedy=remedy(c, facts) + f"\nGet-Something -Name '{c}-{'v' * 700}'")
+        for c in KB.checks
+    ]
     findings = Findings(assess(KB, said=facts), results)
     first = result_card(KB, findings, heading_text="Here is what I found.", runbook_url=URL, escalated_to="x")
     shown = card_text(first)

@@ -48,7 +48,12 @@ def test_a_result_with_every_section_is_valid() -> None:
             "fail",
             "http",
             (Evidence("InternalUrl", "http://ex02/owa", "EX02"),),
-            {"owa.target.internal_url_scheme": "http", "owa.target.server": "EX02"},
+            {
+                "owa.target.internal_url_scheme": "http",
+                "owa.target.server": "EX02",
+                "owa.site.http_internal_url_servers": ["EX02"],
+                "owa.site.http_internal_urls": [{"server": "EX02", "internal_url": "http://ex02/owa"}],
+            },
         ),
         CheckResult(
             "event-logs", "error", "Could not read the logs.", remedy="Run Get-WinEvent on EX01 and paste it."
@@ -60,6 +65,9 @@ def test_a_result_with_every_section_is_valid() -> None:
         "event.id": 42,
         "owa.target.internal_url_scheme": "http",
         "owa.target.server": "EX02",
+        "owa.site.http_internal_url_servers": ["EX02"],
+        # No suggested URL: its placeholder stays, named.
+        "owa.site.http_internal_urls": [{"server": "EX02", "internal_url": "http://ex02/owa"}],
     }
     findings = Findings(assess(KB, said=facts), results)
     built = result_card(
@@ -74,4 +82,5 @@ def test_a_result_with_every_section_is_valid() -> None:
     # A placeholder the facts could not fill is called out, not silently left in the command.
     assert "I could not fill <InternalUrl>" in shown
     assert "Run Get-WinEvent on EX01 and paste it." in shown
-    assert "⏭️ skipped · Live HTTPS probe of the target" in shown
+    # The check list is on the progress card, not repeated here.
+    assert "Live HTTPS probe of the target" not in shown or "could not look" in shown

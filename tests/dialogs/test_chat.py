@@ -75,11 +75,10 @@ async def test_a_whole_seed_triage_in_the_terminal() -> None:
             "1",  # Cloud users cannot see on-premises free/busy
             "1",  # Everyone in that direction
             "usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com",
-            "1",  # Yes, that's right
             '"""',
             paste("seed-000-event-4002.txt"),
             '"""',
-            "1",  # Open remediation: shows the link
+            "1",  # Open runbook: shows the link
             "2",  # Escalate
             "tried nothing yet",
             "quit",
@@ -89,31 +88,31 @@ async def test_a_whole_seed_triage_in_the_terminal() -> None:
     shown = out.getvalue()
     assert "bot: Hi Ada!" in shown
     assert "  1) Cloud users cannot see on-premises free/busy" in shown
-    assert "  Target bjorn@contoso.com: site Branch, server EX02" in shown
+    assert (
+        "bot: I looked them up: usera@contoso.mail.onmicrosoft.com is in Exchange Online; bjorn@contoso.com is on-premises, on EX02 in site Branch."
+        in shown
+    )
     assert "bot: From the error I read: event 4002" in shown
     assert "✅ ok · Mailbox locations and AD sites:" in shown
     assert "LIKELY CAUSE: THE FEDERATION CERTIFICATE IS MISSING ON THE SERVERS OF A SITE" in shown
     assert (
         "    Import-ExchangeCertificate -Server EX02 -FileData $export.FileData -Password $password" in shown
     )
-    assert "  1) Open remediation <file:///tmp/runbook.html>" in shown
+    assert "  1) Open runbook <file:///tmp/runbook.html>" in shown
     assert "open: file:///tmp/runbook.html" in shown
     assert "----- escalation (posted here: the terminal has no channel) -----" in shown
     assert "bot: I posted this triage to this terminal (printed above)" in shown
     assert published and published[0]["cause_id"] == "federation-cert-missing-on-site"
 
 
-@pytest.mark.skipif(
-    not (ROOT / "checks" / "factory.py").exists(),
-    reason="the lab check runner (checks.factory) is not there yet",
-)
+@pytest.mark.cli
+@pytest.mark.lab
 def test_triage_chat_runs_a_seed_triage_against_the_embedded_lab(tmp_path: Path) -> None:
     typed = "\n".join(
         [
             "1",  # Cloud users cannot see on-premises free/busy
             "1",  # Everyone in that direction
             "alice@contoso.com can't see bjorn@contoso.com",
-            "1",  # Yes, that's right (the lab's topology puts bjorn in Branch)
             '"""',
             paste("seed-000-event-4002.txt"),
             '"""',
@@ -142,7 +141,7 @@ def test_triage_chat_runs_a_seed_triage_against_the_embedded_lab(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     shown = done.stdout
     assert "  1) Cloud users cannot see on-premises free/busy" in shown
-    assert "  Target bjorn@contoso.com: site Branch" in shown
+    assert "bjorn@contoso.com is on-premises, on EX03 in site Branch" in shown
     assert "## Checks finished." in shown
     assert "LIKELY CAUSE: THE FEDERATION CERTIFICATE IS MISSING ON THE SERVERS OF A SITE" in shown
     # The lab's Branch servers, found by the real checks, are in the filled commands.
@@ -154,7 +153,7 @@ def test_triage_chat_runs_a_seed_triage_against_the_embedded_lab(tmp_path: Path)
 
 async def test_in_the_terminal_command_output_pasted_after_the_result_goes_to_the_checks() -> None:
     from checks.api import CheckResult
-    from checks.registry import registry
+    from checks.catalogue import registry
     from dialogs.testing import FakeCheckRunner
 
     remedy = registry()["federation-trust"].remedy({})
@@ -173,7 +172,7 @@ async def test_in_the_terminal_command_output_pasted_after_the_result_goes_to_th
         "usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com",
         "1",
         "skip",
-        "2",  # Paste command output (1 is Open remediation)
+        "3",  # Paste command output (1 is Open runbook, 2 Escalate)
         '"""',
         output,
         '"""',

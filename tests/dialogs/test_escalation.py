@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from dialogs.api import Outbound
-from tests.dialogs.harness import Chat, card_text
+from tests.dialogs.harness import Chat, actions_of, card_text
 from tests.dialogs.scenarios import healthy, paste, seed_000
 
 JWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL291dGxvb2sub2ZmaWNlLmNvbSJ9.c2lnbmF0dXJlLWJ5dGVz"
@@ -116,7 +116,8 @@ async def test_no_confident_cause_is_said_honestly_and_escalation_is_offered() -
     assert "I could not find a cause I am confident about." in shown
     assert "Likely cause" not in shown
     assert "Remediation" not in shown and chat.published == []
-    assert [a["title"] for a in result["actions"]] == ["Escalate", "Start over"]
+    titles = [a["title"] for a in actions_of(result)]
+    assert "Escalate" in titles and "Start over" in titles
     await chat.say("status")
     assert "No confident cause; best lead:" in card_text(chat.last_card())
     await chat.press("Escalate")

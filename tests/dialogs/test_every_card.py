@@ -18,11 +18,14 @@ import pytest
 import dialogs
 from checks.api import CheckResult, Evidence
 from dialogs.api import Card, Inbound, Outbound
-from dialogs.cards import STATUS_ICONS, question_card, sites_confirm_card
+from dialogs.cards import STATUS_ICONS, question_card, sites_confirm_card, text
 from dialogs.escalation import escalation_card, tried_prompt_card
 from dialogs.findings import Findings
+from dialogs.manners import for_conversation
 from dialogs.paste_back import output_prompt_card
+from dialogs.people import pick_card
 from dialogs.result_card import progress_card, result_card
+from dialogs.result_layout import layered
 from dialogs.state import dump, load, new_state
 from dialogs.status import status_card
 from dialogs.testing import FakeCheckRunner
@@ -98,6 +101,27 @@ def sites_shapes() -> Iterator[tuple[str, Card]]:
     two = [("Requester alice@contoso.com", "Exchange Online"), *one]
     yield "one row", sites_confirm_card(node, one)
     yield "two rows, re-asked", sites_confirm_card(node, two, note="Please confirm.")
+
+
+def pick_shapes() -> Iterator[tuple[str, Card]]:
+    alice = {"address": "alice@contoso.com", "name": "Alice Martin", "location": "online"}
+    alan = {"address": "alan@contoso.com", "name": "Alan Moore", "location": "online"}
+    carol = {"address": "carol@contoso.com", "name": "Carol Díaz", "location": "onprem"}
+    yield (
+        "several",
+        pick_card({"role": "requester", "query": "Al", "how": "name", "candidates": [alice, alan]}),
+    )
+    yield (
+        "did you mean",
+        pick_card({"role": "requester", "query": "carol@contso.com", "how": "close", "candidates": [carol]}),
+    )
+    yield (
+        "close, several, noted",
+        pick_card(
+            {"role": "target", "query": "a@contso.com", "how": "close", "candidates": [alice, alan]},
+            note="Pick one.",
+        ),
+    )
 
 
 def progress_shapes() -> Iterator[tuple[str, Card]]:
@@ -184,6 +208,16 @@ def status_shapes() -> Iterator[tuple[str, Card]]:
 CATALOGUE: dict[str, Callable[[], Iterator[tuple[str, Card]]]] = {
     "question_card": question_shapes,
     "sites_confirm_card": sites_shapes,
+    "pick_card": pick_shapes,
+    "for_conversation": lambda: iter(
+        [("group chat", for_conversation(question_card(KB, KB.node("scope")), "groupChat"))]
+    ),
+    "layered": lambda: iter(
+        [
+            ("top only", layered([text("Verdict")], [], [], [])),
+            ("collapsed details", layered([text("Verdict")], [text("Evidence")], [], [])),
+        ]
+    ),
     "progress_card": progress_shapes,
     "result_card": result_shapes,
     "tried_prompt_card": lambda: iter([("prompt", tried_prompt_card())]),
@@ -220,11 +254,13 @@ def test_the_shapes_differ_where_they_should() -> None:
     """The catalogue really reaches the branches it names (not one shape under several names)."""
     results = dict(result_shapes())
     assert "Likely cause:" in card_text(results["cause, link, escalated"])
-    assert "Open remediation" not in card_text(results["cause, runbook not published"])
+    assert "Open runbook" not in card_text(results["cause, runbook not published"])
     assert "Paste command output" in card_text(results["cause, runbook not published"])
     assert "Let me look anyway" not in card_text(results["no cause, no checks"])
     assert "The best lead so far" in card_text(results["weak lead only"])
-    assert "No checks ran." in card_text(results["no cause, no checks"])
+    assert "Escalate to the Exchange team: I could not pin the cause down" in card_text(
+        results["no cause, no checks"]
+    )
     escalations = dict(escalation_shapes())
     assert "No cause matched what was found." in card_text(escalations["nothing known"])
     assert "Nothing reported." in card_text(escalations["nothing known"])

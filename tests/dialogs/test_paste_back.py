@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from checks.api import CheckRequest, ProgressEvent
-from checks.factory import runner_for_lab
-from checks.registry import registry
+from checks.catalogue import registry
 from checks.remedies import Remedy
 from checks.runner import Runner
 from dialogs.remedy_list import merge_remedies
@@ -21,6 +20,7 @@ from lab.runtime import RunningLab, start_lab
 from tests.checks.powershell_text import Recorded, transcript
 from tests.checks.recording import recording_factory
 from tests.dialogs.harness import Chat, actions_of, card_text
+from triage.backends import runner_for_lab
 
 PAIR = {"requester": "alice@contoso.com", "target": "bjorn@contoso.com"}
 

@@ -21,11 +21,10 @@ async def test_seed_000_by_buttons_names_the_missing_certificate_and_the_server(
         "Next", requester="usera@contoso.mail.onmicrosoft.com", target="bjorn@contoso.com"
     )
 
-    # The sites are looked up by the topology check, then shown for confirmation.
-    assert [o.kind for o in sent] == ["typing", "card"]
+    # The pair is looked up at once by the topology check: the sites are said, not asked.
+    assert [o.kind for o in sent] == ["typing", "text", "card"]
     assert chat.runner.requests[0].check_ids == ("topology",)
-    assert "site Branch, server EX02" in card_text(chat.last_card())
-    await chat.press("Yes, that's right")
+    assert "bjorn@contoso.com is on-premises, on EX02 in site Branch" in chat.texts()
     assert chat.state["said"]["target.site"] == "Branch"
     assert chat.awaiting() == "error-text"
 
@@ -49,7 +48,7 @@ async def test_seed_000_by_buttons_names_the_missing_certificate_and_the_server(
     assert f"-Thumbprint {FEDCERT}" in result
     assert "https://learn.microsoft.com/" in result
     open_url = [a for a in actions_of(chat.last_card()) if a["type"] == "Action.OpenUrl"]
-    assert open_url == [{"type": "Action.OpenUrl", "title": "Open remediation", "url": PUBLISHED_URL}]
+    assert open_url == [{"type": "Action.OpenUrl", "title": "Open runbook", "url": PUBLISHED_URL}]
     assert {a["title"] for a in actions_of(chat.last_card())} >= {"Escalate", "Start over"}
 
     runbook = chat.published[-1]
@@ -164,7 +163,7 @@ async def test_a_sentence_with_the_pair_and_the_symptom_skips_both_questions() -
     assert (said["requester"], said["target"]) == ("usera@contoso.mail.onmicrosoft.com", "bjorn@contoso.com")
     assert chat.awaiting() == "scope"
     await chat.press("Only one pair of users")
-    assert chat.awaiting() == "sites"
+    assert chat.awaiting() == "error-text"  # the sites were looked up with the pair
 
 
 async def test_a_first_message_naming_the_scope_skips_the_scope_question() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from checks.api import CheckResult
+from dialogs.testing import FakeCheckRunner
 from knowledge.reader.error_text import MAX_PASTE_BYTES
 from tests.dialogs.harness import Chat, card_text
 from tests.dialogs.scenarios import healthy, paste, seed_000
@@ -13,7 +15,7 @@ async def _at(chat: Chat, node: str) -> None:
     """Answer the questions in order until `node` is the one asked."""
     await chat.say("hi")
     answers = [
-        ("symptom", "cloud users can't see on-prem calendars"),
+        ("symptom", "1"),
         ("scope", "everyone"),
         ("pair", "alice@contoso.com can't see bjorn@contoso.com"),
         ("sites", "yes"),
@@ -21,7 +23,8 @@ async def _at(chat: Chat, node: str) -> None:
     for step, answer in answers:
         if chat.awaiting() == node:
             return
-        assert chat.awaiting() == step
+        if chat.awaiting() != step:
+            continue  # answered ahead by an earlier message ("cloud users": everyone in that direction)
         await chat.say(answer)
     assert chat.awaiting() == node
 
@@ -106,7 +109,7 @@ async def test_a_symptom_can_be_typed_or_picked_by_number() -> None:
 async def test_an_unclear_scope_is_re_asked() -> None:
     chat = Chat(runner=seed_000())
     await _at(chat, "scope")
-    await chat.say("not sure really")
+    await chat.say("purple")
     assert "I could not tell who is affected from that" in reprompt(chat)
     assert chat.awaiting() == "scope"
 
@@ -136,11 +139,15 @@ async def test_a_short_sentence_is_not_taken_as_the_error_text() -> None:
     assert chat.awaiting() == "error-text"
 
 
+def _no_lookup() -> FakeCheckRunner:
+    """The organisation cannot be reached: the AD sites are asked, not looked up."""
+    return FakeCheckRunner([CheckResult("topology", "error", "Could not reach Exchange PowerShell.")])
+
+
 async def test_a_bad_site_name_is_re_asked() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=_no_lookup())
     await _at(chat, "sites")
-    await chat.say("no")
-    assert "Which site is the target's mailbox in, then?" in reprompt(chat)
+    assert "I could not look the AD sites up" in reprompt(chat)
     await chat.say("Branch; rm -rf /")
     assert "is not an AD site name" in reprompt(chat)
     await chat.say("it's in the HQ-2 site")
@@ -171,9 +178,8 @@ async def test_the_error_text_box_on_the_card_is_read_like_a_message() -> None:
 
 
 async def test_the_site_box_and_the_skip_button_on_the_sites_card() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=_no_lookup())
     await _at(chat, "sites")
-    await chat.press("No, I'll type it")
     await chat.press("Next", site="!!")
     assert "is not an AD site name" in reprompt(chat)
     await chat.press("Next", site="Branch-2")

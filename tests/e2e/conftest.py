@@ -54,10 +54,14 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="module")
-def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """`triage serve` on the lab scenario and the Playground, both on loopback ports of their own."""
+def stack(
+    artifacts: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Stack]:
+    """`triage serve` on the lab scenario (the test module's `SCENARIO`, else seed-000) and the Playground,
+    both on loopback ports of their own."""
     port = free_loopback_port()
-    bot = _start_bot(port, tmp_path_factory.mktemp("bot-state"), artifacts / "bot.log")
+    scenario = str(getattr(request.module, "SCENARIO", SCENARIO))
+    bot = _start_bot(port, tmp_path_factory.mktemp("bot-state"), artifacts / "bot.log", scenario)
     playground: Playground | None = None
     try:
         bot_url = f"http://127.0.0.1:{port}"
@@ -121,11 +125,11 @@ def _tail(path: Path, lines: int = 30) -> str:
         return f"unreadable: {exc}"
 
 
-def _start_bot(port: int, state: Path, log: Path) -> subprocess.Popen[bytes]:
+def _start_bot(port: int, state: Path, log: Path, scenario: str = SCENARIO) -> subprocess.Popen[bytes]:
     # Only this suite's settings: no bot identity or escalation channel from the calling environment.
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "CONNECTIONS__"))}
     environ["TRIAGE_STATE_DIR"] = str(state)
-    command = [sys.executable, "-m", "triage", "serve", "--scenario", SCENARIO, "--port", str(port)]
+    command = [sys.executable, "-m", "triage", "serve", "--scenario", scenario, "--port", str(port)]
     # In the test run's own process group: whatever stops the run stops the bot with it.
     with log.open("wb") as sink:
         return subprocess.Popen(

@@ -24,6 +24,9 @@ CAUSE = "The federation certificate is missing on the servers of a site"
 USER = "Alex Wilber"  # the Playground's signed-in user
 CHECKS_TIMEOUT_MS = 60_000
 TRIED = "Restarted IIS on the Branch servers"
+PLAIN = "Alice in Exchange Online can't see Bjorn's free/busy, Bjorn is in the Branch office"
+QUESTION_HINT = "You can also type your answer"
+DETAILS = "Evidence, commands and other causes"
 
 
 @dataclass(frozen=True)
@@ -65,29 +68,24 @@ def escalation_channel(ui: PlaygroundPage) -> str:
 def result_card(ui: PlaygroundPage, broken: Broken) -> str:
     """A seed-000 triage in the personal chat, to its result; returns the result card's text."""
     ui.open_personal_chat()
-    ui.say("hi")
-    ui.wait_for_text(f"Hi {USER.split()[0]}!")
-    ui.wait_for_button("Cloud users cannot see on-premises free/busy")
-    ui.screenshot("02-greeting-and-symptoms")
-
-    ui.press("Cloud users cannot see on-premises free/busy")
+    # The first message as a helpdesk agent types it: names, not addresses; no symptom picked.
+    ui.say(PLAIN)
+    ui.wait_for_text("I looked them up:", timeout=CHECKS_TIMEOUT_MS)
     ui.wait_for_button("Everyone in that direction")
+    ui.screenshot("02-plain-words-looked-up")
     ui.press("Everyone in that direction")
-    # The pair card has inputs; typing the sentence in the chat answers it too.
-    ui.wait_for_text("Who cannot see whose free/busy?")
-    ui.say(f"{broken.requester} can't see {broken.target}")
-
-    # The bot looks the AD sites up itself and asks to confirm them.
-    ui.wait_for_button("Yes, that's right", timeout=CHECKS_TIMEOUT_MS)
-    ui.screenshot("03-sites-looked-up")
-    ui.press("Yes, that's right")
-
     ui.fill("Error text", EXAMPLE.read_text(encoding="utf-8"))
     ui.press("Read it")
     card = ui.card_with("Likely cause:")
     card.wait_for(timeout=CHECKS_TIMEOUT_MS)
     ui.screenshot("04-result")
     ui.screenshot("04-result-card", of=card)
+    # The evidence, the filled commands and the other causes are one press away.
+    ui.press(DETAILS)
+    ui.wait_for_text("Evidence")
+    ui.screenshot("04-result-card-details", of=card)
+    asked = ui.page.locator(".ac-adaptiveCard", has_text=QUESTION_HINT).count()
+    assert asked <= 3, f"{asked} questions before the result"
     return card.inner_text()
 
 
@@ -110,7 +108,7 @@ def test_the_remediation_link_opens_its_runbook(
     ui: PlaygroundPage, stack: Stack, result_card: str, broken: Broken
 ) -> None:
     ui.open_personal_chat()
-    link = ui.link("Open remediation")
+    link = ui.link("Open runbook")
     with ui.page.context.expect_page() as opened:
         link.click()
     runbook = opened.value

@@ -21,6 +21,8 @@ from checks.errors import CommandFailed
 from lab.runtime import start_lab
 from triage.cli import main
 
+pytestmark = pytest.mark.lab
+
 ROOT = Path(__file__).resolve().parents[2]
 TRIAGE = [sys.executable, "-c", "import sys; from triage.cli import main; sys.exit(main())"]
 
@@ -174,6 +176,7 @@ def _live_config(endpoints: dict[str, Any], enabled: list[str]) -> dict[str, Any
     }  # fmt: skip
 
 
+@pytest.mark.cli
 def test_fix_against_a_lab_started_with_lab_up_through_a_live_configuration(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

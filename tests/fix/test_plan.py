@@ -27,10 +27,15 @@ def test_at_least_nine_remediations_can_be_applied_among_them_the_seed_causes() 
 
 
 def test_owa_plan_fills_the_step_preview_and_rollback_from_the_facts() -> None:
-    facts = {
-        "owa.target.server": "EX03",
-        "owa.target.suggested_internal_url": "https://ex03.contoso.com/owa",
-        "owa.target.internal_url": "http://ex03.contoso.com/owa",
+    # What the virtual-directories check states: each server of the target's site with an http InternalUrl.
+    facts: dict[str, JsonValue] = {
+        "owa.site.http_internal_urls": [
+            {
+                "server": "EX03",
+                "internal_url": "http://ex03.contoso.com/owa",
+                "suggested_internal_url": "https://ex03.contoso.com/owa",
+            }
+        ],
     }
     plan = plan_fix(KB.remediations["set-owa-internalurl-https"], facts)
     assert plan is not None and plan.ready
@@ -45,13 +50,53 @@ def test_owa_plan_fills_the_step_preview_and_rollback_from_the_facts() -> None:
 
 
 def test_a_value_that_fails_its_validator_leaves_the_plan_not_ready() -> None:
-    facts = {
-        "owa.target.server": "EX03",
-        "owa.target.suggested_internal_url": "https://ex03.contoso.com/owa x|y",
+    facts: dict[str, JsonValue] = {
+        "owa.site.http_internal_urls": [
+            {
+                "server": "EX03",
+                "internal_url": "http://ex03.contoso.com/owa",
+                "suggested_internal_url": "https://ex03.contoso.com/owa x|y",
+            }
+        ],
     }
     plan = plan_fix(KB.remediations["set-owa-internalurl-https"], facts)
     assert plan is not None
     assert not plan.ready and plan.missing == ["InternalUrl"]
+
+
+def test_two_servers_of_a_site_each_get_their_own_step_and_rollback() -> None:
+    facts: dict[str, JsonValue] = {
+        "owa.site.http_internal_urls": [
+            {
+                "server": "EX03",
+                "internal_url": "http://ex03.contoso.com/owa",
+                "suggested_internal_url": "https://ex03.contoso.com/owa",
+            },
+            {
+                "server": "EX04",
+                "internal_url": "http://branch.contoso.com/owa",
+                "suggested_internal_url": "https://ex04.contoso.com/owa",
+            },
+        ],
+    }
+    plan = plan_fix(KB.remediations["set-owa-internalurl-https"], facts)
+    assert plan is not None and plan.ready
+    assert [s.params for s in plan.steps] == [
+        {"Identity": "EX03\\owa (Default Web Site)", "InternalUrl": "https://ex03.contoso.com/owa"},
+        {"Identity": "EX04\\owa (Default Web Site)", "InternalUrl": "https://ex04.contoso.com/owa"},
+    ]
+    assert [s.params["InternalUrl"] for s in plan.rollback] == [
+        "http://ex03.contoso.com/owa",
+        "http://branch.contoso.com/owa",
+    ]
+    # A server whose current URL is not known cannot be rolled back: then no rollback is offered at all.
+    unknown: dict[str, JsonValue] = {
+        "owa.site.http_internal_urls": [
+            {"server": "EX04", "internal_url": None, "suggested_internal_url": "https://ex04.contoso.com/owa"}
+        ],
+    }
+    plan = plan_fix(KB.remediations["set-owa-internalurl-https"], unknown)
+    assert plan is not None and plan.ready and plan.rollback == []
 
 
 def test_a_list_parameter_repeats_the_step_and_captures_and_the_secret_stay_references() -> None:

@@ -9,15 +9,20 @@ import pytest
 from checks.errors import Refused
 from checks.writes import WRITE_CMDLETS, WRITE_TEMPLATES, guard_write, plan_cmdlets, plan_problems
 from knowledge.fix_plan import CAPTURED, plan_fix
+from knowledge.jsonvalue import JsonValue
 from knowledge.loader import load_knowledge
 
 KB = load_knowledge()
 OWA = plan_fix(
     KB.remediations["set-owa-internalurl-https"],
     {
-        "owa.target.server": "EX03",
-        "owa.target.suggested_internal_url": "https://ex03.contoso.com/owa",
-        "owa.target.internal_url": "http://ex03.contoso.com/owa",
+        "owa.site.http_internal_urls": [
+            {
+                "server": "EX03",
+                "internal_url": "http://ex03.contoso.com/owa",
+                "suggested_internal_url": "https://ex03.contoso.com/owa",
+            }
+        ],
     },
 )
 assert OWA is not None
@@ -81,9 +86,10 @@ def test_every_step_of_every_applicable_remediation_is_on_the_code_list() -> Non
 
 
 def test_a_plan_whose_filled_value_the_write_list_refuses_is_named_before_anything_runs() -> None:
-    facts = {
-        "owa.target.server": "EX03; Stop-Computer",
-        "owa.target.suggested_internal_url": "https://ex03.contoso.com/owa",
+    facts: dict[str, JsonValue] = {
+        "owa.site.http_internal_urls": [
+            {"server": "EX03; Stop-Computer", "suggested_internal_url": "https://ex03.contoso.com/owa"}
+        ],
     }
     plan = plan_fix(KB.remediations["set-owa-internalurl-https"], facts)
     assert plan is not None

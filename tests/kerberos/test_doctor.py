@@ -14,6 +14,7 @@ import pytest
 
 from lab.auth.kdc import RunningKdc
 from lab.auth.realm import lab_kerberos, start_realm
+from lab.faults import FaultSpec
 from lab.runtime import RunningLab, start_lab
 from lab.scenario.load import load_scenario
 from tests.kerberos.live_config import (
@@ -181,3 +182,17 @@ def test_against_triage_lab_up(tmp_path: Path, kdc: RunningKdc) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_a_template_that_fails_on_a_host_is_named(
+    klab: RunningLab, tmp_path: Path, capsys: pytest.CaptureFixture[str], lab_env: pytest.MonkeyPatch
+) -> None:
+    _secrets(lab_env, klab)
+    klab.faults.add(FaultSpec(service="winrm", operation="win-events", kind="throttle"))
+    config = kerberos_config(klab, exchange=None, ews=None, graph=None, exchange_online=None)
+    config["winrm"]["endpoints"] = {"EX02": klab.endpoints["winrm_http_servers"]["EX02"]}
+    code, rows = doctor(capsys, write_config(tmp_path / "live.yaml", config))
+    assert code == 1
+    [row] = problems(rows)
+    assert (row["backend"], row["check"]) == ("winrm EX02", "templates")
+    assert "the win-events template failed" in row["detail"] and "Event Log Readers" in row["fix"]

@@ -3,6 +3,7 @@ and the Kerberos failures a deployment meets, each named with its fix."""
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import os
@@ -13,7 +14,6 @@ from pypsrp.exceptions import WinRMTransportError
 
 from checks.backends.kerberos import KerberosLogin, KerberosProblem, explain
 from checks.backends.psrp import PsrpSettings, translate
-from checks.factory import run_checks_once
 from knowledge.loader import KnowledgeBase, load_knowledge
 from lab.auth.kdc import RunningKdc, write_krb5_conf
 from lab.runtime import RunningLab
@@ -21,6 +21,7 @@ from lab.scenario.load import Scenario
 from tests.kerberos.conftest import lab_with
 from tests.kerberos.live_config import PASSWORD_ENV, SECRET_ENV, kerberos_config, write_config
 from tests.kerberos.test_clients import exchange_servers, psrp_auth, winrm_auth
+from triage.backends import run_checks_once
 
 PAIR = {"requester": "alice@contoso.com", "target": "bjorn@contoso.com"}
 EXCHANGE_CHECKS = ("topology", "federation-trust", "oauth-configuration", "virtual-directories")
@@ -179,3 +180,23 @@ def test_encryption_required_is_named(klab: RunningLab) -> None:
         exchange_servers(klab, auth="ntlm", username=creds["username"], encryption="never")
     error = translate(PsrpSettings(server="ex01.contoso.com", ssl=False, auth="ntlm"), refused.value)
     assert "refuses unencrypted messages over HTTP" in str(error) and "HTTPS" in str(error)
+
+
+async def test_the_kdcs_in_the_configuration_instead_of_a_krb5_conf(
+    klab: RunningLab,
+    kdc: RunningKdc,
+    kb: KnowledgeBase,
+    tmp_path: Path,
+    secrets_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KRB5_CONFIG", os.environ["KRB5_CONFIG"])
+    monkeypatch.setenv("KRB5CCNAME", os.environ["KRB5CCNAME"])
+    config = kerberos_config(klab, kerberos={"kdcs": [kdc.address]}, ews=None, graph=None)
+    results, _ = await run_checks_once(
+        "live", facts=PAIR, kb=kb, config=write_config(tmp_path / "k.yaml", config)
+    )
+    exchange = [r for r in results if r.id in EXCHANGE_CHECKS]
+    assert exchange and {r.status for r in exchange} == {"ok"}, {r.id: r.summary for r in exchange}
+    written = await asyncio.to_thread(Path(os.environ["KRB5_CONFIG"]).read_text, encoding="utf-8")
+    assert written.count(f"kdc = {kdc.address}") == 1

@@ -6,15 +6,13 @@ stay independent of the rest of the knowledge base.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from knowledge.loader import DATA_DIR
 from knowledge.model import FactSpec, Signature
 from knowledge.reader.error_text import read_error_text
 from knowledge.yamlio import read_yaml
-
-PASTES = Path(__file__).parent / "pastes"
+from tests.texts import pasted_text
 
 FACTS: dict[str, FactSpec] = {
     name: FactSpec.model_validate(spec) for name, spec in read_yaml(DATA_DIR / "facts.yaml")["facts"].items()
@@ -32,4 +30,4 @@ def read(text: str) -> dict[str, Any]:
 
 
 def paste(name: str) -> str:
-    return (PASTES / name).read_text(encoding="utf-8")
+    return pasted_text(name)

@@ -12,6 +12,7 @@ import pytest
 from knowledge.assessment import CONFIDENT, FactSource, Reported, assess, check_facts, combine_facts
 from knowledge.loader import load_knowledge
 from tests.knowledge.test_loader import data, edit, problems  # noqa: F401  (the fixture)
+from tests.texts import pasted_text
 
 KB = load_knowledge()
 PAIR = {"requester": "usera@contoso.mail.onmicrosoft.com", "target": "bjorn@contoso.com"}
@@ -129,7 +130,7 @@ def test_a_check_that_errored_did_not_look_and_stays_on_the_causes_to_do_list() 
 def test_an_implied_symptom_is_added_and_said_to_be_implied() -> None:
     from knowledge.reader.error_text import read_error_text
 
-    text = (Path(__file__).parent / "seeds" / "seed-000-event-4002.txt").read_text("utf-8")
+    text = pasted_text("seed-000-event-4002.txt")
     assessment = assess(KB, pasted=read_error_text(text))
     assert assessment.facts["symptom"] == "freebusy-cloud-to-onprem"
     assert assessment.sources["symptom"] == FactSource("implied")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -213,7 +212,14 @@ def _squeezed(value: Any) -> str:
 @settings(max_examples=60, deadline=None)
 @given(names=_NAMES, data=st.data())
 def test_format_table_output_reads_back_to_the_same_values(names: list[str], data: Any) -> None:
-    cell = st.lists(_WORD, min_size=1, max_size=3).map(" ".join)
+    # Two cells the paste itself cannot tell apart from PowerShell's own marks are not asked to read back: one
+    # of dashes alone under another row (a new table's header and underline, `0` over `-`), and one ending in
+    # `...` (what Format-Table prints for a value it cut).
+    cell = (
+        st.lists(_WORD, min_size=1, max_size=3)
+        .map(" ".join)
+        .filter(lambda c: bool(set(c) - {"-", " "}) and not c.endswith(("...", "\u2026")))
+    )
     rows = [{n: data.draw(cell) for n in names} for _ in range(data.draw(st.integers(1, 4)))]
     section: Any
     (section,) = read_command_output("## exchange-triage: Get-Thing\n" + format_table(rows, names))
@@ -253,15 +259,14 @@ def test_output_shaped_noise_reads_without_error(text: str) -> None:
     assert json.loads(json.dumps(sections)) == sections
 
 
-def test_a_paste_over_one_mebibyte_is_refused_and_one_just_under_is_read_quickly() -> None:
+def test_a_paste_over_one_mebibyte_is_refused_and_one_just_under_is_read() -> None:
     record = (
         "Thumbprint    : " + "A" * 40 + "\nSubject       : CN=Zürich, O=Contoso\nHasPrivateKey : True\n\n"
     )
     body = "## exchange-triage: Get-ExchangeCertificate -Server EX01\n"
     big = body + record * ((MAX_PASTE_BYTES - len(body.encode())) // len(record.encode()))
-    started = time.monotonic()
+    # How fast: bench/ (a timed assertion would fail on a busy machine).
     sections: Any = read_command_output(big)
-    assert time.monotonic() - started < 3.0
     assert len(sections[0]["rows"]) == 2000  # rows are capped; the paste is still read
     with pytest.raises(PasteTooLarge):
         read_command_output(big + record * 20)

@@ -60,6 +60,22 @@ CHECK_FACTS: dict[str, Any] = {
     "ecp.target.suggested_internal_url": "https://ex02.branch.contoso.com/ecp",
     "owa.target.server": "EX02",
     "owa.target.suggested_internal_url": "https://ex02.branch.contoso.com/owa",
+    "owa.site.http_internal_urls": [
+        {
+            "server": "EX02",
+            "internal_url": "http://ex02.branch.contoso.com/owa",
+            "suggested_internal_url": "https://ex02.branch.contoso.com/owa",
+        }
+    ],
+    "ecp.site.http_internal_urls": [
+        {
+            "server": "EX02",
+            "internal_url": "http://ex02.branch.contoso.com/ecp",
+            "suggested_internal_url": "https://ex02.branch.contoso.com/ecp",
+        }
+    ],
+    "owa.site.https_403": [{"server": "EX02", "url": "https://ex02.branch.contoso.com/owa"}],
+    "ecp.site.https_403": [{"server": "EX02", "url": "https://ex02.branch.contoso.com/ecp"}],
     "servers.outdated": ["EX02"],
     "sharing.subscription_sharer": "bob@contoso.com",
 }

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.texts import EXAMPLE, text_path
 from triage.cli import main
-
-SEEDS = Path(__file__).parent / "seeds"
-EXAMPLE = Path(__file__).resolve().parents[2] / "triage" / "examples" / "seed-000-event-4002.txt"
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
@@ -28,7 +26,7 @@ def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProce
 
 
 def test_json_output_has_the_documented_shape(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--json"])
+    code = main(["diagnose", "--error-file", str(text_path("seed-000-event-4002.txt")), "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {"facts", "causes", "questions"}
@@ -57,7 +55,9 @@ def test_conversation_flags_answer_their_questions(capsys: pytest.CaptureFixture
 
 def test_scope_pair_lifts_the_sharing_subscription_for_seed_001(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
-        main(["diagnose", "--error-file", str(SEEDS / "seed-001-fiddler.json"), "--scope", "pair", "--json"])
+        main(
+            ["diagnose", "--error-file", str(text_path("seed-001-fiddler.json")), "--scope", "pair", "--json"]
+        )
         == 0
     )
     assert json.loads(capsys.readouterr().out)["causes"][0]["id"] == "sharing-subscription-without-permission"
@@ -72,7 +72,7 @@ def test_nothing_recognised_still_exits_zero(capsys: pytest.CaptureFixture[str],
 
 
 def test_readable_report_without_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["diagnose", "--error-file", str(SEEDS / "seed-002-event-42.txt")]) == 0
+    assert main(["diagnose", "--error-file", str(text_path("seed-002-event-42.txt"))]) == 0
     report = capsys.readouterr().out
     assert "owa-internalurl-not-https" in report
     assert "owa-target-vdir-not-ssl" in report
@@ -120,11 +120,12 @@ def test_the_report_never_shows_empty_values() -> None:
         assert noise not in shown
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize(
     "args",
     [
-        ["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--json"],
-        ["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--verbose"],
+        ["diagnose", "--error-file", str(text_path("seed-000-event-4002.txt")), "--json"],
+        ["diagnose", "--error-file", str(text_path("seed-000-event-4002.txt")), "--verbose"],
         ["lab", "list"],
     ],
 )
@@ -143,14 +144,16 @@ def test_a_reader_that_stops_early_ends_quietly(args: list[str]) -> None:
     assert stderr == ""
 
 
+@pytest.mark.cli
 def test_stdin_is_read_with_a_dash() -> None:
     result = run_cli(
-        "diagnose", "--error-file", "-", "--json", stdin=(SEEDS / "seed-002-event-42.txt").read_bytes()
+        "diagnose", "--error-file", "-", "--json", stdin=(text_path("seed-002-event-42.txt")).read_bytes()
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["facts"]["event.id"] == 42
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -168,6 +171,7 @@ def test_bad_arguments_exit_2_with_one_line(args: list[str], message: str) -> No
     assert result.stdout == ""
 
 
+@pytest.mark.cli
 def test_a_paste_over_one_mebibyte_is_refused_clearly() -> None:
     result = run_cli("diagnose", "--error-file", "-", stdin=b"x" * (1024 * 1024 + 1))
     assert result.returncode == 2
@@ -175,11 +179,13 @@ def test_a_paste_over_one_mebibyte_is_refused_clearly() -> None:
     assert "1 MiB" in line or "too large" in line.lower()
 
 
+@pytest.mark.cli
 def test_undecodable_bytes_are_read_not_fatal() -> None:
     result = run_cli("diagnose", "--error-file", "-", "--json", stdin=b"\xff\xfe Event ID: 4002 \x00\x81")
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.cli
 def test_the_bundled_example_is_diagnosed() -> None:
     result = run_cli("diagnose", "--error-file", str(EXAMPLE))
     assert result.returncode == 0, result.stderr
@@ -187,6 +193,7 @@ def test_the_bundled_example_is_diagnosed() -> None:
     assert "[federation-cert-missing-on-site]" in first
 
 
+@pytest.mark.cli
 def test_run_without_node_falls_back_to_the_terminal_chat(tmp_path: Path) -> None:
     """`triage run` needs Node.js for the Teams-like client; without it the same conversation starts in the
     terminal (the Teams-like run itself is tested in tests/triage and tests/e2e)."""
@@ -209,7 +216,7 @@ def test_run_without_node_falls_back_to_the_terminal_chat(tmp_path: Path) -> Non
 
 
 def test_a_paste_that_implies_the_symptom_answers_that_question(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--json"]) == 0
+    assert main(["diagnose", "--error-file", str(text_path("seed-000-event-4002.txt")), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["facts"]["symptom"] == "freebusy-cloud-to-onprem"
     assert "symptom" not in {q["node"] for q in out["questions"]}
@@ -235,7 +242,7 @@ def test_pasted_command_output_is_check_evidence_without_any_backend(
 
 
 def test_an_error_paste_without_command_output_runs_no_checks(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["diagnose", "--error-file", str(SEEDS / "seed-000-event-4002.txt"), "--json"]) == 0
+    assert main(["diagnose", "--error-file", str(text_path("seed-000-event-4002.txt")), "--json"]) == 0
     assert "checks" not in json.loads(capsys.readouterr().out)
 
 

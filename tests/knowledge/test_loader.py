@@ -190,3 +190,49 @@ def test_unknown_fact_in_an_also_condition(data: Path) -> None:
         lambda c: first_cause(c)["indicators"][0].update(also=[{"fact": "moon.phase", "equals": "full"}]),
     )
     assert any("indicators[0].also[0].fact: unknown fact 'moon.phase'" in p for p in problems(data))
+
+
+def test_a_records_fact_fills_a_parameter_only_through_a_field_of_one_records_fact_per_line(
+    data: Path,
+) -> None:
+    def change(content: Any) -> None:
+        by_id = {r["id"]: r for r in content["remediations"]}
+        by_id["set-owa-internalurl-https"]["params"][0].pop("field")  # records fact, no field
+        by_id["require-ssl-on-owa-vdir"]["params"][1]["fact"] = (
+            "owa.target.suggested_internal_url"  # field, string fact
+        )
+        by_id["copy-federation-certificate"]["params"][0] = {
+            "name": "SourceServer",
+            "type": "server",
+            "fact": "owa.site.https_403",
+            "field": "server",
+            "description": "Mixed with another records fact on one line.",
+        }
+        by_id["copy-federation-certificate"]["params"].append(
+            {
+                "name": "Other",
+                "type": "server",
+                "fact": "ecp.site.https_403",
+                "field": "server",
+                "description": "The other records fact.",
+            }
+        )
+        by_id["copy-federation-certificate"]["commands"].append("Get-Item {SourceServer} {Other}")
+
+    edit(data / "remediations/seeds.yaml", change)
+    found = problems(data)
+    assert any(
+        "'set-owa-internalurl-https': params[0].fact: fact 'owa.site.http_internal_urls' is records; parameter TargetVdir needs a field"
+        in p
+        for p in found
+    ), found
+    assert any(
+        "'require-ssl-on-owa-vdir': params[1].fact: parameter TargetUrl names field 'url' of "
+        "'owa.target.suggested_internal_url', not records" in p
+        for p in found
+    ), found
+    assert any(
+        "'copy-federation-certificate': one line names the fields of several records facts "
+        "(ecp.site.https_403, owa.site.https_403)" in p
+        for p in found
+    ), found

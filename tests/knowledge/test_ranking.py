@@ -8,9 +8,9 @@ import pytest
 
 from knowledge.diagnosis import diagnose
 from knowledge.loader import load_knowledge
+from tests.texts import pasted_text
 
 KB = load_knowledge()
-SEEDS = Path(__file__).parent / "seeds"
 
 
 def ranked(text: str, **conversation: str) -> list[str]:
@@ -18,7 +18,7 @@ def ranked(text: str, **conversation: str) -> list[str]:
 
 
 def seed(name: str) -> str:
-    return (SEEDS / name).read_text(encoding="utf-8")
+    return pasted_text(name)
 
 
 @pytest.mark.parametrize("paste", ["seed-000-event-4002.txt", "seed-000-article.txt"])

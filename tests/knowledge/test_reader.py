@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from knowledge.reader.error_text import MAX_PASTE_BYTES, PasteTooLarge
-from tests.knowledge.reader_support import PASTES, paste, read
+from tests.knowledge.reader_support import paste, read
+from tests.texts import EXAMPLE, PASTES
 
 SEED_000_CHAIN = ["ProxyWebRequestProcessingException", "WebException", "IOException", "SocketException"]
 SEED_000: dict[str, Any] = {
@@ -87,6 +88,6 @@ def test_a_paste_over_one_mebibyte_is_refused() -> None:
 
 
 def test_the_seeds_are_within_the_paste_limit() -> None:
-    for path in PASTES.glob("seed-*"):
+    for path in [*PASTES.glob("seed-*"), EXAMPLE]:
         assert len(path.read_bytes()) <= MAX_PASTE_BYTES
         read(path.read_text(encoding="utf-8"))

@@ -20,14 +20,15 @@ from knowledge.reader import xml_events as reader_xml
 from knowledge.reader.error_text import MAX_PASTE_BYTES, PasteTooLarge, read_error_text
 from knowledge.reader.scan import Paste, plan, scan
 from knowledge.yamlio import read_yaml
-from tests.knowledge.reader_support import FACTS, PASTES, SIGNATURES, read
+from tests.knowledge.reader_support import FACTS, SIGNATURES, read
+from tests.texts import every_text
 
 PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
     "boolean": (bool,),
 }
-ALL_PASTES = sorted(PASTES.iterdir())
+ALL_PASTES = every_text()
 CASE_TEXTS = ["\n".join(c["error_text"]) for c in read_yaml(DATA_DIR / "cases.yaml")["cases"]]
 FRAGMENTS = [path.read_text(encoding="utf-8")[:600] for path in ALL_PASTES] + CASE_TEXTS
 

@@ -47,10 +47,53 @@ def test_a_value_that_fails_its_type_is_not_used() -> None:
 
 
 def test_formatted_identity_is_quoted_when_it_needs_to_be() -> None:
-    filled = fill_remediation(KB.remediations["set-owa-internalurl-https"], {"owa.target.server": "EX02"})
-    assert filled.commands[0].startswith(
-        "Set-OwaVirtualDirectory -Identity 'EX02\\owa (Default Web Site)' -InternalUrl"
+    facts: dict[str, Any] = {
+        "owa.site.http_internal_urls": [{"server": "EX02", "internal_url": "http://ex02/owa"}]
+    }
+    filled = fill_remediation(KB.remediations["set-owa-internalurl-https"], facts)
+    assert filled.commands == [
+        "Set-OwaVirtualDirectory -Identity 'EX02\\owa (Default Web Site)' -InternalUrl <InternalUrl>"
+    ]
+    assert filled.missing == ["InternalUrl"]
+
+
+def test_parameters_of_one_records_fact_go_together_once_per_record() -> None:
+    """Two servers of one site, each with its own URL: one command per server with that server's values,
+    never EX03's vdir with EX04's URL."""
+    facts: dict[str, Any] = {
+        "owa.site.http_internal_urls": [
+            {
+                "server": "EX03",
+                "internal_url": "http://ex03.contoso.com/owa",
+                "suggested_internal_url": "https://ex03.contoso.com/owa",
+            },
+            {"server": "EX04", "internal_url": "", "suggested_internal_url": "https://ex04.contoso.com/owa"},
+        ]
+    }
+    filled = fill_remediation(KB.remediations["set-owa-internalurl-https"], facts)
+    assert filled.commands == [
+        "Set-OwaVirtualDirectory -Identity 'EX03\\owa (Default Web Site)' -InternalUrl https://ex03.contoso.com/owa",
+        "Set-OwaVirtualDirectory -Identity 'EX04\\owa (Default Web Site)' -InternalUrl https://ex04.contoso.com/owa",
+    ]
+    assert len(filled.verify) == 2 and filled.missing == []
+    forbidden: dict[str, Any] = {
+        "owa.site.https_403": [{"server": "EX04", "url": "https://ex04.contoso.com/owa"}]
+    }
+    ssl = fill_remediation(KB.remediations["require-ssl-on-owa-vdir"], forbidden)
+    assert all("EX04" in c for c in ssl.commands) and not any("EX03" in c for c in ssl.commands)
+    assert (
+        "Invoke-WebRequest -Uri https://ex04.contoso.com/owa -UseBasicParsing -MaximumRedirection 0 | Select-Object StatusCode"
+        in ssl.verify
     )
+
+
+def test_a_hostile_record_value_is_left_out_as_a_placeholder() -> None:
+    facts: dict[str, Any] = {
+        "owa.site.https_403": [{"server": "EX04; Stop-Computer", "url": "https://ex04.contoso.com/owa"}]
+    }
+    filled = fill_remediation(KB.remediations["require-ssl-on-owa-vdir"], facts)
+    assert all("Stop-Computer" not in c for c in [*filled.commands, *filled.verify])
+    assert "TargetServer" in filled.missing
 
 
 def test_literal_quoting() -> None:

@@ -88,3 +88,14 @@ def test_a_validated_server_name_is_plain(raw: str) -> None:
     except ValueProblem:
         return
     assert all(c.isalnum() or c in ".-" for c in name) and name.isascii()
+
+
+def test_one_pair_of_angle_brackets_is_accepted_and_a_lone_bracket_is_refused_by_name() -> None:
+    from knowledge.validators import ValueProblem, check_smtp
+
+    assert check_smtp("<carol@contoso.com>") == "carol@contoso.com"
+    assert check_smtp(" SMTP:<carol@Contoso.com> ") == "carol@contoso.com"
+    for cut in ("<0@0.AA", "<carol@contoso.com", "carol@contoso.com>", "<<carol@contoso.com>"):
+        with pytest.raises(ValueProblem) as problem:
+            check_smtp(cut)
+        assert "angle bracket" in str(problem.value) or "cannot have" in str(problem.value), cut

@@ -448,7 +448,8 @@ def test_timeout_fires_the_clients_own_timeout(ctx: LabContext, endpoints: dict[
     started = time.monotonic()
     with pytest.raises(ErrorTimeoutExpired, match="Read timed out"):
         _ = basic_account(ctx, endpoints["ews"], "carol@contoso.com").calendar
-    assert 1.9 <= time.monotonic() - started < 5
+    # The lab stalls for TIMEOUT_STALL_SECONDS (120 s): ending long before that is the client's own timeout.
+    assert 1.9 <= time.monotonic() - started < 60
 
 
 def test_connection_reset_is_a_dropped_connection(ctx: LabContext, endpoints: dict[str, str]) -> None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp import web
@@ -61,16 +63,24 @@ async def test_clear_removes_every_fault_and_the_record() -> None:
     assert faults.taken == []
 
 
-async def test_take_sleeps_the_added_latency() -> None:
+def _recording(slept: list[float]) -> Callable[[float], Awaitable[None]]:
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    return sleep
+
+
+async def test_take_sleeps_the_added_latency(monkeypatch: pytest.MonkeyPatch) -> None:
     faults = FaultController([FaultSpec(service="psrp", kind="latency", latency_ms=150)])
     loop = asyncio.get_running_loop()
     started = loop.time()
     spec = await faults.take("psrp", "Get-ExchangeServer")
     assert spec is not None
     assert loop.time() - started >= 0.14
-    started = loop.time()
+    slept: list[float] = []
+    monkeypatch.setattr(sys.modules[FaultController.__module__].asyncio, "sleep", _recording(slept))
     assert await faults.take("winrm", "hostname") is None
-    assert loop.time() - started < 0.05
+    assert slept == []  # a call without a fault is not delayed at all (recorded, not timed)
 
 
 async def test_faults_added_from_another_thread_apply_to_the_next_call() -> None:
@@ -117,6 +127,6 @@ def test_stall_answers_nothing_and_ends_when_the_client_hangs_up() -> None:
         started = time.monotonic()
         with pytest.raises(TimeoutError):
             _raw_request(port, timeout=0.3)
-        # The client gave up and closed: the stalled handler notices within a poll, not after 30 s.
-        assert ended.wait(3)
-        assert time.monotonic() - started < 3
+        # The client gave up and closed: the stalled handler notices it, long before its 30 s are up.
+        assert ended.wait(20)
+        assert time.monotonic() - started < 20

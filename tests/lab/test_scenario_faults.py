@@ -9,12 +9,12 @@ import yaml
 from pypsrp.exceptions import AuthenticationError
 
 from checks.api import CheckRequest, ProgressEvent
-from checks.factory import runner_for_lab
 from knowledge.loader import load_knowledge
 from lab.faults import FaultSpec
 from lab.runtime import start_lab
 from lab.scenario.load import load_scenario
 from tests.lab.conftest import exchange_pool
+from triage.backends import runner_for_lab
 
 PAIR = {"requester": "alice@contoso.com", "target": "bjorn@contoso.com"}
 

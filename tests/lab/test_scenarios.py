@@ -30,11 +30,13 @@ CONTRACT_CAUSES = {
     "ews-target-internalurl-not-https",
     "owa-proxy-kerberos-spn-missing",
 }
+# Scenarios with several faults at once, each a contract cause: named for what they combine, not for one cause.
+COMBINED = {"owa-branch-two-servers"}
 
 
 def test_every_bundled_scenario_loads_with_two_pairs() -> None:
     names = bundled_scenario_names()
-    assert len(names) == 18
+    assert len(names) == 19
     for name in names:
         scenario = load_scenario(name)
         assert scenario.name == name
@@ -56,9 +58,11 @@ def test_every_contract_cause_has_a_scenario_named_after_it() -> None:
         "seed-002-owa-internalurl-http",
         "seed-002-owa-vdir-403",
     }
-    assert set(bundled_scenario_names()) == {"healthy"} | seeds | (
+    assert set(bundled_scenario_names()) == {"healthy"} | seeds | COMBINED | (
         CONTRACT_CAUSES - {c for s in seeds for c in load_scenario(s).expected_causes}
     )
+    for name in COMBINED:
+        assert len(load_scenario(name).expected_causes) >= 2
 
 
 def test_broken_pairs_answer_with_an_error_and_working_pairs_do_not() -> None:

@@ -16,8 +16,8 @@ from bench.driver import TimedConnector
 from bot.settings import Settings, load_settings
 from bot.testing import TeamsActivities
 from checks.api import CheckRequest, CheckResult, Evidence, Progress, ProgressEvent
-from checks.factory import LabRunner, runner_for_lab
 from lab.runtime import RunningLab, start_lab
+from triage.backends import LabRunner, runner_for_lab
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,13 +16,15 @@ from bot.storage import SqliteStore
 from bot.storage.factory import SQLITE_FILE
 from bot.testing import RunningBot, TeamsActivities, running_bot
 from checks.api import CheckRunner
-from checks.factory import LabRunner, runner_for_lab
 from lab.faults import FaultKind, FaultSpec, Service
 from lab.runtime import RunningLab, start_lab
 from lab.serve import StartedSite
+from tests.texts import EXAMPLE
+from tests.waiting import until
 from triage.app import build_conversation
+from triage.backends import LabRunner, runner_for_lab
 
-PASTE = (Path(__file__).parent.parent / "knowledge" / "seeds" / "seed-000-event-4002.txt").read_text("utf-8")
+PASTE = EXAMPLE.read_text("utf-8")
 PLAN = Plan(target="bjorn@contoso.com", paste=PASTE)
 APOLOGY = "Sorry, something went wrong"
 
@@ -127,10 +128,7 @@ async def test_a_simulator_killed_in_the_middle_of_a_call(
             await driver.until(PLAN, "error-text")
             lab.faults.add(FaultSpec(service="ews", kind="latency", latency_ms=1500))
             checks = asyncio.create_task(driver.step(PLAN))
-            for _ in range(500):  # until an EWS call is on its way
-                if lab.faults.taken:
-                    break
-                await asyncio.sleep(0.02)
+            await until(lambda: lab.faults.taken, "an EWS call on its way")
             await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_kill(lab._sites["ews"]), lab._loop))
             turn = await asyncio.wait_for(checks, 30)
             assert turn is not None and turn.status == 202 and driver.finished()

@@ -22,6 +22,7 @@ from bot.storage.sqlite import CHECKPOINT_EVERY
 from bot.testing import LoopbackConnector, RunningBot, TeamsActivities, reserve_loopback_socket, running_bot
 from dialogs.api import Emit, Inbound, Outbound
 from tests.bot.conversations import ScriptedConversation
+from tests.waiting import until
 
 SDK_REPLY_LOGGER = "microsoft_agents.hosting.core.connector.client.connector_client"
 
@@ -77,14 +78,11 @@ async def test_serving_keeps_what_start_up_loaded_out_of_garbage_collection(tmp_
     gc.unfreeze()
     server = asyncio.create_task(serve(settings, lambda _publish: ScriptedConversation(), stop))
     try:
-        for _ in range(200):
-            if gc.get_freeze_count() or server.done():
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: gc.get_freeze_count() or server.done(), "the server froze its start-up objects")
         assert gc.get_freeze_count() > 0
     finally:
         stop.set()
-        await asyncio.wait_for(server, 10)
+        await asyncio.wait_for(server, 60)
         gc.unfreeze()
 
 
@@ -122,11 +120,11 @@ async def test_at_most_so_many_turns_are_taken_in_at_once_and_the_rest_wait(
             asyncio.create_task(running.post(activities.message("wait", conversation=f"a:c{n}")))
             for n in range(6)
         ]
-        await asyncio.wait_for(conversation.entered.wait(), 5)
-        await asyncio.sleep(0.3)
+        await until(lambda: conversation.inside >= 2, "two turns inside")
+        await asyncio.sleep(0.3)  # room for a third to come in wrongly; `most` below would show it
         assert conversation.inside == 2
         conversation.gate.set()
-        responses = await asyncio.wait_for(asyncio.gather(*posts), 10)
+        responses = await asyncio.wait_for(asyncio.gather(*posts), 60)
     assert {r.status for r in responses} == {202} and conversation.most == 2
     assert sorted(call.text for call in connector.calls) == ["done wait"] * 6
 
@@ -138,12 +136,12 @@ async def test_a_turn_gives_its_place_back_when_its_checks_start(
     conversation = Gated()
     async with _bot_and_connector(tmp_path, conversation) as (running, connector, activities):
         long = asyncio.create_task(running.post(activities.message("long", conversation="a:long")))
-        await asyncio.wait_for(conversation.entered.wait(), 5)
-        quick = await asyncio.wait_for(running.post(activities.message("quick", conversation="a:quick")), 5)
+        await asyncio.wait_for(conversation.entered.wait(), 60)
+        quick = await asyncio.wait_for(running.post(activities.message("quick", conversation="a:quick")), 60)
         assert quick.status == 202 and connector.texts("a:quick") == ["done quick"]
         assert not long.done()  # still waiting on its "checks"
         conversation.gate.set()
-        assert (await asyncio.wait_for(long, 5)).status == 202
+        assert (await asyncio.wait_for(long, 60)).status == 202
 
 
 @asynccontextmanager

@@ -17,8 +17,10 @@ from bench.servers import serving
 from bot.storage import SqliteStore
 from bot.storage.factory import SQLITE_FILE
 from bot.testing import TeamsActivities
+from tests.texts import EXAMPLE
+from tests.waiting import until
 
-PASTE = (Path(__file__).parent.parent / "knowledge" / "seeds" / "seed-000-event-4002.txt").read_text("utf-8")
+PASTE = EXAMPLE.read_text("utf-8")
 PLAN = Plan(target="bjorn@contoso.com", paste=PASTE)
 INTERRUPTED = "I was interrupted while running the checks; running them again now."
 
@@ -59,10 +61,10 @@ async def test_a_bot_killed_mid_triage_loses_no_conversation(
             await asking.until(PLAN, "pair")
             await running.until(PLAN, "error-text")
             checks = asyncio.create_task(running.step(PLAN))
-            for _ in range(500):  # until the progress card shows: the checks have started
-                if any(card for card in running.cards() if "Running the checks" in json.dumps(card)):
-                    break
-                await asyncio.sleep(0.01)
+            await until(
+                lambda: any("Running the checks" in json.dumps(card) for card in running.cards()),
+                "the progress card (the checks have started)",
+            )
             first.process.kill()  # SIGKILL: no clean-up of any kind
             with contextlib.suppress(aiohttp.ClientError):
                 await checks

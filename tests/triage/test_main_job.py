@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ from triage.playground import (
     free_loopback_port,
     start_playground,
 )
+
+pytestmark = [pytest.mark.lab, pytest.mark.cli]
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -85,9 +88,32 @@ def run_triage(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _taken_meanwhile(result: subprocess.CompletedProcess[str], *ports: int) -> bool:
+    """Whether the run failed because a port found free was taken before the run bound it (the machine is
+    shared: any process's outgoing connection may get that port in between)."""
+    return result.returncode != 0 and any(
+        f"('127.0.0.1', {p})" in result.stderr or f"port {p} is in use" in result.stderr for p in ports
+    )
+
+
+def run_on_free_ports(
+    args: Callable[[int, int], list[str]], state: Path, *, tries: int = 5
+) -> tuple[subprocess.CompletedProcess[str], int, int]:
+    """`triage run` with a free bot port and a free Playground port, tried again on fresh ports when one of
+    them was taken between finding it free and binding it; (result, bot port, Playground port)."""
+    for _ in range(tries):
+        bot, playground = free_loopback_port(), free_loopback_port()
+        result = run_triage(*args(bot, playground), state=state)
+        if not _taken_meanwhile(result, bot, playground):
+            return result, bot, playground
+    raise AssertionError(f"no two free loopback ports in {tries} tries: {result.stderr}")
+
+
 def test_run_check_starts_both_then_stops_both(tmp_path: Path) -> None:
-    bot, playground = free_loopback_port(), free_loopback_port()
-    result = run_triage("--check", "--port", str(bot), "--playground-port", str(playground), state=tmp_path)
+    result, bot, playground = run_on_free_ports(
+        lambda bot, playground: ["--check", "--port", str(bot), "--playground-port", str(playground)],
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert f"Open http://127.0.0.1:{playground}/ in a browser" in result.stdout
     assert f"The bot: http://127.0.0.1:{bot}/api/messages" in result.stdout
@@ -113,8 +139,8 @@ def test_run_names_the_option_for_a_busy_playground_port(tmp_path: Path) -> None
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_triage(
-            "--check", "--port", str(free_loopback_port()), "--playground-port", str(port), state=tmp_path
+        result, _, _ = run_on_free_ports(
+            lambda bot, _free: ["--check", "--port", str(bot), "--playground-port", str(port)], tmp_path
         )
     assert result.returncode == 1
     assert f"port {port} is in use on 127.0.0.1: choose another with --playground-port" in result.stderr
@@ -127,20 +153,37 @@ def test_run_names_an_unknown_scenario(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_the_bot_and_the_playground(tmp_path: Path) -> None:
-    bot, playground = free_loopback_port(), free_loopback_port()
-    output = tmp_path / "out.txt"
-    with output.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "triage", "run", "--port", str(bot), "--playground-port", str(playground)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "TRIAGE_STATE_DIR": str(tmp_path / "var")},
-        )
-    try:
+    for _ in range(5):  # fresh ports when one found free was taken before the run bound it
+        bot, playground = free_loopback_port(), free_loopback_port()
+        output = tmp_path / "out.txt"
+        with output.open("w") as sink:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "triage",
+                    "run",
+                    "--port",
+                    str(bot),
+                    "--playground-port",
+                    str(playground),
+                ],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "TRIAGE_STATE_DIR": str(tmp_path / "var")},
+            )
         deadline = time.monotonic() + 60
         while "Ctrl-C stops both." not in output.read_text() and process.poll() is None:
-            assert time.monotonic() < deadline, output.read_text()
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                raise AssertionError(output.read_text())
             time.sleep(0.1)
+        if process.poll() is None or not _taken_meanwhile(
+            subprocess.CompletedProcess([], process.returncode, "", output.read_text()), bot, playground
+        ):
+            break
+    try:
         assert not refused(bot) and not refused(playground), output.read_text()
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0, output.read_text()

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from checks.factory import runner_for_lab
 from dialogs.findings import find
 from dialogs.state import load
 from knowledge.loader import KnowledgeBase, load_knowledge
 from lab.runtime import RunningLab, start_lab
 from lab.scenario.load import bundled_scenario_names, load_scenario
 from tests.dialogs.harness import Chat, actions_of, card_text
+from triage.backends import runner_for_lab
 from triage.cli import main
 
 KB = load_knowledge()
@@ -79,7 +79,8 @@ async def test_the_cli_and_the_chat_rank_every_scenario_alike(
     in_chat = find(KB, load(chat.state)).assessment
     chat_ranked = [(c.id, c.confidence) for c in in_chat.causes]
 
-    args = ["diagnose", "--scenario", scenario.name, "--symptom", symptom, "--json"]
+    # The symptom as the chat ended with it: the lookup corrects a pressed symptom the pair contradicts.
+    args = ["diagnose", "--scenario", scenario.name, "--symptom", said.get("symptom", symptom), "--json"]
     for name in ("scope", "requester", "target"):
         args += [f"--{name}", said[name]] if said.get(name) else []
     with warnings.catch_warnings():

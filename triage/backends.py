@@ -1,4 +1,6 @@
-"""`build_runner`: a check runner against the lab (started here, on loopback) or a real organisation."""
+"""The check backends, wired: a runner against the lab (started here, on loopback, its endpoints turned into
+the real clients' settings) or against a real organisation (its configuration file). The lab is known here
+and nowhere in `checks/`."""
 
 from __future__ import annotations
 
@@ -7,19 +9,35 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from checks.api import CheckRequest, CheckResult, ProgressEvent
+from checks.backends.ews import EwsSettings
+from checks.backends.exo_host import ExoHostSettings
+from checks.backends.graph import GraphSettings
+from checks.backends.https_probe import ProbeSettings
+from checks.backends.psrp import PsrpSettings
+from checks.backends.winrm_host import WinrmSettings
 from checks.config import LiveConfig, load_config
 from checks.ports import Ports
 from checks.runner import Runner
-from checks.wiring import LAB_TIMEOUTS, from_config, from_lab_endpoints, ports_factory
+from checks.wiring import BackendSettings, from_config, ports_factory
 from knowledge.loader import KnowledgeBase
 
 if TYPE_CHECKING:
     from lab.runtime import RunningLab
 
-__all__ = ["LabRunner", "build_runner", "run_checks_once", "runner_for_lab"]
+__all__ = [
+    "LAB_TIMEOUTS",
+    "LabRunner",
+    "build_runner",
+    "from_lab_endpoints",
+    "run_checks_once",
+    "runner_for_lab",
+]
 
+# The lab's clients give up well before its "timeout" fault (a two-minute stall) ends.
+LAB_TIMEOUTS = {"operation": 2, "read": 3}
 # Checks against the lab finish in well under a second; a client stuck on a "timeout" fault gives up
 # after its read timeout, and the runner's own limit sits above that.
 LAB_CHECK_SECONDS = LAB_TIMEOUTS["read"] * 2 + 2.0
@@ -122,3 +140,86 @@ async def _no_backends() -> AsyncIterator[Ports]:
 
 async def _quiet(_event: ProgressEvent) -> None:
     return None
+
+
+def from_lab_endpoints(endpoints: dict[str, object], tenant: str) -> BackendSettings:
+    """The real clients, pointed at a running lab (`lab.runtime.RunningLab.endpoints`)."""
+    creds = endpoints["credentials"]
+    assert isinstance(creds, dict)
+    ca = str(endpoints["ca_cert"])
+    user, password = str(creds["username"]), str(creds["password"])
+    psrp = urlsplit(str(endpoints["psrp"]))
+    winrm_servers = endpoints["winrm_servers"]
+    assert isinstance(winrm_servers, dict)
+    op, read = LAB_TIMEOUTS["operation"], LAB_TIMEOUTS["read"]
+    winrm = WinrmSettings(
+        endpoints=dict(winrm_servers),
+        transport="ntlm",
+        username=user,
+        password=password,
+        ca_file=ca,
+        operation_timeout=op,
+        read_timeout=read,
+    )
+    # The lab has no separate management host: the first server's WinRM listener stands in for it.
+    management = WinrmSettings(
+        endpoints={"MGMT01": str(endpoints["winrm"])},
+        transport="ntlm",
+        username=user,
+        password=password,
+        ca_file=ca,
+        operation_timeout=op,
+        read_timeout=read,
+    )
+    oauth = {
+        "client_id": str(creds["client_id"]),
+        "client_secret": str(creds["client_secret"]),
+        "tenant_id": str(creds["tenant_id"]),
+    }
+    hosts = endpoints.get("vdir_hosts") or {}
+    assert isinstance(hosts, dict)
+    return BackendSettings(
+        exchange=PsrpSettings(
+            server=psrp.hostname or "127.0.0.1",
+            port=psrp.port,
+            path=psrp.path.lstrip("/"),
+            auth="ntlm",
+            username=user,
+            password=password,
+            ca_file=ca,
+            connections=4,
+            operation_timeout=op,
+            read_timeout=read,
+        ),
+        exo_host=ExoHostSettings(
+            "MGMT01", tenant, app_id=str(creds["client_id"]), certificate_thumbprint="0" * 40
+        ),
+        exo_host_winrm=management,
+        winrm=winrm,
+        ews=EwsSettings(
+            endpoint=str(endpoints["ews"]),
+            auth="basic",
+            username=user,
+            password=password,
+            ca_file=ca,
+            timeout=LAB_TIMEOUTS["read"],
+        ),
+        ews_online=EwsSettings(
+            endpoint=str(endpoints["ews"]),
+            auth="oauth",
+            authority=str(endpoints["token"]),
+            ca_file=ca,
+            name="Exchange Online EWS",
+            timeout=LAB_TIMEOUTS["read"],
+            **oauth,
+        ),
+        graph=GraphSettings(
+            authority=str(endpoints["token"]),
+            graph_url=str(endpoints["graph"]),
+            ca_file=ca,
+            timeout=LAB_TIMEOUTS["read"],
+            use_environment_proxy=False,
+            **oauth,
+        ),
+        probe=ProbeSettings(ca_file=ca, hosts=dict(hosts), timeout=LAB_TIMEOUTS["read"], only_mapped=True),
+    )

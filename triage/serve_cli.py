@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 import os
 import sys
 from typing import Any
 
 __all__ = ["register"]
-
-CONVERSATION_FACTORY = "triage.app:build_conversation"
 
 
 def register(subparsers: Any) -> None:
@@ -49,9 +46,9 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"triage serve: refusing to start:\n{exc}", file=sys.stderr)
         return 2
-    factory = _conversation_factory()
-    if factory is None:
-        return 1
+    # Imported here too: the conversation brings the knowledge base and the checks.
+    from triage.app import build_conversation as factory
+
     configure_logging(settings.log_level)
     try:
         asyncio.run(serve(settings, lambda publish: factory(settings, publish)))
@@ -59,20 +56,3 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger(__name__).exception("the bot could not start or stopped on an error")
         return 1
     return 0
-
-
-def _conversation_factory() -> Any:
-    module_name, _, attribute = CONVERSATION_FACTORY.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        module = None
-    factory = getattr(module, attribute, None)
-    if factory is None:
-        print(
-            f"triage serve: the conversation is not available: {CONVERSATION_FACTORY} is missing",
-            file=sys.stderr,
-        )
-    return factory

@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
 
 
 def _parsed(option: str, parse: Any, text: str) -> str:
-    from triage.cli import UsageError
+    from triage.usage import UsageError
 
     try:
         value: str = parse(text)
@@ -53,7 +53,7 @@ def _parsed(option: str, parse: Any, text: str) -> str:
 
 
 def _out_path(text: str) -> Path:
-    from triage.cli import UsageError
+    from triage.usage import UsageError
 
     out = Path(text)
     if out.is_dir():
