@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checks.factory import run_checks_once
 from knowledge.diagnosis import diagnose
 from knowledge.loader import KnowledgeBase
 from knowledge.reader.command_output import read_command_output, without_command_output
 from knowledge.yamlio import read_yaml
+from triage.backends import run_checks_once
 
 __all__ = [
     "CORPUS_DIR",
