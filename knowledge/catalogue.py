@@ -145,7 +145,7 @@ class Catalogue:
     def indicators(self) -> dict[str, list[Indicator]]:
         """The indicators each cause gains from the catalogues: the paste holds the entry (fact `recognised`
         contains its id), and for an event also the event-logs check found it on a server (`events.found`
-        holds "SERVER: Provider Id")."""
+        holds "SERVER: Provider Id", perhaps followed by what the event names in brackets)."""
         found: dict[str, list[Indicator]] = {}
         for cause, rows in self.weights().items():
             bucket = found.setdefault(cause, [])
@@ -159,7 +159,7 @@ class Catalogue:
                     bucket.append(
                         Indicator(
                             fact="events.found",
-                            matches=f": {re.escape(event.provider)} {event.entry.event}$",
+                            matches=f": {re.escape(event.provider)} {event.entry.event}(?:$|[ (])",
                             weight=weight,
                             says=logged,
                             generic=generic,

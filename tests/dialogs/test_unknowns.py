@@ -24,7 +24,7 @@ async def test_a_recognised_event_without_a_cause_is_explained_on_the_result_car
     assert "I could not find a cause I am confident about." in shown
     assert "What I recognised" in shown
     assert "MSExchange Availability event 4002: a proxied free/busy request failed" in shown
-    assert "Escalate" in [a["title"] for a in chat.last_card()["actions"]]
+    assert "Escalate" in shown
 
 
 async def test_a_paste_with_nothing_recognised_is_answered_with_the_command_to_run() -> None:

@@ -348,3 +348,13 @@ def test_a_cause_without_docs_is_rejected(data: Path) -> None:
         "cause 'owa-proxy-certificate-not-trusted': docs: names no source: every entry needs at least one "
         "public page it comes from"
     )
+
+
+def test_an_event_found_with_what_it_names_still_counts() -> None:
+    from knowledge.assessment import Reported, assess
+
+    found = Reported("event-logs", {"events.found": ["EX01: MSExchange OWA 71 (to 10.20.0.13)"]}, "warn")
+    best = assess(KB, results=[found]).best
+    assert best is not None and best.id == "owa-proxy-kerberos-spn-missing"
+    other = Reported("event-logs", {"events.found": ["EX01: MSExchange OWA 710"]}, "warn")
+    assert assess(KB, results=[other]).best is None
