@@ -38,7 +38,9 @@ def _full_collections(runs: int) -> float:
 
 async def measure(runs: int) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="bench-gc-") as state_dir:
-        settings = load_settings({"TRIAGE_STATE_DIR": state_dir, "TRIAGE_LOG_LEVEL": "WARNING"})
+        settings = load_settings(
+            {"TRIAGE_STATE_DIR": state_dir, "TRIAGE_LOG_LEVEL": "WARNING", "TRIAGE_DEV_ANONYMOUS": "1"}
+        )
         runner = web.AppRunner(create_app(settings, lambda publish: build_conversation(settings, publish)))
         await runner.setup()
         try:

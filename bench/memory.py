@@ -2,9 +2,9 @@
 
     .venv/bin/python -m bench.memory [--conversations 1000] [--scenario seed-000-federation-cert] [--backend live|lab]
 
-`triage serve` runs in its own process: with `--backend live` (the default, as deployed) its checks talk to
+`triage serve` runs in its own process: with `--backend live` (as deployed; it needs a bot identity, since the anonymous development mode runs only with the lab) its checks talk to
 the lab scenario served by `triage lab up` in a third process, through a live configuration naming the
-lab's servers; with `--backend lab` it serves the lab in its own process (the demo set-up). This process plays Teams and the Bot Connector:
+lab's servers; with `--backend lab` (the default) it serves the lab in its own process (the demo set-up). This process plays Teams and the Bot Connector:
 it walks every conversation to the middle of a triage (symptom, scope, the pair and its AD sites lookup,
 the sites confirmed: the error-text question is open), then posts one more turn in all of them at once.
 It reports the bot's resident memory (VmRSS) after start-up, with the conversations parked, and its peak
@@ -127,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--scenario", default="seed-000-federation-cert")
-    parser.add_argument("--backend", choices=("live", "lab"), default="live")
+    parser.add_argument("--backend", choices=("live", "lab"), default="lab")
     args = parser.parse_args()
     print("\n".join(asyncio.run(measure(args.conversations, args.scenario, args.backend))))
 

@@ -131,7 +131,8 @@ async def main() -> int:
     for case in WALKS:
         asked, done = await walk(case)
         outcome = "result card" if done else "NO RESULT"
-        print(f"{case.scenario}: {asked} questions to the {outcome} from {case.first!r}", flush=True)
+        noun = "question" if asked == 1 else "questions"
+        print(f"{case.scenario}: {asked} {noun} to the {outcome} from {case.first!r}", flush=True)
     return 0
 
 

@@ -110,6 +110,7 @@ def serving(
             **os.environ,
             "PYTHONPATH": str(ROOT),
             "TRIAGE_STATE_DIR": str(state),
+            "TRIAGE_DEV_ANONYMOUS": "1",  # no bot identity: the local development mode (lab backend only)
             **(environ or {}),
         }
         process = subprocess.Popen(

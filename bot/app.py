@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -13,21 +14,27 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware, start_agent_process
-from microsoft_agents.hosting.core import AgentAuthConfiguration, Connections
+from microsoft_agents.hosting.core import AgentAuthConfiguration, Connections, OutboundHostValidator
 from pydantic import ValidationError
 
+from bot.access import AccessPolicy, GroupMembership
+from bot.audit import AuditLog
 from bot.auth import (
+    activity_guard,
     auth_configuration,
     connection_manager,
     host_validator,
-    tenant_guard,
+    local_requests_only,
     unreadable_tokens_refused,
 )
+from bot.directory import GRAPH_URL, GraphGroups
 from bot.escalation_channel import Escalations
+from bot.guard import GuardedConversation, MailboxScope
 from bot.host import TeamsHost, build_application
-from bot.links import Clock, LinkService, LinkSigner, PublishRunbook, load_link_key
+from bot.links import Clock, LinkService, LinkSigner, PublishRunbook, load_link_keys
+from bot.retention import Retention, rules_from
 from bot.runtime import RUNTIME, Runtime
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.storage import Store
 from bot.storage.factory import open_store
 from bot.turns import TurnRunner, TurnSlots
@@ -50,26 +57,37 @@ def create_app(
     conversation: Conversation | ConversationFactory,
     *,
     connections: Callable[[AgentAuthConfiguration], Connections] | None = None,
+    outbound_hosts: OutboundHostValidator | None = None,
+    graph_url: str = GRAPH_URL,
     clock: Clock = time.time,
 ) -> web.Application:
     """Build the server for `conversation` (an object, or a factory given the runbook publisher).
 
     `connections` builds the token providers for outbound calls from the bot's identity (MSAL unless given:
-    tests use a loopback identity provider);
-    `clock` drives link expiry.
+    tests use a loopback identity provider); `outbound_hosts` is the host validator for service URLs (the
+    settings' unless given: tests allow their loopback connector with `bot.testing.LoopbackHostValidator`);
+    `graph_url` is where group membership is read (`TRIAGE_ROLES_FROM_GROUPS`); `clock` drives link expiry
+    and retention.
     """
     configuration = auth_configuration(settings)
     outbound = (connections or connection_manager)(configuration)
-    adapter = CloudAdapter(connection_manager=outbound, host_validator=host_validator(settings))
+    validator = outbound_hosts or host_validator(settings)
+    if settings.escalation_service_url and not validator.is_allowed(settings.escalation_service_url):
+        raise SettingsError(
+            "TRIAGE_ESCALATION_SERVICE_URL: not a service URL the bot may post to (https, on a Bot Framework "
+            "or Teams host, not a private or loopback address)"
+        )
+    adapter = CloudAdapter(connection_manager=outbound, host_validator=validator)
 
-    root = web.Application()
-    root.cleanup_ctx.append(_lifecycle(settings, conversation, adapter, outbound, clock))
+    root = web.Application(middlewares=[local_requests_only(settings)])
+    groups = GraphGroups(outbound, graph_url) if settings.roles_from_groups else None  # roles and the scope
+    root.cleanup_ctx.append(_lifecycle(settings, conversation, adapter, validator, outbound, groups, clock))
     root.router.add_get("/healthz", healthz)
     root.router.add_get("/remediation/{token}", remediation)
 
     # The SDK's JWT middleware reads its configuration from the application it is installed on.
     api = web.Application(
-        middlewares=[unreadable_tokens_refused, jwt_authorization_middleware, tenant_guard(settings)]
+        middlewares=[unreadable_tokens_refused, jwt_authorization_middleware, activity_guard(settings)]
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", web.NotAppKeyWarning)
@@ -134,27 +152,46 @@ def _lifecycle(
     settings: Settings,
     conversation: Conversation | ConversationFactory,
     adapter: CloudAdapter,
+    validator: OutboundHostValidator,
     connections: Connections,
+    groups: GroupMembership | None,
     clock: Clock,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings)
         try:
-            key = load_link_key(
-                settings.link_secret.get_secret_value() if settings.link_secret else None, settings.state_dir
+            key, *previous = load_link_keys(
+                settings.link_secret.get_secret_value() if settings.link_secret else None,
+                settings.link_previous_secret.get_secret_value() if settings.link_previous_secret else None,
+                settings.state_dir,
             )
-            signer = LinkSigner(key, settings.link_ttl_days * 86400, clock)
+            signer = LinkSigner(key, settings.link_ttl_seconds, clock, previous=tuple(previous))
             links = LinkService(store, signer, settings.base_url, clock)
-            async with _entered(conversation, links.publish) as handler:
-                escalations = Escalations(store, adapter, settings)
+            async with _entered(conversation, links.publish) as inner:
+                policy = AccessPolicy.from_settings(settings, groups)
+                audit = AuditLog(store, clock)
+                handler = GuardedConversation(
+                    inner,
+                    policy,
+                    audit,
+                    MailboxScope(settings.mailbox_scope, groups),
+                    budget_seconds=settings.turn_budget_seconds,
+                )
+                escalations = Escalations(store, adapter, settings, validator, policy=policy, audit=audit)
                 host = TeamsHost(store, TurnRunner(store, handler), escalations)
                 adapter.on_turn_error = host.on_error
                 application = build_application(host, connections)
                 app[RUNTIME] = Runtime(
                     settings, store, adapter, application, links, TurnSlots(TURNS_IN_FLIGHT)
                 )
+                retention = Retention(store, rules_from(settings), clock)
+                purging = asyncio.create_task(retention.run(settings.purge_interval_minutes * 60))
                 logger.info("bot ready: %s", _describe(settings, store))
-                yield
+                try:
+                    yield
+                finally:
+                    purging.cancel()
+                    await asyncio.gather(purging, return_exceptions=True)
         finally:
             await store.close()
 
@@ -179,7 +216,9 @@ async def _entered(
 
 def _describe(settings: Settings, store: Store) -> str:
     facts: Mapping[str, object] = {
-        "auth": "anonymous (loopback only)" if settings.anonymous else f"bot {settings.client_id}",
+        "auth": "anonymous (development mode, loopback only)"
+        if settings.anonymous
+        else f"bot {settings.client_id}",
         "tenants": len(settings.tenants) or "any",
         "storage": store.kind,
         "backend": settings.backend,

@@ -17,7 +17,7 @@ from microsoft_agents.hosting.core import (
     TurnState,
 )
 
-from bot.escalation_channel import ChannelTarget, Escalations, team_key
+from bot.escalation_channel import ChannelTarget, Escalations, principal_from_activity, team_key
 from bot.inbound import Classified, classify
 from bot.outbound import ADAPTIVE_CARD, TurnEmitter
 from bot.storage import ConflictError, Store
@@ -29,7 +29,6 @@ __all__ = ["TeamsHost", "build_application"]
 logger = logging.getLogger(__name__)
 
 MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
-CONFIRM_ESCALATION = "Done: I will post escalations in {label}, each as a new thread."
 
 
 class TeamsHost:
@@ -84,8 +83,8 @@ class TeamsHost:
         if not target.channel_id or not target.service_url:
             await context.send_activity(MessageFactory.text("I can only do that in a team channel."))
             return
-        await self._escalations.remember(target)
-        await context.send_activity(MessageFactory.text(CONFIRM_ESCALATION.format(label=target.label)))
+        answer = await self._escalations.choose(target, principal_from_activity(context.activity))
+        await context.send_activity(MessageFactory.text(answer))
 
     async def _remember_team(self, activity: Activity, team_id: str) -> None:
         target = ChannelTarget.from_activity(activity)

@@ -3,6 +3,10 @@
 A link is `{public_url}/remediation/{token}`; the token is `{id}.{expiry}.{mac}`, where the MAC is
 HMAC-SHA256 over `{id}.{expiry}` with the host's link key. The runbook itself is kept in storage under its id,
 so the link carries nothing but a pointer and the proof that the host issued it.
+
+Keys rotate: links are signed with the current key and accepted with it or the previous one
+(`TRIAGE_LINK_SECRET_PREVIOUS`), so links issued before a rollover keep working until they expire. A runbook
+whose link has expired is deleted when it is next asked for, and by the retention purge otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from bot.runbook_schema import Runbook, parse_runbook
 from bot.storage import Store
 
 __all__ = [
+    "RUNBOOK_PREFIX",
     "Clock",
     "ExpiredLink",
     "LinkError",
@@ -34,6 +39,7 @@ __all__ = [
     "TamperedLink",
     "UnknownLink",
     "load_link_key",
+    "load_link_keys",
 ]
 
 logger = logging.getLogger(__name__)
@@ -62,19 +68,24 @@ class UnknownLink(LinkError):
 
 
 class LinkSigner:
-    """Signs and checks link tokens; the clock is injected so expiry can be tested."""
+    """Signs and checks link tokens; the clock is injected so expiry can be tested.
 
-    def __init__(self, key: bytes, ttl_seconds: float, clock: Clock = time.time) -> None:
-        if len(key) < 32:
+    `key` signs; it and each of `previous` verify (a key rollover: two keys accepted at once)."""
+
+    def __init__(
+        self, key: bytes, ttl_seconds: float, clock: Clock = time.time, *, previous: tuple[bytes, ...] = ()
+    ) -> None:
+        if any(len(k) < 32 for k in (key, *previous)):
             raise ValueError("link keys are at least 32 bytes")
         self._key = key
+        self._keys = (key, *previous)
         self._ttl = ttl_seconds
         self._clock = clock
 
     def sign(self, runbook_id: str) -> tuple[str, int]:
         """Answer the token for `runbook_id` and its expiry (Unix seconds)."""
         expires = int(self._clock() + self._ttl)
-        return f"{runbook_id}.{expires}.{self._mac(runbook_id, expires)}", expires
+        return f"{runbook_id}.{expires}.{self._mac(runbook_id, expires, self._key)}", expires
 
     def verify(self, token: str) -> str:
         """Answer the runbook id a genuine, current token points to."""
@@ -83,14 +94,14 @@ class LinkSigner:
             raise TamperedLink("malformed token")
         runbook_id, expires_text, mac = match.groups()
         expires = int(expires_text)
-        if not hmac.compare_digest(mac, self._mac(runbook_id, expires)):
+        if not any(hmac.compare_digest(mac, self._mac(runbook_id, expires, key)) for key in self._keys):
             raise TamperedLink("signature mismatch")
         if self._clock() >= expires:
             raise ExpiredLink(runbook_id)
         return runbook_id
 
-    def _mac(self, runbook_id: str, expires: int) -> str:
-        digest = hmac.new(self._key, f"{runbook_id}.{expires}".encode("ascii"), hashlib.sha256).digest()
+    def _mac(self, runbook_id: str, expires: int, key: bytes) -> str:
+        digest = hmac.new(key, f"{runbook_id}.{expires}".encode("ascii"), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
@@ -121,10 +132,17 @@ class LinkService:
         return f"{self._base_url}/remediation/{token}"
 
     async def resolve(self, token: str) -> StoredRunbook:
-        runbook_id = self._signer.verify(token)
+        try:
+            runbook_id = self._signer.verify(token)
+        except ExpiredLink as expired:
+            await self._store.delete(_key(str(expired)))  # a genuine link past its time: the runbook goes
+            raise
         document, etag = await self._store.read(_key(runbook_id))
         if etag is None:
             raise UnknownLink(runbook_id)
+        if int(document.get("expires_at", 0)) <= self._clock():
+            await self._store.delete(_key(runbook_id), etag)
+            raise ExpiredLink(runbook_id)
         return StoredRunbook(
             runbook=parse_runbook(document["runbook"]),
             created_at=int(document["created_at"]),
@@ -132,12 +150,18 @@ class LinkService:
         )
 
 
+def load_link_keys(configured: str | None, previous: str | None, state_dir: Path) -> tuple[bytes, ...]:
+    """The signing key first, then the previous one while a rollover lasts."""
+    key = load_link_key(configured, state_dir)
+    return (key, previous.encode("utf-8")) if previous else (key,)
+
+
 def load_link_key(configured: str | None, state_dir: Path) -> bytes:
     """The configured secret, or a key generated once and kept (0600) in the state directory."""
     if configured:
         return configured.encode("utf-8")
     path = state_dir / KEY_FILE
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -154,5 +178,8 @@ def load_link_key(configured: str | None, state_dir: Path) -> bytes:
     return path.read_bytes().strip()
 
 
+RUNBOOK_PREFIX = "runbook/"
+
+
 def _key(runbook_id: str) -> str:
-    return f"runbook/{runbook_id}"
+    return f"{RUNBOOK_PREFIX}{runbook_id}"

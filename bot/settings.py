@@ -7,6 +7,7 @@ everything else is ours and starts with `TRIAGE_`. Secrets are `SecretStr` so th
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,17 +16,29 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-__all__ = ["SDK_PREFIX", "Settings", "SettingsError", "is_loopback", "load_settings"]
+__all__ = [
+    "DEV_ANONYMOUS",
+    "SDK_PREFIX",
+    "Settings",
+    "SettingsError",
+    "is_loopback",
+    "is_loopback_url",
+    "key_entropy_problem",
+    "load_settings",
+]
 
 SDK_PREFIX = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__"
 CLIENT_ID = SDK_PREFIX + "CLIENTID"
 CLIENT_SECRET = SDK_PREFIX + "CLIENTSECRET"
 TENANT_ID = SDK_PREFIX + "TENANTID"
 AUTH_TYPE = SDK_PREFIX + "AUTHTYPE"
+DEV_ANONYMOUS = "TRIAGE_DEV_ANONYMOUS"
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _CHANNEL_ID = re.compile(r"^19:[^\s/]+$")
+_HOST = re.compile(r"^[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,10}$")
+_SCOPE_ITEM = re.compile(r"^[a-z0-9._%+-]{0,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}$")
 
 
 class SettingsError(Exception):
@@ -33,12 +46,39 @@ class SettingsError(Exception):
 
 
 def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback_url(url: str) -> bool:
+    return is_loopback(urlsplit(url).hostname or "")
+
+
+def key_entropy_problem(secret: str) -> str:
+    """Why `secret` is not a usable signing key ("" when it is): at least 32 characters, and not a
+    repetition or a short alphabet (32 times "a" is 32 characters and no key)."""
+    if len(secret) < 32:
+        return "use at least 32 characters"
+    counts = [secret.count(c) for c in set(secret)]
+    entropy = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts)
+    periodic = any(secret == (secret[:k] * (len(secret) // k + 1))[: len(secret)] for k in range(1, 17))
+    if periodic or len(counts) < 10 or entropy * len(secret) < 128:
+        return (
+            "too predictable (repeated or few distinct characters): generate one, for example with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+        )
+    return ""
+
+
+def _ids(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+    return value
 
 
 class Settings(BaseModel):
@@ -54,7 +94,21 @@ class Settings(BaseModel):
     blob_connection_string: SecretStr | None = Field(None, alias="TRIAGE_BLOB_CONNECTION_STRING")
     blob_container: str = Field("triage-state", alias="TRIAGE_BLOB_CONTAINER")
     link_secret: SecretStr | None = Field(None, alias="TRIAGE_LINK_SECRET")
-    link_ttl_days: float = Field(7.0, alias="TRIAGE_LINK_TTL_DAYS", gt=0, le=365)
+    link_previous_secret: SecretStr | None = Field(None, alias="TRIAGE_LINK_SECRET_PREVIOUS")
+    link_ttl_hours: float = Field(24.0, alias="TRIAGE_LINK_TTL_HOURS", gt=0, le=24 * 7)
+    internet_host: str = Field("", alias="TRIAGE_INTERNET_HOST")
+    dev_anonymous: bool = Field(False, alias="TRIAGE_DEV_ANONYMOUS")
+    trusted_client_apps: tuple[str, ...] = Field((), alias="TRIAGE_TRUSTED_CLIENT_APPS")
+    helpdesk: tuple[str, ...] = Field((), alias="TRIAGE_HELPDESK")
+    admins: tuple[str, ...] = Field((), alias="TRIAGE_ADMINS")
+    approvers: tuple[str, ...] = Field((), alias="TRIAGE_APPROVERS")
+    roles_from_groups: bool = Field(False, alias="TRIAGE_ROLES_FROM_GROUPS")
+    mailbox_scope: tuple[str, ...] = Field((), alias="TRIAGE_MAILBOX_SCOPE")
+    conversation_ttl_days: float = Field(30.0, alias="TRIAGE_CONVERSATION_TTL_DAYS", gt=0, le=3650)
+    job_ttl_days: float = Field(7.0, alias="TRIAGE_JOB_TTL_DAYS", gt=0, le=3650)
+    audit_ttl_days: float = Field(365.0, alias="TRIAGE_AUDIT_TTL_DAYS", gt=0, le=3650)
+    turn_budget_seconds: float = Field(300.0, alias="TRIAGE_TURN_BUDGET_SECONDS", gt=0, le=3600)
+    purge_interval_minutes: float = Field(60.0, alias="TRIAGE_PURGE_INTERVAL_MINUTES", gt=0, le=24 * 60)
     escalation_service_url: str = Field("", alias="TRIAGE_ESCALATION_SERVICE_URL")
     escalation_channel_id: str = Field("", alias="TRIAGE_ESCALATION_CHANNEL_ID")
     escalation_tenant_id: str = Field("", alias="TRIAGE_ESCALATION_TENANT_ID")
@@ -74,11 +128,36 @@ class Settings(BaseModel):
     # Every SDK connection key as given, handed to the SDK untouched (it knows the other auth types).
     sdk_environment: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
 
-    @field_validator("allowed_tenants", mode="before")
+    @field_validator(
+        "allowed_tenants",
+        "trusted_client_apps",
+        "helpdesk",
+        "admins",
+        "approvers",
+        "mailbox_scope",
+        mode="before",
+    )
     @classmethod
-    def _split_tenants(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+    def _split_ids(cls, value: Any) -> Any:
+        return _ids(value)
+
+    @field_validator("trusted_client_apps", "helpdesk", "admins", "approvers")
+    @classmethod
+    def _object_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not _GUID.match(item):
+                raise ValueError(f"{item!r} is not an Entra object or application id (a GUID)")
+        return value
+
+    @field_validator("mailbox_scope")
+    @classmethod
+    def _mailbox_scope(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not (_SCOPE_ITEM.match(item) or _GUID.match(item)):
+                raise ValueError(
+                    f"{item[:80]!r} is neither an address (alice@contoso.com), a domain (@contoso.com) nor a "
+                    "group's object id"
+                )
         return value
 
     @field_validator("allowed_tenants")
@@ -112,6 +191,13 @@ class Settings(BaseModel):
                 raise ValueError("expected an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("internet_host")
+    @classmethod
+    def _host_name(cls, value: str) -> str:
+        if value and not _HOST.match(value):
+            raise ValueError("expected a bare host name such as triage.contoso.com")
+        return value.lower()
+
     @field_validator("escalation_channel_id")
     @classmethod
     def _channel_id(cls, value: str) -> str:
@@ -119,16 +205,17 @@ class Settings(BaseModel):
             raise ValueError("expected a Teams channel id such as 19:...@thread.tacv2")
         return value
 
-    @field_validator("link_secret")
+    @field_validator("link_secret", "link_previous_secret")
     @classmethod
-    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("use at least 32 characters")
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        problem = key_entropy_problem(value.get_secret_value()) if value is not None else ""
+        if problem:
+            raise ValueError(problem)
         return value
 
     @property
     def anonymous(self) -> bool:
-        """No bot identity configured: only allowed on loopback, for local development."""
+        """No bot identity: only with TRIAGE_DEV_ANONYMOUS=1, on loopback, with the lab (local development)."""
         return not self.client_id
 
     @property
@@ -145,10 +232,15 @@ class Settings(BaseModel):
 
     @property
     def check_outbound_hosts(self) -> bool:
-        """The SDK's service-url host validator: on whenever the bot has an identity, unless turned off."""
+        """The SDK's service-url host validator: always on, except in the anonymous development mode, where
+        it is off unless asked for (replies go to the local Teams-like client on loopback http)."""
         if self.anonymous:
-            return False
-        return True if self.outbound_host_check is None else self.outbound_host_check
+            return bool(self.outbound_host_check)
+        return True
+
+    @property
+    def link_ttl_seconds(self) -> float:
+        return self.link_ttl_hours * 3600
 
     @property
     def escalation_configured(self) -> bool:
@@ -182,7 +274,7 @@ def _describe(exc: ValidationError) -> str:
 
 
 def _startup_problems(settings: Settings) -> list[str]:
-    problems = _identity_problems(settings)
+    problems = []
     if settings.storage == "blob":
         if settings.blob_connection_string is None:
             problems.append("TRIAGE_BLOB_CONNECTION_STRING: required when TRIAGE_STORAGE=blob")
@@ -206,29 +298,76 @@ def _startup_problems(settings: Settings) -> list[str]:
     if any(escalation.values()) and not all(escalation.values()):
         missing = ", ".join(key for key, value in escalation.items() if not value)
         problems.append(f"{missing}: the escalation channel needs all three TRIAGE_ESCALATION_* keys")
-    return problems
+    return problems + _identity_problems(settings)
 
 
 def _identity_problems(settings: Settings) -> list[str]:
-    loopback = is_loopback(settings.host)
     if settings.anonymous:
-        if not loopback:
-            return [
-                f"{CLIENT_ID}: not set, and the server would listen on {settings.host}: without a bot "
-                "identity the endpoint accepts unauthenticated requests, which is allowed only on "
-                "loopback (127.0.0.1). Configure the bot's client id and secret, or bind to 127.0.0.1."
-            ]
-        return []
+        return _anonymous_problems(settings)
     problems = []
+    if any(_GUID.match(item) for item in settings.mailbox_scope) and not settings.roles_from_groups:
+        problems.append(
+            "TRIAGE_MAILBOX_SCOPE: a group in the scope needs TRIAGE_ROLES_FROM_GROUPS=true (membership is read "
+            "from Microsoft Graph)"
+        )
+    if settings.dev_anonymous:
+        problems.append(f"{DEV_ANONYMOUS}: set together with {CLIENT_ID}; unset one of them")
     if settings.auth_type == "ClientSecret" and settings.client_secret is None:
         problems.append(f"{CLIENT_SECRET}: required when {CLIENT_ID} is set (auth type ClientSecret)")
     if not settings.tenants:
         problems.append(
             f"TRIAGE_ALLOWED_TENANTS: name the tenant(s) allowed to use the bot (or set {TENANT_ID})"
         )
-    if settings.outbound_host_check is False and not loopback:
+    if settings.outbound_host_check is False:
         problems.append(
-            "TRIAGE_OUTBOUND_HOST_CHECK: may be turned off only on a loopback server (local testing)"
+            f"TRIAGE_OUTBOUND_HOST_CHECK: cannot be turned off with a bot identity (only in the {DEV_ANONYMOUS} "
+            "development mode)"
+        )
+    if settings.public_url and urlsplit(settings.public_url).scheme != "https":
+        problems.append("TRIAGE_PUBLIC_URL: must be an https URL (remediation links travel in it)")
+    if settings.public_url and not settings.internet_host:
+        problems.append(
+            "TRIAGE_INTERNET_HOST: required with TRIAGE_PUBLIC_URL: the host name Teams reaches the bot on "
+            "through the Internet-facing proxy, where runbook pages are never served"
+        )
+    elif settings.public_url and (urlsplit(settings.public_url).hostname or "") == settings.internet_host:
+        problems.append(
+            "TRIAGE_PUBLIC_URL: runbook pages are served only on an internal URL, not on the Internet-facing "
+            f"host {settings.internet_host} (TRIAGE_INTERNET_HOST); give the links an internal host name"
+        )
+    return problems
+
+
+def _anonymous_problems(settings: Settings) -> list[str]:
+    """Without a bot identity anybody can post activities: only an explicit local development mode."""
+    if settings.roles_from_groups or any(_GUID.match(item) for item in settings.mailbox_scope):
+        return [
+            "TRIAGE_ROLES_FROM_GROUPS, TRIAGE_MAILBOX_SCOPE: group membership is read with the bot's identity; "
+            "set its client id"
+        ]
+    if not settings.dev_anonymous:
+        return [
+            f"{CLIENT_ID}: not set. Without a bot identity the endpoint would accept unauthenticated "
+            f"requests from anyone. Configure the bot's client id, secret and tenant; for local development "
+            f"on 127.0.0.1 with the lab only, set {DEV_ANONYMOUS}=1 instead."
+        ]
+    problems = []
+    if not is_loopback(settings.host):
+        problems.append(
+            f"{DEV_ANONYMOUS}: the anonymous development mode listens only on loopback (127.0.0.1), "
+            f"not on {settings.host}"
+        )
+    if settings.backend == "live":
+        problems.append(f"{DEV_ANONYMOUS}: the anonymous development mode runs only with the lab backend")
+    if settings.public_url and not is_loopback_url(settings.public_url):
+        problems.append(
+            f"{DEV_ANONYMOUS}: the anonymous development mode cannot have a public URL "
+            "(TRIAGE_PUBLIC_URL names a host that is not loopback)"
+        )
+    if settings.escalation_service_url and not is_loopback_url(settings.escalation_service_url):
+        problems.append(
+            f"{DEV_ANONYMOUS}: the anonymous development mode posts escalations only on loopback "
+            "(TRIAGE_ESCALATION_SERVICE_URL)"
         )
     return problems
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
@@ -47,6 +48,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def remediation(request: web.Request) -> web.Response:
     runtime = request.config_dict[RUNTIME]
+    if _from_the_internet(request, runtime.settings.internet_host):
+        # Runbook pages hold server names, thumbprints and internal URLs: only on the internal URL.
+        return _page(404, "Not found", "There is nothing here.")
     try:
         stored = await runtime.links.resolve(request.match_info["token"])
     except TamperedLink:
@@ -61,6 +65,23 @@ async def remediation(request: web.Request) -> web.Response:
         logger.exception("could not serve a remediation page")
         return _page(500, "Something went wrong", "The runbook could not be shown. Try again in a moment.")
     return _html(200, runbook_page(stored.runbook, expires_at=stored.expires_at))
+
+
+def _from_the_internet(request: web.Request, internet_host: str) -> bool:
+    """Whether the request came through the Internet-facing host (directly, or as a proxy forwarded it)."""
+    if not internet_host:
+        return False
+    named = [request.headers.get("Host", ""), request.headers.get("X-Forwarded-Host", "")]
+    named += re.findall(r"host=\"?([^;,\"\s]+)", request.headers.get("Forwarded", ""), flags=re.I)
+    hosts = {_bare(host) for value in named for host in value.split(",") if host.strip()}
+    return internet_host in hosts
+
+
+def _bare(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def _page(status: int, title: str, message: str) -> web.Response:

@@ -30,7 +30,7 @@ Card = JsonObject
 """An Adaptive Card 1.5 document."""
 
 InboundKind = Literal["message", "submit", "added_to_team", "mention_in_channel"]
-OutboundKind = Literal["text", "card", "typing", "escalation", "checkpoint"]
+OutboundKind = Literal["text", "card", "typing", "escalation", "checkpoint", "audit"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,10 @@ class Outbound:
     then returns a short description of where it went (for example "Exchange › Escalations"), or None when no
     escalation channel is set or the post failed. A `checkpoint` outbound carries `state`: the host stores it
     at once (it sends nothing), so that a turn which dies during a long step (the checks) resumes from there on
-    the next message; the state `handle` returns still replaces it. Other outbounds return None.
+    the next message; the state `handle` returns still replaces it. An `audit` outbound carries `audit`
+    (`{"kind": "mailbox-read", "mailboxes": [...], "checks": [...]}`): the host records it in its audit log
+    before the reads happen and returns None when they may go ahead, or the reason they may not (the pair is
+    outside the mailboxes the bot may look at). Other outbounds return None.
     """
 
     kind: OutboundKind
@@ -66,6 +69,7 @@ class Outbound:
     card: Card | None = None
     card_key: str = ""
     state: State | None = None
+    audit: JsonObject | None = None
 
 
 Emit = Callable[[Outbound], Awaitable[str | None]]

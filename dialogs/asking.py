@@ -14,6 +14,7 @@ from dialogs.lookup_first import look_up_pair
 from dialogs.paste import describe
 from dialogs.people import PICK, answer_pick, ask_pending, read_plainly
 from dialogs.reading import asks_explanation, is_correction
+from dialogs.redact import redact_output
 from dialogs.running import conclude, run_checks
 from dialogs.sites import answer_sites, ask_sites
 from dialogs.state import asking, push_snapshot
@@ -65,7 +66,7 @@ def _apply(turn: Turn, learned: Learned) -> None:
     if learned.paste.excerpt:
         state.paste_excerpt = learned.paste.excerpt
     if learned.command_output:
-        state.command_output = [*state.command_output, *learned.command_output]
+        state.command_output = [*state.command_output, *redact_output(learned.command_output)]
 
 
 async def absorb(turn: Turn, node: TreeNode | None, text: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from dialogs.api import Card
+from dialogs.markdown import escape_markdown
 from knowledge.loader import KnowledgeBase
 from knowledge.model import TreeNode
 
@@ -16,6 +17,7 @@ __all__ = [
     "STATUS_ICONS",
     "card",
     "fact_set",
+    "markdown",
     "open_url",
     "question_card",
     "sites_confirm_card",
@@ -40,6 +42,12 @@ Element = dict[str, Any]
 
 
 def text(value: str, **style: Any) -> Element:
+    """A TextBlock showing `value` as it is (markdown characters escaped: see dialogs.markdown)."""
+    return {"type": "TextBlock", "text": escape_markdown(value), "wrap": True, **style}
+
+
+def markdown(value: str, **style: Any) -> Element:
+    """A TextBlock whose markdown is the product's own (links to documentation); never user text."""
     return {"type": "TextBlock", "text": value, "wrap": True, **style}
 
 
@@ -57,7 +65,12 @@ def code(lines: list[str]) -> Element:
 
 
 def fact_set(pairs: list[tuple[str, str]]) -> Element:
-    return {"type": "FactSet", "facts": [{"title": title, "value": value} for title, value in pairs]}
+    return {
+        "type": "FactSet",
+        "facts": [
+            {"title": escape_markdown(title), "value": escape_markdown(value)} for title, value in pairs
+        ],
+    }
 
 
 def container(items: list[Element], **style: Any) -> Element:

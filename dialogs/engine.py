@@ -14,6 +14,7 @@ from checks.api import CheckRunner
 from dialogs.api import Emit, Inbound, Outbound, State
 from dialogs.asking import absorb, advance
 from dialogs.asking import answer as answer_question
+from dialogs.bounds import bounded
 from dialogs.escalation import NO_CHANNEL, escalation_card, tried_prompt_card
 from dialogs.findings import find
 from dialogs.learn import learn
@@ -67,6 +68,7 @@ class TriageConversation:
         self.services = Services(kb=kb, runner=runner, publish_runbook=publish_runbook, read_text=read_text)
 
     async def handle(self, state: State, inbound: Inbound, emit: Emit) -> State:
+        inbound = bounded(inbound)  # every free-text input collapsed and capped before anything reads it
         try:
             working = load(state)
         except StateError:
@@ -218,6 +220,11 @@ async def _escalate(turn: Turn) -> None:
             "I can escalate once the checks have run: answer the question above, and Escalate is on the result."
         )
         return
+    kept = turn.state.escalation
+    if kept is not None and kept.where is None and kept.tried:
+        # What was typed before the channel was set is kept: post it now, without asking again.
+        await _post_escalation(turn, kept.tried)
+        return
     turn.state.awaiting = Awaiting(None, "tried")
     await turn.send(tried_prompt_card())
 
@@ -228,7 +235,10 @@ async def _send_escalation(turn: Turn) -> None:
         tried = "" if value.get("skip") else str(value.get("tried") or "")
     else:
         tried = "" if is_skip(turn.inbound.text) else turn.inbound.text
-    tried = redact(tried.strip())[:2000]
+    await _post_escalation(turn, redact(tried.strip())[:2000])
+
+
+async def _post_escalation(turn: Turn, tried: str) -> None:
     if tried:
         turn.state.said["tried"] = [tried]
     card = escalation_card(turn.kb, turn.state, find(turn.kb, turn.state), tried)
@@ -238,7 +248,12 @@ async def _send_escalation(turn: Turn) -> None:
         await turn.say(f"I posted this triage to {where}, with everything I found and what was tried.")
         await show_result(turn, escalated_to=where)
     else:
-        await turn.say(NO_CHANNEL)
+        kept = (
+            " What you told me was tried is kept: press Escalate again once a channel is set."
+            if tried
+            else ""
+        )
+        await turn.say(NO_CHANNEL + "." + kept if kept else NO_CHANNEL)
 
 
 _COMMAND_HANDLERS = {

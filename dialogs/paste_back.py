@@ -14,6 +14,7 @@ from typing import Any
 from dialogs.api import Card
 from dialogs.cards import card, submit, subtle, text, text_input
 from dialogs.findings import results_of
+from dialogs.redact import redact_output
 from dialogs.remedy_list import READ_OUTPUT, waiting
 from dialogs.running import conclude, rerun_checks
 from dialogs.turn import Turn
@@ -52,8 +53,9 @@ def _key(section: dict[str, Any]) -> tuple[str, str, str, str]:
 
 
 def _stored(kept: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`new` after `kept`; a command's latest output replaces its earlier ones."""
-    latest = {_key(s): s for s in [*kept, *new]}
+    """`new` after `kept` (redacted: stored output holds no secret); a command's latest output replaces its
+    earlier ones."""
+    latest = {_key(s): s for s in [*kept, *redact_output(new)]}
     merged = list(latest.values())[-MAX_SECTIONS:]
     while sum(len(s["rows"]) for s in merged) > MAX_STORED_ROWS and len(merged) > 1:
         merged = merged[1:]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["REDACTED", "redact", "redact_all"]
+__all__ = ["REDACTED", "redact", "redact_all", "redact_output"]
 
 REDACTED = "[redacted]"
 
@@ -46,8 +46,9 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     ),
     # SAS signatures in URLs and connection strings.
     (re.compile(r"(?i)([?&;]sig=)[^&\s;\"']+"), r"\g<1>" + REDACTED),
-    # Credentials in URLs: scheme://user:password@host.
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(@)"), r"\g<1>" + REDACTED + r"\g<2>"),
+    # Credentials in URLs: scheme://user:password@host. The password runs to the last @ of the authority
+    # (an unencoded @ in it must not leave the rest showing).
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^\s/?#]*(@)"), r"\g<1>" + REDACTED + r"\g<2>"),
     # ConvertTo-SecureString 'literal' -AsPlainText.
     (
         re.compile(r"(?i)(ConvertTo-SecureString\s+(?:-String\s+)?)('[^'\n]*'|\"[^\"\n]*\"|[^\s$(][^\s]*)"),
@@ -86,4 +87,25 @@ def redact_all(value: Any) -> Any:
         return [redact_all(item) for item in value]
     if isinstance(value, dict):
         return {key: redact_all(item) for key, item in value.items()}
+    return value
+
+
+_SENSITIVE_KEY = re.compile(rf"(?i)^\W*(?:{_SENSITIVE_NAMES}|connectionstring|connection[_-]?string)\W*$")
+
+
+def redact_output(value: Any) -> Any:
+    """Pasted command output (reader sections, rows of properties) redacted before it is stored: a property
+    named like a secret (Password, ClientSecret, ConnectionString, ...) loses its value whatever it is, and
+    every other string is redacted like error text."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [redact_output(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            key: REDACTED
+            if _SENSITIVE_KEY.match(str(key)) and item not in (None, "")
+            else redact_output(item)
+            for key, item in value.items()
+        }
     return value

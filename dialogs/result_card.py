@@ -24,6 +24,7 @@ from dialogs.cards import (
     container,
     fact_set,
     heading,
+    markdown,
     open_url,
     submit,
     subtle,
@@ -252,7 +253,7 @@ def _remediation(remediation: FilledRemediation, budget: int, page: bool) -> Ele
         items.append(subtle(clip(remediation.notes, budget // 8)))
     links = [f"[{_link_name(u)}]({u})" for u in remediation.docs[:3] if size(u) <= budget // 12]
     if links:
-        items.append(text("Documentation: " + " · ".join(links)))
+        items.append(markdown("Documentation: " + " · ".join(links)))
     return container(items, separator=True)
 
 

@@ -8,6 +8,7 @@ import uuid
 from checks.api import CheckRequest, CheckResult, ProgressEvent
 from dialogs.api import Outbound
 from dialogs.findings import find, results_of
+from dialogs.privacy import run_checks_privately
 from dialogs.result_card import ProgressRow, check_title, progress_card, result_card
 from dialogs.runbook import build_runbook
 from dialogs.state import Conclusion, concluded, dump, running
@@ -98,7 +99,7 @@ async def _run_with_progress(
         await turn.send(progress_card(list(rows.values()), finished=False), key)
 
     request = CheckRequest(tuple(planned), turn.facts(), tuple(state.command_output))
-    returned = await turn.services.runner.run(request, on_progress) if planned else []
+    returned = await run_checks_privately(turn, request, on_progress) if planned else []
     by_id = {r.id: r for r in returned}
     ran = [by_id.get(c) or CheckResult(c, "error", "The check did not report back.") for c in planned]
     for result in ran:

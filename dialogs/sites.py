@@ -8,6 +8,7 @@ from typing import Any
 
 from checks.api import CheckRequest, CheckResult, ProgressEvent
 from dialogs.cards import question_card, sites_confirm_card
+from dialogs.privacy import run_checks_privately
 from dialogs.state import Awaiting, Lookup, push_snapshot
 from dialogs.turn import Turn
 from dialogs.understand import is_no, is_skip, is_yes, read_site
@@ -37,7 +38,7 @@ async def lookup_topology(turn: Turn) -> CheckResult:
     if kept and kept.target == target:
         return kept.result
     await turn.typing()
-    results = await turn.services.runner.run(CheckRequest((LOOKUP_CHECK,), turn.facts()), _ignore)
+    results = await run_checks_privately(turn, CheckRequest((LOOKUP_CHECK,), turn.facts()), _ignore)
     found = next((r for r in results if r.id == LOOKUP_CHECK), None)
     if found is None:
         found = CheckResult(LOOKUP_CHECK, "error", "The topology check did not report back.")

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from dialogs.bounds import MAX_MESSAGE, collapse
 from knowledge.loader import KnowledgeBase
 from knowledge.model import TreeOption
 from knowledge.validators import ValueProblem, check_smtp, normalise_smtp
@@ -30,6 +31,11 @@ __all__ = [
     "read_site",
 ]
 
+# Every text is collapsed and capped before a pattern sees it (dialogs.bounds): a command, a yes or a site at
+# `_SHORT` characters, a description of the problem at `_DESCRIPTION`.
+_SHORT = 200
+_DESCRIPTION = 2_000
+
 _COMMANDS = {
     "help": r"help|\?|what can i (?:say|do)|commands",
     "back": r"back|go back|undo|previous",
@@ -43,7 +49,7 @@ _COMMAND_RES = {name: re.compile(rf"^/?(?:{pattern})[\s.!?]*$", re.I) for name, 
 
 def command_of(text: str) -> str | None:
     """The command a whole message is, if it is one (help, back, restart, cancel, status, escalate)."""
-    stripped = text.strip()
+    stripped = collapse(text, _SHORT)
     return next((name for name, regex in _COMMAND_RES.items() if regex.match(stripped)), None)
 
 
@@ -57,7 +63,7 @@ _GREETING = re.compile(
 
 def is_greeting(text: str) -> bool:
     """A message that is only a greeting ("hi", "hey there", "good morning!")."""
-    return bool(_GREETING.match(text.strip()))
+    return bool(_GREETING.match(collapse(text, _SHORT)))
 
 
 _YES = re.compile(
@@ -71,15 +77,15 @@ _SKIP = re.compile(
 
 
 def is_yes(text: str) -> bool:
-    return bool(_YES.match(text.strip()))
+    return bool(_YES.match(collapse(text, _SHORT)))
 
 
 def is_no(text: str) -> bool:
-    return bool(_NO.match(text.strip()))
+    return bool(_NO.match(collapse(text, _SHORT)))
 
 
 def is_skip(text: str) -> bool:
-    return bool(_SKIP.match(text.strip()))
+    return bool(_SKIP.match(collapse(text, _SHORT)))
 
 
 # --- symptoms ---------------------------------------------------------------------------------------------
@@ -151,6 +157,7 @@ def _symptom_scores(kb: KnowledgeBase, text: str) -> dict[str, float]:
 
 def match_symptom(kb: KnowledgeBase, text: str) -> str | None:
     """The symptom id the text describes, or None when it names none clearly (or two equally)."""
+    text = collapse(text, _DESCRIPTION)
     if (
         not _concepts(text)
         and _similarity(text, [e for s in kb.symptoms.values() for e in s.examples]) < 0.85
@@ -182,6 +189,7 @@ _SCOPE_ALL = re.compile(
 
 def match_scope(text: str) -> str | None:
     """all, site or pair, from phrases like "everyone", "users of the branch site", "only me and bob"."""
+    text = collapse(text, _DESCRIPTION)
     if _SCOPE_SITE.search(text):
         return "site"
     if _SCOPE_PAIR.search(text):
@@ -193,7 +201,7 @@ def match_scope(text: str) -> str | None:
 
 def match_option(options: list[TreeOption], text: str) -> str | None:
     """An option by its number, value or label (or the only label that contains the text)."""
-    wanted = text.strip().casefold().rstrip(".!")
+    wanted = collapse(text, _SHORT).casefold().rstrip(".!")
     if wanted.isdigit() and 1 <= int(wanted) <= len(options):
         return options[int(wanted) - 1].value
     for option in options:
@@ -205,9 +213,10 @@ def match_option(options: list[TreeOption], text: str) -> str | None:
 
 # --- address pairs ----------------------------------------------------------------------------------------
 
-_ADDRESS = re.compile(
-    r"[^\s<>()\[\]{}\"',;:\u2018\u2019\u201c\u201d`]+@[^\s<>()\[\]{}\"',;:\u2018\u2019\u201c\u201d`]+"
-)
+# Bounded on both sides of the @ (a local part is at most 64 characters, a domain 253), and starting only
+# where a word starts: linear, where an unbounded run tried from every position of a long word is quadratic.
+_NOT_ADDRESS = r"\s<>()\[\]{}\"',;:\u2018\u2019\u201c\u201d`"
+_ADDRESS = re.compile(rf"(?<![^{_NOT_ADDRESS}])[^{_NOT_ADDRESS}@]{{1,64}}@[^{_NOT_ADDRESS}]{{1,253}}")
 _REQUESTER_LABEL = re.compile(r"\b(?:requester|requestor|viewer|organi[sz]er|user a|from)\W*$", re.I)
 _TARGET_LABEL = re.compile(r"\b(?:target|owner|attendee|user b|mailbox)\W*$", re.I)
 _POSSESSIVE = re.compile(
@@ -250,6 +259,7 @@ def _ordered(text: str, first: re.Match[str], second: re.Match[str]) -> bool:
 def read_pair(text: str, wanted: int = 2) -> PairReading:
     """The requester and target in a message ("alice@x can't see bob@y", "bob@y's free/busy is hidden
     from alice@x", "requester: alice@x target: bob@y"). With `wanted=1`, just one address: the target."""
+    text = collapse(text, MAX_MESSAGE)
     matches = _candidates(text)
     if not matches:
         return PairReading()
@@ -286,13 +296,15 @@ def _shown(value: str, limit: int = 60) -> str:
 # --- AD sites ---------------------------------------------------------------------------------------------
 
 _SITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
-_SITE_PREFIX = re.compile(r"^(?:(?:it'?s|it is|the|in|site|ad site|their site is)\s+)+", re.I)
+_SITE_PREFIX = re.compile(r"^(?:(?:it'?s|it is|the|in|site|ad site|their site is) )+", re.I)
+_SITE_SUFFIX = re.compile(r" (?:ad )?site$", re.I)
 
 
 def read_site(text: str) -> str:
     """An AD site name typed by the user ("Branch", "it's in the Branch site"); ValueProblem otherwise."""
-    name = _SITE_PREFIX.sub("", text.strip()).strip().rstrip(".")
-    name = re.sub(r"\s+(?:ad\s+)?site$", "", name, flags=re.I).strip()
+    # Collapsed first: on a run of 20,000 spaces the suffix pattern below was quadratic (seconds per answer).
+    name = _SITE_PREFIX.sub("", collapse(text, _SHORT)).strip().rstrip(".")
+    name = _SITE_SUFFIX.sub("", name).strip()
     if not _SITE.match(name):
         raise ValueProblem(
             f"'{_shown(text)}' is not an AD site name: letters, digits, spaces, dots, dashes and "

@@ -1,4 +1,10 @@
-"""Filling a remediation's commands with the values the facts give, safely quoted for PowerShell."""
+"""Filling a remediation's commands with the values the facts give, safely quoted for PowerShell.
+
+Every value is checked by the validator of its parameter's type, then rendered by `powershell_literal` as one
+PowerShell literal: bare only where it is plainly safe and stands as a command argument, otherwise a
+single-quoted string with its quotes doubled. All placeholders of a line are substituted in one pass, so a
+value that itself reads `{OtherParam}` stays as it is, inside its own quotes.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,13 @@ from knowledge.validators import (
     check_url,
 )
 
-__all__ = ["FilledRemediation", "check_param_value", "fill_remediation", "powershell_literal"]
+__all__ = [
+    "FilledRemediation",
+    "check_param_value",
+    "fill_remediation",
+    "formatted_param_value",
+    "powershell_literal",
+]
 
 _BARE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/\\-]*$")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9]+)\}")
@@ -27,9 +39,11 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9]+)\}")
 _SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
 
 
-def powershell_literal(value: str) -> str:
-    """`value` as a PowerShell argument: bare when it is plainly safe, otherwise a single-quoted string."""
-    if _BARE.match(value):
+def powershell_literal(value: str, *, argument: bool = True) -> str:
+    """`value` as one PowerShell literal: bare when it is plainly safe and `argument` (it stands where a
+    command argument goes, after a `-Parameter`), otherwise a single-quoted string. In expression mode (a
+    hashtable, after `=` or `+`) a bare word would be a command, so it is always quoted there."""
+    if argument and _BARE.match(value):
         return value
     quoted = "".join(c + c if c in _SINGLE_QUOTES else c for c in value)
     return f"'{quoted}'"
@@ -89,17 +103,22 @@ class FilledRemediation:
         }
 
 
+def formatted_param_value(param: RemediationParam, value: str) -> str:
+    """The value a parameter shows for `value` (checked by its type, then formatted); `ValueProblem` if the
+    value is not one the type can have."""
+    return param.format.replace("{value}", check_param_value(param.type, value))
+
+
 def _checked(param: RemediationParam, item: JsonValue) -> str | None:
-    """`item` checked against the parameter's type and quoted, or None when it does not pass."""
+    """`item` checked against the parameter's type and formatted (unquoted), or None when it does not pass."""
     try:
-        checked = _CHECKERS[param.type](str(item))
+        return formatted_param_value(param, str(item))
     except ValueProblem:
         return None
-    return powershell_literal(param.format.replace("{value}", checked))
 
 
 def _param_values(param: RemediationParam, facts: FactsView) -> list[str]:
-    """The quoted values for one parameter, or [] when the facts cannot fill it safely."""
+    """The checked, formatted (unquoted) values for one parameter, or [] when the facts cannot fill it."""
     if param.field is not None:
         return [v for record in _records(param.fact, facts) if (v := _field(param, record)) is not None]
     raw = facts.get(param.fact)
@@ -118,15 +137,32 @@ def _field(param: RemediationParam, record: JsonObject) -> str | None:
     return None if value is None else _checked(param, value)
 
 
+def _is_argument(line: str, start: int) -> bool:
+    """Whether the placeholder at `start` stands alone where a command argument goes: after whitespace that
+    follows a `-Parameter` (or `-eq`), and before whitespace, a pipe or the end of the line."""
+    before = line[:start]
+    words = before.split()
+    return bool(before) and before[-1] == " " and bool(words) and words[-1].startswith("-")
+
+
 def _expand(line: str, values: dict[str, list[str]]) -> list[str]:
     names = list(dict.fromkeys(_PLACEHOLDER.findall(line)))
-    choices = [values.get(name) or [f"<{name}>"] for name in names]
+    choices: list[list[str | None]] = []
+    for name in names:
+        known: list[str | None] = list(values.get(name) or [])
+        choices.append(known or [None])
     out = []
     for combination in itertools.product(*choices):
-        filled = line
-        for name, value in zip(names, combination, strict=True):
-            filled = filled.replace("{" + name + "}", value)
-        out.append(filled)
+        chosen = dict(zip(names, combination, strict=True))
+
+        def literal(match: re.Match[str], chosen: dict[str, str | None] = chosen) -> str:
+            value = chosen[match.group(1)]
+            if value is None:
+                return f"<{match.group(1)}>"
+            return powershell_literal(value, argument=_is_argument(line, match.start()))
+
+        # One pass: what a value holds (even "{OtherParam}") is never read as a placeholder again.
+        out.append(_PLACEHOLDER.sub(literal, line))
     return out
 
 
@@ -158,7 +194,7 @@ def fill_remediation(remediation: Remediation, facts: FactsView) -> FilledRemedi
             out for line in remediation.commands for out in _per_record(line, remediation, facts, values)
         ],
         verify=[out for line in remediation.verify for out in _per_record(line, remediation, facts, values)],
-        parameters={name: vals for name, vals in values.items() if vals},
+        parameters={name: [powershell_literal(v) for v in vals] for name, vals in values.items() if vals},
         missing=[name for name, vals in values.items() if not vals],
         notes=remediation.notes,
         docs=list(remediation.docs),

@@ -21,7 +21,11 @@ __all__ = [
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"^(?:{_LABEL}\.)+[A-Za-z]{{2,63}}$")
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+# RFC 5322 allows ' { } | $ # ` in a local part; Exchange accepts them, but no address this product is asked
+# about has them, and each means something to PowerShell or to a command template: they are refused.
+_LOCAL = re.compile(r"^[A-Za-z0-9!%&*+/=?^_~-]+(?:\.[A-Za-z0-9!%&*+/=?^_~-]+)*$")
+# Characters a URL of an Exchange virtual directory never has and PowerShell or a template reads specially.
+_URL_REFUSED = frozenset("'\"`$;{}|#<>\\\u2018\u2019\u201a\u201b\u201c\u201d\u201e")
 _NETBIOS = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,13}[A-Za-z0-9])?$")
 _THUMBPRINT = re.compile(r"^[0-9A-Fa-f]{40}$")
 
@@ -100,7 +104,7 @@ def check_url(value: str, *, https_only: bool = False) -> str:
     except ValueError:
         raise ValueProblem(f"'{_shown(value)}' is not a URL.") from None
     allowed = ("https",) if https_only else ("http", "https")
-    if parts.scheme not in allowed or not host or any(c.isspace() or c in "'\"`$;" for c in url):
+    if parts.scheme not in allowed or not host or any(c.isspace() or c in _URL_REFUSED for c in url):
         wanted = "an https URL" if https_only else "a URL"
         raise ValueProblem(f"'{_shown(value)}' is not {wanted} like https://mail.contoso.com/owa.")
     return url

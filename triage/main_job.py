@@ -30,7 +30,7 @@ BOT_PORT = 3978
 START_TIMEOUT = 60.0
 # The main job is local: only these keys of the environment apply (never a bot identity: the Playground
 # talks to an anonymous bot on loopback).
-LOCAL_KEYS = ("TRIAGE_STATE_DIR", "TRIAGE_LOG_LEVEL", "TRIAGE_LINK_TTL_DAYS")
+LOCAL_KEYS = ("TRIAGE_STATE_DIR", "TRIAGE_LOG_LEVEL", "TRIAGE_LINK_TTL_HOURS")
 
 
 class StartFailed(Exception):
@@ -86,7 +86,12 @@ def run_main_job(args: argparse.Namespace) -> int:
     environ = {key: os.environ[key] for key in LOCAL_KEYS if key in os.environ}
     try:
         settings = load_settings(
-            environ, host="127.0.0.1", port=args.port, backend="lab", scenario=args.scenario
+            environ,
+            host="127.0.0.1",
+            port=args.port,
+            backend="lab",
+            scenario=args.scenario,
+            dev_anonymous=True,  # a local demo: the Teams-like client on loopback, no bot identity
         )
     except SettingsError as exc:
         print(f"triage run: cannot start:\n{exc}", file=sys.stderr)

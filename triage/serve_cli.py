@@ -28,6 +28,16 @@ def register(subparsers: Any) -> None:
     )
     parser.set_defaults(func=_serve)
 
+    audit = subparsers.add_parser(
+        "audit",
+        help="print the bot's audit log (who read which mailboxes, who changed what), newest first",
+        description="Print the audit log from the bot's store (the same environment as `triage serve`).",
+    )
+    audit.add_argument("--limit", type=int, default=50, help="how many records (default 50)")
+    audit.add_argument("--kind", action="append", default=[], help="only records of this kind (repeatable)")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    audit.set_defaults(func=_audit)
+
 
 def _serve(args: argparse.Namespace) -> int:
     # Imported here: the command line builds its parser without loading the SDK.
@@ -55,4 +65,34 @@ def _serve(args: argparse.Namespace) -> int:
     except Exception:
         logging.getLogger(__name__).exception("the bot could not start or stopped on an error")
         return 1
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    import json
+
+    from bot.audit import AuditLog, format_records
+    from bot.settings import SettingsError, load_settings
+    from bot.storage.factory import open_store
+
+    if args.limit < 1:
+        print("triage audit: --limit must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings(os.environ)
+    except SettingsError as exc:
+        print(f"triage audit: the configuration cannot be used:\n{exc}", file=sys.stderr)
+        return 2
+
+    async def read() -> list[str]:
+        store = await open_store(settings)
+        try:
+            records = await AuditLog(store).read(limit=args.limit, kinds=args.kind)
+        finally:
+            await store.close()
+        if args.json:
+            return [json.dumps(record.as_dict(), ensure_ascii=False) for record in records]
+        return format_records(records) or ["(the audit log is empty)"]
+
+    print("\n".join(asyncio.run(read())))
     return 0

@@ -44,6 +44,11 @@ class Store(Protocol):
 
     async def delete(self, key: str, etag: str | None = None) -> None: ...
 
+    async def scan(self, prefix: str) -> list[tuple[str, float]]:
+        """Every key starting with `prefix` (up to its first `/` a namespace: `conv/`, `runbook/`, `audit/`),
+        with when it was last written (Unix seconds), in key order. For retention and the audit log."""
+        ...
+
     async def close(self) -> None: ...
 
 

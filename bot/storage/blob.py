@@ -90,6 +90,20 @@ class BlobStore:
         except AzureError as exc:
             raise StorageError(f"blob delete failed: {type(exc).__name__}") from exc
 
+    async def scan(self, prefix: str) -> list[tuple[str, float]]:
+        namespace = _blob_name(prefix if "/" in prefix else prefix + "/x").split("/", 1)[0]
+        found: list[tuple[str, float]] = []
+        try:
+            async for blob in self._container.list_blobs(
+                name_starts_with=f"{namespace}/", include=["metadata"]
+            ):
+                key = _unascii((blob.metadata or {}).get("key", ""))
+                if key.startswith(prefix) and blob.last_modified is not None:
+                    found.append((key, blob.last_modified.timestamp()))
+        except AzureError as exc:
+            raise StorageError(f"blob listing failed: {type(exc).__name__}") from exc
+        return sorted(found)
+
     async def close(self) -> None:
         await self._container.close()
         await self._service.close()
@@ -102,6 +116,13 @@ def _blob_name(key: str) -> str:
     if not namespace.isalnum():
         namespace = "misc"
     return f"{namespace}/{hashlib.sha256(key.encode('utf-8')).hexdigest()}.json"
+
+
+def _unascii(stored: str) -> str:
+    """The key as written, from its ASCII form in the metadata."""
+    if "\\" not in stored:
+        return stored
+    return stored.encode("ascii").decode("unicode_escape")
 
 
 def _ascii(key: str) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import threading
+import time
 import uuid
 from contextlib import closing
 from pathlib import Path
@@ -21,8 +23,11 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 500
 
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS documents (key TEXT PRIMARY KEY, etag TEXT NOT NULL, body TEXT NOT NULL)"
+    "CREATE TABLE IF NOT EXISTS documents (key TEXT PRIMARY KEY, etag TEXT NOT NULL, body TEXT NOT NULL, "
+    "updated REAL NOT NULL DEFAULT 0)"
 )
+# Files created before retention have no `updated` column: added, each row dated when first opened.
+_ADD_UPDATED = "ALTER TABLE documents ADD COLUMN updated REAL NOT NULL DEFAULT 0"
 
 
 class SqliteStore:
@@ -65,12 +70,16 @@ class SqliteStore:
         validate_key(key)
         body = encode(state)
         new_etag = uuid.uuid4().hex
+        now = time.time()
         if etag is None:
-            sql = "INSERT INTO documents (key, etag, body) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING"
-            changed = await self._run(sql, (key, new_etag, body))
+            sql = (
+                "INSERT INTO documents (key, etag, body, updated) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(key) DO NOTHING"
+            )
+            changed = await self._run(sql, (key, new_etag, body, now))
         else:
-            sql = "UPDATE documents SET etag = ?, body = ? WHERE key = ? AND etag = ?"
-            changed = await self._run(sql, (new_etag, body, key, etag))
+            sql = "UPDATE documents SET etag = ?, body = ?, updated = ? WHERE key = ? AND etag = ?"
+            changed = await self._run(sql, (new_etag, body, now, key, etag))
         if changed == 0:
             raise ConflictError(key)
         self._writes += 1
@@ -92,6 +101,15 @@ class SqliteStore:
         if deleted == 0 and (await self.read(key))[1] is not None:
             raise ConflictError(key)
 
+    async def scan(self, prefix: str) -> list[tuple[str, float]]:
+        # A range on the primary key, not LIKE: a prefix holding % or _ is matched literally.
+        rows = await self._run(
+            "SELECT key, updated FROM documents WHERE key >= ? AND key < ? ORDER BY key",
+            (prefix, prefix + "\U0010ffff"),
+            fetch="all",
+        )
+        return [(str(key), float(updated)) for key, updated in rows]
+
     async def close(self) -> None:
         if self._checkpointing is not None:
             await asyncio.gather(self._checkpointing, return_exceptions=True)
@@ -101,20 +119,36 @@ class SqliteStore:
         with self._lock:
             self._connection.close()
 
-    async def _run(self, sql: str, params: tuple[Any, ...], *, fetch: bool = False) -> Any:
+    async def _run(self, sql: str, params: tuple[Any, ...], *, fetch: bool | str = False) -> Any:
         return self._execute(sql, params, fetch)
 
-    def _execute(self, sql: str, params: tuple[Any, ...], fetch: bool) -> Any:
+    def _execute(self, sql: str, params: tuple[Any, ...], fetch: bool | str) -> Any:
         with self._lock:
             try:
                 cursor = self._connection.execute(sql, params)
+                if fetch == "all":
+                    return cursor.fetchall()
                 return cursor.fetchone() if fetch else cursor.rowcount
             except sqlite3.Error as exc:
                 raise StorageError(f"SQLite: {exc}") from exc
 
 
+def _private(path: Path) -> None:
+    """The state folder 0700 and the database 0600 (SQLite gives its WAL and shared-memory files the
+    database's mode): conversations hold addresses, server names and pasted output. Files an older version
+    left readable by others are restricted."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.parent.stat().st_mode & 0o077:
+        path.parent.chmod(0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if name.exists() and name.stat().st_mode & 0o077:
+            name.chmod(0o600)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _private(path)
     try:
         connection = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
@@ -122,6 +156,10 @@ def _connect(path: Path) -> sqlite3.Connection:
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run in a worker thread (see above)
         connection.execute(_SCHEMA)
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(documents)")}
+        if "updated" not in columns:
+            connection.execute(_ADD_UPDATED)
+            connection.execute("UPDATE documents SET updated = ?", (time.time(),))
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open the state database {path}: {exc}") from exc
     return connection

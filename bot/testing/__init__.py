@@ -4,6 +4,8 @@ activities and a loopback server runner. Used by the host's protocol tests and b
 from bot.testing.activities import TEAMS_TENANT, TeamsActivities
 from bot.testing.bot import BotResponse, RunningBot, running_bot
 from bot.testing.connector import LoopbackConnector, Recorded
+from bot.testing.graph import LoopbackGraph
+from bot.testing.hosts import LoopbackHostValidator
 from bot.testing.identity import (
     BOT_FRAMEWORK_ISSUER,
     LoopbackIdentityProvider,
@@ -18,6 +20,8 @@ __all__ = [
     "TEAMS_TENANT",
     "BotResponse",
     "LoopbackConnector",
+    "LoopbackGraph",
+    "LoopbackHostValidator",
     "LoopbackIdentityProvider",
     "LoopbackServer",
     "LoopbackTokenProvider",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from microsoft_agents.hosting.core import AgentAuthConfiguration, Connections
+from microsoft_agents.hosting.core import AgentAuthConfiguration, Connections, OutboundHostValidator
 
 from bot.app import ConversationFactory, create_app
 from bot.links import Clock
@@ -51,14 +51,18 @@ async def running_bot(
     conversation: Conversation | ConversationFactory,
     *,
     connections: Callable[[AgentAuthConfiguration], Connections] | None = None,
+    outbound_hosts: OutboundHostValidator | None = None,
+    graph_url: str | None = None,
     clock: Clock | None = None,
 ) -> AsyncIterator[RunningBot]:
     """Serve the host on 127.0.0.1 (the settings' port is replaced by the one the system picked)."""
     sock = reserve_loopback_socket()
     settings = settings.model_copy(update={"host": "127.0.0.1", "port": sock.getsockname()[1]})
-    options: dict[str, Any] = {"connections": connections}
+    options: dict[str, Any] = {"connections": connections, "outbound_hosts": outbound_hosts}
     if clock is not None:
         options["clock"] = clock
+    if graph_url is not None:
+        options["graph_url"] = graph_url
     server = LoopbackServer(create_app(settings, conversation, **options), sock)
     url = await server.start()
     try:

@@ -40,6 +40,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
     def build(**environ: Any) -> Settings:
         base = {"TRIAGE_STATE_DIR": str(tmp_path / "var")}
+        if "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID" not in environ:
+            base["TRIAGE_DEV_ANONYMOUS"] = "1"  # the explicit local development mode
         base.update({key: str(value) for key, value in environ.items()})
         return load_settings(base)
 

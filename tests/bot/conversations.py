@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from dialogs.api import Emit, Inbound, Outbound, State
+from knowledge.jsonvalue import JsonObject, JsonValue
 
 Publish = Callable[[Mapping[str, Any]], Awaitable[str]]
 
@@ -66,6 +67,12 @@ class ScriptedConversation:
         elif verb == "escalate":
             where = await emit(Outbound(kind="escalation", card=card("please look at this")))
             await emit(Outbound(kind="text", text=f"escalated to {where}"))
+        elif verb == "mailboxes":
+            # Reads the mailboxes named after the verb, as a triage's per-mailbox checks do.
+            mailboxes: list[JsonValue] = list(words[1:])
+            audit: JsonObject = {"kind": "mailbox-read", "mailboxes": mailboxes, "checks": ["probe"]}
+            answer = await emit(Outbound(kind="audit", audit=audit))
+            await emit(Outbound(kind="text", text=f"read allowed: {answer is None} ({answer or ''})"))
         elif verb == "boom":
             await emit(Outbound(kind="text", text="about to fail"))
             raise RuntimeError("internal detail: password=hunter2")

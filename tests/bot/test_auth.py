@@ -18,6 +18,7 @@ from bot.settings import Settings
 from bot.testing import (
     TEAMS_TENANT,
     LoopbackConnector,
+    LoopbackHostValidator,
     LoopbackIdentityProvider,
     RunningBot,
     TeamsActivities,
@@ -48,15 +49,19 @@ class Secured:
 
 @pytest.fixture
 async def secured(
-    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+    request: pytest.FixtureRequest,
+    make_settings: Callable[..., Settings],
+    connector: LoopbackConnector,
+    activities: TeamsActivities,
 ) -> AsyncIterator[Secured]:
     idp = LoopbackIdentityProvider(APP_ID, SECRET)
     await idp.start()
+    extra: dict[str, str] = getattr(request, "param", {})
     settings = make_settings(
+        **extra,
         CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID=APP_ID,
         CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET=SECRET,
         CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID=TEAMS_TENANT,
-        TRIAGE_OUTBOUND_HOST_CHECK="false",  # the connector is on loopback http
         TRIAGE_ESCALATION_SERVICE_URL=activities.service_url,
         TRIAGE_ESCALATION_CHANNEL_ID="19:escalations@thread.tacv2",
         TRIAGE_ESCALATION_TENANT_ID=TEAMS_TENANT,
@@ -66,7 +71,11 @@ async def secured(
     try:
         with signing_keys_from(idp.jwks_url, ENTRA_KEYS):
             connections = loopback_connections(idp, TEAMS_TENANT)
-            async with running_bot(settings, conversation, connections=connections) as bot:
+            # The connector is on loopback http: allowed by exactly its origin, the SDK's rules for the rest.
+            hosts = LoopbackHostValidator([activities.service_url])
+            async with running_bot(
+                settings, conversation, connections=connections, outbound_hosts=hosts
+            ) as bot:
                 yield Secured(bot, idp, conversation, teams, connector)
     finally:
         await idp.stop()
@@ -90,11 +99,81 @@ async def test_an_escalation_is_posted_with_the_bots_own_token(secured: Secured)
     assert thread.body["channelData"]["channel"]["id"] == "19:escalations@thread.tacv2"
 
 
-async def test_an_entra_token_from_the_bots_tenant_is_accepted(secured: Secured) -> None:
-    token = secured.token(
-        issuer=f"https://login.microsoftonline.com/{TEAMS_TENANT}/v2.0", claims={"tid": TEAMS_TENANT}
+TRUSTED_APP = "5e3ce6c0-2b1f-4285-8d4b-75ee78787346"  # a client app of the tenant allowed to call the bot
+ENTRA_V2 = f"https://login.microsoftonline.com/{TEAMS_TENANT}/v2.0"
+ENTRA_V1 = f"https://sts.windows.net/{TEAMS_TENANT}/"
+
+
+@pytest.mark.parametrize(
+    ("issuer", "client_claim"), [(ENTRA_V2, "azp"), (ENTRA_V1, "appid")], ids=["v2-azp", "v1-appid"]
+)
+async def test_a_token_the_tenant_issued_is_refused_from_any_client_app_not_on_the_allow_list(
+    secured: Secured, caplog: pytest.LogCaptureFixture, issuer: str, client_claim: str
+) -> None:
+    # Any app registered in the tenant can ask Entra ID for a token to the bot's app id: no serviceurl claim,
+    # so nothing binds it to Teams. Without an allow-list it is refused, whichever app asked.
+    for claims in ({"tid": TEAMS_TENANT}, {"tid": TEAMS_TENANT, client_claim: TRUSTED_APP}):
+        token = secured.token(issuer=issuer, service_url="", claims=claims)
+        assert (await secured.bot.post(secured.activities.message("hi"), token=token)).status == 401
+    assert "not on TRIAGE_TRUSTED_CLIENT_APPS" in caplog.text
+    assert secured.conversation.inbounds == []
+
+
+@pytest.mark.parametrize("secured", [{"TRIAGE_TRUSTED_CLIENT_APPS": TRUSTED_APP}], indirect=True)
+@pytest.mark.parametrize(
+    ("issuer", "client_claim"), [(ENTRA_V2, "azp"), (ENTRA_V1, "appid")], ids=["v2-azp", "v1-appid"]
+)
+async def test_a_token_the_tenant_issued_is_accepted_only_from_the_allowed_client_apps(
+    secured: Secured, issuer: str, client_claim: str
+) -> None:
+    trusted = secured.token(
+        issuer=issuer, service_url="", claims={"tid": TEAMS_TENANT, client_claim: TRUSTED_APP}
     )
-    assert (await secured.bot.post(secured.activities.message("hi"), token=token)).status == 202
+    stranger = secured.token(
+        issuer=issuer, service_url="", claims={"tid": TEAMS_TENANT, client_claim: OTHER_TENANT}
+    )
+    assert (await secured.bot.post(secured.activities.message("hi"), token=trusted)).status == 202
+    assert (await secured.bot.post(secured.activities.message("hi"), token=stranger)).status == 401
+    assert [inbound.text for inbound in secured.conversation.inbounds] == ["hi"]
+
+
+async def test_a_bot_framework_token_without_a_serviceurl_claim_is_refused(
+    secured: Secured, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = await secured.bot.post(secured.activities.message("hi"), token=secured.token(service_url=""))
+    assert response.status == 401
+    assert "without a serviceurl claim" in caplog.text
+    assert secured.conversation.inbounds == []
+
+
+async def test_expect_replies_is_refused_so_replies_never_travel_in_the_http_response(
+    secured: Secured,
+) -> None:
+    activity = {**secured.activities.message("hi"), "deliveryMode": "expectReplies"}
+    response = await secured.bot.post(activity, token=secured.token())
+    assert response.status == 400
+    assert "expectReplies" in str(response.body) and "echo" not in str(response.body)
+    assert secured.conversation.inbounds == []
+
+
+async def test_an_activity_whose_two_tenant_fields_disagree_is_refused(
+    secured: Secured, caplog: pytest.LogCaptureFixture
+) -> None:
+    activity = secured.activities.message("hi")
+    activity["conversation"]["tenantId"] = OTHER_TENANT  # channelData.tenant.id is the allowed tenant
+    assert (await secured.bot.post(activity, token=secured.token())).status == 401
+    assert "two tenants" in caplog.text
+    assert secured.conversation.inbounds == []
+
+
+async def test_a_service_url_outside_the_allowed_hosts_is_never_called(secured: Secured) -> None:
+    stranger = TeamsActivities(
+        service_url="http://127.0.0.2:9/", tenant_id=TEAMS_TENANT, bot_id=f"28:{APP_ID}"
+    )
+    token = secured.idp.mint(service_url=stranger.service_url)
+    response = await secured.bot.post(stranger.message("hi"), token=token)
+    assert response.status >= 400
+    assert secured.conversation.inbounds == []
 
 
 @pytest.mark.parametrize(
@@ -188,3 +267,34 @@ async def test_without_a_bot_identity_a_configured_tenant_list_still_applies(
     settings = make_settings(TRIAGE_ALLOWED_TENANTS=OTHER_TENANT)
     async with running_bot(settings, ScriptedConversation()) as bot:
         assert (await bot.post(activities.message("hi"))).status == 401
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Forwarded-For": "203.0.113.7"},
+        {"Forwarded": "for=203.0.113.7;proto=https"},
+        {"X-Forwarded-Host": "triage.contoso.com"},
+        {"X-Forwarded-Proto": "https"},
+        {"Host": "triage.contoso.com"},
+        {"Host": "10.0.0.5:3978"},
+    ],
+)
+async def test_the_anonymous_development_mode_answers_only_requests_made_straight_on_this_machine(
+    make_settings: Callable[..., Settings],
+    connector: LoopbackConnector,
+    activities: TeamsActivities,
+    headers: dict[str, str],
+) -> None:
+    # Behind a reverse proxy (the documented deployment) a server without identity must not be reachable.
+    conversation = ScriptedConversation()
+    async with running_bot(make_settings(), conversation) as bot:
+        async with bot.session.post(
+            f"{bot.url}/api/messages", json=activities.message("hi"), headers=headers
+        ) as refused:
+            assert refused.status == 403
+            assert "TRIAGE_DEV_ANONYMOUS" in await refused.text()
+        async with bot.session.get(f"{bot.url}/healthz", headers=headers) as health:
+            assert health.status == 403
+        assert (await bot.post(activities.message("local"))).status == 202
+    assert [inbound.text for inbound in conversation.inbounds] == ["local"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,13 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if key.startswith(("TRIAGE_", "CONNECTIONS__")):
             monkeypatch.delenv(key)
     monkeypatch.setenv("TRIAGE_STATE_DIR", str(tmp_path / "var"))
+
+
+def test_serve_refuses_to_start_without_an_identity_or_the_development_mode(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve"]) == 2
+    assert "TRIAGE_DEV_ANONYMOUS=1" in capsys.readouterr().err
 
 
 def test_serve_refuses_anonymous_on_all_interfaces(capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,6 +59,7 @@ def test_serve_builds_its_conversation_with_the_composition_root(monkeypatch: py
     monkeypatch.setattr(
         "triage.app.build_conversation", lambda settings, publish: ("built", settings.backend, publish)
     )
+    monkeypatch.setenv("TRIAGE_DEV_ANONYMOUS", "1")
     assert main(["serve"]) == 0
     assert served["conversation"] == ("built", "lab", "publish")
 
@@ -58,6 +67,8 @@ def test_serve_builds_its_conversation_with_the_composition_root(monkeypatch: py
 def test_serve_reports_a_conversation_that_cannot_be_built(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    monkeypatch.setenv("TRIAGE_DEV_ANONYMOUS", "1")
+
     async def fake_serve(settings: Any, factory: Any) -> None:
         factory("publish")
 
@@ -74,7 +85,9 @@ async def test_serve_runs_the_host_until_stopped(tmp_path: Path) -> None:
     sock = reserve_loopback_socket()
     port = sock.getsockname()[1]
     sock.close()
-    settings = load_settings({"TRIAGE_STATE_DIR": str(tmp_path / "state")}, port=port)
+    settings = load_settings(
+        {"TRIAGE_STATE_DIR": str(tmp_path / "state"), "TRIAGE_DEV_ANONYMOUS": "1"}, port=port
+    )
     stop = asyncio.Event()
     server = asyncio.create_task(serve(settings, ScriptedConversation, stop))
     try:
@@ -94,3 +107,27 @@ async def test_serve_runs_the_host_until_stopped(tmp_path: Path) -> None:
     assert health["status"] == "ok" and health["storage"] == "sqlite" and health["backend"] == "lab"
     assert health["auth"] == "anonymous" and health["version"]
     assert (tmp_path / "state" / "state.sqlite3").exists()
+
+
+async def test_audit_prints_the_newest_records_first(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from bot.audit import AuditLog, AuditRecord
+    from bot.storage import SqliteStore
+
+    monkeypatch.setenv("TRIAGE_DEV_ANONYMOUS", "1")
+    store = await SqliteStore.open(tmp_path / "var" / "state.sqlite3")
+    try:
+        clock = iter([1_700_000_000.0, 1_700_000_060.0])
+        log = AuditLog(store, lambda: next(clock))
+        await log.append(AuditRecord("mailbox-read", "a1", "Ada", mailboxes=("alice@contoso.com",)))
+        await log.append(AuditRecord("escalation-channel-set", "b2", "Grace", detail={"channel": "X › Y"}))
+    finally:
+        await store.close()
+    assert await asyncio.to_thread(main, ["audit"]) == 0
+    first, second = capsys.readouterr().out.strip().splitlines()
+    assert first.startswith("2023-11-14 22:14:20 UTC | escalation-channel-set | Grace (b2)")
+    assert "mailbox-read | Ada (a1) | mailboxes alice@contoso.com" in second
+    assert await asyncio.to_thread(main, ["audit", "--kind", "mailbox-read", "--json"]) == 0
+    [line] = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(line)["mailboxes"] == ["alice@contoso.com"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.links import KEY_FILE, ExpiredLink, LinkSigner, TamperedLink, load_link_key
+from bot.links import KEY_FILE, ExpiredLink, LinkService, LinkSigner, TamperedLink, load_link_key
 from bot.runbook_schema import RunbookError, parse_runbook
 from bot.settings import Settings
 from bot.storage import SqliteStore
@@ -19,6 +19,7 @@ from bot.testing import LoopbackConnector, RunningBot, TeamsActivities, running_
 from tests.bot.conversations import RUNBOOK, ScriptedConversation
 
 KEY = b"k" * 32
+ROTATED = ("vL3qZ8nR1tY6wK0pB4xM7cF2hJ9dS5gA", "Qe7Tn2Lw9Xc4Vb1Mz6Ks3Hd8Gf5Jp0Ry")
 DAY = 86400.0
 
 
@@ -147,7 +148,8 @@ async def test_an_expired_link_is_refused_with_410(
     make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
 ) -> None:
     clock = Clock()
-    async with running_bot(make_settings(TRIAGE_LINK_TTL_DAYS=2), _conversation, clock=clock) as bot:
+    settings = make_settings(TRIAGE_LINK_TTL_HOURS=48)
+    async with running_bot(settings, _conversation, clock=clock) as bot:
         path = await _published_link(bot, connector, activities)
         clock.now += 2 * DAY - 60
         still_good, _, _ = await bot.get(path)
@@ -156,6 +158,53 @@ async def test_an_expired_link_is_refused_with_410(
     assert still_good == 200
     assert status == 410
     assert "expired" in page and "Traceback" not in page
+    # An expired runbook is deleted from the store, not just refused.
+    store = await SqliteStore.open(settings.state_dir / SQLITE_FILE)
+    try:
+        assert await store.scan("runbook/") == []
+    finally:
+        await store.close()
+
+
+async def test_a_link_works_for_24_hours_by_default(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    clock = Clock()
+    async with running_bot(make_settings(), _conversation, clock=clock) as bot:
+        path = await _published_link(bot, connector, activities)
+        clock.now += DAY - 60
+        day_old, _, _ = await bot.get(path)
+        clock.now += 120
+        expired, _, _ = await bot.get(path)
+    assert (day_old, expired) == (200, 410)
+
+
+async def test_links_survive_a_key_rollover_and_die_when_the_old_key_is_dropped(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    old, new = ROTATED
+    async with running_bot(make_settings(TRIAGE_LINK_SECRET=old), _conversation) as bot:
+        path = await _published_link(bot, connector, activities)
+    rollover = make_settings(TRIAGE_LINK_SECRET=new, TRIAGE_LINK_SECRET_PREVIOUS=old)
+    async with running_bot(rollover, _conversation) as bot:
+        during, _, _ = await bot.get(path)
+        connector.clear()
+        fresh = await _published_link(bot, connector, activities)
+    async with running_bot(make_settings(TRIAGE_LINK_SECRET=new), _conversation) as bot:
+        after, _, _ = await bot.get(path)
+        fresh_after, _, _ = await bot.get(fresh)
+    assert (during, after, fresh_after) == (200, 403, 200)
+
+
+def test_a_signer_accepts_its_previous_key_and_signs_with_the_current_one() -> None:
+    old, new = (key.encode() for key in ROTATED)
+    token, _ = LinkSigner(old, DAY).sign("0" * 32)
+    rolled = LinkSigner(new, DAY, previous=(old,))
+    assert rolled.verify(token) == "0" * 32
+    fresh, _ = rolled.sign("1" * 32)
+    assert LinkSigner(new, DAY).verify(fresh) == "1" * 32
+    with pytest.raises(TamperedLink):
+        LinkSigner(old, DAY).verify(fresh)
 
 
 async def test_a_link_to_a_runbook_no_longer_stored_is_404(
@@ -188,8 +237,41 @@ async def test_links_keep_working_after_a_restart(
 async def test_links_use_the_configured_public_url(
     make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
 ) -> None:
-    settings = make_settings(TRIAGE_PUBLIC_URL="https://triage.contoso.example/")
+    settings = make_settings(TRIAGE_PUBLIC_URL="https://localhost:8443/")
     async with running_bot(settings, _conversation) as bot:
         await bot.post(activities.message("runbook"))
     [link] = connector.texts("a:personal-1")
-    assert link.startswith("https://triage.contoso.example/remediation/")
+    assert link.startswith("https://localhost:8443/remediation/")
+
+
+async def test_runbook_pages_are_never_served_through_the_internet_facing_host(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings(
+        CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID="0b0b0b0b-1111-2222-3333-444444444444",
+        CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET="a-client-secret",
+        CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID="72f988bf-86f1-41af-91ab-2d7cd011db47",
+        TRIAGE_PUBLIC_URL="https://triage.corp.contoso.com",
+        TRIAGE_INTERNET_HOST="triage.contoso.com",
+        TRIAGE_LINK_SECRET=ROTATED[0],
+    )
+    store = await SqliteStore.open(settings.state_dir / SQLITE_FILE)
+    try:
+        service = LinkService(store, LinkSigner(ROTATED[0].encode(), DAY), settings.base_url)
+        link = await service.publish(RUNBOOK)
+    finally:
+        await store.close()
+    path = link.removeprefix("https://triage.corp.contoso.com")
+    async with running_bot(settings, _conversation) as bot:
+        inside, page, _ = await bot.get(path)
+        outside = []
+        for headers in (
+            {"Host": "triage.contoso.com"},
+            {"Host": "TRIAGE.contoso.com:443"},
+            {"X-Forwarded-Host": "triage.contoso.com"},
+            {"Forwarded": 'for=203.0.113.7;host="triage.contoso.com";proto=https'},
+        ):
+            async with bot.session.get(f"{bot.url}{path}", headers=headers) as response:
+                outside.append((response.status, "EX02" in await response.text()))
+    assert inside == 200 and "EX02" in page
+    assert outside == [(404, False)] * 4

@@ -11,6 +11,7 @@ from bot.settings import Settings
 from bot.testing import (
     TEAMS_TENANT,
     LoopbackConnector,
+    LoopbackHostValidator,
     LoopbackIdentityProvider,
     TeamsActivities,
     loopback_connections,
@@ -39,7 +40,6 @@ async def test_a_start_up_and_turns_with_secrets_configured_log_none_of_them(
         CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID=APP_ID,
         CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET=CLIENT_SECRET,
         CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID=TEAMS_TENANT,
-        TRIAGE_OUTBOUND_HOST_CHECK="false",
         TRIAGE_LINK_SECRET=LINK_SECRET,
         TRIAGE_STORAGE="blob",
         TRIAGE_BLOB_CONNECTION_STRING=azurite,
@@ -50,7 +50,10 @@ async def test_a_start_up_and_turns_with_secrets_configured_log_none_of_them(
     try:
         with signing_keys_from(idp.jwks_url):
             bot_context = running_bot(
-                settings, ScriptedConversation, connections=loopback_connections(idp, TEAMS_TENANT)
+                settings,
+                ScriptedConversation,
+                connections=loopback_connections(idp, TEAMS_TENANT),
+                outbound_hosts=LoopbackHostValidator([activities.service_url]),
             )
             async with bot_context as bot:
                 for text in ("hello", "card one", "runbook", "boom"):

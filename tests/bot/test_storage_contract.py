@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import stat
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -143,3 +147,48 @@ async def test_documents_survive_reopening_the_store(open_store: Opener) -> None
 def test_each_store_names_its_kind(tmp_path: Path) -> None:
     assert SqliteStore.kind == "sqlite"
     assert BlobStore.kind == "blob"
+
+
+async def test_a_scan_lists_the_keys_under_a_prefix_with_when_each_was_written(store: Store) -> None:
+    before = time.time() - 5
+    await store.write("conv/msteams/a:1", {"n": 1}, None)
+    await store.write("conv/msteams/19:x@thread.tacv2;messageid=1", {"n": 2}, None)
+    await store.write("runbook/0123", {"n": 3}, None)
+    await store.write("convict/x", {"n": 4}, None)
+    scanned = await store.scan("conv/")
+    assert [key for key, _ in scanned] == ["conv/msteams/19:x@thread.tacv2;messageid=1", "conv/msteams/a:1"]
+    assert all(before <= written <= time.time() + 5 for _, written in scanned)
+    assert [key for key, _ in await store.scan("runbook/")] == ["runbook/0123"]
+    assert await store.scan("audit/") == []
+    await store.delete("runbook/0123")
+    assert await store.scan("runbook/") == []
+
+
+async def test_the_sqlite_file_and_its_folder_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "state.sqlite3"
+    store = await SqliteStore.open(path)
+    try:
+        await store.write("conv/a", {"n": 1}, None)
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.parent.iterdir()}
+    finally:
+        await store.close()
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert modes and set(modes.values()) == {0o600}, modes
+
+
+async def test_an_older_sqlite_file_is_made_private_and_gains_write_times(tmp_path: Path) -> None:
+    path = tmp_path / "old" / "state.sqlite3"
+    path.parent.mkdir(mode=0o755)
+    with closing(sqlite3.connect(path)) as old:
+        old.execute("CREATE TABLE documents (key TEXT PRIMARY KEY, etag TEXT NOT NULL, body TEXT NOT NULL)")
+        old.execute("INSERT INTO documents VALUES ('conv/old', 'e1', '{}')")
+        old.commit()
+    path.chmod(0o644)
+    store = await SqliteStore.open(path)
+    try:
+        [(key, written)] = await store.scan("conv/")
+    finally:
+        await store.close()
+    assert key == "conv/old" and written > 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700

@@ -1,9 +1,10 @@
 """An injection corpus through every check: nothing a user typed reaches a backend as anything but data.
 
 Values that fail validation (quotes with commands, `;`, `$( )`, backticks with newlines, XML and CLIXML
-fragments, Unicode look-alikes) never leave the process. Values that are valid but awkward (a quote or a
-backtick in the local part) reach the backends as parameter values, intact: the lab records what it
-receives and every cmdlet, script and request is exactly what the product means to send.
+fragments, Unicode look-alikes, and the characters PowerShell reads specially even where RFC 5322 allows them:
+' ` { } | $ #) never leave the process. Values that are valid but awkward (& % + = in the local part) reach
+the backends as parameter values, intact: the lab records what it receives and every cmdlet, script and
+request is exactly what the product means to send.
 """
 
 from __future__ import annotations
@@ -35,13 +36,17 @@ from tests.checks.fake_org import FakeOrg
 
 # Valid SMTP addresses with characters that mean something to PowerShell, XML or URLs.
 AWKWARD = [
+    "o&brien@contoso.com",
+    "a=b@contoso.com",
+    "a&b&c@contoso.com",
+    "x+%41@contoso.com",
+]
+HOSTILE = [
     "o'brien@contoso.com",
     "a`b@contoso.com",
     "{$x}@contoso.com",
     "a|b&c@contoso.com",
-    "x+%41@contoso.com",
-]
-HOSTILE = [
+    "a#b@contoso.com",
     "x@contoso.com'; Remove-Mailbox -Identity y@contoso.com",
     "a$(Get-Process)@contoso.com",
     "x@contoso.com\r\nGet-Mailbox",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -70,7 +71,12 @@ def card_text(card: Card) -> str:
                 walk(item)
 
     walk(card)
-    return "\n".join(out)
+    return unescape_markdown("\n".join(out))
+
+
+def unescape_markdown(value: str) -> str:
+    """The text as a reader sees it: a backslash before punctuation shows that character (CommonMark)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", value)
 
 
 def actions_of(card: Card) -> list[dict[str, Any]]:

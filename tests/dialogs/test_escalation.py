@@ -103,6 +103,19 @@ async def test_without_an_escalation_channel_the_user_is_told_how_to_set_one() -
     assert chat.state["escalation"] == {"where": None, "tried": ""}
 
 
+async def test_what_was_typed_without_a_channel_is_kept_and_posted_once_one_is_set() -> None:
+    chat = Chat(runner=seed_000(), escalate_to=None)
+    await _done(chat)
+    await chat.say("escalate")
+    await chat.say("Restarted IIS on EX03")
+    assert "What you told me was tried is kept" in chat.texts()
+    chat.recorder.escalate_to = "Exchange › Escalations"  # an admin set the channel meanwhile
+    await chat.say("escalate")
+    assert "Before I escalate" not in chat.shown()
+    assert "I posted this triage to Exchange › Escalations" in chat.texts()
+    assert "Restarted IIS on EX03" in card_text(_escalation(chat).card or {})
+
+
 async def test_no_confident_cause_is_said_honestly_and_escalation_is_offered() -> None:
     chat = Chat(runner=healthy())
     await chat.say("hi")

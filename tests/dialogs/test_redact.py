@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from dialogs.redact import redact, redact_all
+from dialogs.redact import redact, redact_all, redact_output
+from tests.dialogs.harness import Chat
+from tests.dialogs.scenarios import seed_000
+from tests.dialogs.test_validation import _at
 
 JWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpM"
 
@@ -111,3 +116,45 @@ def test_redact_all_walks_a_card() -> None:
         "body": [{"type": "TextBlock", "text": "password=[redacted]"}],
         "n": 3,
     }
+
+
+def test_url_credentials_are_redacted_up_to_the_last_at_sign() -> None:
+    # An unencoded @ in the password left everything after it showing.
+    assert (
+        redact("https://svc:p@ss@w0rd@mail.contoso.com/ews") == "https://svc:[redacted]@mail.contoso.com/ews"
+    )
+    assert redact("see https://u:pw@host/a@b.html") == "see https://u:[redacted]@host/a@b.html"
+
+
+def test_pasted_command_output_is_redacted_by_property_name_and_content() -> None:
+    sections = [
+        {
+            "command": "Get-Thing",
+            "rows": [
+                {"Name": "EX01", "Password": "hunter2", "ClientSecret": "abc", "Token": ""},
+                {"Name": "EX02", "Notes": "connect with Password=swordfish;User=x"},
+            ],
+        }
+    ]
+    kept = redact_output(sections)
+    assert kept[0]["rows"][0] == {
+        "Name": "EX01",
+        "Password": "[redacted]",
+        "ClientSecret": "[redacted]",
+        "Token": "",
+    }
+    assert "swordfish" not in str(kept) and "EX02" in str(kept)
+
+
+async def test_pasted_command_output_is_stored_without_its_secrets() -> None:
+    chat = Chat(runner=seed_000())
+    await _at(chat, "error-text")
+    await chat.say(
+        "## exchange-triage: Get-FederationTrust\n"
+        "Name              : Microsoft Federation Gateway\n"
+        "Password          : hunter2-not-to-be-kept\n"
+        "OrgCertificate    : https://svc:p@ss@w0rd@sts.contoso.com/\n"
+    )
+    stored = json.dumps(chat.state)
+    assert chat.state["command_output"], "the output was read and kept"
+    assert "hunter2" not in stored and "ss@w0rd" not in stored

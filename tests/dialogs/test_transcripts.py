@@ -21,8 +21,14 @@ async def test_seed_000_by_buttons_names_the_missing_certificate_and_the_server(
         "Next", requester="usera@contoso.mail.onmicrosoft.com", target="bjorn@contoso.com"
     )
 
-    # The pair is looked up at once by the topology check: the sites are said, not asked.
-    assert [o.kind for o in sent] == ["typing", "text", "card"]
+    # The pair is looked up at once by the topology check (the read of the pair's mailboxes recorded first):
+    # the sites are said, not asked.
+    assert [o.kind for o in sent] == ["typing", "audit", "text", "card"]
+    assert sent[1].audit == {
+        "kind": "mailbox-read",
+        "mailboxes": ["usera@contoso.mail.onmicrosoft.com", "bjorn@contoso.com"],
+        "checks": ["topology"],
+    }
     assert chat.runner.requests[0].check_ids == ("topology",)
     assert "bjorn@contoso.com is on-premises, on EX02 in site Branch" in chat.texts()
     assert chat.state["said"]["target.site"] == "Branch"

@@ -129,6 +129,7 @@ def _start_bot(port: int, state: Path, log: Path, scenario: str = SCENARIO) -> s
     # Only this suite's settings: no bot identity or escalation channel from the calling environment.
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "CONNECTIONS__"))}
     environ["TRIAGE_STATE_DIR"] = str(state)
+    environ["TRIAGE_DEV_ANONYMOUS"] = "1"
     command = [sys.executable, "-m", "triage", "serve", "--scenario", scenario, "--port", str(port)]
     # In the test run's own process group: whatever stops the run stops the bot with it.
     with log.open("wb") as sink:

@@ -228,8 +228,8 @@ def test_adding_a_domain_repeats_per_domain_and_quotes_it_as_an_expression() -> 
         {"orgrel.name": "On-premises to O365", "orgrel.missing_domains": ["contoso.com", "fabrikam.com"]},
     )
     assert commands == [
-        "Set-OrganizationRelationship -Identity 'On-premises to O365' -DomainNames @{Add=\"contoso.com\"}",
-        "Set-OrganizationRelationship -Identity 'On-premises to O365' -DomainNames @{Add=\"fabrikam.com\"}",
+        "Set-OrganizationRelationship -Identity 'On-premises to O365' -DomainNames @{Add='contoso.com'}",
+        "Set-OrganizationRelationship -Identity 'On-premises to O365' -DomainNames @{Add='fabrikam.com'}",
     ]
 
 

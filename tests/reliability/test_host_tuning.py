@@ -73,7 +73,9 @@ def test_the_sdk_does_not_log_every_reply_at_info() -> None:
 async def test_serving_keeps_what_start_up_loaded_out_of_garbage_collection(tmp_path: Path) -> None:
     with reserve_loopback_socket() as sock:
         port = sock.getsockname()[1]
-    settings = load_settings({"TRIAGE_STATE_DIR": str(tmp_path), "TRIAGE_PORT": str(port)})
+    settings = load_settings(
+        {"TRIAGE_STATE_DIR": str(tmp_path), "TRIAGE_PORT": str(port), "TRIAGE_DEV_ANONYMOUS": "1"}
+    )
     stop = asyncio.Event()
     gc.unfreeze()
     server = asyncio.create_task(serve(settings, lambda _publish: ScriptedConversation(), stop))
@@ -151,7 +153,7 @@ async def _bot_and_connector(
     connector = LoopbackConnector()
     url = await connector.start()
     try:
-        settings = load_settings({"TRIAGE_STATE_DIR": str(tmp_path / "var")})
+        settings = load_settings({"TRIAGE_STATE_DIR": str(tmp_path / "var"), "TRIAGE_DEV_ANONYMOUS": "1"})
         async with running_bot(settings, conversation) as running:
             yield running, connector, TeamsActivities(service_url=url)
     finally:

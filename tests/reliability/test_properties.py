@@ -186,7 +186,9 @@ def test_mangled_real_pastes_read_to_typed_json_facts_the_same_way_every_time(te
 
 # The address and server-name validators: what they accept they keep, and accept again unchanged.
 
-ATEXT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~-"
+# RFC 5322's atext without ' ` { } | $ #: characters PowerShell and the remediation templates read specially,
+# which the address check refuses (FORBIDDEN below).
+ATEXT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!%&*+/=?^_~-"
 label = st.from_regex(r"\A[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?\Z")
 domain = st.builds(
     lambda labels, tld: ".".join([*labels, tld]),
@@ -194,7 +196,7 @@ domain = st.builds(
     st.from_regex(r"\A[a-zA-Z]{2,6}\Z"),
 )
 local_part = st.lists(st.text(alphabet=ATEXT, min_size=1, max_size=10), min_size=1, max_size=3).map(".".join)
-FORBIDDEN = st.sampled_from([*list(' ,;:"()<>[]\\\t\n'), "é", "ß", "\u200b", "\x00"])
+FORBIDDEN = st.sampled_from([*list(' ,;:"()<>[]\\\t\n'), *list("'`{}|$#"), "é", "ß", "\u200b", "\x00"])
 
 
 @given(local_part, domain, st.sampled_from(["{}", " {} ", "<{}>", "SMTP:{}", "smtp:{}"]))
