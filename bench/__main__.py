@@ -10,7 +10,7 @@ import sys
 
 from bench.servers import ROOT
 
-BENCHES = ("turns", "triage", "memory", "gc_pause", "reader", "inputs")
+BENCHES = ("turns", "triage", "hosting", "memory", "gc_pause", "reader", "inputs")
 
 
 def main() -> int:

@@ -2,15 +2,18 @@
 loopback connector, press the button (or type the answer) it asks for, until the result card.
 
 Used by the benchmarks and the reliability tests; it knows the conversation's cards only by their buttons'
-`data` (the node each answers), never its internals.
+`data` (the node each answers), never its internals. The bot answers every activity at once and posts its
+replies when the turn gets there (the checks can take a while): after each post the driver waits for them
+(`settle`), as a person reads the chat.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -20,6 +23,10 @@ from bot.testing import LoopbackConnector, Recorded, TeamsActivities
 __all__ = ["Plan", "TimedConnector", "TriageDriver", "TurnRecord", "actions_of", "is_progress", "is_result"]
 
 Card = dict[str, Any]
+Until = Literal["card", "reply", "nothing"]
+
+# How long the driver waits for a turn's replies (a triage against slow backends takes tens of seconds).
+SETTLE_SECONDS = 120.0
 
 
 class TimedConnector(LoopbackConnector):
@@ -83,9 +90,10 @@ class Plan:
 class TurnRecord:
     answered: str  # the node answered ("start" for the first message)
     status: int
-    seconds: float
+    seconds: float  # the HTTP answer
     first_reply: float | None  # seconds from the post to the first reply of any kind
     first_progress: float | None  # ... to the first progress card
+    settled: float | None = None  # ... to the reply waited for (the next question, the result)
 
 
 @dataclass
@@ -113,19 +121,36 @@ class TriageDriver:
         card = self.newest_question()
         return card is not None and is_result(card)
 
-    async def post(self, activity: dict[str, Any], answered: str) -> TurnRecord:
+    async def post(self, activity: dict[str, Any], answered: str, until: Until = "card") -> TurnRecord:
         began = time.perf_counter()
         status = await self.poster.post(activity)
         seconds = time.perf_counter() - began
+        settled = await self.settle(began, until) if status < 300 else None
         arrived = self.connector.since(self.conversation, began)
         first = arrived[0][0] - began if arrived else None
         progress = next((t - began for t, call in arrived if any(is_progress(c) for c in call.cards)), None)
-        record = TurnRecord(answered, status, seconds, first, progress)
+        record = TurnRecord(answered, status, seconds, first, progress, settled)
         self.turns.append(record)
         return record
 
-    async def say(self, text: str, answered: str = "message") -> TurnRecord:
-        return await self.post(self.activities.message(text, conversation=self.conversation), answered)
+    async def settle(self, began: float, until: Until, seconds: float = SETTLE_SECONDS) -> float | None:
+        """Wait for the replies to what was posted at `began`: a question or result card ("card"), any
+        message ("reply"); answer how long after `began` it came (None: it did not, within `seconds`)."""
+        if until == "nothing":
+            return None
+        deadline = began + seconds
+        while time.perf_counter() < deadline:
+            for moment, call in self.connector.since(self.conversation, began):
+                if call.type != "message":
+                    continue
+                if until == "reply" or any(not is_progress(c) for c in call.cards):
+                    return moment - began
+            await asyncio.sleep(0.01)
+        return None
+
+    async def say(self, text: str, answered: str = "message", until: Until = "card") -> TurnRecord:
+        activity = self.activities.message(text, conversation=self.conversation)
+        return await self.post(activity, answered, until)
 
     async def submit(self, value: dict[str, Any], answered: str = "submit") -> TurnRecord:
         return await self.post(self.activities.submit(value, conversation=self.conversation), answered)

@@ -6,7 +6,7 @@
 token) answers each call `--latency-ms` late (the lab's `latency` fault). This process plays Teams and the
 Bot Connector and walks a whole triage (symptom, scope, the pair, the sites, the pasted error); the turn that
 runs the checks is timed from its POST: to its first reply, to the first progress card, and to the result
-card (the HTTP answer comes after it). The checks that turn ran (from the stored state) are then run one at
+card (the HTTP answer comes at once; the result is posted when the checks end). The checks that turn ran (from the stored state) are then run one at
 a time, each alone on fresh connections, against the same scenario served in this process as `triage serve`
 serves it; the slowest is the yardstick. Targets: triage wall time at most 1.25 times the slowest single
 check; the first progress card within 1 s.
@@ -107,7 +107,11 @@ async def triage_rounds(scenario: Path, rounds: int) -> list[Round]:
                     if n:
                         stored = len(encode(state).encode("utf-8"))
                         first_reply, first_progress = last.first_reply or 0.0, last.first_progress or 0.0
-                        found.append(Round(last.seconds, first_reply, first_progress, ran, facts, stored))
+                        found.append(
+                            Round(
+                                last.settled or last.seconds, first_reply, first_progress, ran, facts, stored
+                            )
+                        )
     finally:
         await connector.stop()
     return found
@@ -129,7 +133,7 @@ async def alone(
             for check_id in check_ids:
                 loop = asyncio.get_running_loop()
                 began = loop.time()
-                await runner.run(CheckRequest((check_id,), facts), quiet)
+                await runner.run(CheckRequest((check_id,), facts, fresh=True), quiet)
                 seconds[check_id].append(loop.time() - began)
     return {check_id: statistics.median(values) for check_id, values in seconds.items()}
 

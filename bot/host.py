@@ -1,15 +1,24 @@
-"""The SDK side of a turn: the AgentApplication's routes, handing each activity to the right part of the host."""
+"""The SDK side of a turn: every activity the conversation handles becomes a job, answered at once, and the job
+runs in a proactive turn (`continue_conversation` with the stored conversation reference) that posts its replies
+and updates its cards in place; the AgentApplication answers the activities nobody handles."""
 
 from __future__ import annotations
 
 import logging
-import re
+import uuid
 from dataclasses import asdict
 from typing import Any
 
-from microsoft_agents.activity import Activity, ActivityTypes, AdaptiveCardInvokeResponse
+from microsoft_agents.activity import (
+    Activity,
+    ActivityTypes,
+    AdaptiveCardInvokeResponse,
+    ConversationReference,
+)
 from microsoft_agents.hosting.core import (
     AgentApplication,
+    ChannelServiceAdapter,
+    ClaimsIdentity,
     Connections,
     MemoryStorage,
     MessageFactory,
@@ -18,47 +27,147 @@ from microsoft_agents.hosting.core import (
 )
 
 from bot.escalation_channel import ChannelTarget, Escalations, principal_from_activity, team_key
-from bot.inbound import Classified, classify
-from bot.outbound import ADAPTIVE_CARD, TurnEmitter
+from bot.inbound import classify
+from bot.jobs import Job, JobWorker
+from bot.outbound import ADAPTIVE_CARD, ConversationGone, TurnEmitter, card_activity
 from bot.storage import ConflictError, Store
-from bot.turns import TurnRunner, apology, correlation_id
+from bot.turns import TurnRunner, TurnSlots, apology, correlation_id
 from dialogs.api import Inbound
+from dialogs.understand import command_of
 
-__all__ = ["TeamsHost", "build_application"]
+__all__ = ["JOB_ACTIVITIES", "Answer", "TeamsHost", "build_application", "failure_card"]
 
 logger = logging.getLogger(__name__)
 
 MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
+_ACTION_EXECUTE = "adaptiveCard/action"
+
+# The activity types that are handled as jobs (the rest go to the SDK's application, which has no route
+# for them and answers at once).
+JOB_ACTIVITIES = (ActivityTypes.message, ActivityTypes.conversation_update, ActivityTypes.invoke)
+
+# An HTTP answer (status, JSON body or None).
+Answer = tuple[int, Any]
 
 
 class TeamsHost:
-    """Receives every routed activity and answers for it."""
+    """Takes every activity as a job, answers it at once, and runs the job's turn proactively."""
 
-    def __init__(self, store: Store, runner: TurnRunner, escalations: Escalations) -> None:
+    def __init__(
+        self,
+        store: Store,
+        runner: TurnRunner,
+        escalations: Escalations,
+        adapter: ChannelServiceAdapter | None = None,
+        *,
+        identity: ClaimsIdentity | None = None,
+        slots: TurnSlots | None = None,
+        answer_seconds: float = 0.5,
+    ) -> None:
         self._store = store
         self._runner = runner
         self._escalations = escalations
+        self._adapter = adapter
+        self._identity = identity or ClaimsIdentity()
+        self._slots = slots or TurnSlots(32)
+        self._answer_seconds = answer_seconds
+        self.worker: JobWorker | None = None
 
-    async def on_activity(self, context: TurnContext, _state: TurnState) -> None:
-        classified = classify(context.activity)
-        if classified.command == "set_escalation_channel":
-            await self._set_escalation_channel(context)
-            return
-        if classified.bot_added_to_team and classified.inbound is not None:
-            await self._remember_team(context.activity, classified.inbound.team_id)
-        if classified.inbound is not None:
-            await self._turn(context, classified.inbound)
+    @staticmethod
+    def takes(activity: dict[str, Any]) -> bool:
+        """Whether an activity (JSON) is handled as a job."""
+        kind = activity.get("type")
+        if kind == ActivityTypes.invoke:
+            return activity.get("name") == _ACTION_EXECUTE
+        return kind in JOB_ACTIVITIES
 
-    async def on_execute(
-        self, context: TurnContext, _state: TurnState, _data: Any
-    ) -> AdaptiveCardInvokeResponse:
-        """Action.Execute: a submit for the conversation; Teams gets the clicked card back if it changed."""
-        emitter = await self._turn(context, _inbound_of(classify(context.activity)))
-        clicked = context.activity.reply_to_id or ""
-        card = emitter.updated_cards.get(clicked) if emitter is not None else None
+    async def accept(self, activity: Activity, body: dict[str, Any]) -> Answer:
+        """Store the activity as a job and answer: 202 (an invoke: 200 and the clicked card if the turn changed
+        it within the answer time, else a short acknowledgement; its card is updated when the job gets there).
+        An activity id already taken in this conversation is acknowledged and not handled again."""
+        invoke = activity.type == ActivityTypes.invoke
+        classified = classify(activity)
+        if classified.inbound is None and classified.command is None:
+            return _acknowledged(invoke)
+        if self.worker is None:
+            raise RuntimeError("the host's job worker is not running")
+        key = _state_key(activity)
+        if classified.inbound is not None and _is_cancel(classified.inbound):
+            stopped = self.worker.supersede(key)
+            if stopped:
+                logger.info("cancel in %s: stopped %d running job(s)", key, stopped)
+        reference = activity.get_conversation_reference().model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
+        job = Job(key, activity.id or f"unnamed-{uuid.uuid4().hex}", body, reference, parsed=activity)
+        ticket = await self.worker.accept(job)
+        if ticket is None:
+            logger.info(
+                "activity %s in %s was taken already (a redelivery): acknowledged", job.activity_id, key
+            )
+            return _acknowledged(invoke)
+        outcome = await ticket.wait(self._answer_seconds)
+        if not invoke:
+            return 202, None
+        card = (
+            outcome.updated_cards.get(activity.reply_to_id or "")
+            if isinstance(outcome, TurnEmitter)
+            else None
+        )
         if card is not None:
-            return AdaptiveCardInvokeResponse(status_code=200, type=ADAPTIVE_CARD, value=card)
-        return AdaptiveCardInvokeResponse(status_code=200, type=MESSAGE_RESPONSE, value="Received")
+            response = AdaptiveCardInvokeResponse(status_code=200, type=ADAPTIVE_CARD, value=card)
+            return 200, response.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return _acknowledged(True)
+
+    async def run_job(self, job: Job) -> TurnEmitter | None:
+        """The job's turn, in a proactive turn on its conversation. Errors reach the worker (it retries)."""
+        activity = job.parsed if isinstance(job.parsed, Activity) else Activity.model_validate(job.activity)
+        outcome: list[TurnEmitter | None] = []
+        failures: list[BaseException] = []
+
+        async def turn(context: TurnContext) -> None:
+            try:
+                outcome.append(await self._handle(context, activity))
+            except ConversationGone:
+                outcome.append(None)  # logged where it was found; the job is over
+            except Exception as error:
+                failures.append(error)
+
+        async with self._slots.hold():
+            await self._continue(job, turn)
+        if failures:
+            raise failures[0]
+        return outcome[0] if outcome else None
+
+    async def give_up(self, job: Job, why: str) -> None:
+        """A job that failed for good: say so in its conversation, with what could not be done."""
+        document, _ = await self._store.read(job.key)
+        card = failure_card(document, correlation_id())
+        logger.error("job %s in %s given up (%s)", job.activity_id, job.key, why)
+
+        async def turn(context: TurnContext) -> None:
+            await context.send_activity(card_activity(card))
+
+        await self._continue(job, turn)
+
+    async def _continue(self, job: Job, turn: Any) -> None:
+        if self._adapter is None:
+            raise RuntimeError("the host has no adapter to continue conversations with")
+        reference = ConversationReference.model_validate(job.reference)
+        await self._adapter.continue_conversation_with_claims(
+            self._identity, reference.get_continuation_activity(), turn
+        )
+
+    async def _handle(self, context: TurnContext, activity: Activity) -> TurnEmitter | None:
+        classified = classify(activity)
+        if classified.command == "set_escalation_channel":
+            await self._set_escalation_channel(context, activity)
+            return None
+        if classified.bot_added_to_team and classified.inbound is not None:
+            await self._remember_team(activity, classified.inbound.team_id)
+        if classified.inbound is not None:
+            return await self._turn(context, activity, classified.inbound)
+        return None
 
     async def on_error(self, context: TurnContext, error: Exception) -> None:
         """Anything the turn runner did not catch: log it with a reference, apologise in chat without details."""
@@ -70,20 +179,21 @@ class TeamsHost:
         ):
             await _say_safely(context, apology(reference))
 
-    async def _turn(self, context: TurnContext, inbound: Inbound) -> TurnEmitter | None:
+    async def _turn(self, context: TurnContext, activity: Activity, inbound: Inbound) -> TurnEmitter | None:
         return await self._runner.run(
-            _state_key(context.activity),
+            _state_key(activity),
             inbound,
             lambda cards, checkpoint: TurnEmitter(context, cards, self._escalations.post, checkpoint),
             lambda text: _say_safely(context, text),
+            activity.id or "",
         )
 
-    async def _set_escalation_channel(self, context: TurnContext) -> None:
-        target = ChannelTarget.from_activity(context.activity)
+    async def _set_escalation_channel(self, context: TurnContext, activity: Activity) -> None:
+        target = ChannelTarget.from_activity(activity)
         if not target.channel_id or not target.service_url:
             await context.send_activity(MessageFactory.text("I can only do that in a team channel."))
             return
-        answer = await self._escalations.choose(target, principal_from_activity(context.activity))
+        answer = await self._escalations.choose(target, principal_from_activity(activity))
         await context.send_activity(MessageFactory.text(answer))
 
     async def _remember_team(self, activity: Activity, team_id: str) -> None:
@@ -103,23 +213,77 @@ class TeamsHost:
 
 
 def build_application(host: TeamsHost, connections: Connections) -> AgentApplication[TurnState]:
-    """The SDK application with the host's routes. Conversation state lives in our store, not the SDK's."""
+    """The SDK application for the activities that are not jobs. Conversation state lives in our store."""
     application = AgentApplication[TurnState](
         storage=MemoryStorage(),
         connection_manager=connections,
         remove_recipient_mention=False,
         start_typing_timer=False,
     )
-    application.activity([ActivityTypes.message, ActivityTypes.conversation_update])(host.on_activity)
-    application.adaptive_card.action_execute(re.compile(r".*"))(host.on_execute)
+    # Messages, Action.Execute and conversation updates never reach it: they are jobs (`TeamsHost.accept`).
+    # What does (another invoke, a reaction) finds no route and is answered as the protocol says.
     application.error(host.on_error)
     return application
 
 
-def _inbound_of(classified: Classified) -> Inbound:
-    if classified.inbound is None:
-        raise ValueError("not an Action.Execute invoke")
-    return classified.inbound
+def failure_card(document: dict[str, Any], reference: str) -> dict[str, Any]:
+    """The card for a job that failed for good: what the triage was about and what could not be checked."""
+    found = document.get("said")
+    said: dict[str, Any] = found if isinstance(found, dict) else {}
+    running = document.get("phase") == "running"
+    heading = "I could not run the checks" if running else "I could not finish your last request"
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": heading, "weight": "Bolder", "size": "Medium", "wrap": True},
+        {
+            "type": "TextBlock",
+            "wrap": True,
+            "text": (
+                "None of the checks could be run: every attempt failed on my side, so nothing about this "
+                "problem was checked and nothing was changed in Exchange."
+                if running
+                else "Every attempt to handle it failed on my side; nothing was changed."
+            ),
+        },
+    ]
+    facts = [
+        {"title": title, "value": str(said[name])[:200]}
+        for name, title in (("symptom", "Symptom"), ("requester", "Requester"), ("target", "Target"))
+        if said.get(name)
+    ]
+    if facts:
+        body.append({"type": "FactSet", "facts": facts})
+    body.append(
+        {
+            "type": "TextBlock",
+            "wrap": True,
+            "isSubtle": True,
+            "text": (
+                "Send any message to try the checks again, or say restart. "
+                if running
+                else "Please send it again. "
+            )
+            + f"Quote reference {reference} to the helpdesk team if it keeps failing.",
+        }
+    )
+    return {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.5",
+        "body": body,
+    }
+
+
+def _acknowledged(invoke: bool) -> Answer:
+    if not invoke:
+        return 202, None
+    response = AdaptiveCardInvokeResponse(status_code=200, type=MESSAGE_RESPONSE, value="Received")
+    return 200, response.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _is_cancel(inbound: Inbound) -> bool:
+    if inbound.kind == "submit":
+        return str(inbound.value.get("action") or inbound.value.get("verb") or "") == "cancel"
+    return inbound.kind == "message" and command_of(inbound.text[:200]) == "cancel"
 
 
 def _state_key(activity: Activity) -> str:

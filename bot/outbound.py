@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
+import aiohttp
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import CardFactory, MessageFactory, TurnContext
 
 from dialogs.api import Card, Outbound, State
 
-__all__ = ["ADAPTIVE_CARD", "Checkpoint", "Escalate", "TurnEmitter", "card_activity"]
+__all__ = ["ADAPTIVE_CARD", "Checkpoint", "ConversationGone", "Escalate", "TurnEmitter", "card_activity"]
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +21,17 @@ ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
 Escalate = Callable[[Card], Awaitable[str | None]]
 Checkpoint = Callable[[State, dict[str, str]], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
+
+# Bot Connector throttling (429): tries in all, and the longest Retry-After honoured.
+CONNECTOR_TRIES = 5
+MAX_RETRY_AFTER = 60.0
+
+
+class ConversationGone(Exception):
+    """The Bot Connector will not take messages for this conversation any more (403/404: the bot was removed,
+    the conversation deleted)."""
 
 
 def card_activity(card: Card, text: str = "") -> Activity:
@@ -36,20 +49,52 @@ class TurnEmitter:
     """
 
     def __init__(
-        self, context: TurnContext, cards: dict[str, str], escalate: Escalate, checkpoint: Checkpoint
+        self,
+        context: TurnContext,
+        cards: dict[str, str],
+        escalate: Escalate,
+        checkpoint: Checkpoint,
+        *,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._context = context
         self.cards = dict(cards)
         self._escalate = escalate
         self._checkpoint = checkpoint
+        self._sleep = sleep
         self.sent = 0
         self.updated_cards: dict[str, Card] = {}
+        self.gone = False  # the connector refused this conversation (403/404): nothing more is sent
+
+    async def _connector(self, call: Callable[[], Awaitable[T]]) -> T:
+        """One Bot Connector call: 429 retried after its Retry-After; 403/404 end the conversation's posts."""
+        if self.gone:
+            raise ConversationGone("the conversation can no longer be posted to")
+        for attempt in range(1, CONNECTOR_TRIES + 1):
+            try:
+                return await call()
+            except aiohttp.ClientResponseError as error:
+                if error.status in (403, 404):
+                    self.gone = True
+                    conversation = self._context.activity.conversation
+                    logger.warning(
+                        "conversation %s can no longer be posted to (Bot Connector HTTP %d); its job ends here",
+                        conversation.id if conversation else "?",
+                        error.status,
+                    )
+                    raise ConversationGone(f"Bot Connector HTTP {error.status}") from None
+                if error.status != 429 or attempt == CONNECTOR_TRIES:
+                    raise
+                wait = _retry_after(error.headers)
+                logger.info("Bot Connector throttled (429); retrying in %.1f s", wait)
+                await self._sleep(wait)
+        raise AssertionError("unreachable")
 
     async def __call__(self, outbound: Outbound) -> str | None:
         if outbound.kind == "text":
             await self._send(MessageFactory.text(outbound.text))
         elif outbound.kind == "typing":
-            await self._context.send_activity(Activity(type=ActivityTypes.typing))
+            await self._connector(lambda: self._context.send_activity(Activity(type=ActivityTypes.typing)))
         elif outbound.kind == "card":
             await self._card(_require_card(outbound), outbound.card_key, outbound.text)
         elif outbound.kind == "escalation":
@@ -68,7 +113,9 @@ class TurnEmitter:
             update = card_activity(card, text)
             update.id = activity_id
             try:
-                await self._context.update_activity(update)
+                await self._connector(lambda: self._context.update_activity(update))
+            except ConversationGone:
+                raise
             except Exception:
                 # The message may have been deleted in Teams: show the card again rather than lose it.
                 logger.warning("updating card %r failed; sending it as a new message", key, exc_info=True)
@@ -81,9 +128,18 @@ class TurnEmitter:
             self.cards[key] = response_id
 
     async def _send(self, activity: Activity) -> str:
-        response: Any = await self._context.send_activity(activity)
+        response: Any = await self._connector(lambda: self._context.send_activity(activity))
         self.sent += 1
         return str(getattr(response, "id", "") or "")
+
+
+def _retry_after(headers: Any) -> float:
+    value = headers.get("Retry-After") if headers is not None else None
+    try:
+        seconds = float(value) if value is not None else 1.0
+    except ValueError:
+        seconds = 1.0
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _require_card(outbound: Outbound) -> Card:

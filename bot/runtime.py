@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from microsoft_agents.hosting.aiohttp import CloudAdapter
@@ -12,6 +13,10 @@ from bot.links import LinkService
 from bot.settings import Settings
 from bot.storage import Store
 from bot.turns import TurnSlots
+
+if TYPE_CHECKING:
+    from bot.host import TeamsHost
+    from bot.jobs import JobWorker
 
 __all__ = ["RUNTIME", "Runtime"]
 
@@ -26,6 +31,8 @@ class Runtime:
     application: AgentApplication[TurnState]
     links: LinkService
     slots: TurnSlots
+    host: TeamsHost  # takes every activity as a job
+    worker: JobWorker  # runs the jobs
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

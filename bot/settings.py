@@ -35,7 +35,7 @@ AUTH_TYPE = SDK_PREFIX + "AUTHTYPE"
 DEV_ANONYMOUS = "TRIAGE_DEV_ANONYMOUS"
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_CONTAINER = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _CHANNEL_ID = re.compile(r"^19:[^\s/]+$")
 _HOST = re.compile(r"^[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,10}$")
 _SCOPE_ITEM = re.compile(r"^[a-z0-9._%+-]{0,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}$")
@@ -118,6 +118,13 @@ class Settings(BaseModel):
     scenario: str = Field("", alias="TRIAGE_SCENARIO")
     checks_config: Path | None = Field(None, alias="TRIAGE_CHECKS_CONFIG")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="TRIAGE_LOG_LEVEL")
+    # Jobs (docs/bot-hosting.md): every activity is stored as a job and answered at once.
+    job_queue: str = Field("", alias="TRIAGE_JOB_QUEUE", pattern=r"^$|^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+    job_attempts: int = Field(3, alias="TRIAGE_JOB_ATTEMPTS", ge=1, le=10)
+    job_visibility_seconds: int = Field(30, alias="TRIAGE_JOB_VISIBILITY_SECONDS", ge=2, le=600)
+    job_poll_seconds: float = Field(1.0, alias="TRIAGE_JOB_POLL_SECONDS", gt=0, le=60)
+    answer_within_ms: int = Field(150, alias="TRIAGE_ANSWER_WITHIN_MS", ge=0, le=900)
+    seen_seconds: float = Field(3600.0, alias="TRIAGE_SEEN_SECONDS", ge=60, le=7 * 86400)
 
     client_id: str = Field("", alias="CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID")
     client_secret: SecretStr | None = Field(
@@ -283,6 +290,10 @@ def _startup_problems(settings: Settings) -> list[str]:
                 "TRIAGE_LINK_SECRET: required when TRIAGE_STORAGE=blob, so that every replica signs and "
                 "checks remediation links with the same key"
             )
+    if settings.job_queue and settings.storage != "blob":
+        problems.append(
+            "TRIAGE_JOB_QUEUE: needs TRIAGE_STORAGE=blob (the queue and the state live in one storage account)"
+        )
     if settings.backend == "live" and settings.checks_config is None:
         problems.append(
             "TRIAGE_CHECKS_CONFIG: required when TRIAGE_BACKEND=live: the path of the live backend's "

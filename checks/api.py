@@ -89,11 +89,15 @@ class CheckRequest:
     check_ids: tuple[str, ...]
     facts: Mapping[str, JsonValue]
     pasted: tuple[Mapping[str, JsonValue], ...] = ()
+    fresh: bool = False  # look again: no organisation settings from the shared cache (checks.org_cache)
 
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    kind: Literal["started", "finished"]
+    """A check started or finished; or ("waiting", no check id) the triage waits for a remote session shared
+    with other triages, `title` saying for what ("" when the wait is over)."""
+
+    kind: Literal["started", "finished", "waiting"]
     check_id: str
     title: str
     result: CheckResult | None = None

@@ -199,6 +199,12 @@ class WriteSection(_Section):
 class LimitsSection(_Section):
     check_seconds: float = Field(default=30, gt=0)
     triage_seconds: float = Field(default=90, gt=0)
+    # Remote PowerShell runspace pools (and WinRM shells per host) this process keeps open at most, per
+    # endpoint and account, shared by every triage. Exchange allows an account 18 shells by default
+    # (PowerShellMaxConcurrency): keep `sessions` × replicas (+ anything else using the account) under it.
+    sessions: int = Field(default=8, ge=1, le=64)
+    # How long organisation-wide configuration is shared between triages (0: never).
+    org_cache_seconds: float = Field(default=60, ge=0, le=3600)
 
 
 class LiveConfig(_Section):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from checks.errors import NotConfigured
+from checks.org_cache import OrgCache, note_age
 from checks.ports import (
     DirectoryPort,
     ExchangePort,
@@ -76,19 +77,41 @@ class Memo:
 
 
 class _Exchange:
-    def __init__(self, inner: ExchangePort | None, memo: Memo, name: str, online: bool) -> None:
+    def __init__(
+        self,
+        inner: ExchangePort | None,
+        memo: Memo,
+        name: str,
+        online: bool,
+        cache: OrgCache | None = None,
+        fresh: bool = False,
+    ) -> None:
         self._inner, self._memo, self._name = inner, memo, name
         self._allowed = EXCHANGE_ONLINE_CMDLETS if online else EXCHANGE_CMDLETS
+        self._cache, self._fresh = cache, fresh
 
     async def run(self, cmdlet: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         checked = guard_cmdlet(cmdlet, params, self._allowed, backend=self._name)
         inner = self._inner
         if inner is None:
             raise NotConfigured(self._name)
-        rows: list[Row] = await self._memo.get(
-            self._name, cmdlet, checked, lambda: inner.run(cmdlet, checked)
+        cache = self._cache
+        if cache is None or not cache.shared(cmdlet):
+            rows: list[Row] = await self._memo.get(
+                self._name, cmdlet, checked, lambda: inner.run(cmdlet, checked)
+            )
+            return rows
+        # Organisation-wide configuration: shared with other triages for a while (checks.org_cache).
+        answer: tuple[list[Row], float | None] = await self._memo.get(
+            self._name,
+            cmdlet,
+            checked,
+            lambda: cache.get(
+                self._name, cmdlet, checked, lambda: inner.run(cmdlet, checked), fresh=self._fresh
+            ),
         )
-        return rows
+        note_age(answer[1])
+        return answer[0]
 
 
 class _Host:
@@ -165,11 +188,14 @@ class _Probe:
         return answer
 
 
-def memoize(ports: Ports, memo: Memo) -> Ports:
-    """`ports` behind one shared memo; a missing backend becomes a port that raises `NotConfigured`."""
+def memoize(ports: Ports, memo: Memo, cache: OrgCache | None = None, *, fresh: bool = False) -> Ports:
+    """`ports` behind one shared memo; a missing backend becomes a port that raises `NotConfigured`.
+    With `cache`, organisation-wide Exchange configuration is shared with other triages (`fresh`: reloaded)."""
     return Ports(
-        exchange=_Exchange(ports.exchange, memo, "Exchange PowerShell", online=False),
-        exchange_online=_Exchange(ports.exchange_online, memo, "Exchange Online PowerShell", online=True),
+        exchange=_Exchange(ports.exchange, memo, "Exchange PowerShell", False, cache, fresh),
+        exchange_online=_Exchange(
+            ports.exchange_online, memo, "Exchange Online PowerShell", True, cache, fresh
+        ),
         host=_Host(ports.host, memo),
         onprem_mailboxes=_Mailboxes(ports.onprem_mailboxes, memo, "Exchange Web Services (EWS)", "ews"),
         online_mailboxes=_Mailboxes(ports.online_mailboxes, memo, "Microsoft Graph", "graph"),

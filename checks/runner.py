@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks.api import CheckRequest, CheckResult, CheckStatus, Progress, ProgressEvent
+from checks.backends.session_pool import SESSION_WAIT
 from checks.catalogue import registry
 from checks.context import CheckContext, Finding
 from checks.errors import BackendError, NotConfigured, Refused
 from checks.memo import CallLog, Memo, memoize
+from checks.org_cache import DEFAULT_TTL, OrgCache, cache_age_note, cached_ages
 from checks.pasted import with_pasted
 from checks.ports import Ports, PortsFactory
 from checks.registry import CheckDef
@@ -50,14 +52,30 @@ class Runner:
         check_seconds: float = 30.0,
         triage_seconds: float = 90.0,
         clock: Callable[[], datetime.datetime] | None = None,
+        cache_seconds: float = DEFAULT_TTL,
+        org_cache: OrgCache | None = None,
     ) -> None:
         self._open_ports = open_ports
         self._kb = kb or load_knowledge()
         self._limits = Limits(check_seconds, triage_seconds)
+        # Organisation-wide configuration shared by this runner's triages (0 s: never shared).
+        self.org_cache: OrgCache | None = org_cache or (
+            OrgCache(cache_seconds) if cache_seconds > 0 else None
+        )
         self._clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
         self.last_calls = CallLog()
 
     async def run(self, request: CheckRequest, progress: Progress) -> list[CheckResult]:
+        async def waiting(note: str) -> None:
+            await _tell(progress, ProgressEvent("waiting", "", note))
+
+        token = SESSION_WAIT.set(waiting)
+        try:
+            return await self._run(request, progress)
+        finally:
+            SESSION_WAIT.reset(token)
+
+    async def _run(self, request: CheckRequest, progress: Progress) -> list[CheckResult]:
         checks = registry()
         started = time.monotonic()
         try:
@@ -81,7 +99,9 @@ class Runner:
     ) -> list[CheckResult]:
         memo = Memo()
         self.last_calls = memo.log
-        layered = memoize(with_pasted(ports, request.pasted), memo)
+        # Pasted command output answers for this triage only: nothing it answers is shared.
+        cache = None if request.pasted else self.org_cache
+        layered = memoize(with_pasted(ports, request.pasted), memo, cache, fresh=request.fresh)
         ctx = CheckContext(facts=dict(request.facts), ports=layered, now=self._clock())
         try:
             return await self._run_all(request, checks, ctx, progress)
@@ -116,11 +136,13 @@ class Runner:
         title = self._title(check_id)
         await _tell(progress, ProgressEvent("started", check_id, title))
         started = time.monotonic()
-        result = await self._outcome(check_id, check, ctx)
+        with cached_ages() as ages:
+            result = await self._outcome(check_id, check, ctx)
+        note = cache_age_note(ages)
         result = CheckResult(
             id=result.id,
             status=result.status,
-            summary=result.summary,
+            summary=f"{result.summary} ({note})" if note else result.summary,
             evidence=result.evidence,
             facts=result.facts,
             duration_ms=_ms(time.monotonic() - started),

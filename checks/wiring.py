@@ -19,6 +19,7 @@ from checks.backends.graph import GraphMailboxes, GraphSettings
 from checks.backends.https_probe import HttpsProbe, ProbeSettings
 from checks.backends.kerberos import KerberosLogin
 from checks.backends.psrp import PsrpExchange, PsrpSettings
+from checks.backends.session_pool import DEFAULT_SESSIONS, SessionPools
 from checks.backends.winrm_host import WinrmHost, WinrmSettings
 from checks.config import LiveConfig
 from checks.ports import ExchangePort, Ports, PortsFactory
@@ -40,38 +41,46 @@ class BackendSettings:
     graph: GraphSettings | None = None
     probe: ProbeSettings | None = field(default_factory=ProbeSettings)
     threads: int = 48
+    sessions: int = (
+        DEFAULT_SESSIONS  # runspace pools (and WinRM shells) per endpoint and account, all triages
+    )
 
 
-def ports_factory(settings: BackendSettings) -> PortsFactory:
-    """Each triage gets its own threads, connections and shells, all closed when it ends."""
+def ports_factory(settings: BackendSettings, pools: SessionPools | None = None) -> PortsFactory:
+    """Each triage gets its own threads; remote PowerShell runspace pools and WinRM shells come from `pools`
+    (made here, once, when not given), shared by every triage of this factory and bounded per endpoint and
+    account (`settings.sessions`)."""
+    shared = pools if pools is not None else SessionPools(settings.sessions)
 
     @asynccontextmanager
     async def open_ports() -> AsyncIterator[Ports]:
         executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="triage-backend")
         try:
             async with AsyncExitStack() as stack:
-                yield await _open(settings, executor, stack)
+                yield await _open(settings, executor, stack, shared)
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
 
     return open_ports
 
 
-async def _open(settings: BackendSettings, executor: ThreadPoolExecutor, stack: AsyncExitStack) -> Ports:
+async def _open(
+    settings: BackendSettings, executor: ThreadPoolExecutor, stack: AsyncExitStack, pools: SessionPools
+) -> Ports:
     exchange = exchange_online = None
     if settings.exchange is not None:
-        exchange = PsrpExchange(settings.exchange, executor)
+        exchange = PsrpExchange(settings.exchange, executor, pools)
         stack.push_async_callback(exchange.close)
     if settings.exchange_online is not None:
-        exchange_online = PsrpExchange(settings.exchange_online, executor)
+        exchange_online = PsrpExchange(settings.exchange_online, executor, pools)
         stack.push_async_callback(exchange_online.close)
     host = None
     if settings.winrm is not None:
-        host = WinrmHost(settings.winrm, executor)
+        host = WinrmHost(settings.winrm, executor, pools)
         stack.push_async_callback(host.close)
     exo: ExchangePort | None = exchange_online
     if settings.exo_host is not None and settings.exo_host_winrm is not None:
-        management = WinrmHost(settings.exo_host_winrm, executor)
+        management = WinrmHost(settings.exo_host_winrm, executor, pools)
         stack.push_async_callback(management.close)
         exo = ExoHost(settings.exo_host, management)
     onprem = EwsMailboxes(settings.ews, executor) if settings.ews is not None else None
@@ -126,7 +135,7 @@ def from_config(config: LiveConfig) -> BackendSettings:
     )
     return BackendSettings(
         exchange=exchange, exo_host=exo, exo_host_winrm=exo_winrm, winrm=winrm, ews=ews, ews_online=ews_online,
-        graph=graph, probe=probe,
+        graph=graph, probe=probe, sessions=config.limits.sessions,
     )  # fmt: skip
 
 

@@ -71,12 +71,13 @@ async def rerun_checks(turn: Turn, check_ids: list[str]) -> None:
     key = f"progress-{state.id}-{len(state.command_output)}"
     others = [r for r in before if r.id not in check_ids]
     order = [r.id for r in before]
-    ran = {r.id: r for r in await _run_with_progress(turn, check_ids, others, order, key)}
+    # A second look (after command output was pasted, or a fix): nothing from the shared organisation cache.
+    ran = {r.id: r for r in await _run_with_progress(turn, check_ids, others, order, key, fresh=True)}
     state.results = [ran.get(r.id, r) for r in before]
 
 
 async def _run_with_progress(
-    turn: Turn, planned: list[str], shown: list[CheckResult], order: list[str], key: str
+    turn: Turn, planned: list[str], shown: list[CheckResult], order: list[str], key: str, fresh: bool = False
 ) -> list[CheckResult]:
     """`planned` through the runner (with any pasted command output), one progress card updated in place;
     `shown` are results listed on the card as they are, every row in `order`."""
@@ -90,6 +91,16 @@ async def _run_with_progress(
 
     async def on_progress(event: ProgressEvent) -> None:
         # Checks start together; the card changes only when one finishes (each update is a Teams API call).
+        if event.kind == "waiting":
+            # Every remote session is busy with other triages: the running checks say they wait for one.
+            changed = False
+            for check_id, (status, title, summary) in rows.items():
+                if status == "running" and summary != event.title:
+                    rows[check_id] = (status, title, event.title)
+                    changed = True
+            if changed:
+                await turn.send(progress_card(list(rows.values()), finished=False), key)
+            return
         if event.kind == "started":
             rows[event.check_id] = ("running", check_title(kb, event.check_id), "")
             return
@@ -98,7 +109,7 @@ async def _run_with_progress(
         rows[event.check_id] = (status, check_title(kb, event.check_id), summary)
         await turn.send(progress_card(list(rows.values()), finished=False), key)
 
-    request = CheckRequest(tuple(planned), turn.facts(), tuple(state.command_output))
+    request = CheckRequest(tuple(planned), turn.facts(), tuple(state.command_output), fresh=fresh)
     returned = await run_checks_privately(turn, request, on_progress) if planned else []
     by_id = {r.id: r for r in returned}
     ran = [by_id.get(c) or CheckResult(c, "error", "The check did not report back.") for c in planned]

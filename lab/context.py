@@ -83,6 +83,9 @@ class LabContext:
     tls: LabPki
     started_at: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.UTC))
     kerberos: LabKerberos | None = None
+    # Remote PowerShell shells one account may hold at once (Exchange's PowerShellMaxConcurrency, 18 by
+    # default); the PSRP simulator refuses one more with Exchange's own error.
+    shell_limit: int = 18
 
     def time(self, value: str) -> datetime.datetime:
         """A scenario time (absolute or relative like 'now-2h') as an aware UTC datetime."""

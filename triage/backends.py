@@ -17,6 +17,7 @@ from checks.backends.exo_host import ExoHostSettings
 from checks.backends.graph import GraphSettings
 from checks.backends.https_probe import ProbeSettings
 from checks.backends.psrp import PsrpSettings
+from checks.backends.session_pool import SessionPools
 from checks.backends.winrm_host import WinrmSettings
 from checks.config import LiveConfig, load_config
 from checks.ports import Ports
@@ -45,9 +46,11 @@ LAB_TRIAGE_SECONDS = LAB_CHECK_SECONDS * 3
 
 
 class LabRunner(Runner):
-    """A runner whose backends are a lab it started; `lab` gives tests the fault knobs."""
+    """A runner whose backends are a lab it started; `lab` gives tests the fault knobs, `pools` the shared
+    remote sessions (their peak use)."""
 
     lab: RunningLab
+    pools: SessionPools
 
 
 @asynccontextmanager
@@ -76,6 +79,7 @@ async def build_runner(
         kb=kb,
         check_seconds=limits.check_seconds,
         triage_seconds=limits.triage_seconds,
+        cache_seconds=limits.org_cache_seconds,
     )
 
 
@@ -94,13 +98,15 @@ def runner_for_lab(lab: RunningLab, *, kb: KnowledgeBase | None = None, **limits
     """A runner whose real clients talk to `lab`, a lab that is already running."""
     endpoints: dict[str, Any] = dict(lab.endpoints)
     settings = from_lab_endpoints(endpoints, lab.ctx.scenario.exchange_online.tenant)
+    pools = SessionPools(int(limits.pop("sessions", settings.sessions)))
     runner = LabRunner(
-        ports_factory(settings),
+        ports_factory(settings, pools),
         kb=kb,
         check_seconds=limits.get("check_seconds", LAB_CHECK_SECONDS),
         triage_seconds=limits.get("triage_seconds", LAB_TRIAGE_SECONDS),
     )
     runner.lab = lab
+    runner.pools = pools
     return runner
 
 

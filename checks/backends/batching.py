@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from contextlib import AbstractAsyncContextManager
 from typing import Generic, TypeVar
 
 __all__ = ["BatchWorker"]
@@ -36,8 +37,13 @@ class BatchWorker(Generic[C, R]):
         executor: Executor,
         *,
         max_batch: int = 32,
+        lease: Callable[[], AbstractAsyncContextManager[Callable[[Sequence[C]], list[R | BaseException]]]]
+        | None = None,
     ) -> None:
+        """`lease`, when given, lends each batch the function to run it with (a shared session's, from
+        `checks.backends.session_pool`) instead of the worker's own."""
         self._runners = [run_batch] if callable(run_batch) else list(run_batch)
+        self._lease = lease
         self._executor = executor
         self._max_batch = max_batch
         self._queue: asyncio.Queue[tuple[C, asyncio.Future[R]]] = asyncio.Queue()
@@ -68,7 +74,12 @@ class BatchWorker(Generic[C, R]):
             if not live:
                 continue
             try:
-                outcomes = await loop.run_in_executor(self._executor, run_batch, [i for i, _ in live])
+                items = [i for i, _ in live]
+                if self._lease is None:
+                    outcomes = await loop.run_in_executor(self._executor, run_batch, items)
+                else:
+                    async with self._lease() as leased:
+                        outcomes = await loop.run_in_executor(self._executor, leased, items)
             except BaseException as failure:  # the whole batch failed (e.g. the connection)
                 outcomes = [failure] * len(live)
                 if isinstance(failure, asyncio.CancelledError):

@@ -3,6 +3,8 @@
 The endpoint runs in no-language mode: cmdlets and named parameters only, which is all this port
 sends (`add_cmdlet`/`add_parameter`; values never become script text). Each connection is a runspace
 pool driven by one thread; a batch of calls starts every pipeline, then collects each one's output.
+Connections come from a `checks.backends.session_pool.SessionPool` shared by every triage (one per endpoint
+and account, bounded: Exchange counts every runspace pool against the account's shell limit).
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import Executor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +26,7 @@ from pypsrp.wsman import WSMan
 
 from checks.backends.batching import BatchWorker
 from checks.backends.kerberos import NTLM_REFUSED, KerberosLogin, default_spn, explain, split_spn
+from checks.backends.session_pool import SessionPool, SessionPools
 from checks.errors import (
     BackendError,
     CommandFailed,
@@ -115,6 +119,8 @@ def translate(settings: PsrpSettings, error: BaseException) -> BackendError:
         return Unreachable(name, f"{name} on {where} answered HTTP {error.code}.")
     if isinstance(error, WSManFaultError):
         reason = (error.reason or str(error)).strip().splitlines()[0][:200]
+        if "concurrent shells" in reason or "exceeded the maximum number of connections" in reason:
+            return Throttled(name, f"{name} on {where} refused another session: {reason}")
         if "OperationTimeout" in reason or "time specified" in reason:
             return TimedOut(name, f"{name} on {where} did not answer in time.")
         return Unreachable(name, f"{name} on {where} refused the session: {reason}")
@@ -151,6 +157,7 @@ class _Connection:
         self._settings = settings
         self._pool: RunspacePool | None = None
         self._failure: BackendError | None = None
+        self.stale = False  # the server dropped the session (a fault or a broken connection mid-batch)
 
     def _open(self) -> RunspacePool:
         if self._pool is None:
@@ -192,8 +199,13 @@ class _Connection:
             raise self._failure from None
         return []
 
+    @property
+    def failure(self) -> BackendError | None:
+        """Why this connection could not be opened (it is then dropped from its pool)."""
+        return self._failure
+
     def run_batch(self, calls: Sequence[Call]) -> list[list[Row] | BaseException]:
-        if self._failure is not None:  # this triage already failed to connect: say so at once
+        if self._failure is not None:  # this connection already failed to connect: say so at once
             return [self._failure for _ in calls]
         try:
             pool = self._open()
@@ -219,7 +231,12 @@ class _Connection:
         try:
             ps.end_invoke()
         except Exception as error:
-            return translate(self._settings, error)
+            failure = translate(self._settings, error)
+            self.stale = self.stale or isinstance(failure, Unreachable)
+            return failure
+        finally:
+            # The runspace pool registers every pipeline it ran; a pooled one lives for many triages.
+            ps.runspace_pool.pipelines.pop(ps.id, None)
         rows = [plain(o) for o in ps.output]
         rows = [r if isinstance(r, dict) else {"Value": r} for r in rows]
         # begin/end_invoke leaves had_errors unset: the error stream is what tells. Partial output with
@@ -241,27 +258,55 @@ class _Connection:
 
 
 class PsrpExchange:
-    """ExchangePort: `settings.connections` runspace pools, each fed batches by its own worker."""
+    """ExchangePort: up to `settings.connections` batches at once, each on a runspace pool leased from the
+    shared `pools` (one pool of `settings.connections` private sessions when none is given)."""
 
-    def __init__(self, settings: PsrpSettings, executor: Executor) -> None:
+    def __init__(self, settings: PsrpSettings, executor: Executor, pools: SessionPools | None = None) -> None:
         self._settings = settings
         self._executor = executor
-        self._connections = [_Connection(settings) for _ in range(max(1, settings.connections))]
-        # Small batches over every connection: each pipeline is started one after another on its
-        # connection, so twenty on one connection would start the last one noticeably late.
+        self._pools = pools if pools is not None else SessionPools(max(1, settings.connections))
+        self._pool: SessionPool[_Connection] = self._pools.get(_key(settings), _factory(settings))
+        self._pool.attach()
+        self._failure: BackendError | None = None
+        # Small batches over several sessions: each pipeline is started one after another on its
+        # session, so twenty on one would start the last one noticeably late.
+        workers = max(1, settings.connections)
         self._worker: BatchWorker[Call, list[Row]] = BatchWorker(
-            [c.run_batch for c in self._connections], executor, max_batch=settings.max_batch
+            [self._unleased] * workers, executor, max_batch=settings.max_batch, lease=self._lease
         )
 
+    @property
+    def pool(self) -> SessionPool[_Connection]:
+        return self._pool
+
+    @staticmethod
+    def _unleased(calls: Sequence[Call]) -> list[list[Row] | BaseException]:
+        raise AssertionError("every batch runs on a leased session")
+
+    @asynccontextmanager
+    async def _lease(self) -> AsyncIterator[Callable[[Sequence[Call]], list[list[Row] | BaseException]]]:
+        failure = self._failure
+        if failure is not None:  # this triage already failed to connect: say so at once
+            yield lambda calls: [failure for _ in calls]
+            return
+        async with self._pool.lease() as connection:
+            yield connection.run_batch
+            if connection.failure is not None:
+                self._failure = connection.failure
+
     async def open(self) -> None:
-        """Open every connection now, side by side, so the first checks do not wait for it."""
+        """Make sure sessions are open now, side by side, so the first checks do not wait for it."""
         loop = asyncio.get_running_loop()
-        results = await asyncio.gather(
-            *(loop.run_in_executor(self._executor, c.open) for c in self._connections), return_exceptions=True
-        )
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, BackendError):
-                raise result
+
+        async def one() -> None:
+            async with self._pool.lease() as connection:
+                try:
+                    await loop.run_in_executor(self._executor, connection.open)
+                except BackendError as failure:
+                    self._failure = failure
+
+        wanted = min(max(1, self._settings.connections), self._pool.limit)
+        await asyncio.gather(*(one() for _ in range(wanted)))
 
     async def run(self, cmdlet: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         allowed = EXCHANGE_ONLINE_CMDLETS if self._settings.online else EXCHANGE_CMDLETS
@@ -270,8 +315,22 @@ class PsrpExchange:
         return rows
 
     async def close(self) -> None:
-        import asyncio
-
         await self._worker.close()
-        loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(self._executor, c.close) for c in self._connections))
+        await self._pool.detach()  # the last triage out closes the idle sessions
+
+
+def _key(settings: PsrpSettings) -> tuple[object, ...]:
+    return ("psrp", settings.server.lower(), settings.port, settings.path.lower(), settings.username.lower())
+
+
+def _factory(settings: PsrpSettings) -> Callable[[int], SessionPool[_Connection]]:
+    def make(limit: int) -> SessionPool[_Connection]:
+        return SessionPool(
+            f"{settings.name} session on {settings.where}",
+            limit,
+            lambda: _Connection(settings),
+            _Connection.close,
+            lambda connection: connection.failure is not None or connection.stale,
+        )
+
+    return make

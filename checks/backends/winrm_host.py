@@ -1,4 +1,6 @@
-"""HostPort over WinRM (pywinrm): one UTF-8 shell per server per triage, reused for every template.
+"""HostPort over WinRM (pywinrm): UTF-8 shells per server, reused for every template and, through a shared
+`checks.backends.session_pool.SessionPool` per host and account, by every triage (bounded: Windows limits
+each account's concurrent shells per host too).
 
 `Session.run_ps` would open a shell per command in code page 437 (non-ASCII turns into '?'); a shell
 opened once with code page 65001 avoids both. Each server's shell is driven by one worker thread; a
@@ -7,12 +9,12 @@ batch starts every command on the shell, then collects each one's output.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import Executor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,6 +24,7 @@ from winrm.protocol import Protocol
 
 from checks.backends.batching import BatchWorker
 from checks.backends.kerberos import NTLM_REFUSED, KerberosLogin, default_spn, explain, split_spn
+from checks.backends.session_pool import SessionPool, SessionPools
 from checks.errors import BackendError, CommandFailed, Refused, Throttled, TimedOut, Unauthorized, Unreachable
 from checks.host_templates import TEMPLATES, build_script, encoded_command
 from knowledge.validators import ValueProblem, check_server
@@ -139,6 +142,10 @@ class _Shell:
         assert self._protocol is not None and self._shell_id is not None
         return self._protocol, self._shell_id
 
+    @property
+    def failure(self) -> BackendError | None:
+        return self._failure
+
     def _connect(self, transport: str) -> None:
         s = self._settings
         self._transport = transport
@@ -164,7 +171,7 @@ class _Shell:
         self._protocol = protocol
 
     def run_batch(self, calls: Sequence[Call]) -> list[Any]:
-        if self._failure is not None:  # this triage already failed to connect: say so at once
+        if self._failure is not None:  # this shell already failed to connect: say so at once
             return [self._failure for _ in calls]
         try:
             protocol, shell_id = self._open()
@@ -213,11 +220,18 @@ class _Shell:
 
 
 class WinrmHost:
-    """HostPort: a shell per server, opened on first use and closed with the triage."""
+    """HostPort: a shell per server leased from the shared pools (private ones, closed with the triage, when
+    none are given)."""
 
-    def __init__(self, settings: WinrmSettings, executor: Executor) -> None:
+    def __init__(
+        self, settings: WinrmSettings, executor: Executor, pools: SessionPools | None = None
+    ) -> None:
         self._settings, self._executor = settings, executor
-        self._shells: dict[str, tuple[_Shell, BatchWorker[Call, Any]]] = {}
+        self._pools = pools if pools is not None else SessionPools(1)
+        self._workers: dict[str, BatchWorker[Call, Any]] = {}
+        self._attached: list[SessionPool[_Shell]] = []
+        self._failures: dict[str, BackendError] = {}
+        self._transports: dict[str, str] = {}  # server -> the mechanism its shell signed in with
         self.opened: list[str] = []  # servers whose shell was opened, in order (for tests and the bench)
 
     async def run(self, server: str, template: str, args: Mapping[str, Any]) -> Any:
@@ -228,19 +242,53 @@ class WinrmHost:
         if template not in TEMPLATES:
             raise Refused(NAME, f"There is no host template called {template[:40]!r}.")
         key = name.lower()
-        if key not in self._shells:
-            shell = _Shell(self._settings, name, self.opened.append)
-            self._shells[key] = (shell, BatchWorker(shell.run_batch, self._executor))
-        return await self._shells[key][1].call((template, json.loads(json.dumps(dict(args)))))
+        if key not in self._workers:
+            pool = self._pools.get(
+                ("winrm", self._settings.url(name).lower(), self._settings.username.lower()),
+                self._factory(name),
+            )
+            pool.attach()
+            self._attached.append(pool)
+            self._workers[key] = BatchWorker(_unleased, self._executor, lease=lambda: self._lease(key, pool))
+        return await self._workers[key].call((template, json.loads(json.dumps(dict(args)))))
+
+    def _factory(self, server: str) -> Callable[[int], SessionPool[_Shell]]:
+        settings, opened = self._settings, self.opened
+
+        def make(limit: int) -> SessionPool[_Shell]:
+            return SessionPool(
+                f"WinRM shell on {server}", limit, lambda: _Shell(settings, server, opened.append), _Shell.close,
+                lambda shell: shell.failure is not None,
+            )  # fmt: skip
+
+        return make
+
+    @asynccontextmanager
+    async def _lease(
+        self, key: str, pool: SessionPool[_Shell]
+    ) -> AsyncIterator[Callable[[Sequence[Call]], list[Any]]]:
+        failure = self._failures.get(key)
+        if failure is not None:  # this triage already failed to reach the server: say so at once
+            yield lambda calls: [failure for _ in calls]
+            return
+        async with pool.lease() as shell:
+            yield shell.run_batch
+            self._transports[key] = shell.transport
+            if shell.failure is not None:
+                self._failures[key] = shell.failure
 
     def transport(self, server: str) -> str | None:
         """The mechanism the shell to `server` signed in with (negotiate ends as kerberos or ntlm)."""
-        found = self._shells.get(server.lower())
-        return found[0].transport if found else None
+        return self._transports.get(server.lower())
 
     async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        for shell, worker in self._shells.values():
+        for worker in self._workers.values():
             await worker.close()
-            await loop.run_in_executor(self._executor, shell.close)
-        self._shells.clear()
+        self._workers.clear()
+        for pool in self._attached:
+            await pool.detach()  # the last triage out closes the idle shells
+        self._attached.clear()
+
+
+def _unleased(calls: Sequence[Call]) -> list[Any]:
+    raise AssertionError("every batch runs on a leased shell")

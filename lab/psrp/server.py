@@ -62,10 +62,19 @@ class _Pipeline:
     ready_at: float = 0.0  # monotonic time the output may be handed out (latency faults)
 
 
+# The WS-Management fault Exchange answers a Create with when the account has no shell left.
+FAULT_SHELL_QUOTA = 2150859173
+SHELL_QUOTA = (
+    "The WS-Management service cannot process the request. This user is allowed a maximum number of {limit} "
+    "concurrent shells, which has been exceeded. Close existing shells or raise the quota for this user."
+)
+
+
 @dataclass
 class _Pool:
     rpid: uuid.UUID
     online: bool
+    account: str = ""
     defragmenter: Defragmenter = field(default_factory=Defragmenter)
     pending: bytes = b""  # pool-level messages not yet received
     pipelines: dict[str, _Pipeline] = field(default_factory=dict)
@@ -83,6 +92,12 @@ class PsrpServer:
         self.ctx = ctx
         self.pools: dict[str, _Pool] = {}
         self.auth = listener_auth(ctx, _connected_server_name(ctx))
+        self.peak_shells = 0  # the most shells one account held at once
+        self.refused_shells = 0  # Creates refused for the account's shell limit
+        self.cmdlets = 0  # pipelines run (one cmdlet each, as the checks send them)
+
+    def shells_of(self, account: str) -> int:
+        return sum(1 for pool in self.pools.values() if pool.account == account)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -137,6 +152,11 @@ class PsrpServer:
             return soap.fault(
                 call.message_id, soap.FAULT_UNKNOWN_RESOURCE, "w:DestinationUnreachable", reason
             )
+        account = _account(request, self.ctx)
+        if self.shells_of(account) >= self.ctx.shell_limit:
+            self.refused_shells += 1
+            reason = SHELL_QUOTA.format(limit=self.ctx.shell_limit)
+            return soap.fault(call.message_id, FAULT_SHELL_QUOTA, "w:QuotaLimit", reason)
         shell = call.body.find("rsp:Shell", soap.NS)
         creation = (
             shell.findtext("{http://schemas.microsoft.com/powershell}creationXml")
@@ -149,13 +169,14 @@ class PsrpServer:
             return soap.fault(
                 call.message_id, soap.FAULT_INTERNAL, "w:InternalError", "missing session capability"
             )
-        pool = _Pool(rpid=messages[0].rpid, online=online, writer=self._writer(request))
+        pool = _Pool(rpid=messages[0].rpid, online=online, writer=self._writer(request), account=account)
         pool.pending = (
             pool.frame(MessageType.SESSION_CAPABILITY, _SESSION_CAPABILITY)
             + pool.frame(MessageType.APPLICATION_PRIVATE_DATA, _PRIVATE_DATA)
             + pool.frame(MessageType.RUNSPACEPOOL_STATE, _POOL_STATE)
         )
         self.pools[shell_id] = pool
+        self.peak_shells = max(self.peak_shells, self.shells_of(account))
         body = soap.resource_created(str(request.url), call.resource_uri, shell_id)
         return soap.envelope(f"{soap.ACTION_CREATE}Response", call.message_id, body)
 
@@ -176,6 +197,7 @@ class PsrpServer:
             commands = parse_create_pipeline(created, pool.session_key) if created is not None else []
         except ValueError as problem:
             return soap.fault(call.message_id, soap.FAULT_INTERNAL, "w:InternalError", str(problem))
+        self.cmdlets += 1
         outcome = await self._fault(request, commands[0].name if commands else "")
         if isinstance(outcome, web.StreamResponse):
             return outcome
@@ -251,6 +273,22 @@ class PsrpServer:
                         pool.session_key, body = encrypted_session_key(public)
                         pool.pending += pool.frame(MessageType.ENCRYPTED_SESSION_KEY, body)
         return soap.envelope(f"{soap.SHELL_NS}/SendResponse", call.message_id, "<rsp:SendResponse/>")
+
+
+def _account(request: web.Request, ctx: LabContext) -> str:
+    """Whose shell this is: the signed-in user, else the Basic user, else the lab's read-only account."""
+    session = request.get(SESSION_KEY)
+    user = str(getattr(session, "user", "") or "")
+    if user:
+        return user.rsplit("\\", 1)[-1].split("@", 1)[0].lower()
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Basic "):
+        try:
+            user = base64.b64decode(header[6:]).decode("utf-8").partition(":")[0]
+            return user.rsplit("\\", 1)[-1].lower()
+        except (ValueError, UnicodeDecodeError):
+            pass
+    return ctx.credentials.username.rsplit("\\", 1)[-1].lower()
 
 
 def _connected_server_name(ctx: LabContext) -> str:

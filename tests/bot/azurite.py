@@ -1,4 +1,5 @@
-"""Azurite (the Azure Storage emulator from npm) on a loopback ephemeral port, for the blob store's tests."""
+"""Azurite (the Azure Storage emulator from npm) on loopback ephemeral ports: its blob service for the blob
+store's tests, and its queue service beside it for the job queue's."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 AZURITE = ROOT / "node_modules" / ".bin" / "azurite-blob"
+AZURITE_QUEUE = ROOT / "node_modules" / ".bin" / "azurite-queue"
 
 # The emulator's published development account (not a secret: it is the same in every Azurite).
 ACCOUNT = "devstoreaccount1"
@@ -20,25 +22,39 @@ ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 _LISTENING = re.compile(r"listens on http://127\.0\.0\.1:(\d+)")
 
 
-def connection_string(port: int) -> str:
+def connection_string(port: int, queue_port: int | None = None) -> str:
+    queue = f"QueueEndpoint=http://127.0.0.1:{queue_port}/{ACCOUNT};" if queue_port else ""
     return (
         f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
-        f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};"
+        f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};{queue}"
     )
 
 
 @contextmanager
 def running_azurite(timeout: float = 30.0) -> Iterator[str]:
     """Start Azurite's blob service and yield a connection string to it."""
-    if not AZURITE.exists():
-        raise RuntimeError(f"{AZURITE} is missing: run `make install` (it runs `npm ci`) first")
+    with _service(AZURITE, "blob", timeout) as port:
+        yield connection_string(port)
+
+
+@contextmanager
+def running_azurite_with_queue(timeout: float = 30.0) -> Iterator[str]:
+    """Start Azurite's blob and queue services and yield one connection string to both (one account)."""
+    with _service(AZURITE, "blob", timeout) as blob, _service(AZURITE_QUEUE, "queue", timeout) as queue:
+        yield connection_string(blob, queue)
+
+
+@contextmanager
+def _service(program: Path, service: str, timeout: float) -> Iterator[int]:
+    if not program.exists():
+        raise RuntimeError(f"{program} is missing: run `make install` (it runs `npm ci`) first")
     # In-memory persistence; the working directory only catches anything Azurite writes regardless.
     with tempfile.TemporaryDirectory(prefix="azurite-") as workdir:
         command = [
-            str(AZURITE),
-            "--blobHost",
+            str(program),
+            f"--{service}Host",
             "127.0.0.1",
-            "--blobPort",
+            f"--{service}Port",
             "0",
             "--inMemoryPersistence",
             "--disableTelemetry",
@@ -48,7 +64,7 @@ def running_azurite(timeout: float = 30.0) -> Iterator[str]:
             command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         try:
-            yield connection_string(_wait_for_port(process, timeout))
+            yield _wait_for_port(process, timeout)
         finally:
             process.terminate()
             try:

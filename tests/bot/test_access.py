@@ -19,6 +19,7 @@ from bot.storage import ConflictError, SqliteStore
 from bot.storage.factory import SQLITE_FILE
 from bot.testing import LoopbackConnector, TeamsActivities, running_bot
 from tests.bot.conversations import ScriptedConversation
+from tests.waiting import until
 
 ADA = "00000000-0000-0000-0000-0000000000a1"  # TeamsActivities' default sender
 GRACE = "00000000-0000-0000-0000-0000000000b2"
@@ -194,8 +195,14 @@ async def test_a_turn_over_its_time_budget_is_stopped_and_its_state_kept(
     async with running_bot(settings, conversation) as bot:
         await bot.post(activities.message("hello"))
         await bot.post(activities.message("wait"))
+        # The turn runs after the activity is answered: open the gate only once its budget has stopped it.
+        await until(
+            lambda: any("longer than 0.2 seconds" in t for t in connector.texts("a:personal-1")),
+            "the turn over its budget stopped",
+        )
         conversation.gate.set()
         await bot.post(activities.message("after"))
+        await until(lambda: len(connector.texts("a:personal-1")) >= 4, "the turn after it answered")
     texts = connector.texts("a:personal-1")
     assert texts[0] == "echo hello (turn 1)"
     assert texts[1] == "working" and "longer than 0.2 seconds" in texts[2]

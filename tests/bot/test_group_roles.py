@@ -6,6 +6,8 @@ memberships); activities carry real Bot Framework tokens.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -42,6 +44,7 @@ class GroupBot:
     graph: LoopbackGraph
     conversation: ScriptedConversation
     activities: TeamsActivities
+    ids: itertools.count[int] = dataclasses.field(default_factory=lambda: itertools.count(1))
 
     async def say(self, text: str, *, user: str, name: str, conversation: str) -> None:
         sender = TeamsActivities(
@@ -50,11 +53,13 @@ class GroupBot:
             user_id=f"29:{name}",
             user_name=name,
             user_aad_id=user,
+            _ids=self.ids,  # activity ids stay unique across senders: a repeated id is a redelivery
         )
         token = self.idp.mint(service_url=self.activities.service_url)
         assert (
             await self.bot.post(sender.message(text, conversation=conversation), token=token)
         ).status == 202
+        await self.bot.idle()  # the turn runs after the answer: each message is handled before the next
 
 
 @pytest.fixture

@@ -173,6 +173,9 @@ def test_a_generated_link_secret_is_accepted() -> None:
         ("TRIAGE_ESCALATION_CHANNEL_ID", "general"),
         ("TRIAGE_OUTBOUND_HOST_CHECK", "perhaps"),
         ("TRIAGE_LOG_LEVEL", "chatty"),
+        ("TRIAGE_JOB_QUEUE", "Triage_Jobs"),
+        ("TRIAGE_JOB_ATTEMPTS", "0"),
+        ("TRIAGE_ANSWER_WITHIN_MS", "5000"),
         (TENANT_ID, "contoso"),
     ],
 )
@@ -184,6 +187,11 @@ def test_a_bad_value_is_refused_naming_its_key(key: str, value: str) -> None:
 def test_blob_storage_needs_its_connection_string_and_a_shared_link_secret() -> None:
     message = refusal({**DEV, "TRIAGE_STORAGE": "blob"})
     assert "TRIAGE_BLOB_CONNECTION_STRING" in message and "TRIAGE_LINK_SECRET" in message
+
+
+def test_a_job_queue_needs_the_blob_storage_account() -> None:
+    message = refusal({"TRIAGE_JOB_QUEUE": "triage-jobs"})
+    assert message.startswith("TRIAGE_JOB_QUEUE: needs TRIAGE_STORAGE=blob")
 
 
 def test_the_escalation_channel_needs_all_three_keys() -> None:

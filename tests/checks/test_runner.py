@@ -19,7 +19,7 @@ from tests.checks.conftest import run_checks
 from tests.checks.fake_org import NOW, PAIR, FakeOrg
 
 
-def _runner(ports: Ports, kb: KnowledgeBase, **limits: float) -> Runner:
+def _runner(ports: Ports, kb: KnowledgeBase, **limits: Any) -> Runner:
     return Runner(fixed_ports(ports), kb=kb, clock=lambda: NOW, **limits)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from checks.api import CheckRequest, CheckResult, Progress
+from checks.api import CheckRequest, CheckResult, Progress, ProgressEvent
 from dialogs.api import Inbound, Outbound, State
 from dialogs.engine import TriageConversation
 from dialogs.state import VERSION
@@ -177,3 +177,23 @@ async def test_a_runner_that_drops_a_check_reports_it_as_an_error() -> None:
     await chat.say("skip")
     dropped = next(r for r in chat.state["results"] if r["id"] == "federation-trust")
     assert dropped["status"] == "error" and "did not report back" in dropped["summary"]
+
+
+async def test_a_wait_for_a_shared_exchange_session_shows_on_the_progress_card() -> None:
+    note = "Waiting for a free Exchange PowerShell session on ex01 (all 8 are busy with other triages)."
+
+    class Busy(FakeCheckRunner):
+        async def run(self, request: CheckRequest, progress: Progress) -> list[CheckResult]:
+            for check_id in request.check_ids:
+                await progress(ProgressEvent("started", check_id, check_id))
+            await progress(ProgressEvent("waiting", "", note))
+            await progress(ProgressEvent("waiting", "", ""))
+            return await super().run(request, progress)
+
+    chat = Chat(runner=Busy(seed_000().results.values()))
+    await _to_error_text(chat)
+    await chat.say("skip")
+    progress = [o.card for o in chat.history if o.card_key.startswith("progress-") and o.card]
+    waiting = [card for card in progress if note in card_text(card)]
+    assert waiting and "Running the checks" in card_text(waiting[0])
+    assert note not in card_text(progress[-1])  # the finished card shows results, not the wait

@@ -160,3 +160,35 @@ def test_several_checks_commands_merge_under_one_heading_each() -> None:
         "# On each server:",
         "D",
     ]
+
+
+class _Asked:
+    """A runner that keeps every request it is given."""
+
+    def __init__(self, inner: Runner) -> None:
+        self.inner = inner
+        self.requests: list[CheckRequest] = []
+
+    async def run(self, request: CheckRequest, progress: Any) -> Any:
+        self.requests.append(request)
+        return await self.inner.run(request, progress)
+
+
+async def test_the_checks_run_again_on_pasted_output_look_afresh_not_at_the_shared_cache(
+    seed_lab: RunningLab,
+) -> None:
+    _down(seed_lab)
+    try:
+        asked = _Asked(runner_for_lab(seed_lab))
+        chat = Chat(runner=asked)  # type: ignore[arg-type]
+        await _to_the_result(chat)
+        stuck = [
+            r["id"] for r in chat.state["results"] if r["status"] in ("error", "skipped") and r["remedy"]
+        ]
+        output = await _what_the_servers_print(seed_lab, stuck, PAIR)
+        await chat.press("Paste command output")
+        await chat.press("Read it", output=output)
+    finally:
+        seed_lab.faults.clear()
+    assert [r.fresh for r in asked.requests][-1] is True
+    assert not any(r.fresh for r in asked.requests[:-1])
