@@ -21,6 +21,7 @@ from dialogs.state import asking, push_snapshot
 from dialogs.turn import Turn
 from dialogs.understand import is_skip
 from knowledge.model import TreeNode
+from knowledge.unknowns import evidence_request
 from knowledge.validators import ValueProblem, check_smtp, normalise_smtp
 
 __all__ = ["absorb", "advance", "answer", "ask"]
@@ -103,12 +104,14 @@ async def _absorb(turn: Turn, learned: Learned) -> str:
             return ""
         if learned.paste.is_paste:
             found = describe(turn.kb, learned.paste.facts)
-            await turn.say(
-                f"From the error I read: {found}."
-                if found
-                else "I read the error; nothing in it is one I know."
-            )
+            await turn.say(f"From the error I read: {found}." if found else _ask_for_evidence(turn))
     return learned.problem
+
+
+def _ask_for_evidence(turn: Turn) -> str:
+    """Nothing recognised: say so, and which output to paste with the exact command."""
+    ask = evidence_request(turn.facts())
+    return "\n\n".join([ask.text, *(f"`{command}`" for command in ask.commands)])
 
 
 def _pair_from_inputs(node: TreeNode, value: dict[str, Any]) -> tuple[dict[str, str], str]:

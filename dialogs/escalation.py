@@ -11,6 +11,7 @@ from dialogs.redact import redact, redact_all
 from dialogs.result_card import check_title
 from dialogs.state import TriageState
 from knowledge.loader import KnowledgeBase
+from knowledge.unknowns import recognised
 
 __all__ = ["NO_CHANNEL", "escalation_card", "tried_prompt_card"]
 
@@ -58,6 +59,7 @@ def _request_rows(kb: KnowledgeBase, state: TriageState, facts: dict[str, Any]) 
 
 def _signature_rows(kb: KnowledgeBase, facts: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [(fact, _shown(facts[fact])) for fact in _SIGNATURE_FACTS if facts.get(fact) not in (None, "", [])]
+    rows += [("recognised", item.title) for item in recognised(kb, facts)[:8]]
     titles = {s.id: s.title for s in kb.signatures}
     for signature in facts.get("signatures") or []:
         rows.append(("signature", titles.get(signature, signature)))

@@ -8,6 +8,7 @@ from typing import Any
 
 from dialogs.redact import redact
 from knowledge.loader import KnowledgeBase
+from knowledge.unknowns import recognised
 
 __all__ = ["EXCERPT_CHARS", "Paste", "ReadText", "describe", "is_long", "read_paste"]
 
@@ -73,6 +74,7 @@ def describe(kb: KnowledgeBase, facts: dict[str, Any]) -> str:
         "request.target": "target",
     }
     parts += [f"{label} {_shown(facts[fact])}" for fact, label in labels.items() if facts.get(fact)]
+    parts += [item.title for item in recognised(kb, facts)[:3]]
     titles = {s.id: s.title for s in kb.signatures}
     parts += [titles.get(s, s) for s in facts.get("signatures") or []]
     return "; ".join(parts)

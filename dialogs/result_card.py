@@ -36,6 +36,7 @@ from dialogs.result_layout import layered, what_to_do_block
 from knowledge.inference import RankedCause
 from knowledge.loader import KnowledgeBase
 from knowledge.remediation import FilledRemediation
+from knowledge.unknowns import unknown
 
 __all__ = ["CARD_BYTES", "ProgressRow", "progress_card", "result_card"]
 
@@ -108,6 +109,7 @@ def _cause_section(kb: KnowledgeBase, findings: Findings, budget: Budget) -> lis
                 "found, to the Exchange team."
             ),
         ]
+        body += _unknown_section(kb, findings, budget)
         if best is not None:
             lead = clip(best.title, budget.title)
             body.append(text(f"The best lead so far: {lead} ({_percent(best.confidence)} confidence)."))
@@ -121,6 +123,25 @@ def _cause_section(kb: KnowledgeBase, findings: Findings, budget: Budget) -> lis
         ),
         text(f"Confidence: {_percent(best.confidence)}", weight="Bolder"),
     ]
+
+
+def _unknown_section(kb: KnowledgeBase, findings: Findings, budget: Budget) -> list[Element]:
+    """What the paste held and what it means, the checks that would tell more; or, with nothing recognised,
+    what to paste and the exact commands."""
+    honest = unknown(kb, findings.assessment)
+    if honest is None:
+        return []
+    body: list[Element] = []
+    if honest.recognised:
+        body.append(heading("What I recognised"))
+        body += [text(clip(f"• {line}", budget(420))) for line in honest.summary[:4]]
+        if honest.checks:
+            names = ", ".join(check_title(kb, c) for c in honest.checks[:5])
+            body.append(text(clip(f"Checks that would tell more: {names}.", budget(420))))
+    elif honest.ask is not None:
+        body.append(text(clip(honest.ask.text, budget(420))))
+        body += [text(clip(command, budget(420)), fontType="Monospace") for command in honest.ask.commands]
+    return body
 
 
 def _explanation(kb: KnowledgeBase, findings: Findings, budget: Budget) -> list[Element]:

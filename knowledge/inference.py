@@ -1,8 +1,10 @@
 """Facts in, causes ranked by confidence out. Pure and deterministic: no I/O, no clock.
 
-Confidence is the noisy-OR of the weights of a cause's matched indicators: 1 - prod(1 - w). A known symptom
-that a cause does not produce excludes it, and so does any matched rule-out. Ties break on the number of
-matched indicators, then on the cause id. Each ranked cause carries its matched indicators (fact, value,
+Confidence is the noisy-OR of the weights of a cause's matched indicators: 1 - prod(1 - w). Generic evidence
+(a reset connection, a bare 401 or 500, a timeout: what many causes share) counts at most GENERIC_WEIGHT
+each, and a cause that only generic evidence supports stays at or below GENERIC_CAP, so distinctive evidence
+dominates. A known symptom that a cause does not produce excludes it, and so does any matched rule-out. Ties
+break on the number of distinctive matched indicators, then of all matched indicators, then on the cause id. Each ranked cause carries its matched indicators (fact, value,
 weight, sentence); each ruled-out cause the rule-out that removed it and how strongly it was pointed to.
 This is the only place conditions are combined into a confidence; `knowledge.assessment` is its caller.
 """
@@ -20,6 +22,8 @@ from knowledge.model import Cause, Indicator, RuleOut
 from knowledge.remediation import FilledRemediation, fill_remediation
 
 __all__ = [
+    "GENERIC_CAP",
+    "GENERIC_WEIGHT",
     "Inference",
     "Match",
     "RankedCause",
@@ -28,6 +32,10 @@ __all__ = [
     "infer",
     "noisy_or",
 ]
+
+# What one piece of generic evidence adds at most, and where generic evidence alone stops.
+GENERIC_WEIGHT = 0.15
+GENERIC_CAP = 0.3
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,8 @@ class RankedCause:
     matched: int
     indicators: list[Match] = field(default_factory=list)
     """The matched indicators, strongest first (`evidence` is their sentences)."""
+    distinctive: int = 0
+    """How many of them are distinctive (not generic)."""
 
     def as_dict(self) -> JsonObject:
         remediations: list[JsonValue] = [r.as_dict() for r in self.remediations]
@@ -122,10 +132,25 @@ def noisy_or(weights: Iterable[float]) -> float:
     return 1.0 - miss
 
 
-def _matches(cause: Cause, facts: FactsView) -> list[Match]:
+def _weight(indicator: Indicator) -> float:
+    """What an indicator adds: its weight, at most GENERIC_WEIGHT for generic evidence."""
+    return min(indicator.weight, GENERIC_WEIGHT) if indicator.generic else indicator.weight
+
+
+def _held(cause: Cause, facts: FactsView) -> list[Indicator]:
     """The indicators of `cause` that hold, strongest first."""
     matched = [i for i in cause.indicators if holds_all(i, facts)]
-    return [_match(i, facts, i.weight) for i in sorted(matched, key=lambda i: -i.weight)]
+    return sorted(matched, key=lambda i: -_weight(i))
+
+
+def _matches(cause: Cause, facts: FactsView) -> list[Match]:
+    """The indicators of `cause` that hold, strongest first."""
+    return [_match(i, facts, _weight(i)) for i in _held(cause, facts)]
+
+
+def _confidence(held: list[Indicator]) -> float:
+    confidence = noisy_or(_weight(i) for i in held)
+    return confidence if any(not i.generic for i in held) else min(confidence, GENERIC_CAP)
 
 
 def _rule_out(kb: KnowledgeBase, cause: Cause, facts: FactsView) -> tuple[str, Match | None] | None:
@@ -142,19 +167,21 @@ def _rule_out(kb: KnowledgeBase, cause: Cause, facts: FactsView) -> tuple[str, M
 def _rank(
     kb: KnowledgeBase, cause: Cause, facts: FactsView, checks_run: frozenset[str]
 ) -> RankedCause | None:
-    matched = _matches(cause, facts)
-    if not matched:
+    held = _held(cause, facts)
+    if not held:
         return None
+    matched = [_match(i, facts, _weight(i)) for i in held]
     return RankedCause(
         id=cause.id,
         title=cause.title,
-        confidence=round(noisy_or(m.weight for m in matched), 3),
+        confidence=round(_confidence(held), 3),
         evidence=[m.says for m in matched],
         checks=[c for c in cause.checks if c not in checks_run],
         cases=list(cause.cases),
         remediations=[fill_remediation(kb.remediations[r], facts) for r in cause.remediations],
         matched=len(matched),
         indicators=matched,
+        distinctive=sum(not i.generic for i in held),
     )
 
 
@@ -165,15 +192,15 @@ def infer(kb: KnowledgeBase, facts: FactsView, *, checks_run: frozenset[str] = f
     for cause in kb.causes.values():
         removed = _rule_out(kb, cause, facts)
         if removed is not None:
-            pointed = _matches(cause, facts)
+            pointed = _held(cause, facts)
             if pointed:
                 reason, by = removed
-                strength = noisy_or(m.weight for m in pointed)
+                strength = _confidence(pointed)
                 ruled_out.append(RuledOut(cause.id, cause.title, reason, strength, by))
             continue
         result = _rank(kb, cause, facts, checks_run)
         if result is not None:
             ranked.append(result)
-    ranked.sort(key=lambda c: (-c.confidence, -c.matched, c.id))
+    ranked.sort(key=lambda c: (-c.confidence, -c.distinctive, -c.matched, c.id))
     ruled_out.sort(key=lambda r: r.id)
     return Inference(causes=ranked, ruled_out=ruled_out)

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from knowledge.catalogue import Catalogue, event_entry_id
 from knowledge.model import (
+    CatalogueEntry,
     Cause,
     CheckSpec,
     Condition,
+    EventFile,
     FactSpec,
+    Indicator,
     Remediation,
     Signature,
     Symptom,
@@ -84,6 +88,8 @@ class KnowledgeBase:
     cases: dict[str, ReferenceCase]
     shared_facts: dict[str, list[str]] = field(default_factory=dict)
     """checks.yaml `shared_facts`: a fact two checks establish, and those checks, the one that wins first."""
+    catalogue: Catalogue = field(default_factory=Catalogue)
+    """Every recognisable event, code, request line and command output line (knowledge/catalogue.py)."""
 
     def node(self, node_id: str) -> TreeNode:
         return next(n for n in self.tree.nodes if n.id == node_id)
@@ -116,6 +122,8 @@ def _validation_problems(where: str, exc: ValidationError) -> list[str]:
     for error in exc.errors():
         key = _key_path(error["loc"]) or "(top level)"
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        if key.endswith(("sources", "docs")) and error["type"] in ("missing", "too_short"):
+            message = "names no source: every entry needs at least one public page it comes from"
         found.append(f"{where}: {key}: {message}")
     return found
 
@@ -130,11 +138,7 @@ def _parse_list(path: Path, data: Any, key: str, model: type[M], problems: _Prob
     seen: set[str] = set()
     for index, raw in enumerate(data[key]):
         ident = raw.get("id") if isinstance(raw, dict) else None
-        label = (
-            f"{where}: {key[:-1] if key.endswith('s') else key} '{ident}'"
-            if ident
-            else f"{where}: {key}[{index}]"
-        )
+        label = f"{where}: {_singular(key)} '{ident}'" if ident else f"{where}: {key}[{index}]"
         if ident in seen:
             problems.add(label, "duplicate id")
             continue
@@ -146,6 +150,10 @@ def _parse_list(path: Path, data: Any, key: str, model: type[M], problems: _Prob
         if ident:
             seen.add(ident)
     return items
+
+
+def _singular(key: str) -> str:
+    return "entry" if key == "entries" else key[:-1] if key.endswith("s") else key
 
 
 def _shared_facts(path: Path, data: Any, problems: _Problems) -> dict[str, list[str]]:
@@ -195,6 +203,9 @@ def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
     cases = _parse_list(cases_path, _read(cases_path, problems), "cases", ReferenceCase, problems)
 
     causes = _parse_dir(data_dir / "causes", "causes", Cause, problems)
+    event_files = _parse_event_files(data_dir / "events", problems)
+    entries = _parse_dir(data_dir / "catalogues", "entries", CatalogueEntry, problems)
+    catalogue = Catalogue.build((f for _, f in event_files), (e for _, e in entries.values()))
 
     tree_path = data_dir / "tree.yaml"
     tree: Tree | None = None
@@ -213,6 +224,7 @@ def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
         causes={cid: cause for cid, (_, cause) in causes.items()},
         remediations={rid: remediation for rid, (_, remediation) in remediations.items()},
         cases={c.id: c for c in cases},
+        catalogue=catalogue,
         shared_facts=shared_facts,
     )
     files = _Files(
@@ -222,9 +234,98 @@ def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
         data_dir=data_dir,
     )
     _cross_check(kb, files, problems, tree_ok=tree is not None)
+    _check_catalogue(kb, event_files, {i: p for i, (p, _) in entries.items()}, problems)
     if problems.items:
         raise KnowledgeError(problems.items)
-    return kb
+    return _with_catalogue_indicators(kb)
+
+
+def _parse_event_files(folder: Path, problems: _Problems) -> list[tuple[Path, EventFile]]:
+    """Every events file, each one provider's events; an event whose entry is broken is left out."""
+    files: list[tuple[Path, EventFile]] = []
+    for path in sorted(folder.glob("*.yaml")):
+        raw = _read(path, problems)
+        where = _rel(path)
+        if not isinstance(raw, dict) or not isinstance(raw.get("events"), list):
+            problems.add(where, "expected a mapping with 'provider' and a list under 'events'")
+            continue
+        good = []
+        for index, item in enumerate(raw["events"]):
+            number = item.get("event") if isinstance(item, dict) else None
+            label = f"{where}: event {number}" if number is not None else f"{where}: events[{index}]"
+            try:
+                EventFile.model_validate({**raw, "events": [item]})
+            except ValidationError as exc:
+                found = _validation_problems(label, exc)
+                problems.items.extend(p.replace(".events[0]", "").replace("events[0].", "") for p in found)
+                continue
+            good.append(item)
+        try:
+            files.append((path, EventFile.model_validate({**raw, "events": good})))
+        except ValidationError as exc:
+            problems.items.extend(_validation_problems(where, exc))
+    if not files:
+        problems.add(_rel(folder), "no events files")
+    return files
+
+
+def _check_catalogue(
+    kb: KnowledgeBase,
+    event_files: list[tuple[Path, EventFile]],
+    entry_files: dict[str, Path],
+    problems: _Problems,
+) -> None:
+    """Every cause, check and fact a catalogue entry names exists; no event is catalogued twice."""
+    seen: dict[str, str] = {}
+    rows: list[tuple[str, Any]] = []
+    for path, file in event_files:
+        for event in file.events:
+            ident = event_entry_id(file.provider, event.event)
+            where = f"{_rel(path)}: event {event.event}"
+            if ident in seen or ident in kb.catalogue.entries:
+                problems.add(where, f"duplicate: {file.provider} {event.event} is catalogued twice")
+            seen[ident] = where
+            rows.append((where, event))
+    for ident, entry in kb.catalogue.entries.items():
+        rows.append((f"{_rel(entry_files[ident])}: entry '{ident}'", entry))
+    # A cause that failed its own validation is reported there; naming it again here would only repeat it.
+    broken = {m.group(1) for p in problems.items if (m := re.search(r": cause '([^']+)'", p))}
+    for where, item in rows:
+        _check_refs(
+            where, "causes", [c for c in item.causes if c not in broken], kb.causes, "cause", problems
+        )
+        _check_refs(where, "checks", item.checks, kb.checks, "check id", problems)
+        for index, setting in enumerate(item.sets):
+            if setting.fact not in kb.facts:
+                problems.add(where, f"sets[{index}].fact: unknown fact '{setting.fact}'")
+        _check_conditions(where, "when", getattr(item, "when", []), kb.facts, problems)
+
+
+def _generic(indicator: Indicator, generic_signatures: set[str], generic_entries: set[str]) -> bool:
+    if indicator.generic or indicator.fact == "http.statuses":
+        return True
+    if indicator.fact == "signatures":
+        return indicator.contains in generic_signatures
+    if indicator.fact == "recognised":
+        return indicator.contains in generic_entries
+    return False
+
+
+def _with_catalogue_indicators(kb: KnowledgeBase) -> KnowledgeBase:
+    """Each cause with the indicators the catalogues add to it, and its generic indicators marked."""
+    added = kb.catalogue.indicators()
+    generic_signatures = {s.id for s in kb.signatures if s.generic}
+    generic_entries = {
+        ident for ident in kb.catalogue.ids if (d := kb.catalogue.describe(ident)) is not None and d.generic
+    }
+    causes: dict[str, Cause] = {}
+    for cid, cause in kb.causes.items():
+        indicators = [
+            i.model_copy(update={"generic": True}) if _generic(i, generic_signatures, generic_entries) else i
+            for i in [*cause.indicators, *added.get(cid, [])]
+        ]
+        causes[cid] = cause.model_copy(update={"indicators": indicators})
+    return replace(kb, causes=causes)
 
 
 @dataclass(frozen=True)
@@ -250,7 +351,7 @@ def _parse_dir(folder: Path, key: str, model: type[M], problems: _Problems) -> d
         for item in _parse_list(path, _read(path, problems), key, model, problems):
             ident = str(getattr(item, "id", ""))
             if ident in found:
-                label = f"{_rel(path)}: {key[:-1]} '{ident}'"
+                label = f"{_rel(path)}: {_singular(key)} '{ident}'"
                 problems.add(label, f"duplicate id (also in {_rel(found[ident][0])})")
                 continue
             found[ident] = (path, item)

@@ -10,14 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 __all__ = [
     "ApplySpec",
     "ApplyStep",
+    "CatalogueEntry",
+    "CatalogueKind",
     "Cause",
     "CheckSpec",
     "Condition",
+    "EventEntry",
+    "EventFile",
     "FactSpec",
     "FactType",
     "Indicator",
     "Remediation",
     "RemediationParam",
+    "RequestMatch",
     "RuleOut",
     "Signature",
     "SignatureFact",
@@ -96,6 +101,9 @@ class Indicator(Condition):
     weight: Weight
     says: str
     also: list[Condition] = []
+    generic: bool = False
+    """Evidence that many causes share (a reset connection, a bare 401 or 500, a timeout): it weighs little
+    alone. The loader also marks every indicator on a generic signature, catalogue entry or bare status."""
 
 
 class RuleOut(Condition):
@@ -172,6 +180,7 @@ class Signature(Strict):
     pattern: str
     ignore_case: bool = True
     sets: list[SignatureFact] = []
+    generic: bool = False
 
     @model_validator(mode="after")
     def _compiles(self) -> Signature:
@@ -321,6 +330,9 @@ class Cause(Strict):
         "cross_forest_availability",
         "owa_cross_site_proxy",
         "ews_cross_site_proxy",
+        "kerberos_auth",
+        "mailbox_state",
+        "server_health",
     ]
     symptoms: list[KebabId]
     explanation: str
@@ -329,4 +341,115 @@ class Cause(Strict):
     checks: list[KebabId] = []
     remediations: list[KebabId] = []
     cases: list[str] = []
-    docs: list[Url] = []
+    docs: Annotated[list[Url], Field(min_length=1)]
+    """The public pages the cause comes from: a cause without one is a load error."""
+
+
+Provenance = Annotated[list[Url], Field(min_length=1)]
+"""Where an entry's knowledge comes from: at least one public page (Microsoft's event reference, a KB
+article, the Exchange team blog, a CSS-Exchange document). An entry without one is a load error."""
+
+CauseWeights = dict[KebabId, Weight]
+
+
+class EventEntry(Strict):
+    """One Windows event an Exchange hybrid admin meets: what it means and which causes it points to.
+
+    The provider (the event's source) is given once per file. `causes` maps a cause id to the weight this
+    event adds to it; `generic` marks an event that says little on its own (a bare failure any cause logs).
+    """
+
+    event: Annotated[int, Field(ge=1, le=65535)]
+    symbolic: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{3,80}$")] | None = None
+    level: Literal["Error", "Warning", "Information", "Critical"]
+    title: str
+    means: str
+    sets: list[SignatureFact] = []
+    causes: CauseWeights = {}
+    checks: list[KebabId] = []
+    generic: bool = False
+    sources: Provenance
+
+
+class EventFile(Strict):
+    """A file under knowledge/data/events: one provider's events."""
+
+    provider: str
+    aliases: list[str] = []
+    hints: list[str] = []
+    """Words that place an event of this provider when a paste names only its number ("event 43 on the CAS")."""
+    events: list[EventEntry]
+
+
+class RequestMatch(Strict):
+    """An HTTP request line (IIS W3SVC log, HttpProxy log, or a URL beside a status): status, optional
+    substatus and Win32 status, and a regular expression over the path."""
+
+    status: Annotated[int, Field(ge=100, le=599)]
+    substatus: int | None = None
+    win32: int | None = None
+    path: str = ""
+    agent: str = ""
+    """A regular expression over the proxying component in the user agent (ASProxy/CrossForest)."""
+
+    @model_validator(mode="after")
+    def _compiles(self) -> RequestMatch:
+        for name in ("path", "agent"):
+            try:
+                re.compile(getattr(self, name))
+            except re.error as exc:
+                raise ValueError(f"{name} is not a valid regular expression: {exc}") from exc
+        return self
+
+
+CatalogueKind = Literal[
+    "http",
+    "iis",
+    "httpproxy",
+    "ews-code",
+    "aadsts",
+    "hcw",
+    "cmdlet",
+    "w32tm",
+    "certutil",
+    "nltest",
+    "setspn",
+    "message",
+]
+
+
+class CatalogueEntry(Strict):
+    """One thing an admin pastes that Exchange or Windows prints: an error code, a request line, a line of a
+    command's output. It is recognised by exactly one of `code` (an error code the reader lists), `pattern`
+    (a regular expression over the paste) or `request`."""
+
+    id: KebabId
+    kind: CatalogueKind
+    title: str
+    code: str | None = None
+    pattern: str | None = None
+    ignore_case: bool = True
+    request: RequestMatch | None = None
+    when: list[Condition] = []
+    """Facts that must hold too: a line that means this only in a context (a 407 on a cross-site request)."""
+    requires: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")]] = []
+    """Words (lower case) one of which every match of `pattern` holds: a paste without any of them is passed
+    over without a search, from its word index."""
+    means: str
+    sets: list[SignatureFact] = []
+    causes: CauseWeights = {}
+    checks: list[KebabId] = []
+    generic: bool = False
+    sources: Provenance
+
+    @model_validator(mode="after")
+    def _one_matcher(self) -> CatalogueEntry:
+        given = [name for name in ("code", "pattern", "request") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"an entry takes exactly one of code, pattern or request; got {given or 'none'}")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a valid regular expression: {exc}") from exc
+        return self

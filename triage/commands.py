@@ -13,6 +13,7 @@ from knowledge.diagnosis import diagnose
 from knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
 from knowledge.reader.command_output import read_command_output, without_command_output
 from knowledge.reader.error_text import PasteTooLarge
+from knowledge.unknowns import Unknown, recognised, unknown
 from knowledge.validators import ValueProblem, check_smtp
 from triage.main_job import register_run
 
@@ -114,11 +115,14 @@ def run_diagnose(args: argparse.Namespace) -> int:
         raise _usage(str(exc)) from None
     if args.json:
         out = result.as_dict()
+        honest = unknown(kb, result)
+        out["recognised"] = [r.as_dict() for r in recognised(kb, result.facts)]
+        out["unknown"] = honest.as_dict() if honest else None
         if checks is not None:
             out["checks"] = [_check_json(r) for r in checks[0]]
         print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
-        print(render_report(result, verbose=args.verbose))
+        print(render_report(result, verbose=args.verbose, kb=kb))
         if checks is not None:
             print("\nChecks:")
             print("\n".join(f"  [{r.status}] {r.id}: {r.summary}" for r in checks[0]))
@@ -168,11 +172,35 @@ def _knowledge() -> KnowledgeBase:
         raise _usage(str(exc)) from None
 
 
-def render_report(result: Assessment, verbose: bool = False) -> str:
-    """The ranked causes first, then the questions still open; the facts read only when `verbose`."""
+def _unknown_lines(honest: Unknown) -> list[str]:
+    """No confident cause: what was recognised and what it means, the checks that would tell more, escalation;
+    or, when nothing was recognised, what to paste and the exact command."""
     lines: list[str] = []
-    if not result.inference.causes:
+    if honest.recognised:
+        lines.append("No cause fits with confidence, but I recognised:")
+        lines.extend(f"  - {line}" for line in honest.summary)
+        if honest.checks:
+            lines.append(f"Checks that would tell more: {', '.join(honest.checks)}")
+        lines.append("Escalate to the Exchange team with these facts if the checks do not settle it.")
+    elif honest.ask is not None:
+        lines.append(honest.ask.text)
+        lines.extend(f"  PS> {command}" for command in honest.ask.commands)
+    elif not honest.lead:
         lines.append("No cause matches what I know yet.")
+    if honest.lead:
+        lines.append(f"The best lead so far: {honest.lead}.")
+    return lines
+
+
+def render_report(result: Assessment, verbose: bool = False, kb: KnowledgeBase | None = None) -> str:
+    """The ranked causes first (or, with none confident, what was recognised and what would tell more), then
+    the questions still open; the facts read only when `verbose`."""
+    lines: list[str] = []
+    honest = unknown(kb or load_knowledge(), result)
+    if honest is not None:
+        lines.extend(_unknown_lines(honest))
+        if result.inference.causes:
+            lines.append("")
     for rank, cause in enumerate(result.inference.causes[:5], start=1):
         lines.append(f"{rank}. {cause.title} [{cause.id}] confidence {cause.confidence:.0%}")
         lines.extend(f"     - {sentence}" for sentence in cause.evidence)

@@ -146,6 +146,13 @@ async def host_settings(ctx: CheckContext) -> Finding:
     evidence.extend(health_evidence)
     failures = [f"TLS 1.2 is not fully enabled on {', '.join(tls_off)}"] if tls_off else []
     failures += health_problems
+    https_proxy = sorted(
+        s.name for s in servers if (s.internet_web_proxy or "").lower().startswith("https://")
+    )
+    if https_proxy:
+        failures.append(
+            f"InternetWebProxy is an https:// address on {', '.join(https_proxy)}: .NET reaches a web proxy over http only"
+        )
     if facts.get("host.internet_web_proxy_missing"):
         failures.append(
             f"no InternetWebProxy on {', '.join(facts['host.internet_web_proxy_missing'])} (others use {facts['host.internet_web_proxy']})"

@@ -12,12 +12,15 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 
+from knowledge.catalogue import Catalogue
 from knowledge.jsonvalue import JsonValue
 from knowledge.loader import load_knowledge
 from knowledge.model import FactSpec, Signature
 from knowledge.reader.cmdlets import read_cmdlet_output
 from knowledge.reader.errors import read_errors
 from knowledge.reader.events import read_events
+from knowledge.reader.logs import read_logs
+from knowledge.reader.recognise import recognise
 from knowledge.reader.request import read_request
 from knowledge.reader.scan import Paste, search
 from knowledge.reader.text import normalise
@@ -90,8 +93,9 @@ def read_error_text(
     text: str,
     signatures: Iterable[Signature] | None = None,
     facts: Mapping[str, FactSpec] | None = None,
+    catalogue: Catalogue | None = None,
 ) -> dict[str, JsonValue]:
-    """Facts read from `text`. `signatures` and `facts` default to the bundled knowledge base's.
+    """Facts read from `text`. `signatures`, `facts` and `catalogue` default to the bundled knowledge base's.
 
     Raises PasteTooLarge when the text is over MAX_PASTE_BYTES in UTF-8.
     """
@@ -108,5 +112,7 @@ def read_error_text(
     read_request(paste, found)
     read_errors(paste, found)
     read_cmdlet_output(paste, found)
+    read_logs(paste, found)
     _apply_signatures(paste, signatures, facts, found)
+    recognise(paste, found, load_knowledge().catalogue if catalogue is None else catalogue, facts)
     return {name: value for name, value in found.items() if value not in (None, "", [])}

@@ -13,6 +13,15 @@ __all__ = ["read_events"]
 
 # "Event ID: 4002", "EventID : 42", "event ID 4002 entry", "Event ID\n\n42" (documentation tables).
 _EVENT_ID = re.compile(r"\bEvent[ \t]?ID\b[ \t]{0,20}[:#=]?[ \t\n]{0,20}(\d{1,5})\b", re.IGNORECASE)
+# In a sentence: "event 43 on the CAS", "events 4002 and 4003", "event #71". Numbers of two digits or more.
+_EVENT_WORD = re.compile(r"\bevents?[ \t]{1,3}(?:#[ \t]?|no\.?[ \t]?)?(\d{2,5})\b(?![.:/-]\d)", re.IGNORECASE)
+# Get-WinEvent's default table: "11/20/2026 9:14:02 AM          4002 Error            Process ..." under
+# "   ProviderName: MSExchange Availability" (any date order, 12 or 24 hours).
+_TABLE_ROW = re.compile(
+    r"^[ \t]{0,8}\d{1,4}[./-]\d{1,2}[./-]\d{1,4}[ \t]{1,4}\d{1,2}:\d{2}(?::\d{2})?(?:[ \t]?[AaPp]\.?[Mm]\.?)?"
+    r"[ \t]{1,40}(\d{1,5})[ \t]{1,20}(?:Error|Warning|Information|Critical|Verbose)\b",
+    re.MULTILINE,
+)
 # Get-WinEvent | Format-List prints "Id : 4002"; only a number counts (Test-* output has word ids).
 _FL_ID = re.compile(r"[ \t]{0,8}Id[ \t]{0,20}:[ \t]{0,8}(\d{1,5})[ \t]*(?=\n|$)")
 # Event reference headings: "MSExchange OWA 42", "MSExchange Control Panel 28".
@@ -51,7 +60,9 @@ _PROXY_SERVERS = re.compile(
 
 def _event_ids(paste: Paste) -> list[int]:
     found: list[tuple[int, int]] = []
-    for pattern, group in ((_EVENT_ID, 1), (_HEADING, 2)):
+    # The table's rows are read only under its header (the pattern has no literal to anchor a scan on).
+    table = ((_TABLE_ROW, 1),) if "LevelDisplayName" in paste.text else ()
+    for pattern, group in ((_EVENT_ID, 1), (_HEADING, 2), (_EVENT_WORD, 1), *table):
         for match in scan(pattern, paste):
             found.append((match.start(), int(match.group(group))))
     # Get-WinEvent's Format-List output: "Id           : 4002" on a padded line.

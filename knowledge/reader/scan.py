@@ -77,6 +77,12 @@ class Paste:
             self._padded = starts
         return self._padded
 
+    def has_word(self, word: str) -> bool:
+        """Whether `word` (letters, digits and _) is one of the paste's words, ignoring case."""
+        if self._index is None:
+            self._index = _WordIndex(self._folded_words)
+        return word.lower().encode("utf-8") in self._index.words
+
     def lacks(self, literal: str) -> bool:
         """Whether `literal` surely does not occur in the paste, decided from its distinct words.
 

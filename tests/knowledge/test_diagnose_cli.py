@@ -244,3 +244,30 @@ def test_pasted_command_output_is_check_evidence_without_any_backend(
 def test_an_error_paste_without_command_output_runs_no_checks(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diagnose", "--error-file", str(text_path("seed-000-event-4002.txt")), "--json"]) == 0
     assert "checks" not in json.loads(capsys.readouterr().out)
+
+
+def test_json_says_what_was_recognised_and_what_to_paste_when_nothing_is_confident(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    known = tmp_path / "event.txt"
+    known.write_text("Source: MSExchange Availability\nEvent ID: 4002\n", encoding="utf-8")
+    assert main(["diagnose", "--error-file", str(known), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in out["recognised"]] == ["event-msexchange-availability-4002"]
+    assert out["recognised"][0]["sources"][0].startswith("https://")
+    assert out["unknown"]["recognised"][0]["kind"] == "event" and out["unknown"]["ask"] is None
+    assert out["unknown"]["escalate"] is True
+
+    unknown_text = tmp_path / "prose.txt"
+    unknown_text.write_text("the calendar is empty for some people", encoding="utf-8")
+    assert main(["diagnose", "--error-file", str(unknown_text), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["recognised"] == [] and out["unknown"]["recognised"] == []
+    assert out["unknown"]["ask"]["commands"][0].startswith("Get-WinEvent -FilterHashtable")
+
+    confident = tmp_path / "confident.txt"
+    confident.write_text(
+        "HCW8017 Hybrid domain contoso.com isn't an accepted domain in the tenant.", encoding="utf-8"
+    )
+    assert main(["diagnose", "--error-file", str(confident), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["unknown"] is None

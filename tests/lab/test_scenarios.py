@@ -26,6 +26,9 @@ CONTRACT_CAUSES = {
     "availability-address-space-mismatch",
     "ecp-internalurl-not-https",
     "internet-web-proxy-missing",
+    "internet-web-proxy-https-scheme",
+    "ews-target-internalurl-not-https",
+    "owa-proxy-kerberos-spn-missing",
 }
 # Scenarios with several faults at once, each a contract cause: named for what they combine, not for one cause.
 COMBINED = {"owa-branch-two-servers"}
@@ -33,7 +36,7 @@ COMBINED = {"owa-branch-two-servers"}
 
 def test_every_bundled_scenario_loads_with_two_pairs() -> None:
     names = bundled_scenario_names()
-    assert len(names) == 16
+    assert len(names) == 19
     for name in names:
         scenario = load_scenario(name)
         assert scenario.name == name
