@@ -31,6 +31,7 @@ __all__ = [
     "check_recipient_filter",
     "guard_cmdlet",
     "recipient_filter",
+    "text_param",
     "valid_address",
 ]
 
@@ -89,7 +90,9 @@ def _switch(value: Any) -> Any:
     return value
 
 
-def _text(check: Callable[[str], str]) -> Callable[[Any], Any]:
+def text_param(check: Callable[[str], str]) -> Callable[[Any], Any]:
+    """A parameter validator: text that `check` accepts (ValueProblem otherwise)."""
+
     def checked(value: Any) -> Any:
         if not isinstance(value, str):
             raise ValueProblem(f"expected text, got {type(value).__name__}")
@@ -98,14 +101,14 @@ def _text(check: Callable[[str], str]) -> Callable[[Any], Any]:
     return checked
 
 
-_SMTP = _text(check_smtp)
-_SERVER = _text(check_server)
-_DOMAIN = _text(check_domain)
-_THUMB = _text(check_thumbprint)
-_URL = _text(check_url)
-_NAMED = _text(check_name)
+_SMTP = text_param(check_smtp)
+_SERVER = text_param(check_server)
+_DOMAIN = text_param(check_domain)
+_THUMB = text_param(check_thumbprint)
+_URL = text_param(check_url)
+_NAMED = text_param(check_name)
 
-_GROUP = _text(check_group)
+_GROUP = text_param(check_group)
 _VDIR = {"Server": _SERVER, "ADPropertiesOnly": _switch, "ShowMailboxVirtualDirectories": _switch}
 _NONE: dict[str, Callable[[Any], Any]] = {}
 
@@ -135,7 +138,11 @@ EXCHANGE_CMDLETS: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
     "Get-WebServicesVirtualDirectory": _VDIR,
     "Get-AutodiscoverVirtualDirectory": _VDIR,
     "Test-OAuthConnectivity": {"Service": _NAMED, "TargetUri": _URL, "Mailbox": _SMTP},
-    "Get-Recipient": {"Identity": _SMTP, "Filter": _text(check_recipient_filter), "Anr": _text(check_anr)},
+    "Get-Recipient": {
+        "Identity": _SMTP,
+        "Filter": text_param(check_recipient_filter),
+        "Anr": text_param(check_anr),
+    },
     "Get-CASMailbox": {"Identity": _SMTP},
     "Get-DistributionGroupMember": {"Identity": _GROUP},
     "Get-AvailabilityConfig": _NONE,

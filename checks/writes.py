@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from checks.errors import Refused
 from checks.ports import Row
-from checks.safety import check_name
+from checks.safety import check_name, text_param
 from knowledge.fix_plan import CAPTURED, SECRET, FixPlan
 from knowledge.validators import (
     ValueProblem,
@@ -34,15 +34,6 @@ class WritePort(Protocol):
     async def run(self, cmdlet: str, params: Mapping[str, Any]) -> list[Row]: ...
 
     async def close(self) -> None: ...
-
-
-def _text(check: Callable[[str], str]) -> Callable[[Any], Any]:
-    def checked(value: Any) -> Any:
-        if not isinstance(value, str):
-            raise ValueProblem(f"expected text, got {type(value).__name__}")
-        return check(value)
-
-    return checked
 
 
 def _bool(value: Any) -> Any:
@@ -86,7 +77,7 @@ def _folder(value: Any) -> Any:
 
 
 def _https(value: Any) -> Any:
-    checked = _text(check_url)(value)
+    checked = text_param(check_url)(value)
     if not checked.lower().startswith("https://"):
         raise ValueProblem("the URL must be https")
     return checked
@@ -122,43 +113,58 @@ _FALSE = _one_of(False)
 WRITE_CMDLETS: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
     # http is allowed for a rollback to the value found; the forward step's value comes from the check's
     # suggested https URL.
-    "Set-OwaVirtualDirectory": {"Identity": _vdir, "InternalUrl": _text(check_url)},
-    "Set-EcpVirtualDirectory": {"Identity": _vdir, "InternalUrl": _text(check_url)},
+    "Set-OwaVirtualDirectory": {"Identity": _vdir, "InternalUrl": text_param(check_url)},
+    "Set-EcpVirtualDirectory": {"Identity": _vdir, "InternalUrl": text_param(check_url)},
     "Set-OrganizationRelationship": {
-        "Identity": _text(check_name),
+        "Identity": text_param(check_name),
         "Enabled": _bool,
         "FreeBusyAccessEnabled": _bool,
         "FreeBusyAccessLevel": _LEVEL,
     },
     "Set-IntraOrganizationConnector": {
-        "Identity": _text(check_name),
-        "TargetAddressDomains": _hashtable(_text(check_domain)),
+        "Identity": text_param(check_name),
+        "TargetAddressDomains": _hashtable(text_param(check_domain)),
     },
-    "Set-ExchangeServer": {"Identity": _text(check_server), "InternetWebProxy": _optional(_text(check_url))},
+    "Set-ExchangeServer": {
+        "Identity": text_param(check_server),
+        "InternetWebProxy": _optional(text_param(check_url)),
+    },
     "Set-MailboxFolderPermission": {"Identity": _folder, "User": _one_of("Default"), "AccessRights": _RIGHTS},
-    "Add-MailboxFolderPermission": {"Identity": _folder, "User": _text(check_smtp), "AccessRights": _RIGHTS},
-    "Remove-MailboxFolderPermission": {"Identity": _folder, "User": _text(check_smtp), "Confirm": _FALSE},
-    "Remove-AvailabilityAddressSpace": {"Identity": _text(check_domain), "Confirm": _FALSE},
+    "Add-MailboxFolderPermission": {
+        "Identity": _folder,
+        "User": text_param(check_smtp),
+        "AccessRights": _RIGHTS,
+    },
+    "Remove-MailboxFolderPermission": {
+        "Identity": _folder,
+        "User": text_param(check_smtp),
+        "Confirm": _FALSE,
+    },
+    "Remove-AvailabilityAddressSpace": {"Identity": text_param(check_domain), "Confirm": _FALSE},
     "Add-AvailabilityAddressSpace": {
-        "ForestName": _text(check_domain),
+        "ForestName": text_param(check_domain),
         "AccessMethod": _one_of("InternalProxy"),
         "UseServiceAccount": _bool,
         "ProxyUrl": _https,
     },
     "Export-ExchangeCertificate": {
-        "Server": _text(check_server),
-        "Thumbprint": _text(check_thumbprint),
+        "Server": text_param(check_server),
+        "Thumbprint": text_param(check_thumbprint),
         "BinaryEncoded": _one_of(True),
         "Password": _secret,
     },
-    "Import-ExchangeCertificate": {"Server": _text(check_server), "FileData": _bytes, "Password": _secret},
+    "Import-ExchangeCertificate": {
+        "Server": text_param(check_server),
+        "FileData": _bytes,
+        "Password": _secret,
+    },
 }
 _COMMON = {"WhatIf": _one_of(True)}
 
 # write host template -> its parameters (Server is the host; the others become the template's arguments)
 WRITE_TEMPLATES: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
     "iis-require-ssl": {
-        "Server": _text(check_server),
+        "Server": text_param(check_server),
         "Site": _one_of("Default Web Site"),
         "Path": _one_of("owa", "ecp"),
     },

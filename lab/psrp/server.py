@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from lab.auth.listener import listener_auth
+from lab.auth.listener import by_writer, listener_auth
 from lab.auth.windows import BODY_KEY, SESSION_KEY
 from lab.context import LabContext
 from lab.exchange.cmdlets import run_pipeline
@@ -169,7 +169,9 @@ class PsrpServer:
             return soap.fault(
                 call.message_id, soap.FAULT_INTERNAL, "w:InternalError", "missing session capability"
             )
-        pool = _Pool(rpid=messages[0].rpid, online=online, writer=self._writer(request), account=account)
+        pool = _Pool(
+            rpid=messages[0].rpid, online=online, writer=by_writer(request, self.ctx), account=account
+        )
         pool.pending = (
             pool.frame(MessageType.SESSION_CAPABILITY, _SESSION_CAPABILITY)
             + pool.frame(MessageType.APPLICATION_PRIVATE_DATA, _PRIVATE_DATA)
@@ -255,14 +257,6 @@ class PsrpServer:
             call.message_id,
             f"<rsp:ReceiveResponse>{stream}{state}</rsp:ReceiveResponse>",
         )
-
-    def _writer(self, request: web.Request) -> bool:
-        """Whether the request's authenticated account is the one holding the write roles."""
-        session = request.get(SESSION_KEY)
-        user = str(getattr(session, "user", "") or "")
-        name = user.rsplit("\\", 1)[-1].split("@", 1)[0].lower()
-        writer = self.ctx.credentials.writer_user.lower()
-        return bool(writer) and name == writer
 
     def _send(self, call: soap.WsmanRequest, pool: _Pool) -> web.Response:
         for stream in call.body.iterfind("rsp:Send/rsp:Stream", soap.NS):

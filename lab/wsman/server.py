@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from lab.auth.listener import listener_auth
-from lab.auth.windows import BODY_KEY, SESSION_KEY
+from lab.auth.listener import by_writer, listener_auth
+from lab.auth.windows import BODY_KEY
 from lab.context import LabContext
 from lab.scenario.model import Server
 from lab.wsman import soap
@@ -89,13 +89,6 @@ class WinrsServer:
             call.message_id, soap.FAULT_ACTION_NOT_SUPPORTED, "a:ActionNotSupported", call.action
         )
 
-    def _writer(self, request: web.Request) -> bool:
-        """Whether the shell's account is the one with the write rights."""
-        user = str(getattr(request.get(SESSION_KEY), "user", "") or "")
-        name = user.rsplit("\\", 1)[-1].split("@", 1)[0].lower()
-        writer = self.ctx.credentials.writer_user.lower()
-        return bool(writer) and name == writer
-
     async def _create(
         self, request: web.Request, call: soap.WsmanRequest, server: Server
     ) -> web.StreamResponse:
@@ -111,7 +104,7 @@ class WinrsServer:
             )
         codepage = int(call.options.get("WINRS_CODEPAGE", "437") or 437)
         shell_id = str(uuid.uuid4()).upper()
-        self.shells[shell_id] = _Shell(server=server, codepage=codepage, writer=self._writer(request))
+        self.shells[shell_id] = _Shell(server=server, codepage=codepage, writer=by_writer(request, self.ctx))
         body = soap.resource_created(str(request.url), _CMD_SHELL, shell_id)
         return soap.envelope(f"{soap.ACTION_CREATE}Response", call.message_id, body)
 
