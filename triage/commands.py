@@ -17,7 +17,7 @@ from knowledge.unknowns import Unknown, recognised, unknown
 from knowledge.validators import ValueProblem, check_smtp
 from triage.main_job import register_run
 
-__all__ = ["register"]
+__all__ = ["pair_facts", "register"]
 
 
 def register(subparsers: Any) -> None:
@@ -84,6 +84,12 @@ def _conversation_facts(args: argparse.Namespace, kb: KnowledgeBase) -> dict[str
         facts["symptom"] = args.symptom
     if args.scope is not None:
         facts["scope"] = args.scope
+    return facts | pair_facts(args)
+
+
+def pair_facts(args: argparse.Namespace) -> dict[str, Any]:
+    """--requester and --target, each validated as an address (a usage error names the option)."""
+    facts: dict[str, Any] = {}
     for name in ("requester", "target"):
         value = getattr(args, name)
         if value is not None:

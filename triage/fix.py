@@ -101,20 +101,6 @@ def run_fix(args: argparse.Namespace) -> int:
         raise _usage(str(problem)) from None
 
 
-def _pair(args: argparse.Namespace) -> dict[str, Any]:
-    from knowledge.validators import ValueProblem, check_smtp
-
-    facts: dict[str, Any] = {}
-    for name in ("requester", "target"):
-        value = getattr(args, name)
-        if value is not None:
-            try:
-                facts[name] = check_smtp(value)
-            except ValueProblem as exc:
-                raise _usage(f"--{name}: {exc}") from None
-    return facts
-
-
 @asynccontextmanager
 async def _organisation(args: argparse.Namespace, facts: dict[str, Any]) -> AsyncIterator[_Organisation]:
     from triage.backends import build_runner, runner_for_lab
@@ -260,9 +246,10 @@ async def _fix(args: argparse.Namespace) -> int:
     from checks.writes import plan_cmdlets, plan_problems
     from knowledge.fix_plan import plan_fix
     from knowledge.loader import load_knowledge
+    from triage.commands import pair_facts
 
     kb = load_knowledge()
-    facts = _pair(args)
+    facts = pair_facts(args)
     audit = JsonlAudit(Path(args.audit), getpass.getuser())
     report: dict[str, Any] = {}
     async with _organisation(args, facts) as org:
