@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 
 from checks.api import CheckResult
 from checks.errors import BackendError, NotConfigured
-from checks.writes import WritePort
+from checks.writes import SecretValue, WritePort
 from knowledge.fix_plan import CAPTURED, SECRET, FixPlan, PlannedStep
 
 __all__ = ["AuditLog", "FixRun", "StepRun", "StepWriter", "apply_plan", "preview_plan", "verification"]
@@ -58,8 +58,6 @@ class FixRun:
 
 
 def _resolve(step: PlannedStep, captured: Mapping[str, Any], secret: str | None) -> dict[str, Any]:
-    from checks.backends.psrp_write import SecretValue  # the write backend marks secrets for SecureString
-
     params: dict[str, Any] = {}
     for name, value in step.params.items():
         if isinstance(value, dict) and CAPTURED in value:

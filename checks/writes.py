@@ -25,7 +25,24 @@ from knowledge.validators import (
     check_url,
 )
 
-__all__ = ["WRITE_CMDLETS", "WRITE_TEMPLATES", "WritePort", "guard_write", "plan_cmdlets", "plan_problems"]
+__all__ = [
+    "WRITE_CMDLETS",
+    "WRITE_TEMPLATES",
+    "SecretValue",
+    "WritePort",
+    "guard_write",
+    "plan_cmdlets",
+    "plan_problems",
+]
+
+
+class SecretValue(str):
+    """A value sent as a SecureString (the exported certificate's one-time password)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SecretValue(<hidden>)"
 
 
 class WritePort(Protocol):

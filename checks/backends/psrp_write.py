@@ -18,18 +18,9 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from checks.backends.psrp import PsrpSettings, _command_failed, _Connection, plain, translate
 from checks.errors import BackendError, CommandFailed
 from checks.ports import Row
-from checks.writes import guard_write
+from checks.writes import SecretValue, guard_write
 
-__all__ = ["PsrpWriter", "SecretValue"]
-
-
-class SecretValue(str):
-    """A value sent as a SecureString (the exported certificate's one-time password)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "SecretValue(<hidden>)"
+__all__ = ["PsrpWriter"]
 
 
 class PsrpWriter:
