@@ -6,6 +6,8 @@ Every problem is reported as `ScenarioError` naming the file and the key path, e
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ __all__ = [
     "load_bundled_scenarios",
     "load_scenario",
     "resolve_time",
+    "scenario_with",
 ]
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -68,7 +71,17 @@ def load_bundled_scenarios() -> list[Scenario]:
 def load_scenario(ref: str | Path) -> Scenario:
     """Load a bundled scenario by name, or a scenario file by path."""
     path = _resolve(ref, SCENARIO_DIR)
-    data = _read_merged(path, ())
+    return _validated(path, _read_merged(path, ()))
+
+
+def scenario_with(ref: str | Path, patch: Mapping[str, Any]) -> Scenario:
+    """A scenario with `patch` on top, merged as a file that `extends:` it would be (named list items merge
+    item by item, `_remove: true` deletes one): a variant of a bundled organisation without a new file."""
+    path = _resolve(ref, SCENARIO_DIR)
+    return _validated(path, _merge(_read_merged(path, ()), copy.deepcopy(dict(patch)), path, ""))
+
+
+def _validated(path: Path, data: dict[str, Any]) -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
