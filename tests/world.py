@@ -23,7 +23,7 @@ import datetime
 import functools
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -303,7 +303,8 @@ class World:
     """One organisation, in-process: ports for the checks and a runner over them."""
 
     scenario: Scenario = field(default_factory=lambda: load_scenario("healthy"))
-    at: datetime.datetime = NOW
+    at: datetime.datetime = NOW  # where the scenario's relative times count from
+    clock: Callable[[], datetime.datetime] | None = None  # the runner's clock; None: always `at`
 
     def ports(self, *, latency: float = 0.0, with_online: bool = True) -> tuple[Ports, dict[str, Any]]:
         ctx = _context(self.scenario, self.at)
@@ -329,7 +330,8 @@ class World:
 
     def runner(self, kb: KnowledgeBase, **port_options: Any) -> Runner:
         ports, _fakes = self.ports(**port_options)
-        return Runner(fixed_ports(ports), kb=kb, clock=lambda: self.at, check_seconds=5, triage_seconds=10)
+        clock = self.clock or (lambda: self.at)
+        return Runner(fixed_ports(ports), kb=kb, clock=clock, check_seconds=5, triage_seconds=10)
 
 
 async def run_world(
