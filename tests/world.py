@@ -275,6 +275,8 @@ class ScenarioProbe(FakeProbe):
         await self._enter("probe", url)
         if url in self.answers:
             return self.answers[url]
+        if self.default_error:
+            return ProbeAnswer(url=url, tls_ok=False, error=self.default_error)
         assert self.ctx is not None
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
@@ -305,6 +307,8 @@ class World:
     scenario: Scenario = field(default_factory=lambda: load_scenario("healthy"))
     at: datetime.datetime = NOW  # where the scenario's relative times count from
     clock: Callable[[], datetime.datetime] | None = None  # the runner's clock; None: always `at`
+    # A network fault rather than configuration: every HTTPS probe fails to connect with this error.
+    probe_error: str = ""
 
     def ports(self, *, latency: float = 0.0, with_online: bool = True) -> tuple[Ports, dict[str, Any]]:
         ctx = _context(self.scenario, self.at)
@@ -315,7 +319,7 @@ class World:
         exo = ExoHost(ExoHostSettings(MANAGEMENT_HOST, tenant, "in-process", "0" * 40), management)
         onprem = ScenarioMailboxes(latency=latency, protocol="ews", ctx=ctx)
         cloud = ScenarioMailboxes(latency=latency, protocol="graph", ctx=ctx)
-        probe = ScenarioProbe(latency=latency, ctx=ctx)
+        probe = ScenarioProbe(latency=latency, ctx=ctx, default_error=self.probe_error)
         directory = FakeDirectory(latency=latency, apps=_apps(self.scenario))
         ports = Ports(exchange, exo if with_online else None, host, onprem, cloud, probe, directory)
         return ports, {

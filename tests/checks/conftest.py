@@ -1,4 +1,4 @@
-"""Fixtures for the checks: the knowledge base, the fake organisation, a runner over fake ports."""
+"""Fixtures for the checks: the knowledge base, the in-process world (`tests/world.py`), a runner over it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from checks.runner import Runner
 from checks.testing import fixed_ports
 from knowledge.loader import KnowledgeBase, load_knowledge
 from lab.runtime import RunningLab, start_lab
-from tests.checks.fake_org import NOW, PAIR, FakeOrg, healthy
+from tests.world import NOW, PAIR, World
 from triage.backends import runner_for_lab
 
 
@@ -24,8 +24,9 @@ def kb() -> KnowledgeBase:
 
 
 @pytest.fixture
-def org() -> FakeOrg:
-    return healthy()
+def org() -> World:
+    """The healthy scenario, in-process."""
+    return World()
 
 
 @pytest.fixture(autouse=True)
@@ -37,13 +38,13 @@ def _quiet_clients() -> Iterator[None]:
 
 
 async def run_checks(
-    org: FakeOrg,
+    org: World,
     kb: KnowledgeBase,
     *ids: str,
     facts: dict[str, Any] | None = None,
     **port_options: Any,
 ) -> dict[str, CheckResult]:
-    """Run `ids` (all catalogue checks when none) over `org`'s fake ports; results by id."""
+    """Run `ids` (all catalogue checks when none) over `org`'s in-process ports; results by id."""
     ports, _fakes = org.ports(**port_options)
     return await run_ports(ports, kb, PAIR if facts is None else facts, *ids)
 
