@@ -39,7 +39,7 @@ from checks.testing import fixed_ports
 from checks.wiring import ports_factory
 from knowledge.loader import KnowledgeBase, load_knowledge
 from lab.scenario.load import load_scenario
-from tests.checks.fake_org import NOW, PAIR, healthy
+from tests.world import NOW, PAIR, World
 from triage.backends import from_lab_endpoints
 
 SERVICES = ("psrp", "winrm", "ews", "graph", "token")
@@ -76,7 +76,7 @@ async def _ratio(
 
 async def fake_ports_ratio(kb: KnowledgeBase, latency: float, rounds: int) -> tuple[float, float, str]:
     def make() -> Runner:
-        ports, _ = healthy().ports(latency=latency)
+        ports, _ = World().ports(latency=latency)
         return Runner(fixed_ports(ports), kb=kb, clock=lambda: NOW)
 
     return await _ratio(make, tuple(kb.checks), PAIR, rounds)

@@ -44,7 +44,7 @@ from checks.testing import FakeDirectory, FakeExchange, FakeHost, FakeMailboxes,
 from dialogs.testing import FakeCheckRunner
 from knowledge.loader import KnowledgeBase, load_knowledge
 from lab.context import LabContext, new_credentials
-from lab.ews.store import calendar_rights
+from lab.ews.store import NO_FREE_BUSY_ACCESS, calendar_rights, effective_read_items
 from lab.exchange.cmdlets import run_pipeline
 from lab.faults import FaultController
 from lab.graph.server import graph_role
@@ -152,7 +152,7 @@ def _context(scenario: Scenario, at: datetime.datetime) -> LabContext:
     return LabContext(
         scenario=scenario,
         faults=FaultController([]),
-        credentials=new_credentials(scenario, password="in-process"),  # noqa: S106  (never used to sign in)
+        credentials=new_credentials(scenario, password="in-process"),
         tls=_pki(),
         started_at=at,
     )
@@ -236,7 +236,10 @@ class ScenarioMailboxes(FakeMailboxes):
     async def sharing_subscriptions(self, mailbox: str) -> list[Subscription]:
         await self._enter("subscriptions", mailbox)
         box = self._box(mailbox)
-        return [Subscription(sharer=s.sharer_identity, url=s.url, folder="Sharing") for s in box.sharing_subscriptions]
+        return [
+            Subscription(sharer=s.sharer_identity, url=s.url, folder="Sharing")
+            for s in box.sharing_subscriptions
+        ]
 
     async def calendar_permissions(self, mailbox: str) -> list[Permission]:
         await self._enter("permissions", mailbox)
@@ -256,12 +259,24 @@ class ScenarioMailboxes(FakeMailboxes):
     ) -> FreeBusy:
         await self._enter("free_busy", [requester, target, start.isoformat(), end.isoformat()])
         assert self.ctx is not None
+        asking = self._box(requester)  # the account the request is made as must exist
         error = self.ctx.scenario.availability_error(requester, target)
         if error is not None:
             return FreeBusy(ok=False, error_code=error.code, error_message=error.message)
-        box = self._box(target)
+        box = self.ctx.scenario.mailbox(target)
+        if box is None:
+            message = f"Unable to resolve e-mail address {target} to an Active Directory object."
+            return FreeBusy(ok=False, error_code="ErrorMailRecipientNotFound", error_message=message)
+        if effective_read_items(box, asking.address) == "None":
+            return FreeBusy(
+                ok=False, error_code=NO_FREE_BUSY_ACCESS.code, error_message=NO_FREE_BUSY_ACCESS.text
+            )
         ctx = self.ctx
-        slots = [e for e in box.calendar if ctx.time(e.start) < end and ctx.time(e.end) > start]
+        slots = [
+            e
+            for e in box.calendar
+            if ctx.time(e.start) < end and ctx.time(e.end) > start and e.busy_type != "NoData"
+        ]
         return FreeBusy(ok=True, slots=len(slots))
 
 

@@ -60,10 +60,15 @@ def classic(*patches: Patch) -> Patch:
     )
 
 
+# Faults of the network rather than the organisation's configuration: knobs of the in-process ports.
+PORT_FAULTS: dict[str, dict[str, Any]] = {"probe-unreachable": {"probe_error": "connection refused"}}
+
+
 def mutated(name: str) -> World:
-    """The healthy organisation with mutation `name`'s patch (a scenario, as a lab file would say it)."""
+    """The healthy organisation with mutation `name`'s patch (a scenario, as a lab file would say it), or
+    with a port fault of `PORT_FAULTS`."""
     patch = MUTATIONS[name][0] if name in MUTATIONS else {}
-    return World(scenario("healthy", patch) if patch else scenario("healthy"))
+    return World(scenario("healthy", patch) if patch else scenario("healthy"), **PORT_FAULTS.get(name, {}))
 
 
 STALE_CONTACT = "CN=Bjorn Odegard (old),CN=Users,DC=contoso,DC=com"
@@ -130,7 +135,11 @@ MUTATIONS: dict[str, Mutation] = {
         "",
     ),
     "ioc-domain-missing": (
-        online(intra_organization_connectors=[{"name": ONLINE_CONNECTOR, "target_address_domains": ["fabrikam.com"]}]),
+        online(
+            intra_organization_connectors=[
+                {"name": ONLINE_CONNECTOR, "target_address_domains": ["fabrikam.com"]}
+            ]
+        ),
         "intra-org-connectors",
         "fail",
         {"ioc.missing_domains": ["contoso.com"], "ioc.side": "online"},
@@ -144,14 +153,22 @@ MUTATIONS: dict[str, Mutation] = {
         "Exchange Online",
     ),
     "orgrel-freebusy-off": (
-        classic(organization(organization_relationships=[{"name": ONPREM_RELATIONSHIP, "free_busy_access_enabled": False}])),
+        classic(
+            organization(
+                organization_relationships=[{"name": ONPREM_RELATIONSHIP, "free_busy_access_enabled": False}]
+            )
+        ),
         "organization-relationships",
         "fail",
         {"orgrel.freebusy_enabled": False, "orgrel.side": "onprem"},
         "on-premises",
     ),
     "orgrel-domain-missing": (
-        classic(online(organization_relationships=[{"name": ONLINE_RELATIONSHIP, "domain_names": ["fabrikam.com"]}])),
+        classic(
+            online(
+                organization_relationships=[{"name": ONLINE_RELATIONSHIP, "domain_names": ["fabrikam.com"]}]
+            )
+        ),
         "organization-relationships",
         "fail",
         {"orgrel.missing_domains": ["contoso.com"], "orgrel.side": "online"},
@@ -530,7 +547,7 @@ async def test_a_broken_setting_is_noticed_by_its_check(kb: KnowledgeBase, name:
 
 async def test_an_unreachable_target_is_noticed_by_the_probe(kb: KnowledgeBase) -> None:
     # A network fault, not the organisation's configuration: the probe's connection is refused.
-    world = World(probe_error="connection refused")
+    world = mutated("probe-unreachable")
     result = (await run_checks(world, kb, "https-probe"))["https-probe"]
     assert result.status == "fail", result.summary
     assert result.facts["probe.error"] == "connection refused" and result.facts["probe.tls_ok"] is False
@@ -553,7 +570,10 @@ async def test_topology_says_when_the_target_has_no_mailbox(org: World, kb: Know
 
 async def test_an_explicit_permission_is_reported(kb: KnowledgeBase) -> None:
     world = World(
-        scenario("healthy", mailbox(TARGET, calendar_permissions=[{"user": REQUESTER, "access_rights": ["Reviewer"]}]))
+        scenario(
+            "healthy",
+            mailbox(TARGET, calendar_permissions=[{"user": REQUESTER, "access_rights": ["Reviewer"]}]),
+        )
     )
     result = (await run_checks(world, kb, "calendar-permissions"))["calendar-permissions"]
     assert result.facts["calendar.explicit_permission"] == "Reviewer"

@@ -13,38 +13,38 @@ from checks.impl.events import REMEDY
 from knowledge.loader import KnowledgeBase
 from lab.runtime import start_lab
 from tests.checks.conftest import run_on_lab, run_ports
-from tests.checks.fake_org import NOW, PAIR, FakeOrg
+from tests.world import NOW, PAIR, World, scenario, server
 
 THREE_DAYS_AGO = NOW - datetime.timedelta(days=3)
 
 
-def _old_event(org: FakeOrg) -> None:
-    org.events["EX01"] = [
-        {
-            "time_created": THREE_DAYS_AGO.isoformat(),
-            "provider": "MSExchange Availability",
-            "id": 4002,
-            "level": "Error",
-            "message": "ProxyWebRequest CrossSite failed",
-        }
-    ]
+def _old_event() -> World:
+    """The healthy organisation with one 4002 on EX01 three days before `NOW`."""
+    event = {
+        "time_created": THREE_DAYS_AGO.isoformat(),
+        "provider": "MSExchange Availability",
+        "id": 4002,
+        "level": "Error",
+        "message": "ProxyWebRequest CrossSite failed",
+    }
+    return World(scenario("healthy", server("EX01", events=[event])))
 
 
-async def _event_logs(org: FakeOrg, kb: KnowledgeBase, facts: dict[str, Any]) -> tuple[Any, list[Any]]:
+async def _event_logs(org: World, kb: KnowledgeBase, facts: dict[str, Any]) -> tuple[Any, list[Any]]:
     ports, fakes = org.ports()
     results = await run_ports(ports, kb, facts, "event-logs")
     return results["event-logs"], [a for op, a in fakes["host"].calls if op == "win-events"]
 
 
-async def test_without_a_reported_time_the_last_day_is_searched(org: FakeOrg, kb: KnowledgeBase) -> None:
-    _old_event(org)
+async def test_without_a_reported_time_the_last_day_is_searched(org: World, kb: KnowledgeBase) -> None:
+    org = _old_event()
     result, _ = await _event_logs(org, kb, PAIR)
     assert result.status == "ok" and result.facts["events.ids"] == []
     assert "between 2026-03-01 09:00 and 2026-03-02 09:00 UTC" in result.summary, result.summary
 
 
-async def test_the_window_is_centred_on_the_reported_time(org: FakeOrg, kb: KnowledgeBase) -> None:
-    _old_event(org)
+async def test_the_window_is_centred_on_the_reported_time(org: World, kb: KnowledgeBase) -> None:
+    org = _old_event()
     reported = THREE_DAYS_AGO + datetime.timedelta(hours=2)
     result, sent = await _event_logs(org, kb, {**PAIR, "event.time": reported.isoformat()})
     assert result.status == "warn", result.summary
@@ -56,9 +56,9 @@ async def test_the_window_is_centred_on_the_reported_time(org: FakeOrg, kb: Know
 
 
 async def test_a_time_without_offset_is_utc_and_one_in_the_future_falls_back(
-    org: FakeOrg, kb: KnowledgeBase
+    org: World, kb: KnowledgeBase
 ) -> None:
-    _old_event(org)
+    org = _old_event()
     naive = THREE_DAYS_AGO.replace(tzinfo=None).isoformat()
     result, _ = await _event_logs(org, kb, {**PAIR, "event.time": naive})
     assert result.status == "warn" and "between 2026-02-26 21:00 and 2026-02-27 21:00" in result.summary
@@ -67,7 +67,7 @@ async def test_a_time_without_offset_is_utc_and_one_in_the_future_falls_back(
     assert result.status == "ok" and "between 2026-03-01 09:00 and 2026-03-02 09:00" in result.summary
 
 
-async def test_a_recent_reported_time_ends_the_window_now(org: FakeOrg, kb: KnowledgeBase) -> None:
+async def test_a_recent_reported_time_ends_the_window_now(org: World, kb: KnowledgeBase) -> None:
     reported = NOW - datetime.timedelta(hours=1)
     result, _ = await _event_logs(org, kb, {**PAIR, "event.time": reported.isoformat()})
     assert "between 2026-03-01 20:00 and 2026-03-02 09:00 UTC" in result.summary, result.summary

@@ -32,7 +32,7 @@ from lab.exchange.cmdlets import run_pipeline
 from lab.runtime import RunningLab
 from lab.wsman.host_scripts import run_script
 from tests.checks.conftest import run_on_lab, run_ports
-from tests.checks.fake_org import FakeOrg
+from tests.world import World
 
 # Valid SMTP addresses with characters that mean something to PowerShell, XML or URLs.
 AWKWARD = [
@@ -98,7 +98,7 @@ def _flat(calls: list[tuple[str, Any]]) -> str:
 
 @pytest.mark.parametrize("facts", list(_cases()))
 async def test_hostile_values_never_reach_a_port_and_awkward_ones_arrive_intact(
-    org: FakeOrg, kb: KnowledgeBase, facts: dict[str, Any]
+    org: World, kb: KnowledgeBase, facts: dict[str, Any]
 ) -> None:
     ports, fakes = org.ports()
     results = await run_ports(ports, kb, facts)

@@ -12,7 +12,7 @@ from checks.org_cache import OrgCache
 from checks.runner import Runner
 from checks.testing import FakeExchange, fixed_ports
 from knowledge.loader import KnowledgeBase
-from tests.checks.fake_org import NOW, PAIR, FakeOrg
+from tests.world import NOW, PAIR, World
 
 CHECKS = ("topology", "federation-certificates", "calendar-permissions")
 
@@ -30,7 +30,7 @@ async def quiet(_event: ProgressEvent) -> None:
 
 
 def setup(
-    org: FakeOrg, kb: KnowledgeBase, *, latency: float = 0.0
+    org: World, kb: KnowledgeBase, *, latency: float = 0.0
 ) -> tuple[Runner, FakeExchange, Clock, object]:
     ports, _fakes = org.ports(latency=latency)
     clock = Clock()
@@ -44,7 +44,7 @@ async def triage(runner: Runner, *, fresh: bool = False) -> dict[str, CheckResul
 
 
 async def test_a_second_triage_reads_the_organisation_from_the_cache_and_says_how_old(
-    org: FakeOrg, kb: KnowledgeBase
+    org: World, kb: KnowledgeBase
 ) -> None:
     runner, exchange, clock, mailboxes = setup(org, kb)
     first = await triage(runner)
@@ -61,16 +61,14 @@ async def test_a_second_triage_reads_the_organisation_from_the_cache_and_says_ho
     assert {r.status for r in first.values()} == {r.status for r in second.values()}
 
 
-async def test_triages_at_the_same_moment_share_one_call(org: FakeOrg, kb: KnowledgeBase) -> None:
+async def test_triages_at_the_same_moment_share_one_call(org: World, kb: KnowledgeBase) -> None:
     runner, exchange, _, _ = setup(org, kb, latency=0.05)
     await asyncio.gather(*(triage(runner) for _ in range(5)))
     assert exchange.called("Get-ExchangeServer") == 1
     assert exchange.called("Get-Mailbox") == 5 * 2  # the requester and the target, in each triage
 
 
-async def test_a_fresh_look_and_an_expired_entry_go_to_exchange_again(
-    org: FakeOrg, kb: KnowledgeBase
-) -> None:
+async def test_a_fresh_look_and_an_expired_entry_go_to_exchange_again(org: World, kb: KnowledgeBase) -> None:
     runner, exchange, clock, _ = setup(org, kb)
     await triage(runner)
     again = await triage(runner, fresh=True)  # "check again", a fix to verify
@@ -81,7 +79,7 @@ async def test_a_fresh_look_and_an_expired_entry_go_to_exchange_again(
     assert exchange.called("Get-ExchangeServer") == 3
 
 
-async def test_a_failed_load_is_not_kept(org: FakeOrg, kb: KnowledgeBase) -> None:
+async def test_a_failed_load_is_not_kept(org: World, kb: KnowledgeBase) -> None:
     runner, exchange, _, _ = setup(org, kb)
     exchange.failures["Get-ExchangeServer"] = Unreachable("Exchange PowerShell", "EX01 did not answer.")
     failed = await triage(runner)
@@ -92,7 +90,7 @@ async def test_a_failed_load_is_not_kept(org: FakeOrg, kb: KnowledgeBase) -> Non
     assert healed["topology"].status != "error"
 
 
-async def test_pasted_command_output_is_never_shared(org: FakeOrg, kb: KnowledgeBase) -> None:
+async def test_pasted_command_output_is_never_shared(org: World, kb: KnowledgeBase) -> None:
     runner, exchange, _, _ = setup(org, kb)
     await runner.run(
         CheckRequest(CHECKS, PAIR, ({"source": "ems", "command": "Get-Date", "rows": []},)), quiet

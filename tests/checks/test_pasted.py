@@ -15,10 +15,10 @@ from checks.testing import fixed_ports
 from knowledge.loader import KnowledgeBase
 from knowledge.reader.command_output import read_command_output
 from tests.checks.conftest import run_ports
-from tests.checks.fake_org import NOW, PAIR, FakeOrg, healthy
 from tests.checks.powershell_text import Recorded, transcript
 from tests.checks.recording import recording
-from tests.checks.test_checks import MUTATIONS
+from tests.checks.test_checks import MUTATIONS, PORT_FAULTS, mutated
+from tests.world import NOW, PAIR, World
 
 # Checks whose evidence a pasted command can carry (a live HTTPS probe, hidden items and a live free/busy
 # request cannot be pasted).
@@ -43,13 +43,11 @@ def test_the_pasteable_checks_are_the_ones_that_read_exchange_and_the_servers() 
     assert set(PASTEABLE) == set(registry()) - {"https-probe", "sharing-subscriptions", "freebusy-probe"}
 
 
-@pytest.mark.parametrize("mutation", ["healthy", *MUTATIONS])
+@pytest.mark.parametrize("mutation", ["healthy", *MUTATIONS, *PORT_FAULTS])
 async def test_a_check_on_the_output_of_its_own_remedy_finds_what_it_finds_over_the_backends(
     kb: KnowledgeBase, mutation: str
 ) -> None:
-    org: FakeOrg = healthy()
-    if mutation != "healthy":
-        MUTATIONS[mutation][0](org)
+    org: World = mutated(mutation)
     ports, _ = org.ports()
     recorded = Recorded()
     live = await run_ports(recording(ports, recorded), kb, PAIR, *PASTEABLE)
@@ -65,7 +63,7 @@ async def test_a_check_on_the_output_of_its_own_remedy_finds_what_it_finds_over_
 
 
 async def test_pasted_output_answers_first_and_the_live_backend_answers_the_rest(
-    org: FakeOrg, kb: KnowledgeBase
+    org: World, kb: KnowledgeBase
 ) -> None:
     from checks.errors import Unreachable
 

@@ -11,8 +11,8 @@ from checks.catalogue import registry
 from checks.typing_rules import fact_problems, has_type
 from knowledge.loader import KnowledgeBase
 from tests.checks.conftest import run_checks
-from tests.checks.fake_org import PAIR, FakeOrg, healthy
-from tests.checks.test_checks import MUTATION_FACTS, MUTATIONS
+from tests.checks.test_checks import MUTATION_FACTS, MUTATIONS, PORT_FAULTS, mutated
+from tests.world import PAIR, World
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ("pypsrp", "winrm", "exchangelib", "msal", "spnego", "requests_ntlm")
@@ -22,13 +22,11 @@ def test_every_catalogue_check_has_an_implementation_and_no_more(kb: KnowledgeBa
     assert sorted(registry()) == sorted(kb.checks)
 
 
-@pytest.mark.parametrize("mutation", ["healthy", *MUTATIONS])
+@pytest.mark.parametrize("mutation", ["healthy", *MUTATIONS, *PORT_FAULTS])
 async def test_every_fact_a_check_says_is_declared_in_its_establishes(
     kb: KnowledgeBase, mutation: str
 ) -> None:
-    org: FakeOrg = healthy()
-    if mutation != "healthy":
-        MUTATIONS[mutation][0](org)
+    org: World = mutated(mutation)
     results = await run_checks(org, kb, facts=MUTATION_FACTS.get(mutation, PAIR))
     for result in results.values():
         assert "does not declare" not in result.summary, result.summary
@@ -39,10 +37,8 @@ async def test_every_fact_a_check_declares_it_sets_in_some_organisation(kb: Know
     """The other way round: a declared fact no check ever sets would be a cause's indicator or rule-out
     that can never fire (and a remediation parameter never filled)."""
     seen: dict[str, set[str]] = {}
-    for mutation in ["healthy", *MUTATIONS]:
-        org = healthy()
-        if mutation != "healthy":
-            MUTATIONS[mutation][0](org)
+    for mutation in ["healthy", *MUTATIONS, *PORT_FAULTS]:
+        org = mutated(mutation)
         for result in (await run_checks(org, kb, facts=MUTATION_FACTS.get(mutation, PAIR))).values():
             seen.setdefault(result.id, set()).update(result.facts)
     never = {c.id: sorted(set(c.establishes) - seen.get(c.id, set())) for c in kb.checks.values()}

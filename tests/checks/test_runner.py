@@ -16,14 +16,14 @@ from checks.testing import FakeExchange, fixed_ports
 from knowledge.assessment import assess
 from knowledge.loader import KnowledgeBase
 from tests.checks.conftest import run_checks
-from tests.checks.fake_org import NOW, PAIR, FakeOrg
+from tests.world import FED, NOW, PAIR, World, scenario, server
 
 
 def _runner(ports: Ports, kb: KnowledgeBase, **limits: Any) -> Runner:
     return Runner(fixed_ports(ports), kb=kb, clock=lambda: NOW, **limits)
 
 
-async def test_progress_tells_each_start_before_its_finish(org: FakeOrg, kb: KnowledgeBase) -> None:
+async def test_progress_tells_each_start_before_its_finish(org: World, kb: KnowledgeBase) -> None:
     ports, _ = org.ports()
     events: list[ProgressEvent] = []
 
@@ -55,7 +55,7 @@ class _InFlight:
             self.now -= 1
 
 
-async def test_checks_share_one_call_per_cmdlet_and_run_side_by_side(org: FakeOrg, kb: KnowledgeBase) -> None:
+async def test_checks_share_one_call_per_cmdlet_and_run_side_by_side(org: World, kb: KnowledgeBase) -> None:
     ports, fakes = org.ports(latency=0.05)
     assert ports.exchange is not None
     counting = _InFlight(ports.exchange)
@@ -65,7 +65,7 @@ async def test_checks_share_one_call_per_cmdlet_and_run_side_by_side(org: FakeOr
     exchange: FakeExchange = fakes["exchange"]
     assert exchange.called("Get-ExchangeServer") == 1
     assert exchange.called("Get-OwaVirtualDirectory") == 1
-    assert exchange.called("Get-ExchangeCertificate") == 3  # once per server, shared by two checks
+    assert exchange.called("Get-ExchangeCertificate") == 4  # once per server, shared by two checks
     # Side by side, not one after the other: many cmdlets wait for their answers at the same time (counted,
     # not timed, so a busy machine cannot fail it).
     assert counting.most >= 5, counting.most
@@ -73,7 +73,7 @@ async def test_checks_share_one_call_per_cmdlet_and_run_side_by_side(org: FakeOr
 
 
 async def test_an_exception_becomes_an_error_result_and_the_rest_complete(
-    org: FakeOrg, kb: KnowledgeBase
+    org: World, kb: KnowledgeBase
 ) -> None:
     ports, fakes = org.ports()
     fakes["exchange"].failures["Get-FederationTrust"] = KeyError("OrgCertificate")
@@ -86,7 +86,7 @@ async def test_an_exception_becomes_an_error_result_and_the_rest_complete(
 
 
 async def test_an_unreachable_backend_is_an_error_with_its_message_and_the_command_to_run(
-    org: FakeOrg, kb: KnowledgeBase
+    org: World, kb: KnowledgeBase
 ) -> None:
     ports, fakes = org.ports()
     down = Unreachable(
@@ -104,7 +104,7 @@ async def test_an_unreachable_backend_is_an_error_with_its_message_and_the_comma
 
 
 async def test_a_backend_nobody_configured_skips_its_checks_with_the_command_to_paste(
-    org: FakeOrg, kb: KnowledgeBase
+    org: World, kb: KnowledgeBase
 ) -> None:
     ports, _ = org.ports(with_online=False)
     results = {r.id: r for r in await _runner(ports, kb).run(CheckRequest(tuple(kb.checks), PAIR), _ignore)}
@@ -117,14 +117,14 @@ async def test_a_backend_nobody_configured_skips_its_checks_with_the_command_to_
     assert connectors.status == "skipped" or any(e.value == "not read" for e in connectors.evidence)
 
 
-async def test_missing_needs_skip_the_pair_checks(org: FakeOrg, kb: KnowledgeBase) -> None:
+async def test_missing_needs_skip_the_pair_checks(org: World, kb: KnowledgeBase) -> None:
     results = await run_checks(org, kb, "sharing-subscriptions", "topology", facts={"target": PAIR["target"]})
     assert results["sharing-subscriptions"].status == "skipped"
     assert "requester's address" in results["sharing-subscriptions"].summary
     assert results["topology"].status == "ok"
 
 
-async def test_an_invalid_address_is_refused_before_any_backend(org: FakeOrg, kb: KnowledgeBase) -> None:
+async def test_an_invalid_address_is_refused_before_any_backend(org: World, kb: KnowledgeBase) -> None:
     ports, fakes = org.ports()
     facts = {"requester": "alice'; Remove-Mailbox@contoso.com", "target": PAIR["target"]}
     results = {
@@ -135,7 +135,7 @@ async def test_an_invalid_address_is_refused_before_any_backend(org: FakeOrg, kb
     assert fakes["cloud"].calls == [] and fakes["onprem"].calls == []
 
 
-async def test_a_slow_check_times_out_alone(org: FakeOrg, kb: KnowledgeBase) -> None:
+async def test_a_slow_check_times_out_alone(org: World, kb: KnowledgeBase) -> None:
     ports, fakes = org.ports()
     fakes["exchange"].delays["Get-SharingPolicy"] = 5.0
     ids = ("sharing-policy", "topology")
@@ -150,7 +150,7 @@ async def test_a_slow_check_times_out_alone(org: FakeOrg, kb: KnowledgeBase) -> 
     assert results["topology"].status == "ok"
 
 
-async def test_the_triage_deadline_stops_what_is_left(org: FakeOrg, kb: KnowledgeBase) -> None:
+async def test_the_triage_deadline_stops_what_is_left(org: World, kb: KnowledgeBase) -> None:
     ports, fakes = org.ports()
     fakes["exchange"].delays["Get-SharingPolicy"] = 5.0
     events: list[ProgressEvent] = []
@@ -169,13 +169,13 @@ async def test_the_triage_deadline_stops_what_is_left(org: FakeOrg, kb: Knowledg
     assert ("finished", "sharing-policy") in [(e.kind, e.check_id) for e in events]
 
 
-async def test_an_unknown_check_id_is_an_error_result(org: FakeOrg, kb: KnowledgeBase) -> None:
+async def test_an_unknown_check_id_is_an_error_result(org: World, kb: KnowledgeBase) -> None:
     ports, _ = org.ports()
     (result,) = await _runner(ports, kb).run(CheckRequest(("no-such-check",), PAIR), _ignore)
     assert result.status == "error" and "no-such-check" in result.summary
 
 
-async def test_a_failing_progress_callback_does_not_fail_the_checks(org: FakeOrg, kb: KnowledgeBase) -> None:
+async def test_a_failing_progress_callback_does_not_fail_the_checks(org: World, kb: KnowledgeBase) -> None:
     ports, _ = org.ports()
 
     async def broken(_event: ProgressEvent) -> None:
@@ -185,8 +185,8 @@ async def test_a_failing_progress_callback_does_not_fail_the_checks(org: FakeOrg
     assert result.status == "ok"
 
 
-async def test_results_feed_the_inference(org: FakeOrg, kb: KnowledgeBase) -> None:
-    org.certificates["EX03"] = [c for c in org.certificates["EX03"] if c["Services"] != "Federation"]
+async def test_results_feed_the_inference(org: World, kb: KnowledgeBase) -> None:
+    org = World(scenario("healthy", server("EX03", certificates=[{"thumbprint": FED, "_remove": True}])))
     results = list((await run_checks(org, kb)).values())
     assessment = assess(kb, said=PAIR, results=results)
     assert assessment.facts["fedcert.missing_servers"] == ["EX03"]
