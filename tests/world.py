@@ -58,12 +58,16 @@ from lab.wsman.host_scripts import run_script
 __all__ = [
     "AUTH",
     "FED",
+    "HEALTHY",
     "MAIL",
     "NOW",
     "ONLINE_APP",
     "PAIR",
     "REQUESTER",
     "ROUTING",
+    "SEED_000",
+    "SEED_001",
+    "SEED_002",
     "TARGET",
     "World",
     "mailbox",
@@ -88,6 +92,11 @@ ROUTING = "contoso.mail.onmicrosoft.com"
 ONLINE_APP = "00000002-0000-0ff1-ce00-000000000000"
 REQUESTER, TARGET = "alice@contoso.com", "bjorn@contoso.com"
 PAIR = {"requester": REQUESTER, "target": TARGET}
+# The bundled scenarios the conversation's tests talk to.
+HEALTHY = "healthy"
+SEED_000 = "seed-000-federation-cert"  # alice (cloud) -> bjorn (Branch): EX03 and EX04 lack the certificate
+SEED_001 = "seed-001-sharing-subscription"  # carol (HQ) -> erin (cloud): a hidden sharing subscription
+SEED_002 = "seed-002-owa-internalurl-http"  # OWA proxying to Branch: EX03's OWA InternalUrl is http://
 MANAGEMENT_HOST = "MGMT01"  # the lab's stand-in for the Exchange Online management host
 
 
@@ -373,15 +382,19 @@ def _kb() -> KnowledgeBase:
 
 
 @functools.cache
-def results_of(name: str) -> tuple[CheckResult, ...]:
-    """Every catalogue check's result for a bundled scenario's failing pair (else its working pair), run
-    once per process over the in-process world."""
+def results_of(name: str, requester: str = "", target: str = "") -> tuple[CheckResult, ...]:
+    """Every catalogue check's result for a pair in a bundled scenario (by default its failing pair, else its
+    working pair), run once per process over the in-process world."""
+    world = World(load_scenario(name))
+    pair = world.scenario.failing_pair or world.scenario.working_pair
+    facts = {"requester": requester or pair.requester, "target": target or pair.target}
     # Its own thread and loop: it is asked for from inside the tests' event loops too.
     with concurrent.futures.ThreadPoolExecutor(1) as thread:
-        found = thread.submit(asyncio.run, run_world(World(load_scenario(name)), _kb())).result()
+        found = thread.submit(asyncio.run, run_world(world, _kb(), facts)).result()
     return tuple(found.values())
 
 
-def scenario_runner(name: str) -> FakeCheckRunner:
-    """A check runner for the conversation that answers every check as the checks found scenario `name`."""
-    return FakeCheckRunner(results_of(name))
+def scenario_runner(name: str, requester: str = "", target: str = "") -> FakeCheckRunner:
+    """A check runner for the conversation that answers every check as the checks found scenario `name`
+    for the pair (by default the scenario's failing pair)."""
+    return FakeCheckRunner(results_of(name, requester, target))

@@ -13,7 +13,8 @@ from dialogs.engine import TriageConversation
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
 from tests.dialogs.harness import card_problems, card_text
-from tests.dialogs.scenarios import paste, seed_000
+from tests.texts import pasted_text
+from tests.world import SEED_000, scenario_runner
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
@@ -35,7 +36,7 @@ async def test_every_card_of_a_whole_triage_is_valid_on_the_wire(
     async def publish(runbook: dict[str, Any]) -> str:
         return "https://triage.example/remediation/tok"
 
-    conversation = TriageConversation(load_knowledge(), seed_000(), publish, read_error_text)
+    conversation = TriageConversation(load_knowledge(), scenario_runner(SEED_000), publish, read_error_text)
     async with running_bot(make_settings(), conversation) as bot:
         await bot.post(activities.channel_message("set escalation channel", channel_name="Escalations"))
         for activity in (
@@ -45,7 +46,7 @@ async def test_every_card_of_a_whole_triage_is_valid_on_the_wire(
             activities.message("everyone"),
             activities.message("usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com"),
             activities.message("yes"),
-            activities.message(paste("seed-000-event-4002.txt")),
+            activities.message(pasted_text("seed-000-event-4002.txt")),
             activities.message("escalate"),
             activities.message("Restarted IIS on EX02"),
         ):

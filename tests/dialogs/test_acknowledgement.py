@@ -13,7 +13,7 @@ from dialogs.testing import FakeCheckRunner
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
 from tests.dialogs.harness import Chat, card_text
-from tests.dialogs.scenarios import seed_000
+from tests.world import SEED_000, scenario_runner
 from triage.chat import ChatSession, chat
 
 PAIR = "alice@contoso.com can't see bjorn@contoso.com"
@@ -22,7 +22,7 @@ NO_MATCH = "I could not match that"
 
 
 async def test_a_first_message_with_only_the_pair_is_acknowledged() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await chat.say(PAIR)
     assert NOTED in chat.texts()
     # The pair is looked up at once: where the mailboxes live answers the symptom, so scope is next.
@@ -33,7 +33,7 @@ async def test_a_first_message_with_only_the_pair_is_acknowledged() -> None:
 
 
 async def test_the_pair_typed_at_the_symptom_question_is_acknowledged_not_re_prompted() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await chat.say("hi")
     await chat.say(PAIR)
     assert NOTED in chat.texts()
@@ -46,7 +46,7 @@ async def test_the_pair_typed_at_the_symptom_question_is_acknowledged_not_re_pro
 
 
 async def test_scope_and_pair_typed_at_the_symptom_question_are_both_acknowledged() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await chat.say("hi")
     await chat.say("two users: alice@contoso.com can't see bjorn@contoso.com")
     texts = chat.texts()
@@ -54,7 +54,7 @@ async def test_scope_and_pair_typed_at_the_symptom_question_are_both_acknowledge
 
 
 async def test_a_fact_already_known_is_not_acknowledged_twice() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await chat.say(PAIR)
     await chat.say(PAIR)
     assert "Noted" not in chat.texts()
@@ -62,7 +62,7 @@ async def test_a_fact_already_known_is_not_acknowledged_twice() -> None:
 
 
 async def test_in_triage_chat_the_suggested_first_line_is_acknowledged() -> None:
-    conversation = TriageConversation(load_knowledge(), seed_000(), _publish, read_error_text)
+    conversation = TriageConversation(load_knowledge(), scenario_runner(SEED_000), _publish, read_error_text)
     out = io.StringIO()
     await chat(ChatSession(conversation, out, user_name="Ada"), io.StringIO(PAIR + "\nquit\n"))
     shown = out.getvalue()
@@ -76,7 +76,7 @@ async def _publish(runbook: dict[str, object]) -> str:
 
 @pytest.mark.parametrize("greeting", ["hi", "hello", "hey there", "good morning", "Hello again!"])
 async def test_a_greeting_mid_triage_greets_back_and_asks_the_question_again(greeting: str) -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await chat.say("hi")
     await chat.press("Cloud users cannot see on-premises free/busy")
     assert chat.awaiting() == "scope"
@@ -110,7 +110,7 @@ async def test_a_greeting_before_any_answer_is_the_greeting_card() -> None:
 
 
 async def test_a_greeting_after_the_result_says_the_triage_is_finished() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await chat.say("cloud users can't see on-prem free/busy")
     await chat.say("everyone")
     await chat.say(PAIR)

@@ -11,7 +11,7 @@ from typing import Any
 from dialogs.api import Inbound
 from dialogs.engine import TriageConversation
 from dialogs.testing import Recorder
-from tests.dialogs.scenarios import seed_000
+from tests.world import SEED_000, scenario_runner
 from triage.app import build_conversation
 
 
@@ -27,7 +27,7 @@ async def _publish(runbook: dict[str, Any]) -> str:
 
 
 async def test_a_given_runner_is_used_as_it_is() -> None:
-    runner = seed_000()
+    runner = scenario_runner(SEED_000)
     async with build_conversation(Settings(), _publish, runner=runner) as conversation:
         assert isinstance(conversation, TriageConversation)
         recorder = Recorder()

@@ -29,7 +29,7 @@ def test_the_schema_check_catches_broken_cards() -> None:
 def test_every_question_card_and_the_fixed_cards_are_valid() -> None:
     cards = [question_card(KB, node, note="a reason") for node in KB.tree.nodes if node.kind != "conclusion"]
     cards += [
-        sites_confirm_card(KB.node("sites"), [("Target bob@contoso.com", "site Branch, server EX02")]),
+        sites_confirm_card(KB.node("sites"), [("Target bob@contoso.com", "site Branch, server EX03")]),
         tried_prompt_card(),
         progress_card(
             [("pending", "Federation trust", ""), ("running", "Event logs", ""), ("fail", "X", "y")],
@@ -47,12 +47,12 @@ def test_a_result_with_every_section_is_valid() -> None:
             "virtual-directories",
             "fail",
             "http",
-            (Evidence("InternalUrl", "http://ex02/owa", "EX02"),),
+            (Evidence("InternalUrl", "http://ex03/owa", "EX03"),),
             {
                 "owa.target.internal_url_scheme": "http",
-                "owa.target.server": "EX02",
-                "owa.site.http_internal_url_servers": ["EX02"],
-                "owa.site.http_internal_urls": [{"server": "EX02", "internal_url": "http://ex02/owa"}],
+                "owa.target.server": "EX03",
+                "owa.site.http_internal_url_servers": ["EX03"],
+                "owa.site.http_internal_urls": [{"server": "EX03", "internal_url": "http://ex03/owa"}],
             },
         ),
         CheckResult(
@@ -64,10 +64,10 @@ def test_a_result_with_every_section_is_valid() -> None:
         "symptom": "owa-ecp-cross-site-proxy",
         "event.id": 42,
         "owa.target.internal_url_scheme": "http",
-        "owa.target.server": "EX02",
-        "owa.site.http_internal_url_servers": ["EX02"],
+        "owa.target.server": "EX03",
+        "owa.site.http_internal_url_servers": ["EX03"],
         # No suggested URL: its placeholder stays, named.
-        "owa.site.http_internal_urls": [{"server": "EX02", "internal_url": "http://ex02/owa"}],
+        "owa.site.http_internal_urls": [{"server": "EX03", "internal_url": "http://ex03/owa"}],
     }
     findings = Findings(assess(KB, said=facts), results)
     built = result_card(

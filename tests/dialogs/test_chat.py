@@ -14,7 +14,8 @@ import pytest
 from dialogs.engine import TriageConversation
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
-from tests.dialogs.scenarios import paste, seed_000
+from tests.texts import pasted_text
+from tests.world import SEED_000, scenario_runner
 from triage.chat import ChatSession, chat
 from triage.chat_render import render_card
 
@@ -68,15 +69,15 @@ async def test_a_whole_seed_triage_in_the_terminal() -> None:
         published.append(runbook)
         return "file:///tmp/runbook.html"
 
-    conversation = TriageConversation(load_knowledge(), seed_000(), publish, read_error_text)
+    conversation = TriageConversation(load_knowledge(), scenario_runner(SEED_000), publish, read_error_text)
     out = io.StringIO()
     typed = "\n".join(
         [
             "1",  # Cloud users cannot see on-premises free/busy
             "1",  # Everyone in that direction
-            "usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com",
+            "alice@contoso.com can't see bjorn@contoso.com",
             '"""',
-            paste("seed-000-event-4002.txt"),
+            pasted_text("seed-000-event-4002.txt"),
             '"""',
             "1",  # Open runbook: shows the link
             "2",  # Escalate
@@ -89,14 +90,17 @@ async def test_a_whole_seed_triage_in_the_terminal() -> None:
     assert "bot: Hi Ada!" in shown
     assert "  1) Cloud users cannot see on-premises free/busy" in shown
     assert (
-        "bot: I looked them up: usera@contoso.mail.onmicrosoft.com is in Exchange Online; bjorn@contoso.com is on-premises, on EX02 in site Branch."
+        "bot: I looked them up: alice@contoso.com is in Exchange Online; bjorn@contoso.com is on-premises, on EX03 in site Branch."
         in shown
     )
     assert "bot: From the error I read: event 4002" in shown
     assert "✅ ok · Mailbox locations and AD sites:" in shown
     assert "LIKELY CAUSE: THE FEDERATION CERTIFICATE IS MISSING ON THE SERVERS OF A SITE" in shown
     assert (
-        "    Import-ExchangeCertificate -Server EX02 -FileData $export.FileData -Password $password" in shown
+        "    Import-ExchangeCertificate -Server EX03 -FileData $export.FileData -Password $password" in shown
+    )
+    assert (
+        "    Import-ExchangeCertificate -Server EX04 -FileData $export.FileData -Password $password" in shown
     )
     assert "  1) Open runbook <file:///tmp/runbook.html>" in shown
     assert "open: file:///tmp/runbook.html" in shown
@@ -114,7 +118,7 @@ def test_triage_chat_runs_a_seed_triage_against_the_embedded_lab(tmp_path: Path)
             "1",  # Everyone in that direction
             "alice@contoso.com can't see bjorn@contoso.com",
             '"""',
-            paste("seed-000-event-4002.txt"),
+            pasted_text("seed-000-event-4002.txt"),
             '"""',
             "quit",
         ]
@@ -158,7 +162,7 @@ async def test_in_the_terminal_command_output_pasted_after_the_result_goes_to_th
 
     remedy = registry()["federation-trust"].remedy({})
     down = CheckResult("federation-trust", "error", "Could not reach Exchange PowerShell.", remedy=remedy)
-    runner = FakeCheckRunner([*seed_000().results.values(), down])
+    runner = FakeCheckRunner([*scenario_runner(SEED_000).results.values(), down])
 
     async def publish(runbook: dict[str, Any]) -> str:
         return "file:///tmp/runbook.html"
@@ -169,7 +173,7 @@ async def test_in_the_terminal_command_output_pasted_after_the_result_goes_to_th
     typed = [
         "1",
         "1",
-        "usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com",
+        "alice@contoso.com can't see bjorn@contoso.com",
         "1",
         "skip",
         "3",  # Paste command output (1 is Open runbook, 2 Escalate)

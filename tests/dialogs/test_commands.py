@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tests.dialogs.harness import Chat, card_text
-from tests.dialogs.scenarios import paste, seed_000
+from tests.texts import pasted_text
+from tests.world import SEED_000, scenario_runner
 
 
 async def _at_pair(chat: Chat) -> None:
@@ -15,14 +16,14 @@ async def _at_pair(chat: Chat) -> None:
 
 async def _at_result(chat: Chat) -> None:
     await _at_pair(chat)
-    await chat.say("usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com")
+    await chat.say("alice@contoso.com can't see bjorn@contoso.com")
     await chat.say("yes")
     await chat.say("skip")
     assert chat.state["phase"] == "done"
 
 
 async def test_help_explains_the_current_question_and_keeps_it() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await chat.say("hi")
     await chat.say("help")
     assert "Pick the closest match" in chat.texts()
@@ -37,16 +38,16 @@ async def test_help_explains_the_current_question_and_keeps_it() -> None:
 
 
 async def test_help_on_an_optional_question_says_it_can_be_skipped() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at_pair(chat)
-    await chat.say("usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com")
+    await chat.say("alice@contoso.com can't see bjorn@contoso.com")
     await chat.say("yes")
     await chat.say("?")
     assert "You can skip this one" in chat.texts()
 
 
 async def test_back_undoes_the_last_answer_at_each_step() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at_pair(chat)
     await chat.say("back")
     assert chat.awaiting() == "scope"
@@ -54,7 +55,7 @@ async def test_back_undoes_the_last_answer_at_each_step() -> None:
     assert "Going back" in card_text(chat.last_card())
 
     await chat.press("Everyone in that direction")
-    await chat.say("usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com")
+    await chat.say("alice@contoso.com can't see bjorn@contoso.com")
     assert chat.awaiting() == "error-text"  # the sites were looked up, not asked
     await chat.say("go back")
     assert chat.awaiting() == "pair"
@@ -62,19 +63,19 @@ async def test_back_undoes_the_last_answer_at_each_step() -> None:
 
 
 async def test_back_after_the_result_reopens_the_last_question_and_clears_the_result() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at_result(chat)
     await chat.say("back")
     assert chat.awaiting() == "error-text"
     assert chat.state["phase"] == "asking"
     assert chat.state["results"] is None and chat.state["conclusion"] is None
     # Answering again runs the checks again.
-    await chat.say(paste("seed-000-event-4002.txt"))
+    await chat.say(pasted_text("seed-000-event-4002.txt"))
     assert chat.state["phase"] == "done"
 
 
 async def test_back_at_the_start_says_there_is_nothing_to_undo() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await chat.say("hi")
     await chat.say("back")
     assert "There is nothing to go back to." in chat.texts()
@@ -82,7 +83,7 @@ async def test_back_at_the_start_says_there_is_nothing_to_undo() -> None:
 
 
 async def test_restart_mid_triage_starts_a_fresh_one() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at_pair(chat)
     old = chat.state["id"]
     await chat.say("start over")
@@ -92,7 +93,7 @@ async def test_restart_mid_triage_starts_a_fresh_one() -> None:
 
 
 async def test_cancel_ends_the_triage_and_the_next_message_starts_again() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at_pair(chat)
     await chat.say("cancel")
     assert "Cancelled." in chat.texts()
@@ -103,7 +104,7 @@ async def test_cancel_ends_the_triage_and_the_next_message_starts_again() -> Non
 
 
 async def test_status_shows_what_is_known_at_each_step() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at_pair(chat)
     await chat.say("status")
     status = card_text(chat.last_card())
@@ -112,7 +113,7 @@ async def test_status_shows_what_is_known_at_each_step() -> None:
     assert "Who cannot see whose free/busy?" in status
     assert chat.awaiting() == "pair"
 
-    await chat.say("usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com")
+    await chat.say("alice@contoso.com can't see bjorn@contoso.com")
     await chat.say("yes")
     await chat.say("skip")
     await chat.submit(action="status")
@@ -123,7 +124,7 @@ async def test_status_shows_what_is_known_at_each_step() -> None:
 
 
 async def test_escalate_before_the_checks_says_when_it_can() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at_pair(chat)
     await chat.say("escalate")
     assert "once the checks have run" in chat.texts()
@@ -132,7 +133,7 @@ async def test_escalate_before_the_checks_says_when_it_can() -> None:
 
 
 async def test_a_button_from_an_earlier_question_is_not_taken_as_this_answer() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at_pair(chat)
     await chat.submit(action="answer", node="symptom", value="freebusy-cross-site")
     assert "That button belongs to an earlier question" in card_text(chat.last_card())
@@ -141,7 +142,7 @@ async def test_a_button_from_an_earlier_question_is_not_taken_as_this_answer() -
 
 
 async def test_action_execute_verbs_work_like_submits() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at_pair(chat)
     await chat.submit(verb="status")
     assert "Status" in card_text(chat.last_card())

@@ -6,7 +6,8 @@ import re
 
 from dialogs.api import Outbound
 from tests.dialogs.harness import Chat, actions_of, card_text
-from tests.dialogs.scenarios import healthy, paste, seed_000
+from tests.texts import pasted_text
+from tests.world import FED, HEALTHY, SEED_000, scenario_runner
 
 JWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL291dGxvb2sub2ZmaWNlLmNvbSJ9.c2lnbmF0dXJlLWJ5dGVz"
 
@@ -15,7 +16,7 @@ async def _done(chat: Chat, error_text: str = "") -> None:
     await chat.say("hi")
     await chat.press("Cloud users cannot see on-premises free/busy")
     await chat.press("Everyone in that direction")
-    await chat.say("usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com")
+    await chat.say("alice@contoso.com can't see bjorn@contoso.com")
     await chat.say("yes")
     await chat.say(error_text or "skip")
     assert chat.state["phase"] == "done"
@@ -28,8 +29,8 @@ def _escalation(chat: Chat) -> Outbound:
 
 
 async def test_the_summary_holds_everything_the_exchange_team_needs() -> None:
-    chat = Chat(runner=seed_000())
-    await _done(chat, paste("seed-000-event-4002.txt"))
+    chat = Chat(runner=scenario_runner(SEED_000))
+    await _done(chat, pasted_text("seed-000-event-4002.txt"))
     await chat.press("Escalate")
     assert "what has already been tried?" in card_text(chat.last_card())
     await chat.say("Restarted IIS on EX02 and re-ran the Hybrid Configuration wizard.")
@@ -40,7 +41,7 @@ async def test_the_summary_holds_everything_the_exchange_team_needs() -> None:
         chat.state["id"],
         "Cloud users cannot see on-premises free/busy",
         "Scope\nall",
-        "usera@contoso.mail.onmicrosoft.com",
+        "alice@contoso.com",
         "bjorn@contoso.com",
         "target: Branch",
         "event.id\n4002",
@@ -48,11 +49,12 @@ async def test_the_summary_holds_everything_the_exchange_team_needs() -> None:
         "A proxied availability request failed",
         "Process 6424: ProxyWebRequest CrossSite",
         "✅ ok · Mailbox locations and AD sites",
-        "❌ fail · Federation certificate on every server\nEX02 lacks the federation certificate.",
+        "❌ fail · Federation certificate on every server\nThe federation certificate "
+        f"{FED} (with its private key) is missing on EX03, EX04 in site Branch.",
         "Restarted IIS on EX02 and re-ran the Hybrid Configuration wizard.",
     ):
         assert expected in summary, expected
-    cause = r"The federation certificate is missing on the servers of a site \(9\d%\)\. The federation certificate \(or its private key\) is missing on EX02\."
+    cause = r"The federation certificate is missing on the servers of a site \(9\d%\)\. The federation certificate \(or its private key\) is missing on EX03, EX04\."
     assert re.search(cause, summary)
     assert "I posted this triage to Exchange › Escalations" in chat.texts()
     # The result card is updated in place to say where it went.
@@ -65,12 +67,12 @@ async def test_the_summary_holds_everything_the_exchange_team_needs() -> None:
 
 
 async def test_secrets_in_the_paste_and_in_what_was_tried_are_redacted() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     secret_paste = (
         "POST /EWS/Exchange.asmx HTTP/1.1\nAuthorization: Bearer "
         + JWT
         + "\n\n"
-        + paste("seed-000-event-4002.txt")
+        + pasted_text("seed-000-event-4002.txt")
     )
     await _done(chat, secret_paste)
     assert JWT not in chat.state["paste_excerpt"] and "[redacted]" in chat.state["paste_excerpt"]
@@ -86,7 +88,7 @@ async def test_secrets_in_the_paste_and_in_what_was_tried_are_redacted() -> None
 
 
 async def test_skipping_what_was_tried_says_nothing_was_reported() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _done(chat)
     await chat.press("Escalate")
     await chat.press("Skip")
@@ -94,7 +96,7 @@ async def test_skipping_what_was_tried_says_nothing_was_reported() -> None:
 
 
 async def test_without_an_escalation_channel_the_user_is_told_how_to_set_one() -> None:
-    chat = Chat(runner=seed_000(), escalate_to=None)
+    chat = Chat(runner=scenario_runner(SEED_000), escalate_to=None)
     await _done(chat)
     await chat.say("escalate")
     await chat.say("nothing")
@@ -104,7 +106,7 @@ async def test_without_an_escalation_channel_the_user_is_told_how_to_set_one() -
 
 
 async def test_what_was_typed_without_a_channel_is_kept_and_posted_once_one_is_set() -> None:
-    chat = Chat(runner=seed_000(), escalate_to=None)
+    chat = Chat(runner=scenario_runner(SEED_000), escalate_to=None)
     await _done(chat)
     await chat.say("escalate")
     await chat.say("Restarted IIS on EX03")
@@ -117,7 +119,7 @@ async def test_what_was_typed_without_a_channel_is_kept_and_posted_once_one_is_s
 
 
 async def test_no_confident_cause_is_said_honestly_and_escalation_is_offered() -> None:
-    chat = Chat(runner=healthy())
+    chat = Chat(runner=scenario_runner(HEALTHY))
     await chat.say("hi")
     await chat.press("Cloud users cannot see on-premises free/busy")
     await chat.press("Only one pair of users")

@@ -34,27 +34,27 @@ from knowledge.assessment import assess
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
 from tests.dialogs.harness import card_problems, card_text
-from tests.dialogs.scenarios import FEDCERT
+from tests.world import FED
 
 KB = load_knowledge()
 FEDCERT_FACTS: dict[str, Any] = {
     "symptom": "freebusy-cloud-to-onprem",
     "event.id": 4002,
     "proxy.type": "CrossSite",
-    "fedcert.thumbprint": FEDCERT,
-    "fedcert.missing_servers": ["EX02"],
+    "fedcert.thumbprint": FED,
+    "fedcert.missing_servers": ["EX03"],
     "fedcert.missing_sites": ["Branch"],
     "fedcert.source_server": "EX01",
     "target.site": "Branch",
-    "target.server": "EX02",
+    "target.server": "EX03",
 }
 RESULTS = [
     CheckResult(
         "federation-certificates",
         "fail",
-        "EX02 lacks the federation certificate.",
-        (Evidence("Federation certificate", "missing", "EX02"),),
-        {"fedcert.missing_servers": ["EX02"]},
+        "EX03 lacks the federation certificate.",
+        (Evidence("Federation certificate", "missing", "EX03"),),
+        {"fedcert.missing_servers": ["EX03"]},
     ),
     CheckResult("event-logs", "error", "Could not read the logs.", remedy="Paste the event from EX01."),
     CheckResult("https-probe", "skipped", "Needs a target."),
@@ -97,7 +97,7 @@ def question_shapes() -> Iterator[tuple[str, Card]]:
 
 def sites_shapes() -> Iterator[tuple[str, Card]]:
     node = KB.node("sites")
-    one = [("Target bob@contoso.com", "site Branch, server EX02")]
+    one = [("Target bob@contoso.com", "site Branch, server EX03")]
     two = [("Requester alice@contoso.com", "Exchange Online"), *one]
     yield "one row", sites_confirm_card(node, one)
     yield "two rows, re-asked", sites_confirm_card(node, two, note="Please confirm.")
@@ -170,7 +170,7 @@ def escalation_shapes() -> Iterator[tuple[str, Card]]:
     )
     yield (
         "cause, paste, tried",
-        escalation_card(KB, state, findings(FEDCERT_FACTS, RESULTS), "Restarted IIS on EX02"),
+        escalation_card(KB, state, findings(FEDCERT_FACTS, RESULTS), "Restarted IIS on EX03"),
     )
     yield "weak lead, nothing tried", escalation_card(KB, state, weak_lead(), "")
     yield "nothing known", escalation_card(KB, new_state(), findings({}), "  ")

@@ -3,31 +3,30 @@ own rows only where they bear on the cause, and a word beside every status emoji
 
 from __future__ import annotations
 
-from checks.api import CheckResult, Evidence
 from dialogs.card_budget import size
 from dialogs.result_card import CARD_BYTES
 from dialogs.testing import FakeCheckRunner
 from tests.dialogs.harness import Chat, card_text
-from tests.dialogs.scenarios import paste, seed_000
+from tests.texts import pasted_text
+from tests.world import FED, SEED_000, scenario_runner
 
 
-def _noisy_topology() -> FakeCheckRunner:
-    """seed-000, with the topology check listing every server's site as the real one does."""
-    results = dict(seed_000().results)
-    topology = results["topology"]
-    rows = (
-        Evidence("Site", "HQ", "EX01"),
-        Evidence("Site", "Branch", "EX02"),
-        Evidence("Location", "online", "usera@contoso.mail.onmicrosoft.com"),
-        Evidence("Internet-facing (a server publishes an ExternalUrl)", "False", "Branch"),
-    )
-    results["topology"] = CheckResult(topology.id, "ok", topology.summary, rows, topology.facts)
-    return FakeCheckRunner(list(results.values()))
+def _seed_000() -> FakeCheckRunner:
+    """seed-000 as the checks find it: the topology check lists every server's site and both mailboxes'
+    locations, and the federation-certificate check every server's certificate, present or missing."""
+    runner = scenario_runner(SEED_000)
+    rows = {(e.server, e.property, e.value) for e in runner.results["topology"].evidence}
+    assert {
+        ("EX01", "Site", "HQ"),
+        ("EX03", "Site", "Branch"),
+        ("alice@contoso.com", "Location", "online"),
+    } <= rows
+    return runner
 
 
 async def _result(runner: FakeCheckRunner, everything: bool = False) -> str:
     chat = Chat(runner=runner)
-    await chat.say(paste("seed-000-event-4002.txt"))
+    await chat.say(pasted_text("seed-000-event-4002.txt"))
     await chat.press("Everyone in that direction")
     await chat.press("Yes, that's right")
     card = chat.last_card()
@@ -37,29 +36,29 @@ async def _result(runner: FakeCheckRunner, everything: bool = False) -> str:
 
 
 async def test_evidence_names_no_internal_fact_and_says_where_it_came_from() -> None:
-    shown = await _result(_noisy_topology())
+    shown = await _result(_seed_000())
     for internal in ("event.id", "caller.sids", "signatures", "proxy.type", "fedcert.", " = 4002"):
         assert internal not in shown, internal
     assert (
         "Event 4002 from MSExchange Availability: a proxied free/busy request failed. (from your pasted error)"
         in shown
     )
-    assert "missing on EX02. (check: Federation certificate on every server)" in shown
+    assert "missing on EX03, EX04. (check: Federation certificate on every server)" in shown
 
 
 async def test_only_the_check_rows_behind_the_cause_are_shown() -> None:
-    shown = await _result(_noisy_topology())
-    assert "Federation certificate on every server · EX02" in shown
-    assert "Federation certificate = missing" in shown
+    shown = await _result(_seed_000())
+    assert f"Federation certificate on every server · EX03: Certificate {FED} = missing" in shown
+    assert f"Federation certificate on every server · EX04: Certificate {FED} = missing" in shown
     # The target site's row bears on "no Internet-facing server"; the other servers' sites do not.
     assert "Mailbox locations and AD sites · Branch" in shown
     assert "Site = HQ" not in shown and "Site = Branch" not in shown and "Location = online" not in shown
     # The failing check's healthy server is not evidence for the cause either.
-    assert "present, with private key" not in shown
+    assert "= present" not in shown
 
 
 async def test_every_status_emoji_has_a_word_beside_it() -> None:
     # The checks and their statuses are on the progress card (the result card does not repeat them).
-    shown = await _result(_noisy_topology(), everything=True)
+    shown = await _result(_seed_000(), everything=True)
     assert "✅ ok · Mailbox locations and AD sites" in shown
     assert "❌ fail · Federation certificate on every server" in shown

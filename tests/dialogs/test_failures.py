@@ -17,7 +17,7 @@ from dialogs.testing import FakeCheckRunner
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
 from tests.dialogs.harness import Chat, card_text
-from tests.dialogs.scenarios import seed_000
+from tests.world import SEED_000, scenario_runner
 
 REFERENCE = re.compile(r"reference ([0-9a-f]{8})")
 
@@ -26,7 +26,7 @@ async def _to_error_text(chat: Chat) -> None:
     await chat.say("hi")
     await chat.press("Cloud users cannot see on-premises free/busy")
     await chat.press("Everyone in that direction")
-    await chat.say("usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com")
+    await chat.say("alice@contoso.com can't see bjorn@contoso.com")
     await chat.say("yes")
     assert chat.awaiting() == "error-text"
 
@@ -34,7 +34,7 @@ async def _to_error_text(chat: Chat) -> None:
 async def test_a_runner_that_raises_gets_an_apology_and_the_answers_are_kept(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    runner = seed_000()
+    runner = scenario_runner(SEED_000)
     chat = Chat(runner=runner)
     await _to_error_text(chat)
     said = dict(chat.state["said"])
@@ -64,7 +64,7 @@ async def test_a_reader_that_raises_gets_an_apology_and_the_answers_are_kept() -
             raise ValueError("reader bug")
         return read_error_text(text)
 
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     chat.conversation = TriageConversation(load_knowledge(), chat.runner, chat._publish, reader)
     await chat.say("hi")
     await chat.press("Cloud users cannot see on-premises free/busy")
@@ -78,7 +78,7 @@ async def test_a_reader_that_raises_gets_an_apology_and_the_answers_are_kept() -
 async def test_an_inference_failure_apologises_and_keeps_the_check_results(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _to_error_text(chat)
 
     def broken_assess(*args: Any, **kwargs: Any) -> Any:
@@ -94,12 +94,13 @@ async def test_an_inference_failure_apologises_and_keeps_the_check_results(
 
 
 async def test_a_runbook_that_cannot_be_published_still_shows_the_commands() -> None:
-    chat = Chat(runner=seed_000(), publish_fails=True)
+    chat = Chat(runner=scenario_runner(SEED_000), publish_fails=True)
     await _to_error_text(chat)
     await chat.say("skip")
     assert "I could not publish the remediation page" in chat.texts()
     result = chat.last_card()
-    assert "Import-ExchangeCertificate -Server EX02" in card_text(result)
+    assert "Import-ExchangeCertificate -Server EX03" in card_text(result)
+    assert "Import-ExchangeCertificate -Server EX04" in card_text(result)
     assert all(a["type"] != "Action.OpenUrl" for a in result.get("actions", []))
 
 
@@ -122,7 +123,7 @@ class _HangingRunner:
 
 async def test_a_triage_killed_mid_checks_resumes_from_the_checkpoint_after_a_restart() -> None:
     kb = load_knowledge()
-    topology = seed_000().results["topology"]
+    topology = scenario_runner(SEED_000).results["topology"]
     hanging = _HangingRunner(topology)
     checkpoints: list[State] = []
 
@@ -140,7 +141,7 @@ async def test_a_triage_killed_mid_checks_resumes_from_the_checkpoint_after_a_re
         "hi",
         "1",
         "everyone",
-        "usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com",
+        "alice@contoso.com can't see bjorn@contoso.com",
         "yes",
     ):
         state = await first_process.handle(state, Inbound("message", "c", text=text), emit)
@@ -151,7 +152,7 @@ async def test_a_triage_killed_mid_checks_resumes_from_the_checkpoint_after_a_re
         await turn
 
     assert len(checkpoints) == 1 and checkpoints[0]["phase"] == "running"
-    chat = Chat(runner=seed_000(), state=checkpoints[0])
+    chat = Chat(runner=scenario_runner(SEED_000), state=checkpoints[0])
     await chat.say("hello? did it finish?")
     assert "I was interrupted while running the checks; running them again now." in chat.texts()
     assert "Likely cause: The federation certificate is missing" in card_text(chat.last_card())
@@ -172,7 +173,7 @@ async def test_a_runner_that_drops_a_check_reports_it_as_an_error() -> None:
             results = await super().run(request, progress)
             return [r for r in results if r.id != "federation-trust"]
 
-    chat = Chat(runner=Forgetful(seed_000().results.values()))
+    chat = Chat(runner=Forgetful(scenario_runner(SEED_000).results.values()))
     await _to_error_text(chat)
     await chat.say("skip")
     dropped = next(r for r in chat.state["results"] if r["id"] == "federation-trust")
@@ -190,7 +191,7 @@ async def test_a_wait_for_a_shared_exchange_session_shows_on_the_progress_card()
             await progress(ProgressEvent("waiting", "", ""))
             return await super().run(request, progress)
 
-    chat = Chat(runner=Busy(seed_000().results.values()))
+    chat = Chat(runner=Busy(scenario_runner(SEED_000).results.values()))
     await _to_error_text(chat)
     await chat.say("skip")
     progress = [o.card for o in chat.history if o.card_key.startswith("progress-") and o.card]

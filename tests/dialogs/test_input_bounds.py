@@ -27,7 +27,7 @@ _CHILD = textwrap.dedent(
     from dialogs.understand import read_site, read_pair, match_scope, command_of, match_symptom, is_greeting
     from knowledge.loader import load_knowledge
     from tests.dialogs.harness import Chat
-    from tests.dialogs.scenarios import seed_000
+    from tests.world import SEED_000, scenario_runner
     from tests.dialogs.test_validation import _at, _no_lookup
 
     SPACES = " " * 20_000

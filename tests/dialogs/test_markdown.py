@@ -17,7 +17,8 @@ from dialogs.api import Card
 from dialogs.cards import fact_set, markdown, text
 from dialogs.markdown import escape_markdown
 from tests.dialogs.harness import Chat, unescape_markdown
-from tests.dialogs.scenarios import paste, seed_000
+from tests.texts import pasted_text
+from tests.world import SEED_000, scenario_runner
 
 ROOT = Path(__file__).resolve().parents[2]
 EVIL = "[Reset your password](https://evil.example/login)"
@@ -92,12 +93,12 @@ def _texts(card: Card) -> list[str]:
 
 
 async def test_no_card_of_a_whole_triage_shows_a_users_link_or_formatting() -> None:
-    chat = Chat(runner=seed_000(), user_name=f"Ada {EVIL} **Lovelace**")
+    chat = Chat(runner=scenario_runner(SEED_000), user_name=f"Ada {EVIL} **Lovelace**")
     await chat.say("hi " + EVIL)
     await chat.press("Cloud users cannot see on-premises free/busy")
     await chat.press("Everyone in that direction")
-    await chat.say(f"usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com {EVIL}")
-    await chat.say(paste("seed-000-event-4002.txt") + "\n" + EVIL + "\n**look here**")
+    await chat.say(f"alice@contoso.com can't see bjorn@contoso.com {EVIL}")
+    await chat.say(pasted_text("seed-000-event-4002.txt") + "\n" + EVIL + "\n**look here**")
     await chat.say("status")
     await chat.press("Escalate")
     await chat.press("Escalate now", tried=f"Clicked {EVIL} and __restarted__ IIS")

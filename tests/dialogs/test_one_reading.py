@@ -9,7 +9,8 @@ from dialogs.engine import TriageConversation
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
 from tests.dialogs.harness import Chat
-from tests.dialogs.scenarios import paste, seed_000
+from tests.texts import pasted_text
+from tests.world import SEED_000, scenario_runner
 
 OUTPUT = Path(__file__).resolve().parent.parent / "knowledge" / "command_pastes" / "seed-000-remedies.txt"
 
@@ -25,10 +26,10 @@ class CountingReader:
 
 async def test_a_paste_of_an_error_and_command_output_is_read_once() -> None:
     reader = CountingReader()
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     chat.conversation = TriageConversation(load_knowledge(), chat.runner, chat._publish, reader)
     output = OUTPUT.read_text(encoding="utf-8")
-    await chat.say(paste("seed-000-event-4002.txt") + "\n" + output)
+    await chat.say(pasted_text("seed-000-event-4002.txt") + "\n" + output)
     assert len(reader.read) == 1
     assert "## exchange-triage:" not in reader.read[0], "the command output is the checks' evidence"
     assert chat.state["pasted"]["event.id"] == 4002
@@ -37,7 +38,7 @@ async def test_a_paste_of_an_error_and_command_output_is_read_once() -> None:
 
 async def test_a_typed_answer_is_read_once() -> None:
     reader = CountingReader()
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     chat.conversation = TriageConversation(load_knowledge(), chat.runner, chat._publish, reader)
     await chat.say("free/busy is broken")
     assert len(reader.read) == 1

@@ -136,9 +136,9 @@ async def test_output_pasted_as_messages_in_pieces_is_kept_and_read_like_any_evi
 
 
 async def test_text_that_holds_no_command_output_after_a_result_is_still_a_new_problem() -> None:
-    from tests.dialogs.scenarios import seed_000
+    from tests.world import SEED_000, scenario_runner
 
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _to_the_result(chat)
     await chat.say("Name : nothing I know\n\nsomething else entirely")
     assert chat.state["command_output"] == []

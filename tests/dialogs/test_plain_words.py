@@ -6,7 +6,8 @@ from __future__ import annotations
 from checks.api import CheckRequest, CheckResult
 from tests.dialogs.directory import DirectoryRunner
 from tests.dialogs.harness import Chat, actions_of, card_text
-from tests.dialogs.scenarios import paste, seed_000, seed_001
+from tests.texts import pasted_text
+from tests.world import SEED_000, SEED_001, scenario_runner
 
 
 def _questions(chat: Chat) -> int:
@@ -19,7 +20,7 @@ def _questions(chat: Chat) -> int:
 
 
 def _runner(seed: str = "000") -> DirectoryRunner:
-    results = (seed_000() if seed == "000" else seed_001()).results.values()
+    results = (scenario_runner(SEED_000) if seed == "000" else scenario_runner(SEED_001)).results.values()
     return DirectoryRunner(list(results))
 
 
@@ -103,7 +104,7 @@ async def test_a_name_nobody_has_is_said_and_its_address_asked_for() -> None:
 
 
 async def test_with_no_directory_addresses_are_taken_as_typed_and_names_asked_for() -> None:
-    chat = Chat(runner=DirectoryRunner(list(seed_000().results.values()), directory=False))
+    chat = Chat(runner=DirectoryRunner(list(scenario_runner(SEED_000).results.values()), directory=False))
     await chat.say("Carol can't see alice@contoso.com")
     assert (
         "I could not look Carol up in the directory; give me who cannot see's email address." in chat.texts()
@@ -159,7 +160,7 @@ async def test_the_pair_and_a_pasted_error_reach_the_result_in_at_most_two_quest
     await chat.say("carol@contoso.com can't see erin@contoso.com, only her")
     assert chat.state["said"]["scope"] == "pair"
     assert chat.awaiting() == "error-text"
-    await chat.say(paste("seed-001-fiddler.json"))
+    await chat.say(pasted_text("seed-001-fiddler.json"))
     assert chat.state["phase"] == "done"
     assert _questions(chat) <= 2
 

@@ -8,8 +8,8 @@ import pytest
 
 from dialogs.redact import redact, redact_all, redact_output
 from tests.dialogs.harness import Chat
-from tests.dialogs.scenarios import seed_000
 from tests.dialogs.test_validation import _at
+from tests.world import SEED_000, scenario_runner
 
 JWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpM"
 
@@ -147,7 +147,7 @@ def test_pasted_command_output_is_redacted_by_property_name_and_content() -> Non
 
 
 async def test_pasted_command_output_is_stored_without_its_secrets() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at(chat, "error-text")
     await chat.say(
         "## exchange-triage: Get-FederationTrust\n"

@@ -28,7 +28,7 @@ from dialogs.state import (
     running,
 )
 from tests.dialogs.harness import Chat, card_text
-from tests.dialogs.scenarios import seed_000
+from tests.world import SEED_000, scenario_runner
 
 ROOT = Path(__file__).resolve().parents[2]
 STORED = Path(__file__).resolve().parent / "stored_states"
@@ -84,7 +84,7 @@ def test_documents_version_1_stored_load_and_round_trip(name: str) -> None:
     "name", ["v1-done", "v1-running-checkpoint", "v1-confirming-sites", "v1-pasted-back"]
 )
 async def test_a_conversation_stored_by_version_1_carries_on(name: str) -> None:
-    chat = Chat(runner=seed_000(), state=stored(name))
+    chat = Chat(runner=scenario_runner(SEED_000), state=stored(name))
     await chat.say("status")
     assert chat.state["v"] == VERSION
     shown = card_text(chat.last_card())
@@ -150,18 +150,18 @@ def test_only_the_transitions_set_the_phase() -> None:
 
 async def test_each_turn_continues_from_the_stored_json_alone() -> None:
     """A new conversation object (a restarted process) given the stored JSON carries on where the last left off."""
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await chat.say("hi")
     await chat.press("Cloud users cannot see on-premises free/busy")
     stored_json = json.dumps(chat.state)
 
-    restarted = Chat(runner=seed_000(), state=json.loads(stored_json))
+    restarted = Chat(runner=scenario_runner(SEED_000), state=json.loads(stored_json))
     await restarted.submit(action="answer", node="scope", value="all")
     assert restarted.awaiting() == "pair"
-    await restarted.say("usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com")
+    await restarted.say("alice@contoso.com can't see bjorn@contoso.com")
     stored_json = json.dumps(restarted.state)
 
-    again = Chat(runner=seed_000(), state=json.loads(stored_json))
+    again = Chat(runner=scenario_runner(SEED_000), state=json.loads(stored_json))
     await again.say("yes")
     await again.say("skip")
     assert "Likely cause: The federation certificate is missing" in card_text(again.last_card())

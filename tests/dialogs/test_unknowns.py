@@ -4,7 +4,7 @@ a paste it recognises nothing in is answered with the output to paste and the ex
 from __future__ import annotations
 
 from tests.dialogs.harness import Chat, card_text
-from tests.dialogs.scenarios import healthy
+from tests.world import HEALTHY, scenario_runner
 
 
 async def _to_the_error_question(chat: Chat) -> None:
@@ -16,7 +16,7 @@ async def _to_the_error_question(chat: Chat) -> None:
 
 
 async def test_a_recognised_event_without_a_cause_is_explained_on_the_result_card() -> None:
-    chat = Chat(runner=healthy())
+    chat = Chat(runner=scenario_runner(HEALTHY))
     await _to_the_error_question(chat)
     await chat.say("Log Name: Application\nSource: MSExchange Availability\nEvent ID: 4002\nLevel: Error\n")
     assert "MSExchange Availability event 4002" in chat.texts()
@@ -28,7 +28,7 @@ async def test_a_recognised_event_without_a_cause_is_explained_on_the_result_car
 
 
 async def test_a_paste_with_nothing_recognised_is_answered_with_the_command_to_run() -> None:
-    chat = Chat(runner=healthy())
+    chat = Chat(runner=scenario_runner(HEALTHY))
     await _to_the_error_question(chat)
     await chat.say("It just says something went wrong.\nThe users are unhappy.\nPlease help.")
     said = chat.texts()
@@ -41,7 +41,7 @@ async def test_a_paste_with_nothing_recognised_is_answered_with_the_command_to_r
 
 
 async def test_the_escalation_summary_names_what_was_recognised() -> None:
-    chat = Chat(runner=healthy())
+    chat = Chat(runner=scenario_runner(HEALTHY))
     await _to_the_error_question(chat)
     await chat.say("Log Name: Application\nSource: MSExchange Availability\nEvent ID: 4002\nLevel: Error\n")
     await chat.press("Escalate")

@@ -8,7 +8,8 @@ from checks.api import CheckResult
 from dialogs.testing import FakeCheckRunner
 from knowledge.reader.error_text import MAX_PASTE_BYTES
 from tests.dialogs.harness import Chat, card_text
-from tests.dialogs.scenarios import healthy, paste, seed_000
+from tests.texts import pasted_text
+from tests.world import HEALTHY, SEED_000, scenario_runner
 
 
 async def _at(chat: Chat, node: str) -> None:
@@ -58,7 +59,7 @@ def reprompt(chat: Chat) -> str:
     ],
 )
 async def test_bad_pairs_are_re_asked_with_the_reason(typed: str, expected: str) -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at(chat, "pair")
     await chat.say(typed)
     assert expected in reprompt(chat)
@@ -78,7 +79,7 @@ async def test_bad_pairs_are_re_asked_with_the_reason(typed: str, expected: str)
     ],
 )
 async def test_bad_pairs_from_the_card_inputs_are_re_asked(inputs: dict[str, str], expected: str) -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at(chat, "pair")
     await chat.press("Next", **inputs)
     assert expected in reprompt(chat)
@@ -107,7 +108,7 @@ async def test_a_symptom_can_be_typed_or_picked_by_number() -> None:
 
 
 async def test_an_unclear_scope_is_re_asked() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at(chat, "scope")
     await chat.say("purple")
     assert "I could not tell who is affected from that" in reprompt(chat)
@@ -115,7 +116,7 @@ async def test_an_unclear_scope_is_re_asked() -> None:
 
 
 async def test_a_paste_over_one_mebibyte_is_refused_and_the_state_kept() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at(chat, "error-text")
     said = dict(chat.state["said"])
     await chat.say("x" * (MAX_PASTE_BYTES + 10))
@@ -132,7 +133,7 @@ async def test_a_huge_first_message_is_refused_too() -> None:
 
 
 async def test_a_short_sentence_is_not_taken_as_the_error_text() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at(chat, "error-text")
     await chat.say("it just does not work")
     assert "I did not find an error message in that" in reprompt(chat)
@@ -162,18 +163,18 @@ async def test_a_question_that_cannot_be_skipped_says_so() -> None:
 
 
 async def test_an_empty_message_is_re_asked() -> None:
-    chat = Chat(runner=healthy())
+    chat = Chat(runner=scenario_runner(HEALTHY))
     await _at(chat, "scope")
     await chat.say("   ")
     assert "I did not get any text" in reprompt(chat)
 
 
 async def test_the_error_text_box_on_the_card_is_read_like_a_message() -> None:
-    chat = Chat(runner=seed_000())
+    chat = Chat(runner=scenario_runner(SEED_000))
     await _at(chat, "error-text")
     await chat.press("Read it", text="  ")
     assert "Paste the error into the box" in reprompt(chat)
-    await chat.press("Read it", text=paste("seed-000-event-4002.txt"))
+    await chat.press("Read it", text=pasted_text("seed-000-event-4002.txt"))
     assert chat.state["said"]["pasted"] is True and chat.state["phase"] == "done"
 
 
