@@ -3,11 +3,18 @@ corrections, explanations on request and a symptom the lookup contradicts."""
 
 from __future__ import annotations
 
-from checks.api import CheckRequest, CheckResult
-from tests.dialogs.directory import DirectoryRunner
+from checks.api import CheckRequest, ProgressEvent
 from tests.dialogs.harness import Chat, actions_of, card_text
 from tests.texts import pasted_text
-from tests.world import SEED_000, SEED_001, scenario_runner
+from tests.world import SEED_000, SEED_001, LookupRunner, mailbox
+
+# A second Al in Exchange Online, so a name matches two people.
+ALAN = mailbox(
+    "alan@contoso.com",
+    display_name="Alan Moore",
+    location="online",
+    remote_routing_address="alan@contoso.mail.onmicrosoft.com",
+)
 
 
 def _questions(chat: Chat) -> int:
@@ -19,9 +26,8 @@ def _questions(chat: Chat) -> int:
     )
 
 
-def _runner(seed: str = "000") -> DirectoryRunner:
-    results = (scenario_runner(SEED_000) if seed == "000" else scenario_runner(SEED_001)).results.values()
-    return DirectoryRunner(list(results))
+def _runner(seed: str = "000") -> LookupRunner:
+    return LookupRunner(SEED_000 if seed == "000" else SEED_001, ALAN)
 
 
 async def _skip_to_result(chat: Chat) -> None:
@@ -104,7 +110,7 @@ async def test_a_name_nobody_has_is_said_and_its_address_asked_for() -> None:
 
 
 async def test_with_no_directory_addresses_are_taken_as_typed_and_names_asked_for() -> None:
-    chat = Chat(runner=DirectoryRunner(list(scenario_runner(SEED_000).results.values()), directory=False))
+    chat = Chat(runner=LookupRunner(SEED_000, directory=False))
     await chat.say("Carol can't see alice@contoso.com")
     assert (
         "I could not look Carol up in the directory; give me who cannot see's email address." in chat.texts()
@@ -173,18 +179,28 @@ async def test_help_lists_what_the_bot_understands_with_examples() -> None:
     assert "what does that mean?" in shown
 
 
-def test_the_fake_directory_answers_like_the_check() -> None:
-    # The records DirectoryRunner gives have the shape checks/impl/people.py gives (see tests/checks/test_people.py).
-    runner = _runner()
-    result = runner._directory(CheckRequest(("directory-names",), {"people.query": ["Alice"]}))
-    assert isinstance(result, CheckResult)
-    assert result.facts["people.found"] == [
-        {
-            "query": "Alice",
-            "how": "name",
-            "candidates": [{"address": "alice@contoso.com", "name": "Alice Martin", "location": "online"}],
-        }
-    ]
+async def test_the_lookup_answers_from_the_directory_of_the_scenario() -> None:
+    async def quiet(_event: ProgressEvent) -> None:
+        return None
+
+    request = CheckRequest(("directory-names",), {"people.query": ["Alice", "Al"]})
+    (result,) = await _runner().run(request, quiet)
+    assert result.status == "ok"
+    found = result.facts["people.found"]
+    assert isinstance(found, list)
+    assert found[0] == {
+        "query": "Alice",
+        "how": "name",
+        "candidates": [{"address": "alice@contoso.com", "name": "Alice Martin", "location": "online"}],
+    }
+    assert found[1] == {
+        "query": "Al",
+        "how": "name",
+        "candidates": [
+            {"address": "alice@contoso.com", "name": "Alice Martin", "location": "online"},
+            {"address": "alan@contoso.com", "name": "Alan Moore", "location": "online"},
+        ],
+    }
 
 
 async def test_in_a_group_chat_the_cards_say_to_mention_the_bot() -> None:
