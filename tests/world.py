@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import copy
 import dataclasses
 import datetime
 import functools
@@ -178,9 +179,14 @@ _NOT_FOUND = "ManagementObjectNotFoundException"
 def _rows(objects: list[Any]) -> list[Row]:
     """Cmdlet output objects as the PSRP backend hands them to the checks: CLIXML read by pypsrp, then
     `checks.backends.psrp.plain`."""
-    serializer = Serializer()
-    rows = [plain(serializer.deserialize(ET.fromstring(object_xml(o)), clear=True)) for o in objects]  # noqa: S314
-    return [r if isinstance(r, dict) else {"Value": r} for r in rows]
+    return [copy.deepcopy(_read_back(object_xml(o))) for o in objects]
+
+
+@functools.lru_cache(maxsize=8192)
+def _read_back(clixml: str) -> Row:
+    # By the object's CLIXML: the same object (most of them, test after test) is read once per process.
+    found = plain(Serializer().deserialize(ET.fromstring(clixml), clear=True))  # noqa: S314
+    return found if isinstance(found, dict) else {"Value": found}
 
 
 @dataclass
