@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -13,8 +14,15 @@ CLIENTS = ("pypsrp", "winrm", "exchangelib", "msal", "spnego", "requests_ntlm")
 WEB_SERVER = ("aiohttp.web",)
 
 
-def imports_of(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+@functools.cache
+def _tree(path: Path) -> ast.Module:
+    """A source file's syntax tree, parsed once for all the rules here (they only read it)."""
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+@functools.cache
+def imports_of(path: Path) -> frozenset[str]:
+    tree = _tree(path)
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -22,7 +30,7 @@ def imports_of(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
+    return frozenset(names)
 
 
 def sources(package: str) -> list[Path]:
@@ -97,7 +105,7 @@ def test_checks_know_nothing_of_the_lab_endpoints() -> None:
 
 def _import_module_calls(path: Path) -> list[ast.Call]:
     calls = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(_tree(path)):
         if isinstance(node, ast.Call):
             func = node.func
             name = (
@@ -131,7 +139,7 @@ def _module_name(path: Path) -> str:
 
 def _runtime_imports(path: Path, known: set[str]) -> set[str]:
     """The project modules `path` imports when it runs (anywhere in it, but not for type checking only)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = _tree(path)
     typing_only: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
