@@ -1,4 +1,4 @@
-"""Checks re-run on pasted command output find what they find over the backends (fake organisation)."""
+"""Checks re-run on pasted command output find what they find over the backends (the in-process world)."""
 
 from __future__ import annotations
 
