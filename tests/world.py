@@ -5,9 +5,10 @@ the same ports (`checks.ports`) from the same scenario with the lab's own transl
 cmdlets through `lab.exchange.cmdlets.run_pipeline` (its objects serialised and read back as the PSRP client
 reads them), host templates through `lab.wsman.host_scripts.run_script` (the script the WinRM backend would
 send), Exchange Online through the product's `ExoHost` over that host, the HTTPS probe through
-`lab.iis.vdirs.answer_for`. Mailboxes (EWS, Graph) and Entra's key credentials read the scenario the way the
-lab's EWS and Graph simulators render it, and `tests/checks/test_world_agrees.py` runs every bundled
-scenario both ways and compares the facts, so the fakes and the lab cannot drift apart.
+`lab.iis.vdirs.answer_for`, Graph's free/busy through `lab.graph.server.schedule_information`. The rest of the
+mailboxes (EWS, Graph) and Entra's key credentials read the scenario the way the lab's EWS and Graph
+simulators render it (with their permission mappings), and `tests/checks/test_world_agrees.py` runs every
+bundled scenario both ways and compares the facts, so the fakes and the lab cannot drift apart.
 
 A variant organisation (a fault) is a scenario too: `scenario("healthy", patch)` merges `patch` on top as a
 file that `extends:` it would (`server("EX03", certificates=[{"thumbprint": FED, "_remove": True}])`).
@@ -49,7 +50,7 @@ from lab.context import LabContext, new_credentials
 from lab.ews.store import NO_FREE_BUSY_ACCESS, calendar_rights, effective_read_items
 from lab.exchange.cmdlets import run_pipeline
 from lab.faults import FaultController
-from lab.graph.server import graph_role
+from lab.graph.server import graph_role, schedule_information
 from lab.iis.vdirs import answer_for
 from lab.pki import LabPki, create_pki
 from lab.psrp.wire import Command, object_xml
@@ -100,7 +101,8 @@ HEALTHY = "healthy"
 SEED_000 = "seed-000-federation-cert"  # alice (cloud) -> bjorn (Branch): EX03 and EX04 lack the certificate
 SEED_001 = "seed-001-sharing-subscription"  # carol (HQ) -> erin (cloud): a hidden sharing subscription
 SEED_002 = "seed-002-owa-internalurl-http"  # OWA proxying to Branch: EX03's OWA InternalUrl is http://
-MANAGEMENT_HOST = "MGMT01"  # the lab's stand-in for the Exchange Online management host
+MANAGEMENT_HOST = "MGMT01"
+EWS = "Exchange Web Services (EWS)"  # the lab's stand-in for the Exchange Online management host
 
 
 # ---- scenarios and patches -------------------------------------------------------------------------
@@ -246,7 +248,7 @@ class ScenarioMailboxes(FakeMailboxes):
         assert self.ctx is not None
         found = self.ctx.scenario.mailbox(address)
         if found is None:
-            name = "Exchange Web Services (EWS)" if self.protocol == "ews" else "Microsoft Graph"
+            name = EWS if self.protocol == "ews" else "Microsoft Graph"
             raise NotFound(name, f"{name} has no such mailbox: {address}")
         return found
 
@@ -277,10 +279,22 @@ class ScenarioMailboxes(FakeMailboxes):
         await self._enter("free_busy", [requester, target, start.isoformat(), end.isoformat()])
         assert self.ctx is not None
         asking = self._box(requester)  # the account the request is made as must exist
-        error = self.ctx.scenario.availability_error(requester, target)
-        if error is not None:
-            return FreeBusy(ok=False, error_code=error.code, error_message=error.message)
-        box = self.ctx.scenario.mailbox(target)
+        if self.protocol == "graph":  # the lab's getSchedule answer, read as GraphMailboxes reads it
+            info = schedule_information(self.ctx, asking, target, (start, end), 30)
+            error = info.get("error")
+            if error:
+                return FreeBusy(
+                    ok=False, error_code=str(error["responseCode"]), error_message=str(error["message"])
+                )
+            return FreeBusy(ok=True, slots=len(info.get("scheduleItems") or []))
+        # EWS GetUserAvailability as the lab's availability service answers it (lab.ews.availability).
+        scenario, ctx = self.ctx.scenario, self.ctx
+        broken = scenario.availability_error(requester, target)
+        if broken is not None and broken.http_status:
+            raise Unreachable(EWS, f"{EWS} failed: HTTP {broken.http_status} {broken.message}")
+        if broken is not None:
+            return FreeBusy(ok=False, error_code=broken.code, error_message=broken.message)
+        box = scenario.mailbox(target)
         if box is None:
             message = f"Unable to resolve e-mail address {target} to an Active Directory object."
             return FreeBusy(ok=False, error_code="ErrorMailRecipientNotFound", error_message=message)
@@ -288,12 +302,7 @@ class ScenarioMailboxes(FakeMailboxes):
             return FreeBusy(
                 ok=False, error_code=NO_FREE_BUSY_ACCESS.code, error_message=NO_FREE_BUSY_ACCESS.text
             )
-        ctx = self.ctx
-        slots = [
-            e
-            for e in box.calendar
-            if ctx.time(e.start) < end and ctx.time(e.end) > start and e.busy_type != "NoData"
-        ]
+        slots = [e for e in box.calendar if ctx.time(e.start) < end and ctx.time(e.end) > start]
         return FreeBusy(ok=True, slots=len(slots))
 
 

@@ -27,7 +27,7 @@ from lab.scenario.model import CalendarPermission, Mailbox
 if TYPE_CHECKING:
     from lab.context import LabContext
 
-__all__ = ["build_app", "graph_role", "user_object_id"]
+__all__ = ["build_app", "graph_role", "schedule_information", "user_object_id"]
 
 _GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 _METADATA = "https://graph.microsoft.com/v1.0/$metadata"
@@ -209,7 +209,9 @@ class _Graph:
             interval = int(body.get("availabilityViewInterval", 30))
         except (ValueError, KeyError, TypeError) as error:
             return _error(400, "ErrorInvalidRequest", f"The request is invalid: {error}")
-        values = [self._schedule(mailbox, target, (start, end), interval) for target in schedules]
+        values = [
+            schedule_information(self._ctx, mailbox, target, (start, end), interval) for target in schedules
+        ]
         return web.json_response(
             {
                 "@odata.context": f"{_METADATA}#Collection(microsoft.graph.scheduleInformation)",
@@ -218,59 +220,60 @@ class _Graph:
             dumps=_dumps,
         )
 
-    def _schedule(
-        self,
-        requester: Mailbox,
-        target: str,
-        window: tuple[datetime.datetime, datetime.datetime],
-        interval: int,
-    ) -> dict[str, Any]:
-        scenario = self._ctx.scenario
-        broken = scenario.availability_error(requester.address, target)
-        if broken is not None:
-            return {"scheduleId": target, "error": {"message": broken.message, "responseCode": broken.code}}
-        mailbox = scenario.mailbox(target)
-        if mailbox is None:
-            message = f"Unable to resolve e-mail address {target} to an Active Directory object."
-            return {
-                "scheduleId": target,
-                "error": {"message": message, "responseCode": "ErrorMailRecipientNotFound"},
-            }
-        read = effective_read_items(mailbox, requester.address)
-        if read == "None":
-            denied = NO_FREE_BUSY_ACCESS
-            return {
-                "scheduleId": target,
-                "error": {"message": denied.text, "responseCode": denied.code},
-            }
-        start, end = window
-        items = []
-        for event in mailbox.calendar:
-            event_start, event_end = self._ctx.time(event.start), self._ctx.time(event.end)
-            if event_start < end and event_end > start and event.busy_type != "NoData":
-                item: dict[str, Any] = {
-                    "isPrivate": False,
-                    "status": _STATUS[event.busy_type],
-                    "start": _graph_json_time(event_start),
-                    "end": _graph_json_time(event_end),
-                }
-                if read != "TimeOnly":
-                    item.update(subject=event.subject, location=event.location)
-                items.append((event_start, event_end, item))
-        items.sort(key=lambda row: row[0])
+
+def schedule_information(
+    ctx: LabContext,
+    requester: Mailbox,
+    target: str,
+    window: tuple[datetime.datetime, datetime.datetime],
+    interval: int,
+) -> dict[str, Any]:
+    """One schedule of a getSchedule answer, as `requester` asks for `target` (also used in-process by the
+    tests' fake of the Graph port, so they cannot disagree)."""
+    scenario = ctx.scenario
+    broken = scenario.availability_error(requester.address, target)
+    if broken is not None:
+        return {"scheduleId": target, "error": {"message": broken.message, "responseCode": broken.code}}
+    mailbox = scenario.mailbox(target)
+    if mailbox is None:
+        message = f"Unable to resolve e-mail address {target} to an Active Directory object."
         return {
             "scheduleId": target,
-            "availabilityView": _availability_view(
-                [(s, e, i["status"]) for s, e, i in items], window, interval
-            ),
-            "scheduleItems": [i for _, _, i in items],
-            "workingHours": {
-                "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
-                "startTime": "08:00:00.0000000",
-                "endTime": "17:00:00.0000000",
-                "timeZone": {"name": "UTC"},
-            },
+            "error": {"message": message, "responseCode": "ErrorMailRecipientNotFound"},
         }
+    read = effective_read_items(mailbox, requester.address)
+    if read == "None":
+        denied = NO_FREE_BUSY_ACCESS
+        return {
+            "scheduleId": target,
+            "error": {"message": denied.text, "responseCode": denied.code},
+        }
+    start, end = window
+    items = []
+    for event in mailbox.calendar:
+        event_start, event_end = ctx.time(event.start), ctx.time(event.end)
+        if event_start < end and event_end > start and event.busy_type != "NoData":
+            item: dict[str, Any] = {
+                "isPrivate": False,
+                "status": _STATUS[event.busy_type],
+                "start": _graph_json_time(event_start),
+                "end": _graph_json_time(event_end),
+            }
+            if read != "TimeOnly":
+                item.update(subject=event.subject, location=event.location)
+            items.append((event_start, event_end, item))
+    items.sort(key=lambda row: row[0])
+    return {
+        "scheduleId": target,
+        "availabilityView": _availability_view([(s, e, i["status"]) for s, e, i in items], window, interval),
+        "scheduleItems": [i for _, _, i in items],
+        "workingHours": {
+            "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+            "startTime": "08:00:00.0000000",
+            "endTime": "17:00:00.0000000",
+            "timeZone": {"name": "UTC"},
+        },
+    }
 
 
 def _permission_id(user: str) -> str:
