@@ -38,6 +38,7 @@ from checks.backends.ews import EWS_RIGHTS
 from checks.backends.exo_host import ExoHost, ExoHostSettings
 from checks.backends.graph import GRAPH_ROLES
 from checks.backends.psrp import plain
+from checks.backends.winrm_host import NAME as WINRM
 from checks.backends.winrm_host import clixml_text
 from checks.errors import CommandFailed, NotFound, Unreachable
 from checks.host_templates import build_script
@@ -55,7 +56,7 @@ from lab.iis.vdirs import answer_for
 from lab.pki import LabPki, create_pki
 from lab.psrp.wire import Command, object_xml
 from lab.scenario.load import load_scenario, scenario_with
-from lab.scenario.model import Scenario
+from lab.scenario.model import Mailbox, Scenario
 from lab.wsman.host_scripts import run_script
 
 __all__ = [
@@ -101,8 +102,8 @@ HEALTHY = "healthy"
 SEED_000 = "seed-000-federation-cert"  # alice (cloud) -> bjorn (Branch): EX03 and EX04 lack the certificate
 SEED_001 = "seed-001-sharing-subscription"  # carol (HQ) -> erin (cloud): a hidden sharing subscription
 SEED_002 = "seed-002-owa-internalurl-http"  # OWA proxying to Branch: EX03's OWA InternalUrl is http://
-MANAGEMENT_HOST = "MGMT01"
-EWS = "Exchange Web Services (EWS)"  # the lab's stand-in for the Exchange Online management host
+MANAGEMENT_HOST = "MGMT01"  # the lab's stand-in for the Exchange Online management host
+EWS = "Exchange Web Services (EWS)"
 
 
 # ---- scenarios and patches -------------------------------------------------------------------------
@@ -229,11 +230,11 @@ class ScenarioHost(FakeHost):
         servers = self.ctx.scenario.organization.servers
         found = servers[0] if name.upper() == self.management.upper() else self.ctx.scenario.server(name)
         if found is None:
-            raise Unreachable("WinRM", f"Could not reach the WinRM listener on {name}.")
+            raise Unreachable(WINRM, f"Could not reach the WinRM listener on {name}.")
         result = run_script(self.ctx, found, build_script(template, json.loads(json.dumps(dict(args)))))
         if result.exit_code != 0:
             message = clixml_text(result.stderr).splitlines() or [f"exit code {result.exit_code}"]
-            raise CommandFailed("WinRM", f"{template} on {name} failed: {message[0][:200]}")
+            raise CommandFailed(WINRM, f"{template} on {name} failed: {message[0][:200]}")
         out = result.stdout.strip()
         return json.loads(out) if out else None
 
@@ -244,7 +245,7 @@ class ScenarioMailboxes(FakeMailboxes):
 
     ctx: LabContext | None = None
 
-    def _box(self, address: str) -> Any:
+    def _box(self, address: str) -> Mailbox:
         assert self.ctx is not None
         found = self.ctx.scenario.mailbox(address)
         if found is None:
