@@ -15,7 +15,8 @@ from checks.api import CheckRequest, CheckResult, ProgressEvent
 from knowledge.loader import KnowledgeBase
 from lab.runtime import RunningLab, start_lab
 from lab.scenario.load import bundled_scenario_names
-from tests.world import World, run_world
+from tests.checks.test_checks import MUTATION_FACTS, mutated
+from tests.world import PAIR, World, run_world
 from triage.backends import runner_for_lab
 
 pytestmark = pytest.mark.lab
@@ -54,3 +55,37 @@ async def test_the_fakes_and_the_lab_find_the_same(each_lab: RunningLab, kb: Kno
         assert set(lab_results) == set(kb.checks)
         assert "error" not in {r.status for r in lab_results.values()}, pair
         assert _seen(fake_results) == _seen(lab_results), pair
+
+
+# The check tests' variants that reach the parts of the world written against the lab's simulators rather
+# than calling them (mailboxes, Entra's key credentials, the probe's trust) or that change what they read.
+VARIANTS = (
+    "default-none",
+    "subscription",
+    "free-busy-fails",
+    "requester-on-premises",
+    "auth-cert-not-in-entra",
+    "probe-403",
+    "owa-iis-no-ssl",
+    "clock-skew",
+    "duplicate-address",
+    "exo-ews-off",
+    "cross-forest-anchor-missing",
+)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+async def test_the_check_tests_variants_find_the_same_on_the_lab(name: str, kb: KnowledgeBase) -> None:
+    world = mutated(name)
+    running = start_lab(world.scenario)
+    try:
+        facts = dict(MUTATION_FACTS.get(name, PAIR))
+        lab_results = await _on_lab(running, kb, facts)
+        same_moment = World(
+            world.scenario, at=running.ctx.started_at, clock=lambda: datetime.datetime.now(datetime.UTC)
+        )
+        fake_results = await run_world(same_moment, kb, facts)
+    finally:
+        running.close()
+    assert "error" not in {r.status for r in lab_results.values()}
+    assert _seen(fake_results) == _seen(lab_results)
