@@ -415,7 +415,7 @@ def results_of(name: str, requester: str = "", target: str = "") -> tuple[CheckR
 def scenario_runner(name: str, requester: str = "", target: str = "") -> FakeCheckRunner:
     """A check runner for the conversation that answers every check as the checks found scenario `name`
     for the pair (by default the scenario's failing pair)."""
-    return FakeCheckRunner(results_of(name, requester, target))
+    return FakeCheckRunner(copy.deepcopy(results_of(name, requester, target)))  # each test its own copy
 
 
 class LookupRunner(FakeCheckRunner):
@@ -426,7 +426,7 @@ class LookupRunner(FakeCheckRunner):
     LIVE = ("directory-names", "topology")
 
     def __init__(self, name: str, *patches: Mapping[str, Any], directory: bool = True) -> None:
-        super().__init__([r for r in results_of(name) if r.id not in self.LIVE])
+        super().__init__([copy.deepcopy(r) for r in results_of(name) if r.id not in self.LIVE])
         self.world = World(scenario(name, *patches))
         self.directory = directory
 
