@@ -32,7 +32,7 @@ from dialogs.cards import (
 )
 from dialogs.findings import Findings, evidence_lines, evidence_rows
 from dialogs.remedy_list import PASTE_OUTPUT, merge_remedies, waiting
-from dialogs.result_layout import layered, what_to_do_block
+from dialogs.result_layout import advice, layered, source_name, what_to_do_block
 from knowledge.inference import RankedCause
 from knowledge.loader import KnowledgeBase
 from knowledge.remediation import FilledRemediation
@@ -268,6 +268,16 @@ def _remediation_section(best: RankedCause, runbook_url: str | None, budget: Bud
     return body + _more(len(best.remediations) - len(shown), "remediations (on the remediation page)")
 
 
+def _advice_sources(
+    kb: KnowledgeBase, findings: Findings, stuck: list[CheckResult], escalated_to: str
+) -> list[Element]:
+    """Where the step under "What to do now" comes from: Microsoft's pages, as links."""
+    links = [f"[{source_name(u)}]({u})" for u in advice(kb, findings, stuck).sources[:3] if size(u) <= 400]
+    if not links or escalated_to:
+        return []
+    return [markdown("From: " + " · ".join(links), size="Small", isSubtle=True)]
+
+
 def _build(
     kb: KnowledgeBase,
     findings: Findings,
@@ -283,7 +293,8 @@ def _build(
     top: list[Element] = [
         heading(clip(heading_text, budget.title * 2)),
         *_cause_section(kb, findings, budget),
-        *what_to_do_block(findings, stuck, clip(escalated_to, budget.title)),
+        *what_to_do_block(kb, findings, stuck, clip(escalated_to, budget.title), budget(1600)),
+        *_advice_sources(kb, findings, stuck, escalated_to),
     ]
     best = findings.best
     details: list[Element] = _explanation(kb, findings, budget)

@@ -319,6 +319,7 @@ def healthy() -> FakeOrg:
             EmailAddresses=[f"SMTP:{address}", f"smtp:{address.split('@')[0]}@{CLOUD}"],
             UserPrincipalName=address,
             DistinguishedName=f"CN={address.split('@')[0]},CN=Users,DC=contoso,DC=com",
+            DisplayName=address.split("@")[0].capitalize(),
         )
     org.remote_mailboxes = [
         {
@@ -327,6 +328,7 @@ def healthy() -> FakeOrg:
             "EmailAddresses": [f"SMTP:{REQUESTER}", f"smtp:alice@{CLOUD}"],
             "UserPrincipalName": REQUESTER,
             "DistinguishedName": "CN=alice,CN=Users,DC=contoso,DC=com",
+            "DisplayName": "Alice Martin",
         }
     ]
     org.cloud_recipients = [
