@@ -9,12 +9,13 @@ from typing import Any
 
 from knowledge.assessment import Reported, assess
 from knowledge.helpdesk import advise, person
+from knowledge.jsonvalue import JsonObject
 from knowledge.loader import load_knowledge
 from tests.knowledge.test_loader import data, edit, first_cause, problems  # noqa: F401  (the fixture)
 
 KB = load_knowledge()
 PAIR = {"requester": "carol@contoso.com", "target": "erin@contoso.com", "scope": "pair"}
-STALE_SUBSCRIPTION = {
+STALE_SUBSCRIPTION: JsonObject = {
     "sharing.subscription_present": True,
     "sharing.subscription_sharer": "erin@contoso.com",
     "calendar.explicit_permission": "None",
@@ -47,13 +48,18 @@ def test_without_display_names_people_are_named_by_address_then_by_what_they_are
     results = [Reported("sharing-subscriptions", STALE_SUBSCRIPTION, "fail")]
     advice = advise(KB, assess(KB, said=PAIR, results=results))
     assert advice.text.startswith("Ask erin@contoso.com to share their calendar with carol@contoso.com")
-    found = {"people.found": [{"candidates": [{"address": "carol@contoso.com", "name": "Carol Díaz"}]}]}
+    found: JsonObject = {
+        "people.found": [{"candidates": [{"address": "carol@contoso.com", "name": "Carol Díaz"}]}]
+    }
     assert person({**PAIR, **found}, "requester") == "Carol Díaz"
     assert person({}, "target") == "the person whose calendar it is"
 
 
 def test_a_default_permission_of_none_asks_the_target_to_share_free_busy_again() -> None:
-    facts = {"calendar.default_permission": "None", "freebusy.error_code": "ErrorNoFreeBusyAccess"}
+    facts: JsonObject = {
+        "calendar.default_permission": "None",
+        "freebusy.error_code": "ErrorNoFreeBusyAccess",
+    }
     advice = advise(KB, assess(KB, said=PAIR, results=[Reported("calendar-permissions", facts, "fail")]))
     assert advice.kind == "step" and advice.who == "target"
     assert advice.text.startswith("Ask erin@contoso.com to let others see when they are busy again")
@@ -61,7 +67,7 @@ def test_a_default_permission_of_none_asks_the_target_to_share_free_busy_again()
 
 
 def test_a_configuration_cause_escalates_with_why_in_helpdesk_words() -> None:
-    facts = {
+    facts: JsonObject = {
         "fedcert.missing_servers": ["EX03", "EX04"],
         "fedcert.missing_sites": ["Branch"],
         "fedcert.source_server": "EX01",
@@ -83,7 +89,7 @@ def test_a_configuration_cause_escalates_with_why_in_helpdesk_words() -> None:
 def test_a_cause_without_advice_of_its_own_escalates_with_its_category_reason() -> None:
     cause = KB.causes["orgrel-freebusy-disabled"]
     assert cause.helpdesk is None
-    facts = {"orgrel.freebusy_enabled": False, "orgrel.present": True, "orgrel.enabled": True}
+    facts: JsonObject = {"orgrel.freebusy_enabled": False, "orgrel.present": True, "orgrel.enabled": True}
     said = {**PAIR, "symptom": "freebusy-cloud-to-onprem"}
     assessment = assess(KB, said=said, results=[Reported("organization-relationships", facts, "fail")])
     assert assessment.best is not None and assessment.best.id == cause.id and assessment.confident
