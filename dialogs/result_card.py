@@ -30,7 +30,7 @@ from dialogs.cards import (
     subtle,
     text,
 )
-from dialogs.findings import Findings, evidence_lines, evidence_rows
+from dialogs.findings import Findings, evidence_lines, evidence_others, evidence_rows
 from dialogs.remedy_list import PASTE_OUTPUT, merge_remedies, waiting
 from dialogs.result_layout import advice, layered, source_name, what_to_do_block
 from knowledge.inference import RankedCause
@@ -43,6 +43,7 @@ __all__ = ["CARD_BYTES", "ProgressRow", "progress_card", "result_card"]
 CARD_BYTES = 23_000  # serialized; Teams refuses a message over about 28 KB
 MAX_EVIDENCE_LINES = 6
 MAX_EVIDENCE_ROWS = 12
+ROW_BYTES = 1200  # one evidence row: a thumbprint, a URL, a certificate subject always fit whole
 MAX_CHECK_ROWS = 20
 MAX_RULED_OUT = 6
 MAX_REMEDIATIONS = 3
@@ -159,14 +160,22 @@ def _evidence_section(
     body: list[Element] = [heading("Evidence"), *(text(clip(f"• {line}", budget(320))) for line in lines)]
     body += _more(len(said) - len(lines), "findings")
     found = evidence_rows(kb, findings, best)
-    rows = found[:MAX_EVIDENCE_ROWS]
-    if rows:
-        # Text blocks, not a fact set: a thumbprint or a URL wraps in full instead of being cut at the column.
-        each = budget(2400) // max(1, len(rows))
-        for row in rows:
-            where = " · ".join(p for p in (row.source, row.server) if p)
-            body.append(text(clip(f"{where}: {row.property} = {row.value}", each), size="Small"))
-    return body + _more(len(found) - len(rows), "observations")
+    # Text blocks, not a fact set: a thumbprint or a URL wraps in full instead of being cut at a column. Rows
+    # are never shortened to fit (only one past ROW_BYTES, which no real value reaches): whole rows are left
+    # out instead, and counted.
+    room = budget(2400)
+    shown = 0
+    for row in found[:MAX_EVIDENCE_ROWS]:
+        where = " · ".join(p for p in (row.source, row.server) if p)
+        line = text(clip(f"{where}: {row.property} = {row.value}", ROW_BYTES), size="Small")
+        if shown and size(line) > room:
+            break
+        body.append(line)
+        room -= size(line)
+        shown += 1
+    body += _more(len(found) - shown, "observations")
+    body += [subtle(clip(line, budget(320))) for line in evidence_others(kb, findings, best)[:3]]
+    return body
 
 
 def _candidates_section(kb: KnowledgeBase, findings: Findings, budget: Budget) -> list[Element]:

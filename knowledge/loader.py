@@ -411,6 +411,9 @@ def _check_refs(
 def _cross_check(kb: KnowledgeBase, files: _Files, problems: _Problems, *, tree_ok: bool) -> None:
     facts = kb.facts
     established = {f for c in kb.checks.values() for f in c.establishes}
+    for name, spec in facts.items():
+        if spec.evidence is not None and spec.source != "check":
+            problems.add(f"{files.of('facts.yaml')}: fact '{name}'", "evidence: only a check's fact has rows")
     for check in kb.checks.values():
         where = f"{files.of('checks.yaml')}: check '{check.id}'"
         _check_refs(where, "establishes", check.establishes, facts, "fact", problems)
