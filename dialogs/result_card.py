@@ -196,14 +196,6 @@ def _candidates_section(kb: KnowledgeBase, findings: Findings, budget: Budget) -
     return body
 
 
-def _checks_section(kb: KnowledgeBase, results: list[CheckResult], budget: Budget) -> list[Element]:
-    if not results:
-        return [heading("Checks"), text("No checks ran.")]
-    shown = results[:MAX_CHECK_ROWS]
-    rows = [(f"{STATUS_ICONS[r.status]} · {check_title(kb, r.id)}", r.summary) for r in shown]
-    return [heading("Checks"), _rows(rows, budget(4600)), *_more(len(results) - len(shown), "checks")]
-
-
 def _first_page(stuck: list[CheckResult], budget: int) -> list[CheckResult]:
     """The checks whose merged commands fit `budget` together (at least the first): one too large for what
     is left waits for the next card while smaller ones after it still come."""

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from knowledge.loader import load_knowledge
 from lab.runtime import RunningLab, start_lab
 from tests.dialogs.harness import Chat, actions_of, card_text
 from tests.texts import pasted_text
 from triage.backends import runner_for_lab
 
+KB = load_knowledge()
 FEDCERT = "3226500C943B6235AEB493A307F084710FD1D5D0"
 
 
@@ -110,6 +112,11 @@ async def test_seed_000_escalates_with_why_and_shows_the_thumbprint_in_full(lab:
     # The target's other mailbox settings do not bear on a missing certificate.
     assert "MAPIBlockOutlookRpcHttp" not in details and "MAPIBlockOutlookExternalConnectivity" not in details
     assert "Mailbox locations and AD sites read 11 more values, none of them behind this cause." in details
+    # The check list is on the progress card above, not repeated here: no check that found nothing behind
+    # the cause is named anywhere on the result card.
+    shown = card_text(card)
+    named = [c.title for c in KB.checks.values() if c.title in shown]
+    assert set(named) == {"Federation certificate on every server", "Mailbox locations and AD sites"}, named
 
 
 @pytest.mark.parametrize("lab", ["seed-002-owa-internalurl-http"], indirect=True)
