@@ -73,15 +73,21 @@ def _found_name(facts: FactsView, address: str) -> str:
     return ""
 
 
-def person(facts: FactsView, role: Literal["requester", "target"]) -> str:
+def person(facts: FactsView, role: Literal["requester", "target"], *, first: bool = False) -> str:
     """How to name the requester or the target to a helpdesk agent: their display name, else their address,
-    else what they are."""
+    else what they are. `first`: the first name alone, for a second mention, when the display name reads as
+    first name then surname ("Carol Díaz"; not "Díaz, Carol" nor an address)."""
     name = facts.get(f"{role}.name")
     address = facts.get(role)
+    if not (isinstance(name, str) and name.strip()) and isinstance(address, str):
+        name = _found_name(facts, address)
     if isinstance(name, str) and name.strip():
+        words = name.split()
+        if first and len(words) > 1 and "," not in name and words[0].isalpha():
+            return _bounded(words[0])
         return _bounded(name)
     if isinstance(address, str) and address:
-        return _bounded(_found_name(facts, address) or address)
+        return _bounded(address)
     return _ROLE_WORDS[role.capitalize()]
 
 
@@ -99,10 +105,10 @@ def fill(advice: HelpdeskAdvice, facts: FactsView, text: str | None = None) -> s
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name == "Requester":
-            return person(facts, "requester")
-        if name == "Target":
-            return person(facts, "target")
+        if name in ("Requester", "RequesterFirst"):
+            return person(facts, "requester", first=name.endswith("First"))
+        if name in ("Target", "TargetFirst"):
+            return person(facts, "target", first=name.endswith("First"))
         param = advice.params[name]
         return _shown(facts.get(param.fact)) or param.otherwise
 
@@ -130,7 +136,7 @@ def advise(kb: KnowledgeBase, assessment: Assessment, *, could_not_look: bool = 
     cause = kb.causes[best.id]
     advice = cause.helpdesk
     if advice is not None and advice.step is not None:
-        how = fill(advice, assessment.facts, advice.how) if advice.how else ""
+        how = fill(advice, assessment.facts, advice.how).strip() if advice.how else ""
         who = advice.who or "helpdesk"
         return Advice("step", fill(advice, assessment.facts), who, list(advice.sources), how)
     if advice is not None:

@@ -332,9 +332,10 @@ class Remediation(Strict):
         return self
 
 
-HELPDESK_NAMES = ("Requester", "Target")
+HELPDESK_NAMES = ("Requester", "Target", "RequesterFirst", "TargetFirst")
 """The placeholders every helpdesk text may use: the pair's display names (their addresses when the directory
-gave no name)."""
+gave no name), and their first names for a second mention ("Carol" of "Carol Díaz"; the whole name when it
+does not read as first name then surname)."""
 _HELPDESK_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 

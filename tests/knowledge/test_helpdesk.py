@@ -39,7 +39,10 @@ def test_the_stale_sharing_subscription_asks_the_target_to_share_again_by_name()
         advice.text
         == "Ask Erin Müller to share their calendar with Carol Díaz again (Free/Busy time is enough)."
     )
-    assert "Properties › Permissions › Add Carol Díaz" in advice.how
+    assert advice.how.startswith(
+        "In Outlook Erin right-clicks Calendar › Properties › Permissions › Add Carol Díaz"
+    )
+    assert "Why: Carol once accepted Erin's shared calendar" in advice.how
     assert "{" not in advice.text + advice.how
     assert advice.sources and all(url.startswith("https://") for url in advice.sources)
 
@@ -53,6 +56,9 @@ def test_without_display_names_people_are_named_by_address_then_by_what_they_are
     }
     assert person({**PAIR, **found}, "requester") == "Carol Díaz"
     assert person({}, "target") == "the person whose calendar it is"
+    assert person({"target.name": "Erin Müller"}, "target", first=True) == "Erin"
+    assert person({"target.name": "Müller, Erin"}, "target", first=True) == "Müller, Erin"
+    assert person(PAIR, "target", first=True) == "erin@contoso.com"
 
 
 def test_a_default_permission_of_none_asks_the_target_to_share_free_busy_again() -> None:
