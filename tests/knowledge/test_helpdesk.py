@@ -93,9 +93,9 @@ def test_a_configuration_cause_escalates_with_why_in_helpdesk_words() -> None:
 
 
 def test_a_cause_without_advice_of_its_own_escalates_with_its_category_reason() -> None:
-    cause = KB.causes["orgrel-freebusy-disabled"]
+    cause = KB.causes["orgrel-freebusy-scope-excludes-target"]
     assert cause.helpdesk is None
-    facts: JsonObject = {"orgrel.freebusy_enabled": False, "orgrel.present": True, "orgrel.enabled": True}
+    facts: JsonObject = {"orgrel.target_in_scope": False, "orgrel.freebusy_scope": "FreeBusyPilot"}
     said = {**PAIR, "symptom": "freebusy-cloud-to-onprem"}
     assessment = assess(KB, said=said, results=[Reported("organization-relationships", facts, "fail")])
     assert assessment.best is not None and assessment.best.id == cause.id and assessment.confident
