@@ -29,7 +29,7 @@ def what_to_do(kb: KnowledgeBase, findings: Findings, stuck: list[CheckResult], 
         return f"Escalated to {escalated_to}. The Exchange team has everything below; nothing else to do now."
     found = advice(kb, findings, stuck)
     if found.kind == "paste" and stuck:  # the paste-back commands are collapsed under the details
-        return found.text.replace("on this card", f"under “{DETAILS}”")
+        return found.text.replace("commands above", f"commands under “{DETAILS}”")
     return found.text
 
 

@@ -128,7 +128,7 @@ def advise(kb: KnowledgeBase, assessment: Assessment, *, could_not_look: bool = 
         if could_not_look or (honest is not None and honest.ask is not None and honest.ask.commands):
             return Advice(
                 "paste",
-                "Run the read-only commands on this card (or ask an Exchange admin to) and paste back "
+                "Run the read-only commands above (or ask an Exchange admin to) and paste back "
                 "everything they print: I will look again with it. Or escalate to the Exchange team now.",
                 "helpdesk",
             )

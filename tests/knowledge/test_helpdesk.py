@@ -152,6 +152,7 @@ def test_the_loader_wants_an_escalation_reason_for_every_category_without_advice
     edit(data / "helpdesk.yaml", change)
     found = problems(data)
     assert any(
-        "cause 'orgrel-freebusy-scope-excludes-target': helpdesk: none given" in p and "category 'org_relationship'" in p
+        "cause 'orgrel-freebusy-scope-excludes-target': helpdesk: none given" in p
+        and "category 'org_relationship'" in p
         for p in found
     )
