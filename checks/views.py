@@ -99,6 +99,7 @@ class MailboxInfo:
     email_addresses: tuple[str, ...] = ()  # with prefixes (SMTP:, smtp:, sip:)
     upn: str = ""
     dn: str = ""
+    display_name: str = ""
 
     @property
     def domain(self) -> str:
@@ -183,6 +184,7 @@ def _identity(row: Row) -> dict[str, Any]:
         "email_addresses": tuple(strings(row, "EmailAddresses")),
         "upn": text(row, "UserPrincipalName"),
         "dn": text(row, "DistinguishedName"),
+        "display_name": text(row, "DisplayName"),
     }
 
 

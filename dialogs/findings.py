@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from checks.api import CheckResult, Evidence
+from checks.api import CheckResult
 from dialogs.state import TriageState
 from knowledge.assessment import Assessment, FactSource, assess, latest_results
 from knowledge.conditions import Facts
+from knowledge.evidence import bearing
 from knowledge.inference import Inference, RankedCause
 from knowledge.loader import KnowledgeBase
 
@@ -16,6 +17,7 @@ __all__ = [
     "EvidenceRow",
     "Findings",
     "evidence_lines",
+    "evidence_others",
     "evidence_rows",
     "find",
     "findings_of",
@@ -99,32 +101,25 @@ def evidence_lines(kb: KnowledgeBase, findings: Findings, cause: RankedCause) ->
     return lines
 
 
-def _tokens(value: Any) -> set[str]:
-    items = value if isinstance(value, list) else [value]
-    return {str(v).casefold() for v in items if v not in (None, "")}
-
-
 def evidence_rows(kb: KnowledgeBase, findings: Findings, cause: RankedCause) -> list[EvidenceRow]:
-    """The checks' own observations behind the matched indicators of `cause`: the rows about a fact's value
-    (its servers, sites or setting). A failing check none of whose rows name the value gives all of them; a
-    check that found nothing wrong gives only those rows (the rest describe the organisation, not the fault)."""
-    results = {r.id: r for r in latest_results(findings.results)}
-    about: dict[str, list[Evidence]] = {}
-    for matched in findings.assessment.indicators(cause):
-        where = matched.source
-        if where is None or where.kind != "check" or where.check not in results:
-            continue
-        source = results[where.check]
-        tokens = _tokens(matched.match.value)
-        found = about.setdefault(source.id, [])
-        found += [e for e in source.evidence if {e.server.casefold(), e.value.casefold()} & tokens]
-    rows: list[EvidenceRow] = []
-    for check_id, named in about.items():  # the strongest indicator's check first
-        failed = results[check_id].status in ("fail", "warn")
-        observed = named or (list(results[check_id].evidence) if failed else [])
-        title = kb.checks[check_id].title if check_id in kb.checks else check_id
-        for item in observed:
-            row = EvidenceRow(title, item.server, item.property, item.value)
-            if row not in rows:
-                rows.append(row)
-    return rows
+    """The checks' own observations that bear on `cause` (the rule is `knowledge.evidence.bearing`), the
+    strongest indicator's first, each with its check's title."""
+    found = bearing(kb, findings.assessment, cause, latest_results(findings.results))
+    return [
+        EvidenceRow(_title(kb, check_id), item.server, item.property, item.value)
+        for check_id, item in found.rows
+    ]
+
+
+def evidence_others(kb: KnowledgeBase, findings: Findings, cause: RankedCause) -> list[str]:
+    """One line per check that gave rows: how many of its other rows were left out as not bearing on it."""
+    found = bearing(kb, findings.assessment, cause, latest_results(findings.results))
+    return [
+        f"{_title(kb, check_id)} read {count} more {'value' if count == 1 else 'values'}, "
+        "none of them behind this cause."
+        for check_id, count in found.others.items()
+    ]
+
+
+def _title(kb: KnowledgeBase, check_id: str) -> str:
+    return kb.checks[check_id].title if check_id in kb.checks else check_id

@@ -30,9 +30,9 @@ from dialogs.cards import (
     subtle,
     text,
 )
-from dialogs.findings import Findings, evidence_lines, evidence_rows
+from dialogs.findings import Findings, evidence_lines, evidence_others, evidence_rows
 from dialogs.remedy_list import PASTE_OUTPUT, merge_remedies, waiting
-from dialogs.result_layout import layered, what_to_do_block
+from dialogs.result_layout import advice, layered, source_name, what_to_do_block
 from knowledge.inference import RankedCause
 from knowledge.loader import KnowledgeBase
 from knowledge.remediation import FilledRemediation
@@ -43,6 +43,7 @@ __all__ = ["CARD_BYTES", "ProgressRow", "progress_card", "result_card"]
 CARD_BYTES = 23_000  # serialized; Teams refuses a message over about 28 KB
 MAX_EVIDENCE_LINES = 6
 MAX_EVIDENCE_ROWS = 12
+ROW_BYTES = 1200  # one evidence row: a thumbprint, a URL, a certificate subject always fit whole
 MAX_CHECK_ROWS = 20
 MAX_RULED_OUT = 6
 MAX_REMEDIATIONS = 3
@@ -159,14 +160,22 @@ def _evidence_section(
     body: list[Element] = [heading("Evidence"), *(text(clip(f"• {line}", budget(320))) for line in lines)]
     body += _more(len(said) - len(lines), "findings")
     found = evidence_rows(kb, findings, best)
-    rows = found[:MAX_EVIDENCE_ROWS]
-    if rows:
-        # Text blocks, not a fact set: a thumbprint or a URL wraps in full instead of being cut at the column.
-        each = budget(2400) // max(1, len(rows))
-        for row in rows:
-            where = " · ".join(p for p in (row.source, row.server) if p)
-            body.append(text(clip(f"{where}: {row.property} = {row.value}", each), size="Small"))
-    return body + _more(len(found) - len(rows), "observations")
+    # Text blocks, not a fact set: a thumbprint or a URL wraps in full instead of being cut at a column. Rows
+    # are never shortened to fit (only one past ROW_BYTES, which no real value reaches): whole rows are left
+    # out instead, and counted.
+    room = budget(2400)
+    shown = 0
+    for row in found[:MAX_EVIDENCE_ROWS]:
+        where = " · ".join(p for p in (row.source, row.server) if p)
+        line = text(clip(f"{where}: {row.property} = {row.value}", ROW_BYTES), size="Small")
+        if shown and size(line) > room:
+            break
+        body.append(line)
+        room -= size(line)
+        shown += 1
+    body += _more(len(found) - shown, "observations")
+    body += [subtle(clip(line, budget(320))) for line in evidence_others(kb, findings, best)[:3]]
+    return body
 
 
 def _candidates_section(kb: KnowledgeBase, findings: Findings, budget: Budget) -> list[Element]:
@@ -185,14 +194,6 @@ def _candidates_section(kb: KnowledgeBase, findings: Findings, budget: Budget) -
         more = f"; and {len(ruled_out) - MAX_RULED_OUT} more" if len(ruled_out) > MAX_RULED_OUT else ""
         body.append(subtle(clip("Ruled out: " + shown, budget(1200)) + more))
     return body
-
-
-def _checks_section(kb: KnowledgeBase, results: list[CheckResult], budget: Budget) -> list[Element]:
-    if not results:
-        return [heading("Checks"), text("No checks ran.")]
-    shown = results[:MAX_CHECK_ROWS]
-    rows = [(f"{STATUS_ICONS[r.status]} · {check_title(kb, r.id)}", r.summary) for r in shown]
-    return [heading("Checks"), _rows(rows, budget(4600)), *_more(len(results) - len(shown), "checks")]
 
 
 def _first_page(stuck: list[CheckResult], budget: int) -> list[CheckResult]:
@@ -268,6 +269,16 @@ def _remediation_section(best: RankedCause, runbook_url: str | None, budget: Bud
     return body + _more(len(best.remediations) - len(shown), "remediations (on the remediation page)")
 
 
+def _advice_sources(
+    kb: KnowledgeBase, findings: Findings, stuck: list[CheckResult], escalated_to: str
+) -> list[Element]:
+    """Where the step under "What to do now" comes from: Microsoft's pages, as links."""
+    links = [f"[{source_name(u)}]({u})" for u in advice(kb, findings, stuck).sources[:3] if size(u) <= 400]
+    if not links or escalated_to:
+        return []
+    return [markdown("From: " + " · ".join(links), size="Small", isSubtle=True)]
+
+
 def _build(
     kb: KnowledgeBase,
     findings: Findings,
@@ -283,7 +294,8 @@ def _build(
     top: list[Element] = [
         heading(clip(heading_text, budget.title * 2)),
         *_cause_section(kb, findings, budget),
-        *what_to_do_block(findings, stuck, clip(escalated_to, budget.title)),
+        *what_to_do_block(kb, findings, stuck, clip(escalated_to, budget.title), budget(1600)),
+        *_advice_sources(kb, findings, stuck, escalated_to),
     ]
     best = findings.best
     details: list[Element] = _explanation(kb, findings, budget)

@@ -6,37 +6,31 @@ from __future__ import annotations
 
 from checks.api import CheckResult
 from dialogs.api import Card
+from dialogs.card_budget import clip
 from dialogs.cards import Element, card, heading, text
 from dialogs.findings import Findings
+from knowledge.helpdesk import Advice, advise
+from knowledge.loader import KnowledgeBase
 
-__all__ = ["DETAILS", "layered", "what_to_do", "what_to_do_block"]
+__all__ = ["DETAILS", "advice", "layered", "source_name", "what_to_do", "what_to_do_block"]
 
 DETAILS = "Evidence, commands and other causes"
 
 
-def what_to_do(findings: Findings, stuck: list[CheckResult], escalated_to: str) -> str:
-    """One of: escalate to the Exchange team (with why), a step the helpdesk can take, or run and paste."""
+def advice(kb: KnowledgeBase, findings: Findings, stuck: list[CheckResult]) -> Advice:
+    """What to do now, from the knowledge base (`knowledge.helpdesk.advise`): a step the helpdesk takes or
+    asks a user to take, run and paste back, or escalate to the Exchange team with why."""
+    return advise(kb, findings.assessment, could_not_look=bool(stuck))
+
+
+def what_to_do(kb: KnowledgeBase, findings: Findings, stuck: list[CheckResult], escalated_to: str) -> str:
+    """The line under "What to do now"."""
     if escalated_to:
         return f"Escalated to {escalated_to}. The Exchange team has everything below; nothing else to do now."
-    best = findings.best
-    if best is None or not findings.confident:
-        if stuck:
-            return (
-                "Some checks could not look. Run the read-only commands under “" + DETAILS + "” (or ask an "
-                "Exchange admin to) and paste back what they print; or escalate to the Exchange team now."
-            )
-        return (
-            "Escalate to the Exchange team: I could not pin the cause down, and they get everything I found."
-        )
-    first = best.remediations[0] if best.remediations else None
-    if first is None:
-        return "Escalate to the Exchange team: they get the cause and the evidence."
-    if first.changes:
-        return (
-            f"Escalate to the Exchange team: the fix changes the Exchange configuration ({first.summary.rstrip('.')}). "
-            "The filled commands and the runbook are ready for them."
-        )
-    return f"{first.summary.rstrip('.')}. Nothing on the servers needs changing."
+    found = advice(kb, findings, stuck)
+    if found.kind == "paste" and stuck:  # the paste-back commands are collapsed under the details
+        return found.text.replace("commands above", f"commands under “{DETAILS}”")
+    return found.text
 
 
 def layered(top: list[Element], details: list[Element], buttons: list[Element], rest: list[Element]) -> Card:
@@ -51,5 +45,27 @@ def layered(top: list[Element], details: list[Element], buttons: list[Element], 
     return card(body, rest)
 
 
-def what_to_do_block(findings: Findings, stuck: list[CheckResult], escalated_to: str) -> list[Element]:
-    return [heading("What to do now"), text(what_to_do(findings, stuck, escalated_to), weight="Bolder")]
+def what_to_do_block(
+    kb: KnowledgeBase, findings: Findings, stuck: list[CheckResult], escalated_to: str, budget: int
+) -> list[Element]:
+    """The heading, the line and, for a step, how it is done (each within `budget` bytes)."""
+    block: list[Element] = [
+        heading("What to do now"),
+        text(clip(what_to_do(kb, findings, stuck, escalated_to), budget), weight="Bolder"),
+    ]
+    found = advice(kb, findings, stuck)
+    if found.how and not escalated_to:
+        block.append(text(clip(found.how, budget)))
+    return block
+
+
+def source_name(url: str) -> str:
+    """A link's words: "KB 3079932" for a support article by number, else the page's name from its address
+    (a support page's trailing id left out)."""
+    last = url.rstrip("/").rsplit("/", 1)[-1]
+    if last.isdigit():
+        return f"KB {last}"
+    words = last.split("-")
+    if "support.microsoft.com" in url and len(words) > 5:
+        words = words[:-5]  # the article's GUID
+    return " ".join(words)[:60] or url

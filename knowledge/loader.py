@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from knowledge.catalogue import Catalogue, event_entry_id
 from knowledge.model import (
+    HELPDESK_NAMES,
     CatalogueEntry,
     Cause,
     CheckSpec,
@@ -90,6 +91,9 @@ class KnowledgeBase:
     """checks.yaml `shared_facts`: a fact two checks establish, and those checks, the one that wins first."""
     catalogue: Catalogue = field(default_factory=Catalogue)
     """Every recognisable event, code, request line and command output line (knowledge/catalogue.py)."""
+    escalate: dict[str, str] = field(default_factory=dict)
+    """helpdesk.yaml: for each cause category, why a cause of it needs the Exchange team, in helpdesk words
+    (a cause's own `helpdesk` advice comes first)."""
 
     def node(self, node_id: str) -> TreeNode:
         return next(n for n in self.tree.nodes if n.id == node_id)
@@ -207,6 +211,8 @@ def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
     entries = _parse_dir(data_dir / "catalogues", "entries", CatalogueEntry, problems)
     catalogue = Catalogue.build((f for _, f in event_files), (e for _, e in entries.values()))
 
+    escalate = _escalate_reasons(data_dir / "helpdesk.yaml", problems)
+
     tree_path = data_dir / "tree.yaml"
     tree: Tree | None = None
     raw_tree = _read(tree_path, problems)
@@ -226,6 +232,7 @@ def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
         cases={c.id: c for c in cases},
         catalogue=catalogue,
         shared_facts=shared_facts,
+        escalate=escalate,
     )
     files = _Files(
         causes={cid: path for cid, (path, _) in causes.items()},
@@ -238,6 +245,25 @@ def load_knowledge_from(data_dir: Path) -> KnowledgeBase:
     if problems.items:
         raise KnowledgeError(problems.items)
     return _with_catalogue_indicators(kb)
+
+
+def _escalate_reasons(path: Path, problems: _Problems) -> dict[str, str]:
+    """helpdesk.yaml `escalate`: {category: why the Exchange team is needed}, naming only the pair as
+    {Requester} or {Target}."""
+    raw = _read(path, problems)
+    reasons = raw.get("escalate") if isinstance(raw, dict) else None
+    if not isinstance(reasons, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in reasons.items()
+    ):
+        problems.add(_rel(path), "escalate: expected a mapping of cause category to a sentence")
+        return {}
+    for category, reason in reasons.items():
+        for name in re.findall(r"\{([^{}]*)\}", reason):
+            if name not in HELPDESK_NAMES:
+                problems.add(
+                    f"{_rel(path)}: escalate '{category}'", f"uses {{{name}}}, which is not a person"
+                )
+    return {str(k): str(v).strip() for k, v in reasons.items()}
 
 
 def _parse_event_files(folder: Path, problems: _Problems) -> list[tuple[Path, EventFile]]:
@@ -385,6 +411,9 @@ def _check_refs(
 def _cross_check(kb: KnowledgeBase, files: _Files, problems: _Problems, *, tree_ok: bool) -> None:
     facts = kb.facts
     established = {f for c in kb.checks.values() for f in c.establishes}
+    for name, spec in facts.items():
+        if spec.evidence is not None and spec.source != "check":
+            problems.add(f"{files.of('facts.yaml')}: fact '{name}'", "evidence: only a check's fact has rows")
     for check in kb.checks.values():
         where = f"{files.of('checks.yaml')}: check '{check.id}'"
         _check_refs(where, "establishes", check.establishes, facts, "fact", problems)
@@ -420,6 +449,16 @@ def _cross_check(kb: KnowledgeBase, files: _Files, problems: _Problems, *, tree_
         _check_refs(where, "cases", cause.cases, kb.cases, "reference case", problems)
         _check_conditions(where, "indicators", cause.indicators, facts, problems)
         _check_conditions(where, "rule_outs", cause.rule_outs, facts, problems)
+        if cause.helpdesk is not None:
+            for name, param in cause.helpdesk.params.items():
+                if param.fact not in facts:
+                    problems.add(where, f"helpdesk.params.{name}.fact: unknown fact '{param.fact}'")
+        elif cause.category not in kb.escalate:
+            problems.add(
+                where,
+                f"helpdesk: none given, and {files.of('helpdesk.yaml')} gives no escalate reason for "
+                f"category '{cause.category}'",
+            )
     if tree_ok:
         _check_tree(kb, files.of("tree.yaml"), problems)
 

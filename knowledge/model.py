@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
+    "HELPDESK_NAMES",
     "ApplySpec",
     "ApplyStep",
     "CatalogueEntry",
@@ -19,6 +20,8 @@ __all__ = [
     "EventFile",
     "FactSpec",
     "FactType",
+    "HelpdeskAdvice",
+    "HelpdeskParam",
     "Indicator",
     "Remediation",
     "RemediationParam",
@@ -50,6 +53,19 @@ class FactSpec(Strict):
     type: FactType
     source: Literal["conversation", "reader", "check"]
     description: str
+    evidence: str | None = None
+    """For a check fact: a regular expression (case-insensitive) over the property of the check's evidence
+    rows that show it. The result card shows a matched indicator's rows only from those (of them, the ones
+    naming its value when any do): a check's other rows describe the organisation, not the fault."""
+
+    @model_validator(mode="after")
+    def _evidence_compiles(self) -> FactSpec:
+        if self.evidence is not None:
+            try:
+                re.compile(self.evidence)
+            except re.error as exc:
+                raise ValueError(f"evidence is not a valid regular expression: {exc}") from exc
+        return self
 
 
 class Condition(Strict):
@@ -316,6 +332,59 @@ class Remediation(Strict):
         return self
 
 
+HELPDESK_NAMES = ("Requester", "Target", "RequesterFirst", "TargetFirst")
+"""The placeholders every helpdesk text may use: the pair's display names (their addresses when the directory
+gave no name), and their first names for a second mention ("Carol" of "Carol Díaz"; the whole name when it
+does not read as first name then surname)."""
+_HELPDESK_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+class HelpdeskParam(Strict):
+    """A placeholder of a helpdesk text: the fact that fills it (a list is joined with commas), and the words
+    that stand in when the fact is unknown."""
+
+    fact: FactName
+    otherwise: str = Field(min_length=1)
+
+
+class HelpdeskAdvice(Strict):
+    """What a first-line helpdesk agent does about a cause, in their words: a `step` they take or ask a user
+    to take (`who` acts), with the public `sources` it comes from; or why it needs the Exchange team
+    (`escalate`). Texts name people as {Requester} and {Target} and facts as the `params` they declare."""
+
+    step: str | None = None
+    """One sentence: what to do or ask for."""
+    how: str | None = None
+    """For a step: how it is done and why it helps (where to click), shown under it."""
+    who: Literal["helpdesk", "requester", "target"] | None = None
+    escalate: str | None = None
+    params: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9]*$")], HelpdeskParam] = {}
+    sources: list[Url] = []
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> HelpdeskAdvice:
+        if (self.step is None) == (self.escalate is None):
+            raise ValueError("helpdesk advice takes exactly one of step or escalate")
+        if self.step is not None and (self.who is None or not self.sources):
+            raise ValueError(
+                "a helpdesk step names who takes it (who) and the public pages it comes from (sources)"
+            )
+        if self.escalate is not None and (self.who is not None or self.how is not None):
+            raise ValueError("who and how belong to a step; the Exchange team takes an escalation")
+        for name in self.placeholders():
+            if name not in HELPDESK_NAMES and name not in self.params:
+                known = ", ".join([*HELPDESK_NAMES, *self.params])
+                raise ValueError(f"uses {{{name}}}, which is neither a person nor a declared param ({known})")
+        return self
+
+    @property
+    def text(self) -> str:
+        return self.step if self.step is not None else self.escalate or ""
+
+    def placeholders(self) -> list[str]:
+        return _HELPDESK_PLACEHOLDER.findall(f"{self.text} {self.how or ''}")
+
+
 class Cause(Strict):
     id: KebabId
     title: str
@@ -343,6 +412,9 @@ class Cause(Strict):
     cases: list[str] = []
     docs: Annotated[list[Url], Field(min_length=1)]
     """The public pages the cause comes from: a cause without one is a load error."""
+    helpdesk: HelpdeskAdvice | None = None
+    """What a first-line helpdesk agent does now; without it, escalate with its category's reason
+    (knowledge/data/helpdesk.yaml)."""
 
 
 Provenance = Annotated[list[Url], Field(min_length=1)]

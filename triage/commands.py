@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from knowledge.assessment import Assessment
 from knowledge.diagnosis import diagnose
+from knowledge.helpdesk import advise
 from knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
 from knowledge.reader.command_output import read_command_output, without_command_output
 from knowledge.reader.error_text import PasteTooLarge
@@ -124,11 +125,14 @@ def run_diagnose(args: argparse.Namespace) -> int:
         honest = unknown(kb, result)
         out["recognised"] = [r.as_dict() for r in recognised(kb, result.facts)]
         out["unknown"] = honest.as_dict() if honest else None
+        out["advice"] = advise(kb, result, could_not_look=_could_not_look(checks)).as_dict()
         if checks is not None:
             out["checks"] = [_check_json(r) for r in checks[0]]
         print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
         print(render_report(result, verbose=args.verbose, kb=kb))
+        found = advise(kb, result, could_not_look=_could_not_look(checks))
+        print("\nWhat to do now: " + " ".join(p for p in (found.text, found.how) if p))
         if checks is not None:
             print("\nChecks:")
             print("\n".join(f"  [{r.status}] {r.id}: {r.summary}" for r in checks[0]))
@@ -164,6 +168,11 @@ def _run_checks(
         )
     except (ConfigError, ValueError) as exc:  # a bad config file or scenario (ScenarioError)
         raise _usage(str(exc)) from None
+
+
+def _could_not_look(checks: tuple[list[Any], dict[str, Any]] | None) -> bool:
+    """Whether a check could not look and left read-only commands to run and paste back."""
+    return checks is not None and any(r.status in ("error", "skipped") and r.remedy for r in checks[0])
 
 
 def _check_json(result: Any) -> dict[str, Any]:

@@ -20,6 +20,8 @@ REMEDY = pasted_remedy(ORG, PAIR, PAIR_IDENTITY)
 
 def _mailbox_facts(role: str, info: MailboxInfo) -> dict[str, Any]:
     facts: dict[str, Any] = {f"{role}.location": info.location}
+    if info.display_name:
+        facts[f"{role}.name"] = info.display_name
     if info.location == "onprem":
         facts[f"{role}.server"] = info.server
         facts[f"{role}.site"] = info.site

@@ -236,3 +236,27 @@ def test_the_progress_card_stays_under_the_limit_with_any_number_of_long_rows() 
     built = progress_card(rows, finished=False)
     assert serialized(built) < LIMIT and card_problems(built) == []
     assert "… and 40 more checks." in card_text(built)
+
+
+def test_evidence_rows_are_shown_whole_or_left_out_and_counted_never_cut() -> None:
+    servers = [f"EX{i:02d}" for i in range(12)]
+    subject = "CN=" + ".".join(["federation-certificate-subject-name"] * 8)  # ~300 characters
+    thumbprint = "3226500C943B6235AEB493A307F084710FD1D5D0"
+    facts: dict[str, Any] = {
+        **PAIR,
+        "symptom": "freebusy-cloud-to-onprem",
+        "fedcert.missing_servers": servers,
+        "fedcert.missing_sites": ["Branch"],
+        "fedcert.source_server": "EX99",
+        "fedcert.thumbprint": thumbprint,
+    }
+    rows = tuple(Evidence(f"Certificate {thumbprint}", f"missing ({subject})", s) for s in servers)
+    results = [CheckResult("federation-certificates", "fail", "They lack it.", rows, facts)]
+    findings = Findings(assess(KB, said=PAIR, results=results), results)
+    shown = card_text(result_card(KB, findings, heading_text="Here is what I found.", runbook_url=URL))
+    whole = [s for s in servers if f"· {s}: Certificate {thumbprint} = missing ({subject})" in shown]
+    assert whole, "at least one row in full"
+    assert f"… and {len(servers) - len(whole)} more observations." in shown or len(whole) == len(servers)
+    assert "…" not in "".join(
+        line for line in shown.splitlines() if line.startswith("Federation certificate on")
+    )

@@ -259,7 +259,12 @@ def test_the_shapes_differ_where_they_should() -> None:
     assert "Let me look anyway" not in card_text(results["no cause, no checks"])
     assert "The best lead so far" in card_text(results["weak lead only"])
     assert "Escalate to the Exchange team: I could not pin the cause down" in card_text(
-        results["no cause, no checks"]
+        results["weak lead only"]
+    )
+    # Nothing recognised: the card asks for the output that would tell (its commands are on the card).
+    assert "Run the read-only commands above" in card_text(results["no cause, no checks"])
+    assert "Escalate to the Exchange team: the federation certificate is missing on EX02" in card_text(
+        results["cause, runbook not published"]
     )
     escalations = dict(escalation_shapes())
     assert "No cause matched what was found." in card_text(escalations["nothing known"])

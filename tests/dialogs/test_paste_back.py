@@ -86,6 +86,10 @@ async def test_with_exchange_down_the_admin_pastes_the_commands_output_and_the_c
         await _to_the_result(chat)
         first = card_text(chat.last_card())
         assert "Let me look anyway" in first
+        assert (  # "What to do now": run and paste
+            "Run the read-only commands under “Evidence, commands and other causes” (or ask an Exchange admin "
+            "to) and paste back everything they print" in first
+        )
         assert "Likely cause: The federation certificate is missing" not in first
         stuck = [
             r["id"] for r in chat.state["results"] if r["status"] in ("error", "skipped") and r["remedy"]
@@ -103,6 +107,7 @@ async def test_with_exchange_down_the_admin_pastes_the_commands_output_and_the_c
         result = card_text(chat.last_card())
         assert "Likely cause: The federation certificate is missing on the servers of a site" in result
         assert "Federation certificate on every server · EX03" in result
+        assert "Escalate to the Exchange team: the federation certificate is missing on EX03, EX04" in result
         assert chat.state["conclusion"]["cause"] == "federation-cert-missing-on-site"
         assert chat.state["command_output"] and all(s["by"] == "marker" for s in chat.state["command_output"])
         rerun = {r["id"]: r for r in chat.state["results"]}

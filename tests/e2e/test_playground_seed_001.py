@@ -36,3 +36,7 @@ def test_the_pair_and_the_fiddler_paste_reach_the_result_in_two_questions(ui: Pl
     shown = card.inner_text()
     assert "sharing" in shown.lower()
     assert "erin@contoso.com" in shown
+    # What a helpdesk agent does now, on top, with the people named as the directory names them.
+    assert "What to do now" in shown
+    assert "Ask Erin Müller to share their calendar with Carol Díaz again" in shown
+    assert "MAPIBlockOutlook" not in shown

@@ -42,6 +42,16 @@ def test_json_output_has_the_documented_shape(capsys: pytest.CaptureFixture[str]
     remediation = first["remediations"][0]
     assert set(remediation) >= {"id", "summary", "commands", "docs"}
     assert any(q["node"] == "scope" for q in out["questions"])
+    assert out["advice"]["kind"] == "escalate" and out["advice"]["who"] == "exchange-team"
+
+
+def test_the_report_ends_with_what_a_helpdesk_agent_does_now(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagnose", "--error-file", str(text_path("seed-000-event-4002.txt"))]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == (
+        "What to do now: Escalate to the Exchange team: the federation certificate is missing on some servers "
+        "in the target's site, and only an Exchange admin can install it (the filled commands are ready for them)."
+    )
 
 
 def test_conversation_flags_answer_their_questions(capsys: pytest.CaptureFixture[str]) -> None:
