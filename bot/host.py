@@ -163,6 +163,9 @@ class TeamsHost:
         if classified.command == "set_escalation_channel":
             await self._set_escalation_channel(context, activity)
             return None
+        if classified.command == "take_escalation":
+            await self._take_escalation(context, activity, classified.value)
+            return None
         if classified.bot_added_to_team and classified.inbound is not None:
             await self._remember_team(activity, classified.inbound.team_id)
         if classified.inbound is not None:
@@ -183,7 +186,9 @@ class TeamsHost:
         return await self._runner.run(
             _state_key(activity),
             inbound,
-            lambda cards, checkpoint: TurnEmitter(context, cards, self._escalations.post, checkpoint),
+            lambda cards, checkpoint: TurnEmitter(
+                context, cards, self._escalations.escalate, checkpoint, where=self._escalations.where
+            ),
             lambda text: _say_safely(context, text),
             activity.id or "",
         )
@@ -195,6 +200,16 @@ class TeamsHost:
             return
         answer = await self._escalations.choose(target, principal_from_activity(activity))
         await context.send_activity(MessageFactory.text(answer))
+
+    async def _take_escalation(self, context: TurnContext, activity: Activity, value: dict[str, Any]) -> None:
+        """ "I'll take it" (or "Take over") pressed on an escalation's card in the channel."""
+        answer = await self._escalations.take(
+            str(value.get("post") or "")[:100],
+            principal_from_activity(activity),
+            over=value.get("over") is True,
+        )
+        if answer:
+            await context.send_activity(MessageFactory.text(answer))
 
     async def _remember_team(self, activity: Activity, team_id: str) -> None:
         target = ChannelTarget.from_activity(activity)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from microsoft_agents.activity import Activity, ActivityTypes
 
 from dialogs.api import Inbound
+from dialogs.escalation import TAKE
 
 __all__ = ["SET_ESCALATION_CHANNEL", "Classified", "channel_data", "classify", "tenant_of"]
 
@@ -24,8 +25,9 @@ class Classified:
     """What one activity asks of the host. At most one of `inbound` and `command` is set."""
 
     inbound: Inbound | None = None
-    command: Literal["set_escalation_channel"] | None = None
+    command: Literal["set_escalation_channel", "take_escalation"] | None = None
     bot_added_to_team: bool = False
+    value: dict[str, Any] = field(default_factory=dict)  # a command's card data (take_escalation)
 
 
 def classify(activity: Activity) -> Classified:
@@ -56,7 +58,7 @@ def _message(activity: Activity) -> Classified:
     value = _dict(activity.value)
     if value and not (activity.text or "").strip():
         # An Action.Submit from a card: Teams posts the card's data as a message with no text.
-        return Classified(inbound=_inbound(activity, "submit", value=value))
+        return _submitted(activity, value)
     text = _SPACES.sub(" ", activity.remove_recipient_mention() or "").strip()
     if _conversation_type(activity) != "channel":
         return Classified(inbound=_inbound(activity, "message", text=text))
@@ -70,6 +72,13 @@ def _message(activity: Activity) -> Classified:
 def _execute(activity: Activity) -> Classified:
     action = _dict(_dict(activity.value).get("action"))
     value = {**_dict(action.get("data")), "verb": str(action.get("verb") or "")}
+    return _submitted(activity, value)
+
+
+def _submitted(activity: Activity, value: dict[str, Any]) -> Classified:
+    """A card's button: the host's own (I'll take it, on an escalation in the channel), or the conversation's."""
+    if value.get("action") == TAKE or value.get("verb") == TAKE:
+        return Classified(command="take_escalation", value=value)
     return Classified(inbound=_inbound(activity, "submit", value=value))
 
 

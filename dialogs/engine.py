@@ -15,7 +15,7 @@ from dialogs.api import Emit, Inbound, Outbound, State
 from dialogs.asking import absorb, advance
 from dialogs.asking import answer as answer_question
 from dialogs.bounds import bounded
-from dialogs.escalation import NO_CHANNEL, escalation_card, tried_prompt_card
+from dialogs.escalation import NO_CHANNEL, NO_CHANNEL_YET, escalation_card, escalation_key, tried_prompt_card
 from dialogs.findings import find
 from dialogs.learn import learn
 from dialogs.paste import ReadText
@@ -52,6 +52,14 @@ _GREETING = (
 )
 _FINISHED = (
     "This triage is finished: press Escalate or Start over on the result, or tell me about another problem."
+)
+STILL_NO_CHANNEL = (
+    "There is still no escalation channel, so I cannot post this yet. What you told me was tried is kept: press "
+    "Escalate again once an admin has set one (mention me in a team channel with: set escalation channel)."
+)
+KEPT_FOR_LATER = (
+    "Kept. There is no escalation channel yet: press Escalate again once an admin has set one, and I post this "
+    "triage with what you told me, without asking again."
 )
 _TEAM_WELCOME = (
     "Thanks for adding me. Message me in a personal chat to triage a free/busy or proxy problem. To have "
@@ -221,12 +229,23 @@ async def _escalate(turn: Turn) -> None:
         )
         return
     kept = turn.state.escalation
-    if kept is not None and kept.where is None and kept.tried:
-        # What was typed before the channel was set is kept: post it now, without asking again.
+    if kept is not None and kept.where:
+        # Escalated already: its one channel post is updated with what is known now, nothing asked again.
         await _post_escalation(turn, kept.tried)
         return
+    channel = await turn.emit(Outbound(kind="escalation_target"))
+    if kept is not None and kept.tried:
+        if channel:
+            # What was typed before the channel was set is kept: post it now, without asking again.
+            await _post_escalation(turn, kept.tried)
+        else:
+            await turn.say(STILL_NO_CHANNEL)
+        return
+    if not channel:
+        # Said before anything is asked: the answer to the next question is kept, not lost.
+        await turn.say(NO_CHANNEL_YET)
     turn.state.awaiting = Awaiting(None, "tried")
-    await turn.send(tried_prompt_card())
+    await turn.send(tried_prompt_card(channel=bool(channel)))
 
 
 async def _send_escalation(turn: Turn) -> None:
@@ -239,21 +258,24 @@ async def _send_escalation(turn: Turn) -> None:
 
 
 async def _post_escalation(turn: Turn, tried: str) -> None:
+    state = turn.state
     if tried:
-        turn.state.said["tried"] = [tried]
-    card = escalation_card(turn.kb, turn.state, find(turn.kb, turn.state), tried)
-    where = await turn.emit(Outbound(kind="escalation", card=card))
-    escalated(turn.state, where, tried)
-    if where:
+        state.said["tried"] = [tried]
+    again = state.escalation is not None and bool(state.escalation.where)
+    runbook_url = state.conclusion.runbook_url if state.conclusion else ""
+    card = escalation_card(turn.kb, state, find(turn.kb, state), tried, runbook_url)
+    where = await turn.emit(Outbound(kind="escalation", card=card, card_key=escalation_key(state)))
+    escalated(state, where, tried)
+    if where and again:
+        await turn.say(f"I updated this triage's post in {where} with what I know now (no new thread).")
+        await show_result(turn, escalated_to=where)
+    elif where:
         await turn.say(f"I posted this triage to {where}, with everything I found and what was tried.")
         await show_result(turn, escalated_to=where)
+    elif tried:
+        await turn.say(KEPT_FOR_LATER)
     else:
-        kept = (
-            " What you told me was tried is kept: press Escalate again once a channel is set."
-            if tried
-            else ""
-        )
-        await turn.say(NO_CHANNEL + "." + kept if kept else NO_CHANNEL)
+        await turn.say(NO_CHANNEL)
 
 
 _COMMAND_HANDLERS = {

@@ -177,8 +177,7 @@ def running(state: TriageState, *, fresh: bool) -> None:
     if fresh:
         state.results = None
     state.conclusion = None
-    state.escalation = None
-    state.awaiting = None
+    state.awaiting = None  # an escalation stays: escalating again updates its one channel post
 
 
 def concluded(state: TriageState, conclusion: Conclusion) -> None:
@@ -221,8 +220,7 @@ def back(state: TriageState) -> bool:
     state.reading = copy.deepcopy(snapshot.reading)
     state.results = None
     state.conclusion = None
-    state.escalation = None
-    state._phase = "asking"
+    state._phase = "asking"  # an escalation stays: escalating again updates its one channel post
     return True
 
 
