@@ -211,7 +211,7 @@ def _checks(kb: KnowledgeBase, findings: Findings, scale: float) -> list[Element
 
 def _build(
     kb: KnowledgeBase, state: TriageState, findings: Findings, tried: str, runbook_url: str, scale: float
-) -> Card:
+) -> dict[str, Any]:
     facts = findings.facts
     body: list[Element] = [
         text("Escalated triage: Exchange free/busy and proxying", weight="Bolder", size="Large"),
@@ -232,7 +232,7 @@ def _build(
     body += [heading("Already tried"), text(said)]
     actions: list[Element] = [open_url("Open runbook", runbook_url)] if runbook_url else []
     actions.append(_take_action(escalation_key(state), taken=False))
-    redacted: Card = redact_all(card(body, actions))
+    redacted: dict[str, Any] = redact_all(card(body, actions))
     return redacted
 
 

@@ -74,6 +74,24 @@ class TeamsActivities:
         activity["channelData"] = self._channel_data(channel_id, team_id, team_name, channel_name)
         return activity
 
+    def channel_card_submit(
+        self,
+        value: dict[str, Any],
+        *,
+        conversation: str,
+        reply_to_id: str,
+        channel_id: str = "19:general@thread.tacv2",
+        team_id: str = "19:team@thread.tacv2",
+        team_name: str = "Exchange",
+    ) -> dict[str, Any]:
+        """An Action.Submit pressed on a card the bot posted in a channel thread (`conversation`, the card's
+        message `reply_to_id`): Teams posts the card's data as a message with no text, and no mention."""
+        activity = self._base("message", conversation, "channel")
+        activity["value"] = value
+        activity["replyToId"] = reply_to_id
+        activity["channelData"] = self._channel_data(channel_id, team_id, team_name, None)
+        return activity
+
     def bot_added_to_team(
         self, *, team_id: str = "19:team@thread.tacv2", team_name: str = "Exchange"
     ) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import dialogs
 from checks.api import CheckResult, Evidence
 from dialogs.api import Card, Inbound, Outbound
 from dialogs.cards import STATUS_ICONS, question_card, sites_confirm_card, text
-from dialogs.escalation import escalation_card, tried_prompt_card
+from dialogs.escalation import Owner, escalation_card, owned, tried_prompt_card
 from dialogs.findings import Findings
 from dialogs.manners import for_conversation
 from dialogs.paste_back import output_prompt_card
@@ -174,6 +174,17 @@ def escalation_shapes() -> Iterator[tuple[str, Card]]:
     )
     yield "weak lead, nothing tried", escalation_card(KB, state, weak_lead(), "")
     yield "nothing known", escalation_card(KB, new_state(), findings({}), "  ")
+    yield (
+        "with the runbook link",
+        escalation_card(KB, state, findings(FEDCERT_FACTS, RESULTS), "", "https://triage.example/r/tok"),
+    )
+
+
+def owned_shapes() -> Iterator[tuple[str, Card]]:
+    posted = escalation_card(KB, new_state(), findings(FEDCERT_FACTS, RESULTS), "")
+    yield "taken", owned(posted, Owner("Grace Hopper", 1795255320.0))
+    yield "taken over", owned(posted, Owner("Alan Turing", 1795255500.0, previous="Grace Hopper"))
+    yield "released", owned(owned(posted, Owner("Grace Hopper", 1795255320.0)), None)
 
 
 def status_shapes() -> Iterator[tuple[str, Card]]:
@@ -220,7 +231,10 @@ CATALOGUE: dict[str, Callable[[], Iterator[tuple[str, Card]]]] = {
     ),
     "progress_card": progress_shapes,
     "result_card": result_shapes,
-    "tried_prompt_card": lambda: iter([("prompt", tried_prompt_card())]),
+    "tried_prompt_card": lambda: iter(
+        [("prompt", tried_prompt_card()), ("no channel yet", tried_prompt_card(channel=False))]
+    ),
+    "owned": owned_shapes,
     "output_prompt_card": lambda: iter([("prompt", output_prompt_card())]),
     "escalation_card": escalation_shapes,
     "status_card": status_shapes,
