@@ -165,7 +165,7 @@ NOON = 1795255320.0  # 2026-11-21 10:02 UTC
 
 
 def _owner_line(card: dict[str, Any]) -> str:
-    return next(e["text"] for e in card["body"] if e.get("id") == OWNER_ID)
+    return str(next(e["text"] for e in card["body"] if e.get("id") == OWNER_ID))
 
 
 def _buttons(card: dict[str, Any]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from dialogs.api import Outbound
 from dialogs.escalation import OWNER_ID, TAKE, Owner, owned
@@ -171,7 +172,7 @@ async def test_the_channel_card_has_what_the_exchange_team_acts_on() -> None:
 
 
 def test_the_card_says_who_took_it_and_offers_to_take_it_over() -> None:
-    base = {
+    base: dict[str, Any] = {
         "type": "AdaptiveCard",
         "version": "1.5",
         "body": [{"type": "TextBlock", "id": OWNER_ID, "text": "Nobody has taken this yet."}],
@@ -184,7 +185,7 @@ def test_the_card_says_who_took_it_and_offers_to_take_it_over() -> None:
         ],
     }
     at = 1795255320.0  # 2026-11-21 10:02 UTC
-    taken = owned(base, Owner("Grace Hopper", at))
+    taken: dict[str, Any] = owned(base, Owner("Grace Hopper", at))
     assert taken["body"][0]["text"] == "Taken by Grace Hopper at 10:02 UTC on 21 Nov 2026."
     assert [a["title"] for a in actions_of(taken)] == ["Take over"]
     assert actions_of(taken)[0]["data"] == {"action": TAKE, "post": "escalation-1", "over": True}
@@ -193,7 +194,7 @@ def test_the_card_says_who_took_it_and_offers_to_take_it_over() -> None:
         over
     )
     assert card_problems(taken) == [] and card_problems(over) == []
-    untaken = owned(taken, None)
+    untaken: dict[str, Any] = owned(taken, None)
     assert untaken["body"][0]["text"].startswith("Nobody has taken this yet")
     assert actions_of(untaken) == base["actions"]
 
