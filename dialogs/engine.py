@@ -20,6 +20,7 @@ from dialogs.findings import find
 from dialogs.learn import learn
 from dialogs.paste import ReadText
 from dialogs.paste_back import command_output_in, output_prompt_card, take_output
+from dialogs.questions import close_question
 from dialogs.redact import redact
 from dialogs.remedy_list import PASTE_OUTPUT, READ_OUTPUT
 from dialogs.running import show_result
@@ -145,6 +146,7 @@ async def _dispatch(turn: Turn) -> None:
 
 
 async def _start(turn: Turn, text: str, greet: bool = True) -> None:
+    await close_question(turn, "Started over: this question no longer applies.")
     turn.state = restarted(turn.state)
     if greet:
         await turn.say(_GREETING.format(name=_first_name(turn)))
@@ -216,6 +218,7 @@ async def _restart(turn: Turn) -> None:
 
 
 async def _cancel(turn: Turn) -> None:
+    await close_question(turn, "Cancelled.")
     turn.state = cancelled(turn.state)
     await turn.say(
         "Cancelled. Nothing was changed. Send me a message whenever you want to start a new triage."

@@ -24,6 +24,7 @@ from dialogs.findings import Findings
 from dialogs.manners import for_conversation
 from dialogs.paste_back import output_prompt_card
 from dialogs.people import pick_card
+from dialogs.questions import answered_card
 from dialogs.result_card import progress_card, result_card
 from dialogs.result_layout import layered
 from dialogs.state import dump, load, new_state
@@ -235,6 +236,9 @@ CATALOGUE: dict[str, Callable[[], Iterator[tuple[str, Card]]]] = {
         [("prompt", tried_prompt_card()), ("no channel yet", tried_prompt_card(channel=False))]
     ),
     "owned": owned_shapes,
+    "answered_card": lambda: iter(
+        [("answered", answered_card("Who is affected?", "You chose: Only one pair of users"))]
+    ),
     "output_prompt_card": lambda: iter([("prompt", output_prompt_card())]),
     "escalation_card": escalation_shapes,
     "status_card": status_shapes,
