@@ -37,6 +37,9 @@ def classify(activity: Activity) -> Classified:
         return _execute(activity)
     if activity.type == ActivityTypes.conversation_update and _bot_added_to_team(activity):
         return Classified(inbound=_inbound(activity, "added_to_team"), bot_added_to_team=True)
+    if activity.type == ActivityTypes.conversation_update and _bot_added(activity):
+        # The app installed in a personal chat or added to a group chat (a team has its own message above).
+        return Classified(inbound=_inbound(activity, "installed"))
     return Classified()
 
 
@@ -84,7 +87,7 @@ def _submitted(activity: Activity, value: dict[str, Any]) -> Classified:
 
 def _inbound(
     activity: Activity,
-    kind: Literal["message", "submit", "added_to_team", "mention_in_channel"],
+    kind: Literal["message", "submit", "added_to_team", "installed", "mention_in_channel"],
     *,
     text: str = "",
     value: dict[str, Any] | None = None,
@@ -120,14 +123,14 @@ def _mentions_bot(activity: Activity) -> bool:
     )
 
 
-def _bot_added_to_team(activity: Activity) -> bool:
+def _bot_added(activity: Activity) -> bool:
+    """Whether the bot itself is among the members a conversationUpdate adds."""
     bot_id = activity.recipient.id if activity.recipient else None
-    added = activity.members_added or []
-    return (
-        bool(bot_id)
-        and any(m.id == bot_id for m in added)
-        and bool(_nested(channel_data(activity), "team", "id"))
-    )
+    return bool(bot_id) and any(m.id == bot_id for m in activity.members_added or [])
+
+
+def _bot_added_to_team(activity: Activity) -> bool:
+    return _bot_added(activity) and bool(_nested(channel_data(activity), "team", "id"))
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -29,7 +29,7 @@ State = JsonObject
 Card = JsonObject
 """An Adaptive Card 1.5 document."""
 
-InboundKind = Literal["message", "submit", "added_to_team", "mention_in_channel"]
+InboundKind = Literal["message", "submit", "added_to_team", "installed", "mention_in_channel"]
 OutboundKind = Literal["text", "card", "typing", "escalation", "escalation_target", "checkpoint", "audit"]
 
 

@@ -40,6 +40,7 @@ from dialogs.state import (
 from dialogs.status import help_text, status_card
 from dialogs.turn import PublishRunbook, Services, Turn
 from dialogs.understand import command_of, is_greeting, is_skip
+from dialogs.welcome import GROUP_WELCOME, welcome_card
 from knowledge.loader import KnowledgeBase
 
 __all__ = ["TriageConversation"]
@@ -119,6 +120,12 @@ async def _dispatch(turn: Turn) -> None:
     inbound = turn.inbound
     if inbound.kind == "added_to_team":
         await turn.say(_TEAM_WELCOME)
+        return
+    if inbound.kind == "installed":
+        if inbound.conversation_type == "personal":
+            await turn.send(welcome_card())
+        else:
+            await turn.say(GROUP_WELCOME)
         return
     if inbound.kind == "mention_in_channel":
         await turn.say("I triage in personal chats: message me directly. " + _TEAM_WELCOME.split(". ", 1)[1])

@@ -103,6 +103,19 @@ class TeamsActivities:
         activity["channelData"] = data
         return activity
 
+    def bot_installed(self, *, conversation: str = "a:personal-1") -> dict[str, Any]:
+        """The conversationUpdate Teams sends when a user installs the app in their personal chat."""
+        activity = self._base("conversationUpdate", conversation, "personal")
+        activity["membersAdded"] = [{"id": self.bot_id}]
+        return activity
+
+    def bot_added_to_group_chat(self, *, conversation: str = "19:group-1@thread.v2") -> dict[str, Any]:
+        """The conversationUpdate Teams sends when the app is added to a group chat."""
+        activity = self._base("conversationUpdate", conversation, "groupChat")
+        activity["conversation"]["isGroup"] = True
+        activity["membersAdded"] = [{"id": self.bot_id}]
+        return activity
+
     def _base(self, kind: str, conversation: str, conversation_type: str) -> dict[str, Any]:
         return {
             "type": kind,
