@@ -15,12 +15,19 @@ from dialogs.api import Emit, Inbound, Outbound, State
 from dialogs.asking import absorb, advance
 from dialogs.asking import answer as answer_question
 from dialogs.bounds import bounded
-from dialogs.escalation import NO_CHANNEL, NO_CHANNEL_YET, escalation_card, escalation_key, tried_prompt_card
+from dialogs.escalation import (
+    NO_CHANNEL,
+    NO_CHANNEL_YET,
+    TRIED_QUESTION,
+    escalation_card,
+    escalation_key,
+    tried_prompt_card,
+)
 from dialogs.findings import find
 from dialogs.learn import learn
 from dialogs.paste import ReadText
-from dialogs.paste_back import command_output_in, output_prompt_card, take_output
-from dialogs.questions import close_question
+from dialogs.paste_back import OUTPUT_QUESTION, command_output_in, output_prompt_card, take_output
+from dialogs.questions import close_question, send_question
 from dialogs.redact import redact
 from dialogs.remedy_list import PASTE_OUTPUT, READ_OUTPUT
 from dialogs.running import show_result
@@ -185,10 +192,12 @@ async def _after_result(turn: Turn) -> None:
         await _send_escalation(turn)
         return
     if turn.action == PASTE_OUTPUT:
-        await turn.send(output_prompt_card())
+        await send_question(turn, output_prompt_card(), node="output", prompt=OUTPUT_QUESTION, facts=[])
         return
     if turn.action == READ_OUTPUT or (not turn.action and command_output_in(turn.inbound.text)):
         pasted = str(turn.inbound.value.get("output") or "") if turn.action else turn.inbound.text
+        if pasted.strip():
+            await close_question(turn, "You pasted the command output.")
         await take_output(turn, pasted)
         return
     if turn.action or not learn(turn, None, turn.inbound.text).anything:
@@ -255,7 +264,8 @@ async def _escalate(turn: Turn) -> None:
         # Said before anything is asked: the answer to the next question is kept, not lost.
         await turn.say(NO_CHANNEL_YET)
     turn.state.awaiting = Awaiting(None, "tried")
-    await turn.send(tried_prompt_card(channel=bool(channel)))
+    prompt = tried_prompt_card(channel=bool(channel))
+    await send_question(turn, prompt, node="tried", prompt=TRIED_QUESTION, facts=["tried"])
 
 
 async def _send_escalation(turn: Turn) -> None:
@@ -264,7 +274,13 @@ async def _send_escalation(turn: Turn) -> None:
         tried = "" if value.get("skip") else str(value.get("tried") or "")
     else:
         tried = "" if is_skip(turn.inbound.text) else turn.inbound.text
-    await _post_escalation(turn, redact(tried.strip())[:2000])
+    tried = redact(tried.strip())[:2000]
+    if tried:
+        turn.state.said["tried"] = [tried]
+    else:
+        turn.state.said.pop("tried", None)  # nothing tried this time
+    await close_question(turn, "You skipped this question.")
+    await _post_escalation(turn, tried)
 
 
 async def _post_escalation(turn: Turn, tried: str) -> None:

@@ -22,6 +22,7 @@ from dialogs.cards import (
     Element,
     card,
     code,
+    container,
     fact_set,
     heading,
     open_url,
@@ -43,6 +44,7 @@ __all__ = [
     "NO_CHANNEL_YET",
     "OWNER_ID",
     "TAKE",
+    "TRIED_QUESTION",
     "Owner",
     "escalation_card",
     "escalation_key",
@@ -60,11 +62,13 @@ NO_CHANNEL_YET = (
     "one by adding me to a team and mentioning me in the channel with: set escalation channel. Tell me what "
     "has been tried anyway: I keep it, and post it without asking again once the channel is set."
 )
+TRIED_QUESTION = "Before I escalate: what has already been tried?"
 TAKE = "escalation_take"  # the action of "I'll take it" and "Take over" on the channel card
 OWNER_ID = "escalation-owner"  # the TextBlock that says who has taken the escalation
 CARD_BYTES = 23_000  # serialized; Teams refuses a message over about 28 KB
 MAX_EVIDENCE_LINES = 6
 MAX_EVIDENCE_ROWS = 8
+MAX_EXCERPT_LINES = 40
 MAX_COMMANDS = 2  # remediations whose filled commands the card shows (all of them are on the runbook)
 _SIGNATURE_FACTS = ("event.source", "event.id", "error.codes", "http.statuses", "proxy.type", "target.url")
 _KEY = re.compile(r"^escalation-[0-9A-Za-z]{1,40}$")
@@ -101,7 +105,7 @@ def is_escalation_key(value: str) -> bool:
 def tried_prompt_card(*, channel: bool = True) -> Card:
     """What has been tried; without a channel the button keeps it for later instead of escalating now."""
     body: list[Element] = [
-        heading("Before I escalate: what has already been tried?"),
+        heading(TRIED_QUESTION),
         text_input(
             "tried", "Already tried", "Restarted IIS on EX02, re-ran the Hybrid wizard...", multiline=True
         ),
@@ -191,6 +195,14 @@ def _commands(findings: Findings, runbook_url: str, scale: float) -> list[Elemen
     return body
 
 
+def _excerpt(pasted: str) -> Element:
+    """The pasted error as it was, one line a block: a TextBlock's markdown would join its single line breaks."""
+    lines = [line for line in pasted.splitlines() if line.strip()][:MAX_EXCERPT_LINES]
+    return container(
+        [text(line, fontType="Monospace", size="Small", spacing="None") for line in lines], separator=True
+    )
+
+
 def _checks(kb: KnowledgeBase, findings: Findings, scale: float) -> list[Element]:
     """The checks that found something or could not look, each with its summary; the others in one line."""
     if not findings.results:
@@ -226,7 +238,7 @@ def _build(
     signature = _signature_rows(kb, facts)
     body.append(fact_set(signature) if signature else text("No error text was recognised."))
     if state.paste_excerpt:
-        body.append(text(clip(state.paste_excerpt, int(1600 * scale)), fontType="Monospace", size="Small"))
+        body.append(_excerpt(clip(state.paste_excerpt, int(1600 * scale))))
     body += _checks(kb, findings, scale)
     said = clip(redact(tried), int(2000 * scale)) if tried.strip() else "Nothing reported."
     body += [heading("Already tried"), text(said)]

@@ -16,7 +16,7 @@ from typing import Any
 from checks.api import CheckRequest, ProgressEvent
 from dialogs.api import Card
 from dialogs.cards import card, heading, submit, subtle, text
-from dialogs.questions import send_question
+from dialogs.questions import PICK, send_question
 from dialogs.reading import Person, Reading, describes_a_pair, read_message, symptom_of
 from dialogs.state import asking, push_snapshot
 from dialogs.turn import Turn
@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 LOOKUP_NAMES = "directory-names"
-PICK = "people"  # the awaiting node while a person is being picked
 _ROLES = ("requester", "target")
 _WORDS = {"requester": "who cannot see", "target": "whose free/busy"}
 

@@ -15,9 +15,10 @@ from dialogs.cards import card, subtle, text
 from dialogs.state import Asked
 from dialogs.turn import Turn
 
-__all__ = ["ASKED_AGAIN", "answer_line", "answered_card", "close_question", "send_question"]
+__all__ = ["ASKED_AGAIN", "PICK", "answer_line", "answered_card", "close_question", "send_question"]
 
 ASKED_AGAIN = "Asked again below."
+PICK = "people"  # the node of a pick-list of people (`dialogs.people`)
 
 
 async def send_question(turn: Turn, question: Card, *, node: str, prompt: str, facts: list[str]) -> None:
@@ -55,7 +56,9 @@ def answer_line(turn: Turn, asked: Asked) -> str:
     if asked.facts == ["pasted"]:
         return "You pasted the error text."
     if node is None:
-        return f"You chose: {_shown(values[0])}"  # a person picked from a list
+        # A person picked from a list, or a question outside the tree (what was tried before escalating).
+        said_it = "You chose: " if asked.node == PICK else "Your answer: "
+        return said_it + ", ".join(_shown(v) for v in values)
     if node.kind == "choice":
         return f"You chose: {_label(turn, node.options, values[0])}"
     if node.kind == "pair" and len(values) == 2:

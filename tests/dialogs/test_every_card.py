@@ -25,6 +25,7 @@ from dialogs.manners import for_conversation
 from dialogs.paste_back import output_prompt_card
 from dialogs.people import pick_card
 from dialogs.questions import answered_card
+from dialogs.welcome import welcome_card
 from dialogs.result_card import progress_card, result_card
 from dialogs.result_layout import layered
 from dialogs.state import dump, load, new_state
@@ -236,6 +237,7 @@ CATALOGUE: dict[str, Callable[[], Iterator[tuple[str, Card]]]] = {
         [("prompt", tried_prompt_card()), ("no channel yet", tried_prompt_card(channel=False))]
     ),
     "owned": owned_shapes,
+    "welcome_card": lambda: iter([("personal chat", welcome_card())]),
     "answered_card": lambda: iter(
         [("answered", answered_card("Who is affected?", "You chose: Only one pair of users"))]
     ),

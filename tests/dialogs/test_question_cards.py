@@ -81,3 +81,23 @@ async def test_restart_and_cancel_close_the_open_question() -> None:
     again = _question(sent)
     sent = await chat.say("cancel")
     assert "Cancelled." in card_text(_update_of(sent, again.card_key).card or {})
+
+
+async def test_what_was_tried_closes_its_card_with_the_answer_or_the_skip() -> None:
+    chat = Chat(runner=seed_000())
+    await chat.say("usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com, everyone")
+    await chat.press("Skip")
+    sent = await chat.press("Escalate")
+    prompt = _question(sent)
+    sent = await chat.say("Restarted IIS on EX02")
+    closed = _update_of(sent, prompt.card_key)
+    assert "Your answer: Restarted IIS on EX02" in card_text(closed.card or {})
+    assert actions_of(closed.card or {}) == []
+    chat.recorder.escalate_to = None
+    await chat.say("restart")
+    await chat.say("usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com, everyone")
+    await chat.press("Skip")
+    sent = await chat.press("Escalate")
+    prompt = _question(sent)
+    sent = await chat.press("Skip")
+    assert "You skipped this question." in card_text(_update_of(sent, prompt.card_key).card or {})
