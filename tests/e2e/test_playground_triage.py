@@ -67,6 +67,11 @@ def escalation_channel(ui: PlaygroundPage) -> str:
 def result_card(ui: PlaygroundPage, broken: Broken) -> str:
     """A seed-000 triage in the personal chat, to its result; returns the result card's text."""
     ui.open_personal_chat()
+    # Opening the chat installs the app there: the welcome card says what to type first.
+    welcome = ui.card_with("To start, type for example:")
+    welcome.wait_for()
+    assert PLAIN in welcome.inner_text()
+    ui.screenshot("02-welcome", of=welcome)
     # The first message as a helpdesk agent types it: names, not addresses; no symptom picked.
     ui.say(PLAIN)
     ui.wait_for_text("I looked them up:", timeout=CHECKS_TIMEOUT_MS)
