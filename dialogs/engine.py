@@ -59,6 +59,7 @@ _GREETING = (
     "Hi{name}! I triage Exchange free/busy and cross-site proxy problems. Tell me what is going wrong, paste "
     "an error, or pick below."
 )
+_LOOKING = "Hi{name}! Let me look into that."
 _FINISHED = (
     "This triage is finished: press Escalate or Start over on the result, or tell me about another problem."
 )
@@ -162,8 +163,11 @@ async def _dispatch(turn: Turn) -> None:
 async def _start(turn: Turn, text: str, greet: bool = True) -> None:
     await close_question(turn, "Started over: this question no longer applies.")
     turn.state = restarted(turn.state)
-    if greet:
+    if greet and (not text.strip() or is_greeting(text)):
         await turn.say(_GREETING.format(name=_first_name(turn)))
+    elif greet:
+        # A first message that already says what is wrong: greeted, not told what it just did.
+        await turn.say(_LOOKING.format(name=_first_name(turn)))
     problem = await absorb(turn, None, text) if text.strip() else ""
     await advance(turn, problem)
 

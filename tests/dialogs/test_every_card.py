@@ -25,13 +25,13 @@ from dialogs.manners import for_conversation
 from dialogs.paste_back import output_prompt_card
 from dialogs.people import pick_card
 from dialogs.questions import answered_card
-from dialogs.welcome import welcome_card
 from dialogs.result_card import progress_card, result_card
 from dialogs.result_layout import layered
 from dialogs.state import dump, load, new_state
 from dialogs.status import status_card
 from dialogs.testing import FakeCheckRunner
 from dialogs.turn import Services, Turn
+from dialogs.welcome import welcome_card
 from knowledge.assessment import assess
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
