@@ -38,7 +38,7 @@ from bot.audit import AuditLog, AuditRecord
 from bot.inbound import channel_data, tenant_of
 from bot.outbound import card_activity
 from bot.settings import Settings
-from bot.storage import ConflictError, Store
+from bot.storage import ConflictError, StorageError, Store
 from dialogs.api import Card
 from dialogs.escalation import Owner, is_escalation_key, owned
 from dialogs.markdown import escape_markdown
@@ -231,18 +231,40 @@ class Escalations:
             return None
         remembered = await self.recall(key) if key else None
         data = remembered.data if remembered is not None else {}
-        shown = owned(card, _owner(data)) if is_escalation_key(key) else card
+        shown = self._shown(key, card, data)
         if remembered is not None and remembered.post.target.channel_id == target.channel_id:
             if await self.update_post(remembered.post, shown):
-                await self.keep_post(key, remembered.post, card, data, remembered.etag)
+                await self._remember(key, remembered.post, card, data)
                 return target.label
             logger.warning("updating the post %s failed; posting it as a new thread", key)
         post = await self.start_thread(shown, target)
         if post is None:
             return None
         if key:
-            await self.keep_post(key, post, card, data, remembered.etag if remembered else None)
+            await self._remember(key, post, card, data)
         return target.label
+
+    def _shown(self, key: str, card: Card, data: dict[str, Any]) -> Card:
+        """The card as the channel shows it: an escalation's with who has taken it."""
+        return owned(card, _owner(data)) if is_escalation_key(key) else card
+
+    async def _remember(self, key: str, post: ChannelPost, card: Card, shown_with: dict[str, Any]) -> None:
+        """Keep `post` with its new `card` and what the post kept so far. Someone who took it meanwhile is
+        kept too (the card is shown again with them). The post is made: a store that fails is logged only."""
+        try:
+            for _ in range(3):
+                remembered = await self.recall(key)
+                data = remembered.data if remembered is not None else {}
+                try:
+                    await self.keep_post(key, post, card, data, remembered.etag if remembered else None)
+                except ConflictError:
+                    continue
+                if data != shown_with:
+                    await self.update_post(post, self._shown(key, card, data))
+                return
+            logger.warning("could not remember the post %s: it kept changing", key)
+        except StorageError:
+            logger.exception("could not remember the post %s", key)
 
     async def start_thread(self, card: Card, target: ChannelTarget) -> ChannelPost | None:
         """Post `card` as a new thread in `target`; answer the post (its ids), or None when it failed."""
