@@ -104,6 +104,18 @@ def _tokens(value: Any) -> set[str]:
     return {str(v).casefold() for v in items if v not in (None, "")}
 
 
+def _bears_on(row: Evidence, fact: str, value: Any) -> bool:
+    """Whether a check's row is about an indicator's fact: it names the value (a server, a site, a setting's
+    value). A yes/no value is named by every flag that happens to be off, so there the row's property must
+    also name the fact (`target.site.internet_facing` False: "Internet-facing = False", not
+    "MAPIBlockOutlookRpcHttp = False")."""
+    if isinstance(value, bool):
+        words = fact.rsplit(".", 1)[-1].casefold().replace("_", " ").split()
+        named = row.property.casefold().replace("-", " ")
+        return row.value.casefold() in _tokens(value) and any(word in named for word in words)
+    return bool({row.server.casefold(), row.value.casefold()} & _tokens(value))
+
+
 def evidence_rows(kb: KnowledgeBase, findings: Findings, cause: RankedCause) -> list[EvidenceRow]:
     """The checks' own observations behind the matched indicators of `cause`: the rows about a fact's value
     (its servers, sites or setting). A failing check none of whose rows name the value gives all of them; a
@@ -115,9 +127,8 @@ def evidence_rows(kb: KnowledgeBase, findings: Findings, cause: RankedCause) -> 
         if where is None or where.kind != "check" or where.check not in results:
             continue
         source = results[where.check]
-        tokens = _tokens(matched.match.value)
         found = about.setdefault(source.id, [])
-        found += [e for e in source.evidence if {e.server.casefold(), e.value.casefold()} & tokens]
+        found += [e for e in source.evidence if _bears_on(e, matched.match.fact, matched.match.value)]
     rows: list[EvidenceRow] = []
     for check_id, named in about.items():  # the strongest indicator's check first
         failed = results[check_id].status in ("fail", "warn")

@@ -20,6 +20,9 @@ def _noisy_topology() -> FakeCheckRunner:
         Evidence("Site", "Branch", "EX02"),
         Evidence("Location", "online", "usera@contoso.mail.onmicrosoft.com"),
         Evidence("Internet-facing (a server publishes an ExternalUrl)", "False", "Branch"),
+        # Flags that are off, as the real check lists them for the mailbox: not about the site at all.
+        Evidence("MAPIBlockOutlookRpcHttp", "False", "bjorn@contoso.com"),
+        Evidence("MAPIBlockOutlookExternalConnectivity", "False", "bjorn@contoso.com"),
     )
     results["topology"] = CheckResult(topology.id, "ok", topology.summary, rows, topology.facts)
     return FakeCheckRunner(list(results.values()))
@@ -54,6 +57,9 @@ async def test_only_the_check_rows_behind_the_cause_are_shown() -> None:
     # The target site's row bears on "no Internet-facing server"; the other servers' sites do not.
     assert "Mailbox locations and AD sites · Branch" in shown
     assert "Site = HQ" not in shown and "Site = Branch" not in shown and "Location = online" not in shown
+    # A yes/no indicator (no Internet-facing server: False) is not borne out by every flag that is False.
+    assert "Internet-facing (a server publishes an ExternalUrl) = False" in shown
+    assert "MAPIBlock" not in shown
     # The failing check's healthy server is not evidence for the cause either.
     assert "present, with private key" not in shown
 
