@@ -28,6 +28,7 @@ from microsoft_agents.activity import (
 from microsoft_agents.hosting.core import (
     ChannelServiceAdapter,
     ClaimsIdentity,
+    MessageFactory,
     OutboundHostValidator,
     TurnContext,
 )
@@ -42,6 +43,7 @@ from bot.storage import ConflictError, StorageError, Store
 from dialogs.api import Card
 from dialogs.escalation import Owner, is_escalation_key, owned
 from dialogs.markdown import escape_markdown
+from knowledge.jsonvalue import JsonObject
 
 __all__ = [
     "CONFIRM_ESCALATION",
@@ -70,6 +72,7 @@ POST_PREFIX = "channel-post/"
 GONE = "I no longer have this escalation (it is older than what I keep), so I could not record who took it."
 HAS_IT = "{name} has had this since {when}. If you are taking it over from them, press Take over on the card."
 YOURS = "You have this one already (since {when})."
+TAKEN_NOTICE = "{name} has taken your escalation of triage {triage} in {where}."
 TEAMS = "msteams"
 
 
@@ -212,15 +215,19 @@ class Escalations:
         target = await self.target()
         return target.label if target is not None and self._hosts.is_allowed(target.service_url) else None
 
-    async def escalate(self, card: Card, key: str = "") -> str | None:
+    async def escalate(self, card: Card, key: str = "", asker: JsonObject | None = None) -> str | None:
         """The conversation's escalation: a new thread, or with a `key` already posted in the escalation
-        channel an update of that post (keeping who has taken it). Answers where it went, or None."""
-        return await self.post(card, key=key)
+        channel an update of that post (keeping who has taken it). `asker` is the reference of the
+        conversation it came from (told when someone takes it). Answers where it went, or None."""
+        return await self.post(card, key=key, asker=asker)
 
-    async def post(self, card: Card, to: ChannelTarget | None = None, *, key: str = "") -> str | None:
+    async def post(
+        self, card: Card, to: ChannelTarget | None = None, *, key: str = "", asker: JsonObject | None = None
+    ) -> str | None:
         """Post `card` (in the escalation channel, or `to`); answer where it went, or None (no channel set,
-        or it failed). With `key` the post is remembered, and a post already made under `key` in the same
-        channel is updated in place instead of starting another thread."""
+        or it failed). With `key` the post is remembered (with `asker`, the conversation reference to tell
+        when someone takes it), and a post already made under `key` in the same channel is updated in place
+        instead of starting another thread."""
         target = to or await self.target()
         if target is None:
             logger.warning("escalation not posted: no escalation channel is set")
@@ -234,32 +241,36 @@ class Escalations:
         shown = self._shown(key, card, data)
         if remembered is not None and remembered.post.target.channel_id == target.channel_id:
             if await self.update_post(remembered.post, shown):
-                await self._remember(key, remembered.post, card, data)
+                await self._remember(key, remembered.post, card, data, asker)
                 return target.label
             logger.warning("updating the post %s failed; posting it as a new thread", key)
         post = await self.start_thread(shown, target)
         if post is None:
             return None
         if key:
-            await self._remember(key, post, card, data)
+            await self._remember(key, post, card, data, asker)
         return target.label
 
     def _shown(self, key: str, card: Card, data: dict[str, Any]) -> Card:
         """The card as the channel shows it: an escalation's with who has taken it."""
         return owned(card, _owner(data)) if is_escalation_key(key) else card
 
-    async def _remember(self, key: str, post: ChannelPost, card: Card, shown_with: dict[str, Any]) -> None:
+    async def _remember(
+        self, key: str, post: ChannelPost, card: Card, shown_with: dict[str, Any], asker: JsonObject | None
+    ) -> None:
         """Keep `post` with its new `card` and what the post kept so far. Someone who took it meanwhile is
         kept too (the card is shown again with them). The post is made: a store that fails is logged only."""
         try:
             for _ in range(3):
                 remembered = await self.recall(key)
                 data = remembered.data if remembered is not None else {}
+                if asker:
+                    data = {**data, "asker": asker}
                 try:
                     await self.keep_post(key, post, card, data, remembered.etag if remembered else None)
                 except ConflictError:
                     continue
-                if data != shown_with:
+                if _owner(data) != _owner(shown_with):
                     await self.update_post(post, self._shown(key, card, data))
                 return
             logger.warning("could not remember the post %s: it kept changing", key)
@@ -378,10 +389,36 @@ class Escalations:
                 )
             )
             logger.info("escalation %s taken by %s", key, principal.object_id or "?")
+            await self._tell_asker(data, key, principal.name or "Someone", remembered.post.target.label)
             if not await self.update_post(remembered.post, owned(remembered.card, _owner(data))):
                 return f"I recorded that {principal.name or 'you'} took this, but could not update the card."
             return ""
         raise ConflictError(POST_PREFIX + key)
+
+    async def _tell_asker(self, data: dict[str, Any], key: str, name: str, where: str) -> None:
+        """Tell the conversation an escalation came from who took it (nothing when it is not known)."""
+        asker = data.get("asker")
+        if not isinstance(asker, dict):
+            return
+        try:
+            reference = ConversationReference.model_validate(asker)
+        except ValueError:
+            logger.warning("ignoring an unreadable asker reference for %s", key)
+            return
+        if not self._hosts.is_allowed(reference.service_url or ""):
+            return
+        triage = key.removeprefix("escalation-")
+        told = TAKEN_NOTICE.format(name=name, triage=triage, where=where)
+
+        async def tell(context: TurnContext) -> None:
+            await context.send_activity(MessageFactory.text(told))
+
+        try:
+            await self._adapter.continue_conversation_with_claims(
+                self._identity(), reference.get_continuation_activity(), _guarded(tell)
+            )
+        except Exception:
+            logger.exception("could not tell the asker that %s was taken", key)
 
     def _identity(self) -> ClaimsIdentity:
         if self._settings.anonymous:

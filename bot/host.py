@@ -32,7 +32,7 @@ from bot.jobs import Job, JobWorker
 from bot.outbound import ADAPTIVE_CARD, ConversationGone, TurnEmitter, card_activity
 from bot.storage import ConflictError, Store
 from bot.turns import TurnRunner, TurnSlots, apology, correlation_id
-from dialogs.api import Inbound
+from dialogs.api import Card, Inbound
 from dialogs.understand import command_of
 
 __all__ = ["JOB_ACTIVITIES", "Answer", "TeamsHost", "build_application", "failure_card"]
@@ -183,11 +183,19 @@ class TeamsHost:
             await _say_safely(context, apology(reference))
 
     async def _turn(self, context: TurnContext, activity: Activity, inbound: Inbound) -> TurnEmitter | None:
+        asker = activity.get_conversation_reference().model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
+
+        async def _escalate(card: Card, key: str) -> str | None:
+            # The conversation the escalation came from is told when someone takes it.
+            return await self._escalations.escalate(card, key, asker)
+
         return await self._runner.run(
             _state_key(activity),
             inbound,
             lambda cards, checkpoint: TurnEmitter(
-                context, cards, self._escalations.escalate, checkpoint, where=self._escalations.where
+                context, cards, _escalate, checkpoint, where=self._escalations.where
             ),
             lambda text: _say_safely(context, text),
             activity.id or "",

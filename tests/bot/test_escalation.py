@@ -228,6 +228,10 @@ async def test_ill_take_it_records_the_owner_and_updates_the_card_for_everyone(
     assert _buttons(taken) == ["Take over"]
     assert taken["body"][0]["text"] == "please look at this (turn 1)"  # the rest of the card as it was
     assert connector.of("create_conversation") == [] and connector.messages(thread.conversation_id) == []
+    # Whoever escalated it is told, in the chat it came from.
+    assert connector.texts("a:personal-1") == [
+        "Grace Hopper has taken your escalation of triage 5f0c2a9e41d7 in Exchange › Escalations."
+    ]
     records = await _audit(settings, "escalation-taken")
     assert [(r.actor, r.actor_name, r.detail) for r in records] == [
         (grace.user_aad_id, "Grace Hopper", {"post": KEY, "from": ""})
