@@ -176,7 +176,7 @@ class Escalations:
         )
         if before is not None and before.channel_id != target.channel_id:
             who = principal.name or "an admin"
-            await self.post(_notice(MOVED.format(label=target.label, who=who)), before)
+            await self.post(_notice(MOVED.format(label=target.label, who=who)), to=before)
         return CONFIRM_ESCALATION.format(label=target.label)
 
     async def remember(self, target: ChannelTarget, principal: Principal) -> None:
@@ -219,10 +219,10 @@ class Escalations:
         """The conversation's escalation: a new thread, or with a `key` already posted in the escalation
         channel an update of that post (keeping who has taken it). `asker` is the reference of the
         conversation it came from (told when someone takes it). Answers where it went, or None."""
-        return await self.post(card, key=key, asker=asker)
+        return await self.post(card, key, asker=asker)
 
     async def post(
-        self, card: Card, to: ChannelTarget | None = None, *, key: str = "", asker: JsonObject | None = None
+        self, card: Card, key: str = "", *, to: ChannelTarget | None = None, asker: JsonObject | None = None
     ) -> str | None:
         """Post `card` (in the escalation channel, or `to`); answer where it went, or None (no channel set,
         or it failed). With `key` the post is remembered (with `asker`, the conversation reference to tell
