@@ -367,3 +367,20 @@ async def test_without_a_channel_the_triage_says_so_before_asking_and_keeps_what
     shown = [card_text(c) for m in connector.messages("a:personal-1") for c in m.cards]
     assert not any("what has already been tried?" in text for text in shown)  # not asked again
     assert "I posted this triage to Exchange › Escalations" in connector.texts("a:personal-1")[0]
+
+
+async def test_ill_take_it_as_an_action_execute_takes_it_too(
+    make_settings: Callable[..., Settings], connector: LoopbackConnector, activities: TeamsActivities
+) -> None:
+    async with running_bot(make_settings(), ScriptedConversation(), clock=lambda: NOON) as bot:
+        await _set_channel(bot, activities)
+        await bot.post(activities.message(f"escalate {KEY}"))
+        await bot.idle()
+        [thread] = connector.of("create_conversation")
+        invoke = activities.execute(
+            TAKE, {"post": KEY}, reply_to_id=thread.returned_id, conversation=thread.conversation_id
+        )
+        response = await bot.post(invoke)
+    assert response.status == 200
+    [update] = connector.of("update")
+    assert _owner_line(update.cards[0]) == "Taken by Ada Lovelace at 10:02 UTC on 21 Nov 2026."
