@@ -161,7 +161,7 @@ async def _dispatch(turn: Turn) -> None:
 
 
 async def _start(turn: Turn, text: str, greet: bool = True) -> None:
-    await close_question(turn, "Started over: this question no longer applies.")
+    await close_question(turn)
     turn.state = restarted(turn.state)
     if greet and (not text.strip() or is_greeting(text)):
         await turn.say(_GREETING.format(name=_first_name(turn)))
@@ -233,6 +233,7 @@ async def _back(turn: Turn) -> None:
 
 
 async def _restart(turn: Turn) -> None:
+    await close_question(turn, "Started over: this question no longer applies.")
     await turn.say("Starting over.")
     await _start(turn, "", greet=False)
 
