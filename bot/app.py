@@ -211,7 +211,9 @@ def _lifecycle(
                     MailboxScope(settings.mailbox_scope, groups),
                     budget_seconds=settings.turn_budget_seconds,
                 )
-                escalations = Escalations(store, adapter, settings, validator, policy=policy, audit=audit)
+                escalations = Escalations(
+                    store, adapter, settings, validator, policy=policy, audit=audit, clock=clock
+                )
                 slots = TurnSlots(TURNS_IN_FLIGHT)
                 runner = TurnRunner(store, handler, seen_seconds=settings.seen_seconds, clock=clock)
                 host = TeamsHost(

@@ -11,6 +11,7 @@ than `TRIAGE_AUDIT_TTL_DAYS`. Records have a `kind`:
 | `triage-refused` | someone without the helpdesk role tried to start a triage | | |
 | `escalation-channel-set` | an admin set the escalation channel (`detail`: the old and new channel) | | |
 | `escalation-channel-refused` | someone who is not an admin tried to | | |
+| `escalation-taken` | someone pressed "I'll take it" or "Take over" on an escalation (`detail`: the post, from whom) | | |
 | `audit-read` | an admin read the audit log | | |
 
 A later "fix with approval" feature adds its own kinds (`fix-requested`, `fix-approved`, `fix-run`) through

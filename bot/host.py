@@ -32,7 +32,7 @@ from bot.jobs import Job, JobWorker
 from bot.outbound import ADAPTIVE_CARD, ConversationGone, TurnEmitter, card_activity
 from bot.storage import ConflictError, Store
 from bot.turns import TurnRunner, TurnSlots, apology, correlation_id
-from dialogs.api import Inbound
+from dialogs.api import Card, Inbound
 from dialogs.understand import command_of
 
 __all__ = ["JOB_ACTIVITIES", "Answer", "TeamsHost", "build_application", "failure_card"]
@@ -163,6 +163,9 @@ class TeamsHost:
         if classified.command == "set_escalation_channel":
             await self._set_escalation_channel(context, activity)
             return None
+        if classified.command == "take_escalation":
+            await self._take_escalation(context, activity, classified.value)
+            return None
         if classified.bot_added_to_team and classified.inbound is not None:
             await self._remember_team(activity, classified.inbound.team_id)
         if classified.inbound is not None:
@@ -180,10 +183,20 @@ class TeamsHost:
             await _say_safely(context, apology(reference))
 
     async def _turn(self, context: TurnContext, activity: Activity, inbound: Inbound) -> TurnEmitter | None:
+        asker = activity.get_conversation_reference().model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
+
+        async def _escalate(card: Card, key: str) -> str | None:
+            # The conversation the escalation came from is told when someone takes it.
+            return await self._escalations.escalate(card, key, asker)
+
         return await self._runner.run(
             _state_key(activity),
             inbound,
-            lambda cards, checkpoint: TurnEmitter(context, cards, self._escalations.post, checkpoint),
+            lambda cards, checkpoint: TurnEmitter(
+                context, cards, _escalate, checkpoint, where=self._escalations.where
+            ),
             lambda text: _say_safely(context, text),
             activity.id or "",
         )
@@ -195,6 +208,16 @@ class TeamsHost:
             return
         answer = await self._escalations.choose(target, principal_from_activity(activity))
         await context.send_activity(MessageFactory.text(answer))
+
+    async def _take_escalation(self, context: TurnContext, activity: Activity, value: dict[str, Any]) -> None:
+        """ "I'll take it" (or "Take over") pressed on an escalation's card in the channel."""
+        answer = await self._escalations.take(
+            str(value.get("post") or "")[:100],
+            principal_from_activity(activity),
+            over=value.get("over") is True,
+        )
+        if answer:
+            await context.send_activity(MessageFactory.text(answer))
 
     async def _remember_team(self, activity: Activity, team_id: str) -> None:
         target = ChannelTarget.from_activity(activity)

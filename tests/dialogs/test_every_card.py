@@ -19,17 +19,19 @@ import dialogs
 from checks.api import CheckResult, Evidence
 from dialogs.api import Card, Inbound, Outbound
 from dialogs.cards import STATUS_ICONS, question_card, sites_confirm_card, text
-from dialogs.escalation import escalation_card, tried_prompt_card
+from dialogs.escalation import Owner, escalation_card, owned, tried_prompt_card
 from dialogs.findings import Findings
 from dialogs.manners import for_conversation
 from dialogs.paste_back import output_prompt_card
 from dialogs.people import pick_card
+from dialogs.questions import answered_card
 from dialogs.result_card import progress_card, result_card
 from dialogs.result_layout import layered
 from dialogs.state import dump, load, new_state
 from dialogs.status import status_card
 from dialogs.testing import FakeCheckRunner
 from dialogs.turn import Services, Turn
+from dialogs.welcome import welcome_card
 from knowledge.assessment import assess
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
@@ -174,6 +176,17 @@ def escalation_shapes() -> Iterator[tuple[str, Card]]:
     )
     yield "weak lead, nothing tried", escalation_card(KB, state, weak_lead(), "")
     yield "nothing known", escalation_card(KB, new_state(), findings({}), "  ")
+    yield (
+        "with the runbook link",
+        escalation_card(KB, state, findings(FEDCERT_FACTS, RESULTS), "", "https://triage.example/r/tok"),
+    )
+
+
+def owned_shapes() -> Iterator[tuple[str, Card]]:
+    posted = escalation_card(KB, new_state(), findings(FEDCERT_FACTS, RESULTS), "")
+    yield "taken", owned(posted, Owner("Grace Hopper", 1795255320.0))
+    yield "taken over", owned(posted, Owner("Alan Turing", 1795255500.0, previous="Grace Hopper"))
+    yield "released", owned(owned(posted, Owner("Grace Hopper", 1795255320.0)), None)
 
 
 def status_shapes() -> Iterator[tuple[str, Card]]:
@@ -220,7 +233,14 @@ CATALOGUE: dict[str, Callable[[], Iterator[tuple[str, Card]]]] = {
     ),
     "progress_card": progress_shapes,
     "result_card": result_shapes,
-    "tried_prompt_card": lambda: iter([("prompt", tried_prompt_card())]),
+    "tried_prompt_card": lambda: iter(
+        [("prompt", tried_prompt_card()), ("no channel yet", tried_prompt_card(channel=False))]
+    ),
+    "owned": owned_shapes,
+    "welcome_card": lambda: iter([("personal chat", welcome_card())]),
+    "answered_card": lambda: iter(
+        [("answered", answered_card("Who is affected?", "You chose: Only one pair of users"))]
+    ),
     "output_prompt_card": lambda: iter([("prompt", output_prompt_card())]),
     "escalation_card": escalation_shapes,
     "status_card": status_shapes,
@@ -263,7 +283,7 @@ def test_the_shapes_differ_where_they_should() -> None:
     )
     # Nothing recognised: the card asks for the output that would tell (its commands are on the card).
     assert "Run the read-only commands above" in card_text(results["no cause, no checks"])
-    assert "Escalate to the Exchange team: the federation certificate is missing on EX02" in card_text(
+    assert "Escalate to the Exchange team: the federation certificate is missing on EX03" in card_text(
         results["cause, runbook not published"]
     )
     escalations = dict(escalation_shapes())
