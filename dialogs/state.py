@@ -147,6 +147,9 @@ class TriageState:
     escalation: Escalation | None = None
     history: list[Snapshot] = field(default_factory=list)
     last_error: str | None = None
+    # The fix asked for from the result card, as the host last reported it (plain JSON: its id, status,
+    # outcome, the re-run checks); the result card shows it.
+    fix: dict[str, Any] | None = None
     _phase: Phase = "new"
 
     @property
@@ -299,6 +302,7 @@ def dump(state: TriageState) -> State:
         "escalation": None if escalation is None else {"where": escalation.where, "tried": escalation.tried},
         "history": history,
         "last_error": state.last_error,
+        "fix": None if state.fix is None else _plain(state.fix),
     }
 
 
@@ -390,6 +394,7 @@ def _read(document: dict[str, Any]) -> TriageState:
             if isinstance(s, dict)
         ],
         last_error=str(document["last_error"]) if document.get("last_error") else None,
+        fix=dict(document["fix"]) if isinstance(document.get("fix"), dict) else None,
     )
     state._phase = cast(Phase, phase) if phase in _PHASES else "new"
     return state

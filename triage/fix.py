@@ -21,7 +21,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 __all__ = ["JsonlAudit", "register"]
 
@@ -104,6 +103,7 @@ def run_fix(args: argparse.Namespace) -> int:
 @asynccontextmanager
 async def _organisation(args: argparse.Namespace, facts: dict[str, Any]) -> AsyncIterator[_Organisation]:
     from triage.backends import build_runner, runner_for_lab
+    from triage.writers import lab_writers, live_writers
 
     if args.scenario:
         from lab.runtime import start_lab
@@ -112,7 +112,7 @@ async def _organisation(args: argparse.Namespace, facts: dict[str, Any]) -> Asyn
         try:
             pair = lab.ctx.scenario.failing_pair or lab.ctx.scenario.working_pair
             given = {"requester": pair.requester, "target": pair.target, **facts}
-            yield _Organisation(runner_for_lab(lab), _lab_writers(lab.endpoints), None, given)
+            yield _Organisation(runner_for_lab(lab), lab_writers(lab.endpoints), None, given)
         finally:
             await asyncio.to_thread(lab.close)
         return
@@ -124,69 +124,7 @@ async def _organisation(args: argparse.Namespace, facts: dict[str, Any]) -> Asyn
     if "requester" not in facts or "target" not in facts:
         raise ValueError("--requester and --target are needed against a live organisation")
     async with build_runner("live", config=config) as runner:
-        yield _Organisation(runner, _live_writers(config), set(config.write.enabled_remediations), facts)
-
-
-def _lab_writers(endpoints: dict[str, Any]) -> dict[str, Any]:
-    from checks.backends.psrp import PsrpSettings
-    from checks.backends.winrm_host import WinrmSettings
-
-    writer = endpoints["writer"]
-    out: dict[str, Any] = {}
-    for side, key in (("onprem", "psrp"), ("online", "psrp_online")):
-        url = urlsplit(str(endpoints[key]))
-        out[side] = PsrpSettings(
-            server=url.hostname or "127.0.0.1",
-            port=url.port,
-            path=url.path.lstrip("/"),
-            auth="ntlm",
-            username=str(writer["username"]),
-            password=str(writer["password"]),
-            ca_file=str(endpoints["ca_cert"]),
-            name="Exchange PowerShell (write)" if side == "onprem" else "Exchange Online PowerShell (write)",
-            online=side == "online",
-            connections=1,
-        )
-    out["host"] = WinrmSettings(
-        endpoints=dict(endpoints["winrm_servers"]), transport="ntlm", username=str(writer["username"]),
-        password=str(writer["password"]), ca_file=str(endpoints["ca_cert"]), operation_timeout=2, read_timeout=3,
-    )  # fmt: skip
-    return out
-
-
-def _live_writers(config: Any) -> dict[str, Any]:
-    from checks.backends.psrp import PsrpSettings
-
-    e, w = config.exchange, config.write
-    password = w.password("write")
-    out: dict[str, Any] = {}
-    if config.winrm is not None:  # host templates run with the write account over the hosts' WinRM
-        from dataclasses import replace
-
-        from checks.wiring import from_config
-
-        read_only = from_config(config).winrm
-        if read_only is not None:
-            out["host"] = replace(read_only, username=w.username, password=password, kerberos=None)
-    return (
-        out
-        | {
-            "onprem": PsrpSettings(
-                server=e.server,
-                port=e.port,
-                path=e.path,
-                ssl=e.ssl,
-                auth=w.auth or e.auth,
-                username=w.username,
-                password=password,
-                ca_file=e.ca_file,
-                verify_tls=e.verify_tls,
-                connections=1,
-                name="Exchange PowerShell (write)",
-                spn=e.spn,  # the same server, the same SPN; pypsrp gets the write account's own ticket from its password
-            )
-        }
-    )
+        yield _Organisation(runner, live_writers(config), set(config.write.enabled_remediations), facts)
 
 
 async def _quiet(_event: Any) -> None:
