@@ -76,7 +76,9 @@ def activities(connector: TimedConnector) -> TeamsActivities:
     return TeamsActivities(service_url=connector._server.url + "/")
 
 
-def _approver(activities: TeamsActivities, aad: str = APPROVER, name: str = "Grace Hopper") -> TeamsActivities:
+def _approver(
+    activities: TeamsActivities, aad: str = APPROVER, name: str = "Grace Hopper"
+) -> TeamsActivities:
     return replace(activities, user_id=f"29:{aad[-4:]}", user_name=name, user_aad_id=aad)
 
 
@@ -120,7 +122,9 @@ def _result_card(connector: TimedConnector) -> tuple[str, dict[str, Any]]:
     sent = [c for c in calls if c.operation in ("send", "reply") and any(is_result(k) for k in c.cards)]
     assert sent, "no result card"
     activity_id = sent[-1].returned_id
-    versions = [c for c in calls if c.cards and (c.returned_id == activity_id or c.activity_id == activity_id)]
+    versions = [
+        c for c in calls if c.cards and (c.returned_id == activity_id or c.activity_id == activity_id)
+    ]
     return activity_id, versions[-1].cards[0]
 
 
@@ -181,7 +185,10 @@ def _card_text(card: dict[str, Any]) -> str:
 
 
 async def test_fix_it_approved_applies_verifies_and_updates_both_cards_in_place(
-    lab: RunningLab, make_settings: Callable[..., Settings], connector: TimedConnector, activities: TeamsActivities
+    lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
 ) -> None:
     settings = make_settings()
     async with _bot(settings, lab) as bot:
@@ -233,7 +240,10 @@ async def test_fix_it_approved_applies_verifies_and_updates_both_cards_in_place(
 
 
 async def test_a_rejected_fix_changes_nothing_and_both_cards_say_so(
-    lab: RunningLab, make_settings: Callable[..., Settings], connector: TimedConnector, activities: TeamsActivities
+    lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
 ) -> None:
     settings = make_settings()
     async with _bot(settings, lab) as bot:
@@ -251,3 +261,183 @@ async def test_a_rejected_fix_changes_nothing_and_both_cards_say_so(
     assert organization.federation_trust is not None
     thumbprint = organization.federation_trust.org_certificate
     assert not all(thumbprint in {c.thumbprint for c in s.certificates} for s in organization.servers)
+
+
+async def _proposed(
+    bot: RunningBot, connector: TimedConnector, activities: TeamsActivities
+) -> tuple[Recorded, dict[str, Any]]:
+    await _to_result(bot, connector, activities)
+    thread = await _press_fix_it(bot, connector, activities)
+    approve = _button(_approval_cards(connector, thread)[0], "Approve")
+    assert approve is not None
+    return thread, approve
+
+
+async def _refused_and_nothing_applied(
+    settings: Settings, connector: TimedConnector, thread: Recorded, fix_id: str, says: str
+) -> None:
+    assert says in _texts(connector, thread.conversation_id)[-1]
+    assert len(_approval_cards(connector, thread)) == 1  # the approval card is as it was posted
+    kinds = _kinds(await _audit(settings), fix_id)
+    assert "fix-refused" in kinds and not [k for k in kinds if k.startswith("fix-step")]
+    refusal = next(r for r in reversed(await _audit(settings)) if r.kind == "fix-refused")
+    assert says in refusal.detail["reason"]
+
+
+async def test_someone_who_is_not_an_approver_is_refused(
+    lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
+) -> None:
+    settings = make_settings()
+    async with _bot(settings, lab) as bot:
+        thread, approve = await _proposed(bot, connector, activities)
+        outsider = _approver(activities, "00000000-0000-0000-0000-0000000000c4", "Mallory")
+        await bot.post(_in_thread(outsider, approve, thread))
+        await bot.idle()
+    await _refused_and_nothing_applied(
+        settings, connector, thread, str(approve["fix"]), "Only an approver can decide on a fix"
+    )
+
+
+async def test_the_requester_may_not_approve_their_own_fix(
+    lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
+) -> None:
+    settings = make_settings(TRIAGE_APPROVERS=f"{activities.user_aad_id},{APPROVER}")
+    async with _bot(settings, lab) as bot:
+        thread, approve = await _proposed(bot, connector, activities)
+        await bot.post(_in_thread(activities, approve, thread))  # the requester, an approver too
+        await bot.idle()
+    await _refused_and_nothing_applied(
+        settings, connector, thread, str(approve["fix"]), "You asked for this fix: another approver"
+    )
+
+
+async def test_an_expired_approval_is_refused(
+    lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
+) -> None:
+    settings = make_settings()
+    now = [1_800_000_000.0]
+    async with _bot(settings, lab, clock=lambda: now[0]) as bot:
+        thread, approve = await _proposed(bot, connector, activities)
+        now[0] += 3600  # the default hour has passed
+        await bot.post(_in_thread(_approver(activities), approve, thread))
+        await bot.idle()
+    await _refused_and_nothing_applied(
+        settings, connector, thread, str(approve["fix"]), "This approval expired"
+    )
+
+
+async def test_a_tampered_approval_naming_another_plan_is_refused(
+    lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
+) -> None:
+    settings = make_settings()
+    async with _bot(settings, lab) as bot:
+        thread, approve = await _proposed(bot, connector, activities)
+        forged = {**approve, "fingerprint": "0" * 64}
+        await bot.post(_in_thread(_approver(activities), forged, thread))
+        await bot.idle()
+    await _refused_and_nothing_applied(
+        settings, connector, thread, str(approve["fix"]), "The plan changed since it was proposed"
+    )
+
+
+async def test_an_approval_after_the_facts_changed_is_refused(
+    lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
+) -> None:
+    settings = make_settings()
+    async with _bot(settings, lab) as bot:
+        thread, approve = await _proposed(bot, connector, activities)
+        # The requester starts over: the triage the plan was made from (and its facts) is gone.
+        await bot.post(activities.message("restart", conversation=REQUESTER_CHAT))
+        await bot.idle()
+        await bot.post(_in_thread(_approver(activities), approve, thread))
+        await bot.idle()
+    await _refused_and_nothing_applied(
+        settings, connector, thread, str(approve["fix"]), "The plan changed since it was proposed"
+    )
+
+
+async def test_a_replayed_approval_is_refused_and_applies_nothing_more(
+    lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
+) -> None:
+    settings = make_settings()
+    async with _bot(settings, lab) as bot:
+        thread, approve = await _proposed(bot, connector, activities)
+        await bot.post(_in_thread(_approver(activities), approve, thread))
+        await bot.idle()
+        steps = _kinds(await _audit(settings), str(approve["fix"])).count("fix-step.done")
+        await bot.post(_in_thread(_approver(activities), approve, thread))
+        await bot.idle()
+    assert (
+        "This fix was already decided (approved by Grace Hopper)"
+        in _texts(connector, thread.conversation_id)[-1]
+    )
+    kinds = _kinds(await _audit(settings), str(approve["fix"]))
+    assert kinds.count("fix-step.done") == steps and kinds.count("fix-approved") == 1
+    assert kinds[-1] == "fix-refused"
+
+
+async def test_a_remediation_that_is_not_enabled_is_not_offered_and_refused_when_asked_for(
+    lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
+) -> None:
+    from triage.writers import lab_writers
+
+    settings = make_settings()
+    others = ["set-owa-internalurl-https"]  # enabled, but not this cause's
+    fixer = WriteFixer(load_knowledge(), lab_writers(dict(lab.endpoints)), others)
+    async with _bot(settings, lab, fixer) as bot:
+        await _to_result(bot, connector, activities)
+        _, card = _result_card(connector)
+        assert _button(card, "Fix it") is None
+        forged = {"action": "fix", "remediation": "copy-federation-certificate"}
+        await bot.post(activities.submit(forged, conversation=REQUESTER_CHAT))
+        await bot.idle()
+    assert connector.of("create_conversation") == []
+    assert "copy-federation-certificate is not enabled" in _texts(connector, REQUESTER_CHAT)[-1]
+    records = await _audit(settings)
+    assert [r.detail["remediation"] for r in records if r.kind == "fix-refused"] == [
+        "copy-federation-certificate"
+    ]
+    assert not [r for r in records if r.kind.startswith("fix-") and r.kind != "fix-refused"]
+
+
+async def test_two_approvers_pressing_at_once_apply_once(
+    lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
+) -> None:
+    settings = make_settings(TRIAGE_APPROVERS=f"{APPROVER},{OTHER_APPROVER}")
+    async with _bot(settings, lab) as bot:
+        thread, approve = await _proposed(bot, connector, activities)
+        first = _in_thread(_approver(activities), approve, thread)
+        second = _in_thread(_approver(activities, OTHER_APPROVER, "Katherine Johnson"), approve, thread)
+        answers = await asyncio.gather(bot.post(first), bot.post(second))
+        assert [a.status for a in answers] == [202, 202]
+        await bot.idle()
+    kinds = _kinds(await _audit(settings), str(approve["fix"]))
+    assert kinds.count("fix-approved") == 1 and kinds.count("fix-refused") == 1
+    assert kinds.count("fix-step.start") == kinds.count("fix-step.done") == 3  # one export, two imports: once
+    refusal = [t for t in _texts(connector, thread.conversation_id) if "already decided" in t]
+    assert len(refusal) == 1
+    assert "Fixed" in _card_text(_approval_cards(connector, thread)[-1])
