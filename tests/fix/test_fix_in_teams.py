@@ -441,3 +441,73 @@ async def test_two_approvers_pressing_at_once_apply_once(
     refusal = [t for t in _texts(connector, thread.conversation_id) if "already decided" in t]
     assert len(refusal) == 1
     assert "Fixed" in _card_text(_approval_cards(connector, thread)[-1])
+
+
+@pytest.fixture
+def orgrel_lab() -> Iterator[RunningLab]:
+    """Free/busy switched off on the on-premises organisation relationship (a fix with a rollback)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        started = start_lab("orgrel-freebusy-disabled")
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+def _free_busy_level(lab: RunningLab) -> str:
+    [relationship] = lab.ctx.scenario.organization.organization_relationships
+    return str(relationship.free_busy_access_level)
+
+
+async def test_without_an_escalation_channel_the_approval_waits_in_the_chat_and_a_fix_rolls_back(
+    orgrel_lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
+) -> None:
+    settings = make_settings(
+        TRIAGE_ESCALATION_SERVICE_URL="", TRIAGE_ESCALATION_CHANNEL_ID="", TRIAGE_ESCALATION_TENANT_ID=""
+    )
+    approver = _approver(activities)
+    async with _bot(settings, orgrel_lab) as bot:
+        driver = TriageDriver(Poster(bot.url, bot.session), connector, activities, REQUESTER_CHAT)
+        assert await driver.walk(Plan(target="bjorn@contoso.com")), driver.texts()[-3:]
+        await bot.idle()
+        _, card = _result_card(connector)
+        fix_it = _button(card, "Fix it")
+        assert fix_it == {"action": "fix", "remediation": "enable-orgrel-freebusy"}
+        await bot.post(activities.submit(fix_it, conversation=REQUESTER_CHAT))
+        await bot.idle()
+        assert connector.of("create_conversation") == []
+        assert any(
+            "an approver" in t and "has to press Approve" in t for t in _texts(connector, REQUESTER_CHAT)
+        )
+        [asked] = [
+            c
+            for c in connector.messages(REQUESTER_CHAT)
+            if c.cards and "Approval needed" in _card_text(c.cards[0])
+        ]
+        approve = _button(asked.cards[0], "Approve")
+        assert approve is not None and "Set-OrganizationRelationship" in _card_text(asked.cards[0])
+        await bot.post(approver.submit(approve, conversation=REQUESTER_CHAT))
+        await bot.idle()
+        assert _free_busy_level(orgrel_lab) == "LimitedDetails"
+        _, fixed = _result_card(connector)
+        assert '"text": "Fixed"' in _card_text(fixed)
+        roll_back = _button(fixed, "Roll back")
+        assert roll_back == {"action": "fix-rollback", "fix": approve["fix"]}
+        # The requester is not an approver: a rollback is a change too.
+        await bot.post(activities.submit(roll_back, conversation=REQUESTER_CHAT))
+        await bot.idle()
+        assert "Only an approver can roll a fix back" in _texts(connector, REQUESTER_CHAT)[-1]
+        assert _free_busy_level(orgrel_lab) == "LimitedDetails"
+        await bot.post(approver.submit(roll_back, conversation=REQUESTER_CHAT))
+        await bot.idle()
+    assert _free_busy_level(orgrel_lab) == "None"  # the rollback puts back the level found
+    _, rolled = _result_card(connector)
+    assert "Rolled back" in _card_text(rolled) and _button(rolled, "Roll back") is None
+    approval_versions = [c.cards[0] for c in connector.of("update") if c.activity_id == asked.returned_id]
+    assert "Rolled back" in _card_text(approval_versions[-1])
+    kinds = _kinds(await _audit(settings), str(approve["fix"]))
+    assert kinds[-2:] == ["fix-rollback.done", "fix-rolled-back"] and "fix-rollback" in kinds
