@@ -23,6 +23,7 @@ document (version 2):
       "escalation": {"where": str | null, "tried": str} | null,
       "history": [snapshot, ...],      # for "back": the answer-bearing fields before each accepted answer
       "last_error": "a1b2c3d4" | null, # correlation id of the last unexpected error
+      "fix": {...},                    # only once "Fix it" was pressed: the fix's record (dialogs.fix_card)
     }
 
 Version 1 (before 2026-12) kept the lookup as the check result's dict with its target under "for"; `load`
@@ -302,7 +303,8 @@ def dump(state: TriageState) -> State:
         "escalation": None if escalation is None else {"where": escalation.where, "tried": escalation.tried},
         "history": history,
         "last_error": state.last_error,
-        "fix": None if state.fix is None else _plain(state.fix),
+        # Only once a fix was asked for (a document without one reads back the same).
+        **({} if state.fix is None else {"fix": _plain(state.fix)}),
     }
 
 

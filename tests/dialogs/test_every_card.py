@@ -21,6 +21,7 @@ from dialogs.api import Card, Inbound, Outbound
 from dialogs.cards import STATUS_ICONS, question_card, sites_confirm_card, text
 from dialogs.escalation import escalation_card, tried_prompt_card
 from dialogs.findings import Findings
+from dialogs.fix_card import approval_card
 from dialogs.manners import for_conversation
 from dialogs.paste_back import output_prompt_card
 from dialogs.people import pick_card
@@ -35,6 +36,8 @@ from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
 from tests.dialogs.harness import card_problems, card_text
 from tests.dialogs.scenarios import FEDCERT
+from tests.dialogs.test_fix_card import RECORD as FIX_RECORD
+from tests.dialogs.test_fix_card import STATES as FIX_STATES
 
 KB = load_knowledge()
 FEDCERT_FACTS: dict[str, Any] = {
@@ -158,6 +161,24 @@ def result_shapes() -> Iterator[tuple[str, Card]]:
         "no cause, no checks",
         result_card(KB, findings({}), heading_text="Here is what I found.", runbook_url=None),
     )
+    for status in ("", *FIX_STATES):
+        fix = {**FIX_RECORD, **FIX_STATES[status], "status": status} if status else None
+        yield (
+            f"cause, Fix it offered, fix {status or 'not asked for'}",
+            result_card(
+                KB,
+                confident,
+                heading_text="Here is what I found.",
+                runbook_url=url,
+                fix=fix,
+                fixable=frozenset({"copy-federation-certificate"}),
+            ),
+        )
+
+
+def approval_shapes() -> Iterator[tuple[str, Card]]:
+    for status, extra in FIX_STATES.items():
+        yield status, approval_card({**FIX_RECORD, **extra, "status": status})
 
 
 def escalation_shapes() -> Iterator[tuple[str, Card]]:
@@ -224,6 +245,7 @@ CATALOGUE: dict[str, Callable[[], Iterator[tuple[str, Card]]]] = {
     "output_prompt_card": lambda: iter([("prompt", output_prompt_card())]),
     "escalation_card": escalation_shapes,
     "status_card": status_shapes,
+    "approval_card": approval_shapes,
 }
 
 
