@@ -117,7 +117,7 @@ def _status_block(record: Mapping[str, Any]) -> list[Element]:
                 [
                     (
                         str(s.get("status") or ""),
-                        f"{s.get('step') or ''}" + (f" ({s['detail']})" if s.get("detail") else ""),
+                        _plain(f"{s.get('step') or ''}" + (f" ({s['detail']})" if s.get("detail") else "")),
                     )
                     for s in applied
                 ]
@@ -178,8 +178,14 @@ def fix_buttons(
     return [submit("Fix it", FIX, remediation=remediation)] if remediation else []
 
 
+def _plain(step: str) -> str:
+    """A step as shown on a card: `<one-time password>` and `<CertificateData>` (values only known while the
+    fix runs) in ‹ › so no renderer takes them for markup and drops them."""
+    return step.replace("<", "‹").replace(">", "›")
+
+
 def _step_lines(steps: Sequence[str]) -> list[Element]:
-    shown = list(steps[:MAX_STEPS])
+    shown = [_plain(s) for s in steps[:MAX_STEPS]]
     more = [subtle(f"… and {len(steps) - len(shown)} more steps.")] if len(steps) > len(shown) else []
     return [code(shown), *more] if shown else []
 
@@ -211,7 +217,7 @@ def approval_card(record: Mapping[str, Any]) -> Card:
         body.append(
             fact_set(
                 [
-                    (str(p.get("status") or ""), f"{p.get('step') or ''} — {p.get('detail') or ''}")
+                    (str(p.get("status") or ""), _plain(f"{p.get('step') or ''} — {p.get('detail') or ''}"))
                     for p in preview
                 ]
             )

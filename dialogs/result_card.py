@@ -31,7 +31,7 @@ from dialogs.cards import (
     text,
 )
 from dialogs.findings import Findings, evidence_lines, evidence_rows
-from dialogs.fix_card import fix_block, fix_buttons
+from dialogs.fix_card import DONE, fix_block, fix_buttons
 from dialogs.remedy_list import PASTE_OUTPUT, merge_remedies, waiting
 from dialogs.result_layout import layered, what_to_do_block
 from knowledge.inference import RankedCause
@@ -283,11 +283,14 @@ def _build(
     commands and the other causes collapsed below (`dialogs.result_layout`). The checks' list is on the
     progress card above it, not repeated here."""
     stuck = waiting(findings.results)
+    # A fix that ran comes first (what the checks say now follows); one waiting comes after what to do.
+    ran = fix_block(fix) if fix and fix.get("status") in DONE else []
     top: list[Element] = [
         heading(clip(heading_text, budget.title * 2)),
+        *ran,
         *_cause_section(kb, findings, budget),
         *what_to_do_block(findings, stuck, clip(escalated_to, budget.title)),
-        *fix_block(fix),
+        *([] if ran else fix_block(fix)),
     ]
     best = findings.best
     details: list[Element] = _explanation(kb, findings, budget)

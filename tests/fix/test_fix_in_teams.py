@@ -201,7 +201,7 @@ async def test_fix_it_approved_applies_verifies_and_updates_both_cards_in_place(
         assert thread.body["channelData"]["channel"]["id"] == CHANNEL
         assert "Approval needed" in shown and "Ada Lovelace" in shown and "low" in shown
         assert "Export-ExchangeCertificate" in shown and "Import-ExchangeCertificate -Server 'EX03'" in shown
-        assert "<one-time password>" in shown and "Password=" not in shown
+        assert "‹one-time password›" in shown and "Password=" not in shown
         approve = _button(asked, "Approve")
         assert approve is not None and approve["action"] == "fix-approve" and _button(asked, "Reject")
         _, pending = _result_card(connector)
