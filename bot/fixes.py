@@ -399,8 +399,7 @@ class FixDesk:
         done = bool(steps) and all(s.get("status") == "done" for s in steps)
         record.update(
             status="rolled-back" if done else "rollback-failed",
-            rolled_back=steps,
-            decided_by_name=principal.name or record.get("decided_by_name", ""),
+            rolled_back_by=principal.name or "an approver",
         )
         record["applied"] = [
             *record.get("applied", []),
@@ -471,12 +470,15 @@ class FixDesk:
         requester = document["requester"]
         reference = requester["reference"]
         conversation = reference.get("conversation") or {}
+        kind = conversation.get("conversationType")
         inbound = Inbound(
             kind="submit",
             conversation_id=str(conversation.get("id") or ""),
-            conversation_type=str(conversation.get("conversationType") or "personal")
-            if conversation.get("conversationType") in ("personal", "groupChat", "channel")
-            else "personal",  # type: ignore[arg-type]
+            conversation_type="groupChat"
+            if kind == "groupChat"
+            else "channel"
+            if kind == "channel"
+            else "personal",
             user_id=str(requester.get("user_id") or ""),
             user_name=str(record.get("requester_name") or ""),
             value={"action": FIX_UPDATE, "fix": dict(record)},

@@ -98,7 +98,7 @@ def fix_line(record: Mapping[str, Any]) -> str:
         undo = " Roll back undoes what ran." if ran and _texts(record, "rollback") else ""
         return f"{summary}: a step failed after {ran} ran; the rest did not run.{undo}"
     if status == "rolled-back":
-        return f"{summary}: rolled back."
+        return f"{summary}: rolled back by {_str(record, 'rolled_back_by') or 'an approver'}."
     if status == "rollback-failed":
         return f"{summary}: the rollback failed; see the steps below and the audit trail."
     return summary
