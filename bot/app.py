@@ -219,7 +219,11 @@ def _lifecycle(
                 if fixer is not None:
                     identity = _identity(adapter, settings)
                     fixes = FixDesk(store, fixer, policy, audit, escalations, adapter, identity, validator)
-                    fixes.configure(ttl_seconds=settings.fix_ttl_seconds, clock=clock)
+                    fixes.configure(
+                        ttl_seconds=settings.fix_ttl_seconds,
+                        clock=clock,
+                        requester_may_approve=settings.fix_requester_may_approve,
+                    )
                 slots = TurnSlots(TURNS_IN_FLIGHT)
                 runner = TurnRunner(store, handler, seen_seconds=settings.seen_seconds, clock=clock)
                 host = TeamsHost(

@@ -178,11 +178,16 @@ class FixDesk:
         self._hosts = hosts
         self._ttl = ttl_seconds
         self._clock = clock
+        self._requester_may_approve = False
 
-    def configure(self, *, ttl_seconds: float, clock: Callable[[], float]) -> None:
-        """How long approvals stay open, and the clock they expire by."""
+    def configure(
+        self, *, ttl_seconds: float, clock: Callable[[], float], requester_may_approve: bool = False
+    ) -> None:
+        """How long approvals stay open, the clock they expire by, and whether the person who asked for a fix
+        may approve it too (`TRIAGE_FIX_REQUESTER_MAY_APPROVE`, besides the write section's own setting)."""
         self._ttl = ttl_seconds
         self._clock = clock
+        self._requester_may_approve = requester_may_approve
 
     @property
     def fixable(self) -> frozenset[str]:
@@ -312,7 +317,7 @@ class FixDesk:
             decided = decide(
                 approval, approve=approve, actor=principal.object_id or inbound.user_id, actor_name=principal.name,
                 actor_is_approver=is_approver, fingerprint=fingerprint, now=self._clock(),
-                requester_may_approve=self._fixer.requester_may_approve,
+                requester_may_approve=self._fixer.requester_may_approve or self._requester_may_approve,
             )  # fmt: skip
         except ApprovalRefused as refused:
             await self._refuse(context, principal, inbound, str(refused), fix_id=fix_id)
@@ -338,7 +343,7 @@ class FixDesk:
             await self._finish(document, etag, run_turn)
             return
         plan = document["approval"].get("plan") or {}
-        applied = await self._fixer.apply(plan, self._step_audit(principal, record, inbound.conversation_id))
+        applied = await self._apply(plan, self._step_audit(principal, record, inbound.conversation_id))
         record["applied"] = applied
         completed = bool(applied) and all(s.get("status") == "done" for s in applied)
         record["status"] = "applied" if completed else "failed"
@@ -393,7 +398,7 @@ class FixDesk:
             await self._refuse(context, principal, inbound, ROLLBACK_UNDER_WAY, fix_id=fix_id)
             return
         await self._record("fix-rollback", principal, record, inbound.conversation_id)
-        steps = await self._fixer.apply(
+        steps = await self._apply(
             plan, self._step_audit(principal, record, inbound.conversation_id), rollback=True
         )
         done = bool(steps) and all(s.get("status") == "done" for s in steps)
@@ -412,6 +417,17 @@ class FixDesk:
         etag = await self._store.write(f"{FIX_PREFIX}{fix_id}", document, etag)
         await self._finish(document, etag, run_turn)
 
+    async def _apply(self, plan: JsonObject, audit: StepAudit, *, rollback: bool = False) -> list[JsonObject]:
+        """The steps run; a write side that could not even start is one failed step saying so."""
+        try:
+            return await self._fixer.apply(plan, audit, rollback=rollback)
+        except Exception as error:
+            logger.exception("the write side failed before its first step")
+            await audit.append("step.failed", step="(the plan)", detail=type(error).__name__)
+            return [
+                {"step": "(the plan)", "status": "failed", "detail": "the write could not start; nothing ran"}
+            ]
+
     # Both cards
 
     async def _finish(
@@ -426,10 +442,13 @@ class FixDesk:
         """Tell the requester's conversation (which re-runs the checks after an applied change and updates
         the result card), then update the approval card with the outcome."""
         record = document["record"]
-        await self._in_conversation(
-            document["requester"]["reference"],
-            lambda context: self._tell_requester(context, document, record, run_turn, ""),
-        )
+        try:
+            await self._in_conversation(
+                document["requester"]["reference"],
+                lambda context: self._tell_requester(context, document, record, run_turn, ""),
+            )
+        except Exception:  # the requester's chat is gone or failed: the approval card still tells
+            logger.exception("could not report fix %s to the requester's conversation", record.get("id"))
         if verify:
             state = await self._conversation_state(str(document["requester"]["key"]))
             reported = state.get("fix")

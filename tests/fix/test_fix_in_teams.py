@@ -511,3 +511,18 @@ async def test_without_an_escalation_channel_the_approval_waits_in_the_chat_and_
     assert "Rolled back" in _card_text(approval_versions[-1])
     kinds = _kinds(await _audit(settings), str(approve["fix"]))
     assert kinds[-2:] == ["fix-rollback.done", "fix-rolled-back"] and "fix-rollback" in kinds
+
+
+async def test_where_configured_the_requester_may_approve_their_own_fix(
+    lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
+) -> None:
+    settings = make_settings(TRIAGE_APPROVERS=activities.user_aad_id, TRIAGE_FIX_REQUESTER_MAY_APPROVE="true")
+    async with _bot(settings, lab) as bot:
+        thread, approve = await _proposed(bot, connector, activities)
+        await bot.post(_in_thread(activities, approve, thread))
+        await bot.idle()
+    assert "Fixed" in _card_text(_approval_cards(connector, thread)[-1])
+    assert _kinds(await _audit(settings), str(approve["fix"]))[-1] == "fix-verified"
