@@ -82,6 +82,8 @@ UNKNOWN_FIX = "I have no record of that fix (it may have been removed after its 
 NOT_APPROVER_ROLLBACK = "Only an approver can roll a fix back, and you are not one."
 NOTHING_TO_ROLL_BACK = "There is nothing to roll back for this fix."
 ROLLBACK_UNDER_WAY = "This fix is being rolled back (or was already)."
+ALREADY_ASKED = "A fix for this triage is already waiting for approval or being applied (see {where})."
+UNDER_WAY = frozenset({"pending", "approved", "applied", "rolling-back"})
 FOR_HOST_ONLY = "That button is not one you can press."
 NO_CHANNEL_LINE = (
     "No escalation channel is set, so the approval request is here: an approver ({approvers}) has to press "
@@ -236,6 +238,17 @@ class FixDesk:
         state = await self._conversation_state(key)
         if state.get("phase") != "done":
             await self._refuse(context, principal, inbound, NOT_FINISHED, remediation=remediation)
+            return
+        asked = state.get("fix")
+        if (
+            isinstance(asked, dict)
+            and asked.get("triage") == state.get("id")
+            and asked.get("status") in UNDER_WAY
+        ):
+            why = ALREADY_ASKED.format(where=asked.get("where") or "the approval card")
+            await self._refuse(
+                context, principal, inbound, why, remediation=remediation, fix_id=str(asked.get("id") or "")
+            )
             return
         try:
             offer = await self._fixer.propose(state, remediation)

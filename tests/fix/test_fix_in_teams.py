@@ -207,6 +207,11 @@ async def test_fix_it_approved_applies_verifies_and_updates_both_cards_in_place(
         _, pending = _result_card(connector)
         assert "Waiting for approval" in _card_text(pending) and _button(pending, "Fix it") is None
         assert _result_card(connector)[0] == result_id  # updated in place, not sent again
+        # Pressed again while it waits: one proposal is enough.
+        await bot.post(activities.submit(_button(before, "Fix it") or {}, conversation=REQUESTER_CHAT))
+        await bot.idle()
+        assert len(connector.of("create_conversation")) == 1
+        assert "already waiting for approval" in _texts(connector, REQUESTER_CHAT)[-1]
 
         await bot.post(_in_thread(_approver(activities), approve, thread))
         await bot.idle()
@@ -229,7 +234,7 @@ async def test_fix_it_approved_applies_verifies_and_updates_both_cards_in_place(
     records = await _audit(settings)
     fix_id = str(approve["fix"])
     kinds = _kinds(records, fix_id)
-    assert kinds[:2] == ["fix-proposed", "fix-approved"] and kinds[-1] == "fix-verified"
+    assert kinds[:3] == ["fix-proposed", "fix-refused", "fix-approved"] and kinds[-1] == "fix-verified"
     assert kinds.count("fix-step.start") == kinds.count("fix-step.done") >= 3
     assert "fix-step.failed" not in kinds
     verified = next(r for r in records if r.kind == "fix-verified")
