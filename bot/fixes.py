@@ -144,7 +144,7 @@ class OffersFixes(Protocol):
 RunTurn = Callable[[TurnContext, str, Inbound, str], Awaitable[None]]
 
 
-def _now_words(at: float) -> str:
+def _utc_words(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -269,7 +269,7 @@ class FixDesk:
             "remediation": remediation,
             "status": "pending",
             "requester_name": principal.name or "someone",
-            "expires": _now_words(approval.expires_at),
+            "expires": _utc_words(approval.expires_at),
             "applied": [],
             "checks": [],
         }
