@@ -531,3 +531,53 @@ async def test_where_configured_the_requester_may_approve_their_own_fix(
         await bot.idle()
     assert "Fixed" in _card_text(_approval_cards(connector, thread)[-1])
     assert _kinds(await _audit(settings), str(approve["fix"]))[-1] == "fix-verified"
+
+
+@pytest.fixture
+def halfway_lab(tmp_path: Path) -> Iterator[RunningLab]:
+    """InternetWebProxy missing on the Internet-facing servers; the second server's write is reset (the two
+    -WhatIf previews and the first write go through)."""
+    scenario = tmp_path / "proxy-write-fails.yaml"
+    scenario.write_text(
+        "extends: internet-web-proxy-missing\nname: proxy-write-fails\ndescription: the second write fails\n"
+        "faults:\n  - {service: psrp, operation: Set-ExchangeServer, kind: reset, after: 3, count: 1}\n"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        started = start_lab(scenario)
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+async def test_a_fix_that_fails_halfway_says_what_ran_and_offers_the_rollback(
+    halfway_lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
+) -> None:
+    settings = make_settings()
+    plan = Plan(symptom="freebusy-onprem-to-cloud", requester="carol@contoso.com", target="alice@contoso.com")
+    async with _bot(settings, halfway_lab) as bot:
+        driver = TriageDriver(Poster(bot.url, bot.session), connector, activities, REQUESTER_CHAT)
+        assert await driver.walk(plan), driver.texts()[-3:]
+        await bot.idle()
+        _, card = _result_card(connector)
+        fix_it = _button(card, "Fix it")
+        assert fix_it == {"action": "fix", "remediation": "set-internet-web-proxy"}
+        await bot.post(activities.submit(fix_it, conversation=REQUESTER_CHAT))
+        await bot.idle()
+        [thread] = connector.of("create_conversation")
+        approve = _button(_approval_cards(connector, thread)[0], "Approve")
+        assert approve is not None
+        await bot.post(_in_thread(_approver(activities), approve, thread))
+        await bot.idle()
+    last = _card_text(_approval_cards(connector, thread)[-1])
+    assert "Not fixed: a step failed" in last and "a step failed after 1 ran" in last
+    assert _button(_approval_cards(connector, thread)[-1], "Roll back") is not None
+    _, result = _result_card(connector)
+    assert "Not fixed: a step failed" in _card_text(result) and _button(result, "Roll back") is not None
+    kinds = _kinds(await _audit(settings), str(approve["fix"]))
+    assert kinds.count("fix-step.done") == 1 and kinds.count("fix-step.failed") == 1
+    assert "fix-verified" not in kinds  # nothing to verify: the change did not complete
