@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.fixes import Fixer
 from checks.api import CheckRunner
 from dialogs.engine import TriageConversation
 from dialogs.paste import ReadText
 from dialogs.turn import PublishRunbook
 from knowledge.loader import KnowledgeBase, load_knowledge
 from knowledge.reader.error_text import read_error_text
+
+if TYPE_CHECKING:  # the bot's SDK is not loaded for `triage chat`
+    from bot.fixes import Fixer
 
 __all__ = ["DEFAULT_SCENARIO", "ConversationSettings", "ServedConversation", "build_conversation"]
 
