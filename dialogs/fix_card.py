@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dialogs.api import Card
+from dialogs.card_budget import clip, size
 from dialogs.cards import STATUS_ICONS, Element, card, code, fact_set, heading, submit, subtle, text
 from knowledge.inference import RankedCause
 
@@ -42,6 +43,10 @@ FIX_UPDATE = "fix-update"  # from the host only: {"action": ..., "fix": record}
 FIX_ACTIONS = frozenset({FIX, FIX_APPROVE, FIX_REJECT, FIX_ROLLBACK, FIX_UPDATE})
 DONE = frozenset({"fixed", "not-fixed", "failed", "rolled-back", "rollback-failed"})
 MAX_STEPS = 12
+# Bytes for each step's or check's line: the approval card tries each in turn until it fits CARD_LIMIT.
+ROW_BYTES = (600, 300, 160, 80)
+CARD_LIMIT = 23_000  # serialized, as the result card (Teams refuses a message over about 28 KB)
+RESULT_ROW_BYTES = 240  # on the result card, which has its own sections to fit
 
 _HEADLINES = {
     "pending": ("Waiting for approval", "Accent"),
@@ -104,7 +109,7 @@ def fix_line(record: Mapping[str, Any]) -> str:
     return summary
 
 
-def _status_block(record: Mapping[str, Any]) -> list[Element]:
+def _status_block(record: Mapping[str, Any], row: int) -> list[Element]:
     headline, color = _HEADLINES.get(_str(record, "status"), ("Fix", "Default"))
     body: list[Element] = [
         text(headline, weight="Bolder", size="Medium", color=color),
@@ -117,7 +122,12 @@ def _status_block(record: Mapping[str, Any]) -> list[Element]:
                 [
                     (
                         str(s.get("status") or ""),
-                        _plain(f"{s.get('step') or ''}" + (f" ({s['detail']})" if s.get("detail") else "")),
+                        clip(
+                            _plain(
+                                f"{s.get('step') or ''}" + (f" ({s['detail']})" if s.get("detail") else "")
+                            ),
+                            row,
+                        ),
                     )
                     for s in applied
                 ]
@@ -131,7 +141,7 @@ def _status_block(record: Mapping[str, Any]) -> list[Element]:
                 [
                     (
                         f"{STATUS_ICONS.get(str(c.get('status')), '•')} · {c.get('id') or ''}",
-                        str(c.get("summary") or ""),
+                        clip(str(c.get("summary") or ""), row),
                     )
                     for c in checks
                 ]
@@ -145,7 +155,7 @@ def fix_block(record: Mapping[str, Any] | None) -> list[Element]:
     """What the result card shows of the fix asked for from it (nothing when none was)."""
     if not record:
         return []
-    return [heading("Fix"), *_status_block(record)]
+    return [heading("Fix"), *_status_block(record, RESULT_ROW_BYTES)]
 
 
 def _can_roll_back(record: Mapping[str, Any]) -> bool:
@@ -184,13 +194,23 @@ def _plain(step: str) -> str:
     return step.replace("<", "‹").replace(">", "›")
 
 
-def _step_lines(steps: Sequence[str]) -> list[Element]:
-    shown = [_plain(s) for s in steps[:MAX_STEPS]]
+def _step_lines(steps: Sequence[str], row: int) -> list[Element]:
+    shown = [clip(_plain(s), row) for s in steps[:MAX_STEPS]]
     more = [subtle(f"… and {len(steps) - len(shown)} more steps.")] if len(steps) > len(shown) else []
     return [code(shown), *more] if shown else []
 
 
 def approval_card(record: Mapping[str, Any]) -> Card:
+    """The approval card, within CARD_LIMIT bytes (long steps and outputs clipped further as needed)."""
+    built = _approval(record, ROW_BYTES[0])
+    for row in ROW_BYTES[1:]:
+        if size(built) <= CARD_LIMIT:
+            break
+        built = _approval(record, row)
+    return built
+
+
+def _approval(record: Mapping[str, Any], row: int) -> dict[str, Any]:
     """The card an approver decides on: the exact steps, Exchange's preview, the risk and who asked; Approve
     and Reject while it waits, Roll back after a change that has a rollback; the outcome once there is one."""
     status = _str(record, "status")
@@ -209,7 +229,7 @@ def approval_card(record: Mapping[str, Any]) -> Card:
         text("What changes:", weight="Bolder"),
         text(_str(record, "preview_text") or "(no description)"),
         text("The exact steps (run with the write account, in this order):", weight="Bolder"),
-        *_step_lines(_texts(record, "steps")),
+        *_step_lines(_texts(record, "steps"), row),
     ]
     preview = _rows(record, "preview")[:MAX_STEPS]
     if preview:
@@ -217,17 +237,20 @@ def approval_card(record: Mapping[str, Any]) -> Card:
         body.append(
             fact_set(
                 [
-                    (str(p.get("status") or ""), _plain(f"{p.get('step') or ''} — {p.get('detail') or ''}"))
+                    (
+                        str(p.get("status") or ""),
+                        clip(_plain(f"{p.get('step') or ''} — {p.get('detail') or ''}"), row),
+                    )
                     for p in preview
                 ]
             )
         )
     rollback = _texts(record, "rollback")
     if rollback:
-        body += [text("Rollback, if needed:", weight="Bolder"), *_step_lines(rollback)]
+        body += [text("Rollback, if needed:", weight="Bolder"), *_step_lines(rollback, row)]
     else:
         body.append(subtle("This change has no automatic rollback."))
-    body += _status_block(record)
+    body += _status_block(record, row)
     actions: list[Element] = []
     fix_id, fingerprint = _str(record, "id"), _str(record, "fingerprint")
     if status == "pending":

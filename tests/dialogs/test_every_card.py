@@ -290,3 +290,16 @@ def test_the_shapes_differ_where_they_should() -> None:
     statuses = dict(status_shapes())
     assert "Last error reference: a1b2c3d4" in card_text(statuses["done with a cause"])
     assert "No confident cause; best lead" in card_text(statuses["done without a cause"])
+
+
+def test_a_result_card_with_a_long_fix_stays_under_the_limit() -> None:
+    from dialogs.card_budget import size
+    from dialogs.result_card import CARD_BYTES
+
+    row = {"step": "Set-ExchangeServer " + "x" * 900, "status": "done", "detail": "y" * 900}
+    fix = {**FIX_RECORD, "status": "fixed", "applied": [row] * 40,
+           "checks": [{"id": "freebusy-probe", "status": "ok", "summary": "z" * 900}] * 40}  # fmt: skip
+    built = result_card(
+        KB, findings(FEDCERT_FACTS, RESULTS), heading_text="Here is what I found.", runbook_url=None, fix=fix
+    )
+    assert size(built) <= CARD_BYTES and card_problems(built) == []

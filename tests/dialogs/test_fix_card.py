@@ -85,3 +85,29 @@ def test_no_fix_it_while_one_waits_or_after_it_ran() -> None:
     for status in ("pending", "approved", "applied", "fixed", "rolled-back"):
         record = {**RECORD, **STATES.get(status, {}), "status": status}
         assert "Fix it" not in _titles(fix_buttons(None, True, frozenset({"x"}), record))
+
+
+def test_a_fix_with_many_long_steps_keeps_both_cards_under_the_teams_limit() -> None:
+    from dialogs.card_budget import size
+    from dialogs.result_card import CARD_BYTES
+
+    long_row = {
+        "step": "Set-ExchangeServer -Identity 'EX01' " + "x" * 900,
+        "status": "done",
+        "detail": "y" * 900,
+    }
+    record = {
+        **RECORD,
+        "status": "fixed",
+        "steps": [long_row["step"]] * 40,
+        "preview": [long_row] * 40,
+        "rollback": [long_row["step"]] * 40,
+        "applied": [long_row] * 40,
+        "checks": [{"id": "freebusy-probe", "status": "ok", "summary": "z" * 900}] * 40,
+    }
+    approval = approval_card(record)
+    assert size(approval) < CARD_BYTES and card_problems(approval) == []
+    shown = card_text(approval)
+    assert "… and 28 more steps." in shown
+    block = {"type": "AdaptiveCard", "version": "1.5", "body": fix_block(record)}
+    assert size(block) < CARD_BYTES // 2
