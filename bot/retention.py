@@ -45,6 +45,8 @@ def rules_from(settings: Settings) -> list[Rule]:
         Rule("job/", settings.job_ttl_days * DAY),
         Rule("audit/", settings.audit_ttl_days * DAY),
         Rule("channel-post/", settings.conversation_ttl_days * DAY),
+        # A fix's proposal lives as long as the conversation whose result card it updates.
+        Rule("fix/", settings.conversation_ttl_days * DAY),
     ]
 
 

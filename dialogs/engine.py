@@ -24,6 +24,8 @@ from dialogs.escalation import (
     tried_prompt_card,
 )
 from dialogs.findings import find
+from dialogs.fix_card import FIX_UPDATE
+from dialogs.fix_flow import take_fix_update
 from dialogs.learn import learn
 from dialogs.paste import ReadText
 from dialogs.paste_back import OUTPUT_QUESTION, command_output_in, output_prompt_card, take_output
@@ -81,9 +83,17 @@ class TriageConversation:
     """The `dialogs.api.Conversation` the host talks to."""
 
     def __init__(
-        self, kb: KnowledgeBase, runner: CheckRunner, publish_runbook: PublishRunbook, read_text: ReadText
+        self,
+        kb: KnowledgeBase,
+        runner: CheckRunner,
+        publish_runbook: PublishRunbook,
+        read_text: ReadText,
+        *,
+        fixable: frozenset[str] = frozenset(),
     ) -> None:
-        self.services = Services(kb=kb, runner=runner, publish_runbook=publish_runbook, read_text=read_text)
+        self.services = Services(
+            kb=kb, runner=runner, publish_runbook=publish_runbook, read_text=read_text, fixable=fixable
+        )
 
     async def handle(self, state: State, inbound: Inbound, emit: Emit) -> State:
         inbound = bounded(inbound)  # every free-text input collapsed and capped before anything reads it
@@ -137,6 +147,9 @@ async def _dispatch(turn: Turn) -> None:
         return
     if inbound.kind == "mention_in_channel":
         await turn.say("I triage in personal chats: message me directly. " + _TEAM_WELCOME.split(". ", 1)[1])
+        return
+    if turn.action == FIX_UPDATE:  # the host reporting a fix asked for from the result card
+        await take_fix_update(turn)
         return
     turn.state.user = User(inbound.user_id, inbound.user_name)
     command = (

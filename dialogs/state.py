@@ -25,6 +25,7 @@ document (version 2):
       "questions": 3,                  # how many question cards this triage sent (their card keys)
       "history": [snapshot, ...],      # for "back": the answer-bearing fields before each accepted answer
       "last_error": "a1b2c3d4" | null, # correlation id of the last unexpected error
+      "fix": {...},                    # only once "Fix it" was pressed: the fix's record (dialogs.fix_card)
     }
 
 Version 1 (before 2026-12) kept the lookup as the check result's dict with its target under "for"; `load`
@@ -163,6 +164,9 @@ class TriageState:
     questions: int = 0
     history: list[Snapshot] = field(default_factory=list)
     last_error: str | None = None
+    # The fix asked for from the result card, as the host last reported it (plain JSON: its id, status,
+    # outcome, the re-run checks); the result card shows it.
+    fix: dict[str, Any] | None = None
     _phase: Phase = "new"
 
     @property
@@ -315,6 +319,8 @@ def dump(state: TriageState) -> State:
         "questions": state.questions,
         "history": history,
         "last_error": state.last_error,
+        # Only once a fix was asked for (a document without one reads back the same).
+        **({} if state.fix is None else {"fix": _plain(state.fix)}),
     }
 
 
@@ -415,6 +421,7 @@ def _read(document: dict[str, Any]) -> TriageState:
             if isinstance(s, dict)
         ],
         last_error=str(document["last_error"]) if document.get("last_error") else None,
+        fix=dict(document["fix"]) if isinstance(document.get("fix"), dict) else None,
     )
     state._phase = cast(Phase, phase) if phase in _PHASES else "new"
     return state

@@ -77,7 +77,7 @@ def _triage() -> TriageConversation:
     async def publish(runbook: dict[str, Any]) -> str:
         return "https://triage.example/remediation/tok"
 
-    return TriageConversation(load_knowledge(), seed_000(), publish, read_error_text)
+    return TriageConversation(load_knowledge(), scenario_runner(SEED_000), publish, read_error_text)
 
 
 def _actions(card: dict[str, Any]) -> list[dict[str, Any]]:

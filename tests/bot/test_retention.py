@@ -61,6 +61,7 @@ def test_the_rules_follow_the_settings(make_settings: Callable[..., Settings]) -
         "job/": 2 * DAY,
         "audit/": 90 * DAY,
         "channel-post/": 10 * DAY,  # an escalation's channel post is kept as long as a conversation
+        "fix/": 10 * DAY,
     }
     defaults = {rule.prefix: rule.ttl_seconds for rule in rules_from(make_settings())}
     assert defaults == {
@@ -69,6 +70,7 @@ def test_the_rules_follow_the_settings(make_settings: Callable[..., Settings]) -
         "job/": 7 * DAY,
         "audit/": 365 * DAY,
         "channel-post/": 30 * DAY,
+        "fix/": 30 * DAY,
     }
 
 

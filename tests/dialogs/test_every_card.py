@@ -21,6 +21,7 @@ from dialogs.api import Card, Inbound, Outbound
 from dialogs.cards import STATUS_ICONS, question_card, sites_confirm_card, text
 from dialogs.escalation import Owner, escalation_card, owned, tried_prompt_card
 from dialogs.findings import Findings
+from dialogs.fix_card import approval_card
 from dialogs.manners import for_conversation
 from dialogs.paste_back import output_prompt_card
 from dialogs.people import pick_card
@@ -36,6 +37,8 @@ from knowledge.assessment import assess
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
 from tests.dialogs.harness import card_problems, card_text
+from tests.dialogs.test_fix_card import RECORD as FIX_RECORD
+from tests.dialogs.test_fix_card import STATES as FIX_STATES
 from tests.world import FED
 
 KB = load_knowledge()
@@ -160,6 +163,24 @@ def result_shapes() -> Iterator[tuple[str, Card]]:
         "no cause, no checks",
         result_card(KB, findings({}), heading_text="Here is what I found.", runbook_url=None),
     )
+    for status in ("", *FIX_STATES):
+        fix = {**FIX_RECORD, **FIX_STATES[status], "status": status} if status else None
+        yield (
+            f"cause, Fix it offered, fix {status or 'not asked for'}",
+            result_card(
+                KB,
+                confident,
+                heading_text="Here is what I found.",
+                runbook_url=url,
+                fix=fix,
+                fixable=frozenset({"copy-federation-certificate"}),
+            ),
+        )
+
+
+def approval_shapes() -> Iterator[tuple[str, Card]]:
+    for status, extra in FIX_STATES.items():
+        yield status, approval_card({**FIX_RECORD, **extra, "status": status})
 
 
 def escalation_shapes() -> Iterator[tuple[str, Card]]:
@@ -244,6 +265,7 @@ CATALOGUE: dict[str, Callable[[], Iterator[tuple[str, Card]]]] = {
     "output_prompt_card": lambda: iter([("prompt", output_prompt_card())]),
     "escalation_card": escalation_shapes,
     "status_card": status_shapes,
+    "approval_card": approval_shapes,
 }
 
 
@@ -293,3 +315,16 @@ def test_the_shapes_differ_where_they_should() -> None:
     statuses = dict(status_shapes())
     assert "Last error reference: a1b2c3d4" in card_text(statuses["done with a cause"])
     assert "No confident cause; best lead" in card_text(statuses["done without a cause"])
+
+
+def test_a_result_card_with_a_long_fix_stays_under_the_limit() -> None:
+    from dialogs.card_budget import size
+    from dialogs.result_card import CARD_BYTES
+
+    row = {"step": "Set-ExchangeServer " + "x" * 900, "status": "done", "detail": "y" * 900}
+    fix = {**FIX_RECORD, "status": "fixed", "applied": [row] * 40,
+           "checks": [{"id": "freebusy-probe", "status": "ok", "summary": "z" * 900}] * 40}  # fmt: skip
+    built = result_card(
+        KB, findings(FEDCERT_FACTS, RESULTS), heading_text="Here is what I found.", runbook_url=None, fix=fix
+    )
+    assert size(built) <= CARD_BYTES and card_problems(built) == []
