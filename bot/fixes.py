@@ -16,6 +16,8 @@ carried it (a proactive turn, outside the HTTP request), never to the conversati
   approvers pressing at once one wins and the other is told it was decided. Approved, the plan as proposed is
   applied step by step; the requester's conversation then re-runs the cause's checks (bypassing any cache)
   and updates its result card in place; the approval card is updated in place with the outcome.
+  An approver pressing an approval whose time has passed is refused, and the approval is marked expired:
+  both cards say so in place (no Approve or Reject; the requester asks again from the result card).
 - **Roll back** (either card, an approver): the plan's rollback steps, after a change that ran.
 
 Every proposal, decision, refusal, step (with its redacted output), verification and rollback is an audit
@@ -46,7 +48,7 @@ from bot.audit import AuditLog, AuditRecord
 from bot.escalation_channel import ChannelTarget, Escalations, principal_from_activity
 from bot.outbound import card_activity
 from bot.storage import ConflictError, Store
-from checks.approvals import DEFAULT_TTL_SECONDS, Approval, ApprovalRefused, decide, propose
+from checks.approvals import DEFAULT_TTL_SECONDS, Approval, ApprovalRefused, decide, lapse, propose
 from dialogs.api import Card, Inbound
 from dialogs.fix_card import (
     FIX,
@@ -334,6 +336,8 @@ class FixDesk:
             )  # fmt: skip
         except ApprovalRefused as refused:
             await self._refuse(context, principal, inbound, str(refused), fix_id=fix_id)
+            if is_approver:
+                await self._lapse(document, etag, approval, principal, inbound, run_turn)
             return
         record = dict(document["record"])
         record.update(
@@ -363,6 +367,31 @@ class FixDesk:
         document["record"] = record
         etag = await self._store.write(f"{FIX_PREFIX}{fix_id}", document, etag)
         await self._finish(document, etag, run_turn, verify=completed, actor=principal)
+
+    async def _lapse(
+        self,
+        document: dict[str, Any],
+        etag: str,
+        approval: Approval,
+        principal: Principal,
+        inbound: Inbound,
+        run_turn: RunTurn,
+    ) -> None:
+        """An approver pressed a pending approval whose time has passed: it is marked expired (compare-and-set,
+        once), audited, and both cards say so in place (no Approve or Reject; ask again from the result card)."""
+        lapsed = lapse(approval, now=self._clock())
+        if lapsed is approval:
+            return  # refused for another reason, or already marked
+        record = {**document["record"], "status": "expired"}
+        document = {**document, "approval": lapsed.as_dict(), "record": record}
+        try:
+            etag = await self._store.write(f"{FIX_PREFIX}{record['id']}", document, etag)
+        except ConflictError:
+            return  # someone else decided or marked it in between: theirs stands
+        await self._record(
+            "fix-expired", principal, record, inbound.conversation_id, expires=record.get("expires")
+        )
+        await self._finish(document, etag, run_turn)
 
     async def _current(self, document: Mapping[str, Any]) -> str:
         """The fingerprint of the plan the requester's triage gives now ("" when it gives none)."""

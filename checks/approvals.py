@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-__all__ = ["DEFAULT_TTL_SECONDS", "Approval", "ApprovalRefused", "decide", "propose"]
+__all__ = ["DEFAULT_TTL_SECONDS", "EXPIRED", "Approval", "ApprovalRefused", "decide", "lapse", "propose"]
 
 DEFAULT_TTL_SECONDS = 3600
-Status = Literal["pending", "approved", "rejected", "fixed", "not-fixed", "failed"]
+Status = Literal["pending", "approved", "rejected", "expired", "fixed", "not-fixed", "failed"]
+EXPIRED = "This approval expired: ask for the fix again to see the current plan."
 
 
 class ApprovalRefused(Exception):
@@ -74,6 +75,14 @@ def propose(
     )  # fmt: skip
 
 
+def lapse(approval: Approval, *, now: float) -> Approval:
+    """The approval marked expired (only a pending one whose time has passed; otherwise unchanged), so its
+    cards can say so and a later press is refused with the same words."""
+    if approval.status != "pending" or not approval.expired(now):
+        return approval
+    return replace(approval, status="expired", decided_at=now)
+
+
 def decide(
     approval: Approval,
     *,
@@ -88,12 +97,14 @@ def decide(
     """The approval with the decision taken, or ApprovalRefused saying why it may not be."""
     if not actor_is_approver:
         raise ApprovalRefused("Only an approver can decide on a fix, and you are not one.")
+    if approval.status == "expired":
+        raise ApprovalRefused(EXPIRED)
     if approval.status != "pending":
         raise ApprovalRefused(
             f"This fix was already decided ({approval.status} by {approval.decided_by_name or 'someone'})."
         )
     if approval.expired(now):
-        raise ApprovalRefused("This approval expired: ask for the fix again to see the current plan.")
+        raise ApprovalRefused(EXPIRED)
     if fingerprint != approval.fingerprint:
         raise ApprovalRefused(
             "The plan changed since it was proposed: nothing was applied. Ask for the fix again."

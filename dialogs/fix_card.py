@@ -2,7 +2,7 @@
 
 A fix is one plain-JSON record the host keeps (its proposal) and hands to the conversation after each change:
 `id`, `triage` (the triage it was asked from), `remediation`, `summary`, `cause`, `cause_title`, `risk`,
-`status` (`pending`, `approved`, `rejected`, `applied`, `fixed`, `not-fixed`, `failed`, `rolled-back`,
+`status` (`pending`, `approved`, `rejected`, `expired`, `applied`, `fixed`, `not-fixed`, `failed`, `rolled-back`,
 `rollback-failed`), `requester_name`, `decided_by_name`, `where` (where the approval card went), `steps`
 (each as an admin reads it; a one-time password only as `<one-time password>`), `preview` (what Exchange said
 to -WhatIf, per step), `preview_text`, `rollback` (the steps that undo it), `applied` (each step run, with
@@ -56,6 +56,7 @@ _HEADLINES = {
     "not-fixed": ("Not fixed", "Attention"),
     "failed": ("Not fixed: a step failed", "Attention"),
     "rejected": ("Rejected: nothing was changed", "Warning"),
+    "expired": ("Expired: nothing was changed", "Warning"),
     "rolled-back": ("Rolled back", "Warning"),
     "rollback-failed": ("The rollback failed", "Attention"),
 }
@@ -94,6 +95,13 @@ def fix_line(record: Mapping[str, Any]) -> str:
         return f"Approved by {who}: {summary}."
     if status == "rejected":
         return f"Rejected by {who}: {summary} was not applied, nothing was changed."
+    if status == "expired":
+        expires = _str(record, "expires")
+        lapsed = f"lapsed at {expires}" if expires else "lapsed"
+        return (
+            f"The approval request {lapsed} before anyone decided: {summary} was not applied, nothing was "
+            "changed. Ask again from the result card."
+        )
     if status == "fixed":
         return f"{summary}: applied (approved by {who}), and the checks now pass."
     if status == "not-fixed":
@@ -182,7 +190,7 @@ def fix_buttons(
     status = _str(record, "status") if record else ""
     if record and _can_roll_back(record):
         return [submit("Roll back", FIX_ROLLBACK, fix=_str(record, "id"))]
-    if record and status != "rejected":
+    if record and status not in ("rejected", "expired"):
         return []  # waiting for approval, being applied, or done
     remediation = _fixable_remediation(best, fixable) if confident else ""
     return [submit("Fix it", FIX, remediation=remediation)] if remediation else []
@@ -221,7 +229,7 @@ def _approval(record: Mapping[str, Any], row: int) -> dict[str, Any]:
         ("Servers", ", ".join(_texts(record, "servers")) or "(the organisation)"),
         ("Mailboxes", ", ".join(_texts(record, "mailboxes")) or "(none)"),
     ]
-    if _str(record, "expires"):
+    if _str(record, "expires") and status == "pending":
         facts.append(("Approve before", _str(record, "expires")))
     body: list[Element] = [
         heading(f"Approval needed: {_str(record, 'summary') or 'a fix'}"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checks.approvals import Approval, ApprovalRefused, decide, propose
+from checks.approvals import Approval, ApprovalRefused, decide, lapse, propose
 
 NOW = 1_800_000_000.0
 
@@ -62,3 +62,13 @@ def test_an_approval_round_trips_as_plain_json() -> None:
     approval = _approval()
     assert Approval.from_dict(json.loads(json.dumps(approval.as_dict()))) == approval
     assert len(approval.id) >= 20  # not guessable
+
+
+def test_a_lapsed_approval_is_marked_expired_once_and_refused_after() -> None:
+    approval = _approval()
+    assert lapse(approval, now=NOW + 60) is approval  # still in time: unchanged
+    lapsed = lapse(approval, now=NOW + 3600)
+    assert lapsed.status == "expired" and lapsed.decided_at == NOW + 3600
+    assert lapse(lapsed, now=NOW + 7200) is lapsed
+    with pytest.raises(ApprovalRefused, match="This approval expired"):
+        _decide(lapsed, now=NOW + 60)  # even with a clock that went back

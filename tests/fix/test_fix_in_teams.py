@@ -322,7 +322,7 @@ async def test_the_requester_may_not_approve_their_own_fix(
     )
 
 
-async def test_an_expired_approval_is_refused(
+async def test_an_expired_approval_is_refused_and_both_cards_say_it_expired(
     lab: RunningLab,
     make_settings: Callable[..., Settings],
     connector: TimedConnector,
@@ -332,11 +332,60 @@ async def test_an_expired_approval_is_refused(
     now = [1_800_000_000.0]
     async with _bot(settings, lab, clock=lambda: now[0]) as bot:
         thread, approve = await _proposed(bot, connector, activities)
+        result_id, _ = _result_card(connector)
         now[0] += 3600  # the default hour has passed
         await bot.post(_in_thread(_approver(activities), approve, thread))
         await bot.idle()
+        fix_id = str(approve["fix"])
+        assert "This approval expired" in _texts(connector, thread.conversation_id)[-1]
+        # The approval card, updated in place: it expired, nothing to press but asking again.
+        [_, expired] = _approval_cards(connector, thread)
+        shown = _card_text(expired)
+        assert "Expired: nothing was changed" in shown and "Ask again from the result card" in shown
+        assert _button(expired, "Approve") is None and _button(expired, "Reject") is None
+        # The requester's result card likewise, in place, and it offers Fix it again.
+        again_id, result = _result_card(connector)
+        assert again_id == result_id
+        assert "Expired: nothing was changed" in _card_text(
+            result
+        ) and "Waiting for approval" not in _card_text(result)
+        assert _button(result, "Fix it") == {"action": "fix", "remediation": "copy-federation-certificate"}
+        kinds = _kinds(await _audit(settings), fix_id)
+        # (the refusal and the expiry share the frozen clock's instant: their order in the log is not kept)
+        assert sorted(kinds) == ["fix-expired", "fix-proposed", "fix-refused"]
+        # Pressed again: the same refusal, the cards are not updated again, nothing applied.
+        await bot.post(_in_thread(_approver(activities), approve, thread))
+        await bot.idle()
+        assert "This approval expired" in _texts(connector, thread.conversation_id)[-1]
+        assert len(_approval_cards(connector, thread)) == 2
+        kinds = _kinds(await _audit(settings), fix_id)
+        assert sorted(kinds) == ["fix-expired", "fix-proposed", "fix-refused", "fix-refused"]
+        # Asked again from the result card: a new approval request.
+        await bot.post(activities.submit(_button(result, "Fix it") or {}, conversation=REQUESTER_CHAT))
+        await bot.idle()
+        assert len(connector.of("create_conversation")) == 2
+    organization = lab.ctx.scenario.organization
+    assert organization.federation_trust is not None
+    thumbprint = organization.federation_trust.org_certificate
+    assert not all(thumbprint in {c.thumbprint for c in s.certificates} for s in organization.servers)
+
+
+async def test_someone_who_is_not_an_approver_pressing_an_expired_approval_changes_no_card(
+    lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
+) -> None:
+    settings = make_settings()
+    now = [1_800_000_000.0]
+    async with _bot(settings, lab, clock=lambda: now[0]) as bot:
+        thread, approve = await _proposed(bot, connector, activities)
+        now[0] += 3600
+        outsider = _approver(activities, "00000000-0000-0000-0000-0000000000c4", "Mallory")
+        await bot.post(_in_thread(outsider, approve, thread))
+        await bot.idle()
     await _refused_and_nothing_applied(
-        settings, connector, thread, str(approve["fix"]), "This approval expired"
+        settings, connector, thread, str(approve["fix"]), "Only an approver can decide on a fix"
     )
 
 
