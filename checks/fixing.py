@@ -91,11 +91,16 @@ async def preview_plan(plan: FixPlan, port: WritePort) -> FixRun:
             )
             continue
         try:
-            await port.run(step.key, {**_resolve(step, {}, None), "WhatIf": True})
+            rows = await port.run(step.key, {**_resolve(step, {}, None), "WhatIf": True})
         except BackendError as problem:
             out.append(StepRun(step.text(), "failed", str(problem)))
             continue
-        out.append(StepRun(step.text(), "previewed", "Exchange accepted it with -WhatIf"))
+        said = (
+            f"found {len(rows)} such item(s) to delete; nothing was deleted"
+            if step.ews
+            else "Exchange accepted it with -WhatIf"
+        )
+        out.append(StepRun(step.text(), "previewed", said))
     return FixRun(out)
 
 
@@ -136,22 +141,29 @@ async def apply_plan(
 
 
 class StepWriter:
-    """One write port for a whole plan: host template steps (`template:<name>`) to the host writer, cmdlets
-    to the Exchange writer. A plan that needs a writer nobody configured is refused at its first such step."""
+    """One write port for a whole plan: host template steps (`template:<name>`) to the host writer, EWS
+    operations (`ews:<operation>`) to the EWS writer, cmdlets to the Exchange writer. A plan that needs a
+    writer nobody configured is refused at its first such step."""
 
-    def __init__(self, exchange: WritePort | None, host: WritePort | None = None) -> None:
-        self._exchange, self._host = exchange, host
+    def __init__(
+        self, exchange: WritePort | None, host: WritePort | None = None, ews: WritePort | None = None
+    ) -> None:
+        self._exchange, self._host, self._ews = exchange, host, ews
 
     async def run(self, key: str, params: Mapping[str, Any]) -> list[Any]:
-        port = self._host if key.startswith("template:") else self._exchange
+        if key.startswith("template:"):
+            port, where = self._host, "Windows hosts (WinRM)"
+        elif key.startswith("ews:"):
+            port, where = self._ews, "mailboxes over EWS"
+        else:
+            port, where = self._exchange, "Exchange PowerShell"
         if port is None:
-            where = "Windows hosts (WinRM)" if key.startswith("template:") else "Exchange PowerShell"
             raise NotConfigured(f"{where} write access")
         rows: list[Any] = await port.run(key, params)
         return rows
 
     async def close(self) -> None:
-        for port in (self._exchange, self._host):
+        for port in (self._exchange, self._host, self._ews):
             if port is not None:
                 await port.close()
 

@@ -2,8 +2,8 @@
 
 Nothing here is reachable from the read-only checks. A write is allowed only when (1) the remediation is
 enabled by configuration, (2) the cmdlet and each parameter name appear in that remediation's own `apply`
-steps or rollback, and (3) every value passes the validator of its parameter in `WRITE_CMDLETS`. Anything
-else is refused before it leaves the process. Values travel as PSRP parameters, never as script text.
+steps or rollback, and (3) every value passes the validator of its parameter in `WRITE_CMDLETS` (or
+`WRITE_TEMPLATES`, `WRITE_EWS`). Anything else is refused before it leaves the process. Values travel as PSRP parameters, never as script text.
 """
 
 from __future__ import annotations
@@ -26,10 +26,13 @@ from knowledge.validators import (
 )
 
 __all__ = [
+    "SUBSCRIPTION_CLASS",
     "WRITE_CMDLETS",
+    "WRITE_EWS",
     "WRITE_TEMPLATES",
     "SecretValue",
     "WritePort",
+    "check_item_id",
     "guard_write",
     "plan_cmdlets",
     "plan_problems",
@@ -178,6 +181,32 @@ WRITE_CMDLETS: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
 }
 _COMMON = {"WhatIf": _one_of(True)}
 
+# EWS operation -> its parameters, every one required: only DeleteItem of the hidden sharing subscription of
+# one sharer, in the \root\Sharing folder of the named mailbox, soft-deleted (to Recoverable Items, so an
+# administrator can recover it within the deleted item retention period; MoveToDeletedItems would leave a
+# hidden item in Deleted Items that no one sees or empties, HardDelete could not be undone). The writer
+# (`checks.backends.ews_write`) deletes only items it found there with that class, by their ItemId
+# (`check_item_id`).
+SUBSCRIPTION_CLASS = "IPM.ExternalSharingSubscription"
+WRITE_EWS: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
+    "DeleteItem": {
+        "Mailbox": text_param(check_smtp),
+        "Folder": _one_of("Sharing"),
+        "ItemClass": _one_of(SUBSCRIPTION_CLASS),
+        "Sharer": text_param(check_smtp),
+        "DeleteType": _one_of("SoftDelete"),
+    },
+}
+_ITEM_ID = re.compile(r"^[A-Za-z0-9+/_=-]{8,512}$")
+
+
+def check_item_id(value: Any) -> str:
+    """An EWS ItemId as Exchange gives it (base64, bounded); raises `ValueProblem` for anything else."""
+    if not isinstance(value, str) or not _ITEM_ID.match(value):
+        raise ValueProblem("expected an EWS ItemId (base64)")
+    return value
+
+
 # write host template -> its parameters (Server is the host; the others become the template's arguments)
 WRITE_TEMPLATES: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
     "iis-require-ssl": {
@@ -204,10 +233,18 @@ def guard_write(
     backend: str = "Exchange (write)",
 ) -> dict[str, Any]:
     """The parameters, validated; raises `Refused` for any cmdlet, parameter or value outside the lists."""
-    name = cmdlet.removeprefix("template:")
-    spec = WRITE_TEMPLATES.get(name) if cmdlet.startswith("template:") else WRITE_CMDLETS.get(cmdlet)
+    name = cmdlet.removeprefix("template:").removeprefix("ews:")
+    spec = (
+        WRITE_TEMPLATES.get(name)
+        if cmdlet.startswith("template:")
+        else WRITE_EWS.get(name)
+        if cmdlet.startswith("ews:")
+        else WRITE_CMDLETS.get(cmdlet)
+    )
     if spec is None or cmdlet not in allowed:
         raise Refused(backend, f"The cmdlet {cmdlet[:60]!r} is not a write this remediation may make.")
+    if cmdlet.startswith("ews:") and (missing := sorted(set(spec) - set(params))):
+        raise Refused(backend, f"{cmdlet} needs -{missing[0]}: every parameter of an EWS write is named.")
     checked: dict[str, Any] = {}
     for name, value in params.items():
         validator = _COMMON.get(name) or (spec.get(name) if name in allowed[cmdlet] else None)

@@ -43,6 +43,7 @@ FIX_UPDATE = "fix-update"  # from the host only: {"action": ..., "fix": record}
 FIX_ACTIONS = frozenset({FIX, FIX_APPROVE, FIX_REJECT, FIX_ROLLBACK, FIX_UPDATE})
 DONE = frozenset({"fixed", "not-fixed", "failed", "rolled-back", "rollback-failed"})
 MAX_STEPS = 12
+MAX_FIX_BUTTONS = 3  # a cause's remediations that can be applied, each its own button
 # Bytes for each step's or check's line: the approval card tries each in turn until it fits CARD_LIMIT.
 ROW_BYTES = (600, 300, 160, 80)
 CARD_LIMIT = 23_000  # serialized, as the result card (Teams refuses a message over about 28 KB)
@@ -176,24 +177,32 @@ def _can_roll_back(record: Mapping[str, Any]) -> bool:
     )
 
 
-def _fixable_remediation(best: RankedCause | None, fixable: frozenset[str]) -> str:
+def _fixable_remediations(best: RankedCause | None, fixable: frozenset[str]) -> list[str]:
     if best is None:
-        return ""
-    return next((r.id for r in best.remediations if r.id in fixable), "")
+        return []
+    return [r.id for r in best.remediations if r.id in fixable]
 
 
 def fix_buttons(
-    best: RankedCause | None, confident: bool, fixable: frozenset[str], record: Mapping[str, Any] | None
+    best: RankedCause | None,
+    confident: bool,
+    fixable: frozenset[str],
+    record: Mapping[str, Any] | None,
+    labels: Mapping[str, str] | None = None,
 ) -> list[Element]:
-    """Fix it (an enabled remediation of a confident cause, no fix under way) or Roll back (after a change
-    that has a rollback)."""
+    """Fix it (an enabled remediation of a confident cause, no fix under way; one button per remediation,
+    named by its `apply.label`, when the cause offers several) or Roll back (after a change that has a
+    rollback)."""
     status = _str(record, "status") if record else ""
     if record and _can_roll_back(record):
         return [submit("Roll back", FIX_ROLLBACK, fix=_str(record, "id"))]
     if record and status not in ("rejected", "expired"):
         return []  # waiting for approval, being applied, or done
-    remediation = _fixable_remediation(best, fixable) if confident else ""
-    return [submit("Fix it", FIX, remediation=remediation)] if remediation else []
+    offered = _fixable_remediations(best, fixable)[:MAX_FIX_BUTTONS] if confident else []
+    if len(offered) == 1:
+        return [submit("Fix it", FIX, remediation=offered[0])]
+    named = labels or {}
+    return [submit(f"Fix it: {named.get(r) or r}", FIX, remediation=r) for r in offered]
 
 
 def _plain(step: str) -> str:

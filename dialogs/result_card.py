@@ -312,7 +312,8 @@ def _build(
     if best is not None and findings.confident and best.remediations:
         tail += _remediation_section(best, runbook_url, budget)
     tail += _candidates_section(kb, findings, budget)
-    buttons: list[Element] = fix_buttons(findings.best, findings.confident, fixable, fix)
+    labels = {r.id: r.apply.label for r in kb.remediations.values() if r.apply is not None and r.apply.label}
+    buttons: list[Element] = fix_buttons(findings.best, findings.confident, fixable, fix, labels)
     if runbook_url:
         buttons.append(open_url("Open runbook", runbook_url))
     buttons.append(submit("Escalate", "escalate"))

@@ -45,10 +45,13 @@ class PlannedStep:
     capture: dict[str, str] = field(default_factory=dict)
     what_if: bool = True
     template: str = ""  # a write host template run on params["Server"] instead of a cmdlet
+    ews: str = ""  # an EWS operation (`knowledge.model.EWS_OPERATIONS`) instead of a cmdlet
 
     @property
     def key(self) -> str:
-        """What the write allow-list knows the step by: the cmdlet, or `template:<name>`."""
+        """What the write allow-list knows the step by: the cmdlet, `template:<name>` or `ews:<operation>`."""
+        if self.ews:
+            return f"ews:{self.ews}"
         return f"template:{self.template}" if self.template else self.cmdlet
 
     def as_dict(self) -> dict[str, Any]:
@@ -58,7 +61,11 @@ class PlannedStep:
             "capture": self.capture,
             "what_if": self.what_if,
         }
-        return data | ({"template": self.template} if self.template else {})
+        return (
+            data
+            | ({"template": self.template} if self.template else {})
+            | ({"ews": self.ews} if self.ews else {})
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PlannedStep:
@@ -69,10 +76,17 @@ class PlannedStep:
             {str(k): str(v) for k, v in (data.get("capture") or {}).items()},
             bool(data.get("what_if", True)),
             str(data.get("template") or ""),
+            str(data.get("ews") or ""),
         )
 
     def text(self) -> str:
         """The step as an admin would read it (for cards and the CLI, never for running)."""
+        if self.ews:
+            p = self.params
+            return (
+                f"EWS {self.ews} ({p.get('DeleteType')}) in {p.get('Mailbox')}:\\root\\{p.get('Folder')}: the hidden "
+                f"{p.get('ItemClass')} item whose ExternalSharingSharerIdentity is {p.get('Sharer')}"
+            )
         if self.template:
             args = ", ".join(f"{k.lower()}={_shown(v)}" for k, v in self.params.items() if k != "Server")
             return f"on {self.params.get('Server')}: host template {self.template} ({args})"
@@ -217,7 +231,9 @@ def _expand(
             params[key] = _fill(value, chosen, values, secret, captured)
         what_if = step.what_if and not step.template
         planned.append(
-            PlannedStep(step.cmdlet or "", params, dict(step.capture), what_if, step.template or "")
+            PlannedStep(
+                step.cmdlet or "", params, dict(step.capture), what_if, step.template or "", step.ews or ""
+            )
         )
     return planned
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
+    "EWS_OPERATIONS",
     "HELPDESK_NAMES",
     "ApplySpec",
     "ApplyStep",
@@ -230,6 +231,19 @@ class RemediationParam(Strict):
         return self
 
 
+# EWS operations a remediation step may name: operation -> its parameters, each fixed to the one value the
+# write allow-list (`checks.writes`) accepts, or None where the step fills it ({Requester}, {Sharer}).
+# DeleteItem: the hidden IPM.ExternalSharingSubscription item(s) of one sharer in a mailbox's \root\Sharing
+# folder, soft-deleted (moved to Recoverable Items, so an administrator can recover them).
+EWS_OPERATIONS: dict[str, dict[str, str | None]] = {
+    "DeleteItem": {
+        "Mailbox": None,
+        "Folder": "Sharing",
+        "ItemClass": "IPM.ExternalSharingSubscription",
+        "Sharer": None,
+        "DeleteType": "SoftDelete",
+    },
+}
 StepValue = str | bool | int | None | dict[str, str]  # a dict is a hashtable: @{Add="{Domain}"}
 _STEP_PLACEHOLDER = re.compile(r"^\{([A-Za-z0-9]+)\}$")
 
@@ -243,6 +257,8 @@ class ApplyStep(Strict):
     # Or a write host template run on the server its `Server` parameter names (its other parameters are the
     # template's arguments, in lower case).
     template: KebabId | None = None
+    # Or an EWS operation with the write account (`EWS_OPERATIONS`: the operation and exactly its parameters).
+    ews: Literal["DeleteItem"] | None = None
     params: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9]*$")], StepValue]
     # The step runs once per value of these list parameters (they must be used in params).
     each: list[str] = []
@@ -252,10 +268,21 @@ class ApplyStep(Strict):
 
     @model_validator(mode="after")
     def _cmdlet_or_template(self) -> ApplyStep:
-        if (self.cmdlet is None) == (self.template is None):
-            raise ValueError("a step names either a cmdlet or a template")
+        if sum(kind is not None for kind in (self.cmdlet, self.template, self.ews)) != 1:
+            raise ValueError("a step names exactly one of a cmdlet, a template or an ews operation")
         if self.template is not None and "Server" not in self.params:
             raise ValueError("a template step needs a Server parameter")
+        if self.ews is not None:
+            wanted = EWS_OPERATIONS[self.ews]
+            if set(self.params) != set(wanted):
+                raise ValueError(f"an ews {self.ews} step takes exactly the parameters {', '.join(wanted)}")
+            fixed = {k: v for k, v in wanted.items() if v is not None}
+            if any(self.params[k] != v for k, v in fixed.items()):
+                raise ValueError(
+                    f"an ews {self.ews} step must name " + ", ".join(f"{k}: {v}" for k, v in fixed.items())
+                )
+            if self.each or self.capture:
+                raise ValueError("an ews step takes neither each nor capture")
         return self
 
     def placeholders(self) -> list[str]:
@@ -275,6 +302,10 @@ class ApplySpec(Strict):
     # side a fact names (e.g. target.location for a permission on the target's calendar).
     side: Literal["onprem", "online"] = "onprem"
     side_fact: FactName | None = None
+    # The "Fix it" button's words when a cause offers more than one remediation that can be applied.
+    label: (
+        Annotated[str, StringConstraints(min_length=3, max_length=30, pattern=r"^[a-z][a-z -]*$")] | None
+    ) = None
     preview: str  # what will change, in words, with {Name} placeholders (parameters and current values)
     steps: list[ApplyStep] = Field(min_length=1)
     rollback: list[ApplyStep] = []

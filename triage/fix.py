@@ -149,14 +149,13 @@ def _confirmed(args: argparse.Namespace) -> bool:
 
 
 async def _fix(args: argparse.Namespace) -> int:
-    from checks.backends.psrp_write import PsrpWriter
-    from checks.backends.winrm_write import WinrmWriter
-    from checks.fixing import StepWriter, apply_plan, preview_plan, verification
+    from checks.fixing import apply_plan, preview_plan, verification
     from checks.writes import plan_cmdlets, plan_problems
     from knowledge.fix_plan import plan_fix
     from knowledge.loader import load_knowledge
     from triage.audit_log import command_line_audit
     from triage.commands import pair_facts
+    from triage.writers import missing_writer, step_writer
 
     kb = load_knowledge()
     facts = pair_facts(args)
@@ -184,17 +183,8 @@ async def _fix(args: argparse.Namespace) -> int:
                 report,
                 f"{remediation.id} is not enabled (write.enabled_remediations): nothing was changed",
             )
-        writer_settings = org.writers.get(plan.side)
-        if writer_settings is None:
-            return await _refuse(
-                audit,
-                args,
-                report,
-                f"no write access is configured for the {plan.side} side: nothing was changed",
-            )
-        if any(s.template for s in plan.steps) and "host" not in org.writers:
-            why = "no write access to the Windows hosts (winrm) is configured: nothing was changed"
-            return await _refuse(audit, args, report, why)
+        if why := missing_writer(plan, org.writers):
+            return await _refuse(audit, args, report, f"{why}: nothing was changed")
         audit.about(
             remediation=plan.remediation_id,
             cause=cause.id,
@@ -205,12 +195,7 @@ async def _fix(args: argparse.Namespace) -> int:
             "fix-proposed", fingerprint=plan.fingerprint(), steps=[s.text() for s in plan.steps]
         )
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-fix") as executor:
-            allowed = plan_cmdlets(plan)
-            host = org.writers.get("host")
-            writer = StepWriter(
-                PsrpWriter(writer_settings, executor, allowed),
-                WinrmWriter(host, executor, allowed) if host is not None else None,
-            )
+            writer = step_writer(plan, org.writers, executor, plan_cmdlets(plan))
             try:
                 preview = await preview_plan(plan, writer)
                 report["preview"] = preview.as_dict()

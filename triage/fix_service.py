@@ -21,6 +21,7 @@ from dialogs.state import StateError, load
 from knowledge.fix_plan import FixPlan, plan_fix
 from knowledge.jsonvalue import JsonObject
 from knowledge.loader import KnowledgeBase
+from triage.writers import missing_writer, step_writer
 
 __all__ = ["WriteFixer", "fixer_for_config", "fixer_for_lab"]
 
@@ -79,28 +80,14 @@ class WriteFixer:
             raise FixUnavailable(
                 f"The write allow-list refuses this plan ({problems[0]}): nothing was changed."
             )
-        if plan.side not in self._writers:
-            raise FixUnavailable(
-                f"No write access is configured for the {plan.side} side: nothing was changed."
-            )
-        if any(s.template for s in (*plan.steps, *plan.rollback)) and "host" not in self._writers:
-            raise FixUnavailable(
-                "No write access to the Windows hosts (WinRM) is configured: nothing was changed."
-            )
+        if why := missing_writer(plan, self._writers):
+            raise FixUnavailable(f"{why[0].upper()}{why[1:]}: nothing was changed.")
         return plan, best, findings
 
     @asynccontextmanager
     async def _writer(self, plan: FixPlan) -> AsyncIterator[StepWriter]:
-        from checks.backends.psrp_write import PsrpWriter
-        from checks.backends.winrm_write import WinrmWriter
-
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-fix") as executor:
-            allowed = plan_cmdlets(plan)
-            host = self._writers.get("host")
-            writer = StepWriter(
-                PsrpWriter(self._writers[plan.side], executor, allowed),
-                WinrmWriter(host, executor, allowed) if host is not None else None,
-            )
+            writer = step_writer(plan, self._writers, executor, plan_cmdlets(plan))
             try:
                 yield writer
             finally:

@@ -1,12 +1,17 @@
-"""The write account's settings, per side (`onprem`, `online`, `host`): the lab's writer, or the configuration's
-`write:` section over the read-only sections' endpoints. Used by `triage fix` and the bot's write side."""
+"""The write account's settings, per side (`onprem`, `online`, `host`, `ews`): the lab's writer, or the
+configuration's `write:` section over the read-only sections' endpoints. Used by `triage fix` and the bot's
+write side, which build one `StepWriter` per plan here."""
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["lab_writers", "live_writers"]
+from checks.fixing import StepWriter
+from knowledge.fix_plan import FixPlan
+
+__all__ = ["lab_writers", "live_writers", "missing_writer", "step_writer"]
 
 
 def lab_writers(endpoints: dict[str, Any]) -> dict[str, Any]:
@@ -29,6 +34,13 @@ def lab_writers(endpoints: dict[str, Any]) -> dict[str, Any]:
             online=side == "online",
             connections=1,
         )
+    from checks.backends.ews import EwsSettings
+
+    # The requester's on-premises mailbox over EWS (a hidden sharing subscription), as the write account.
+    out["ews"] = EwsSettings(
+        endpoint=str(endpoints["ews"]), auth="basic", username=str(writer["username"]),
+        password=str(writer["password"]), ca_file=str(endpoints["ca_cert"]), name="Exchange Web Services (write)",
+    )  # fmt: skip
     out["host"] = WinrmSettings(
         endpoints=dict(endpoints["winrm_servers"]), transport="ntlm", username=str(writer["username"]),
         password=str(writer["password"]), ca_file=str(endpoints["ca_cert"]), operation_timeout=2, read_timeout=3,
@@ -50,6 +62,15 @@ def live_writers(config: Any) -> dict[str, Any]:
         read_only = from_config(config).winrm
         if read_only is not None:
             out["host"] = replace(read_only, username=w.username, password=password, kerberos=None)
+    if config.ews is not None:  # on-premises mailboxes over the ews section's endpoint, as the write account
+        from checks.backends.ews import EwsSettings
+
+        s = config.ews
+        out["ews"] = EwsSettings(
+            endpoint=s.endpoint, auth=s.auth, username=w.username,
+            password=password, version=s.version, access=s.access, ca_file=s.ca_file, timeout=s.timeout,
+            name="Exchange Web Services (write)",
+        )  # fmt: skip
     return (
         out
         | {
@@ -68,4 +89,34 @@ def live_writers(config: Any) -> dict[str, Any]:
                 spn=e.spn,  # the same server, the same SPN; pypsrp gets the write account's own ticket from its password
             )
         }
+    )
+
+
+def missing_writer(plan: FixPlan, writers: dict[str, Any]) -> str:
+    """Why `writers` cannot run `plan` ("" when they can): the side's Exchange PowerShell, the hosts' WinRM,
+    or EWS (on-premises mailboxes only)."""
+    steps = (*plan.steps, *plan.rollback)
+    if any(not (s.template or s.ews) for s in steps) and plan.side not in writers:
+        return f"no write access is configured for the {plan.side} side"
+    if any(s.template for s in steps) and "host" not in writers:
+        return "no write access to the Windows hosts (WinRM) is configured"
+    if any(s.ews for s in steps) and (plan.side != "onprem" or "ews" not in writers):
+        where = "on-premises mailboxes" if plan.side == "onprem" else f"{plan.side} mailboxes"
+        return f"no write access to {where} over EWS is configured"
+    return ""
+
+
+def step_writer(
+    plan: FixPlan, writers: dict[str, Any], executor: Executor, allowed: dict[str, set[str]]
+) -> StepWriter:
+    """The write ports `plan` needs, each with the write account and the plan's allow-list."""
+    from checks.backends.ews_write import EwsWriter
+    from checks.backends.psrp_write import PsrpWriter
+    from checks.backends.winrm_write import WinrmWriter
+
+    exchange, host, ews = writers.get(plan.side), writers.get("host"), writers.get("ews")
+    return StepWriter(
+        PsrpWriter(exchange, executor, allowed) if exchange is not None else None,
+        WinrmWriter(host, executor, allowed) if host is not None else None,
+        EwsWriter(ews, executor, allowed) if ews is not None and plan.side == "onprem" else None,
     )

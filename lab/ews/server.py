@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -21,8 +22,19 @@ from multidict import CIMultiDict
 from lab.entra.token import EWS_RESOURCE, TokenError, verify_access_token
 from lab.ews.availability import HttpFailure, get_server_time_zones, get_user_availability
 from lab.ews.folders import find_folder, find_item, get_folder, get_item
-from lab.ews.soap import NS, ServerVersion, child_text, el, envelope, local_name, parse_request, soap_fault
+from lab.ews.soap import (
+    NS,
+    EwsError,
+    ServerVersion,
+    child_text,
+    el,
+    envelope,
+    local_name,
+    parse_request,
+    soap_fault,
+)
 from lab.ews.store import Caller
+from lab.ews.writes import delete_item
 from lab.faults import FaultSpec, reset_connection, stall
 from lab.scenario.model import Scenario, Server
 
@@ -73,9 +85,10 @@ class _Ews:
         spec = await self._ctx.faults.take("ews", operation)
         if spec is not None and spec.kind != "latency":
             return await self._render_fault(request, spec)
-        app_only = self._authenticate(request)
-        if app_only is None:
+        login = self._authenticate(request)
+        if login is None:
             return self._challenge()
+        app_only, writer = login
         acting = self._impersonated(header)
         if acting is None and app_only:
             return self._fault(
@@ -87,9 +100,15 @@ class _Ews:
                 "ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."
             )
         caller = Caller(self._ctx.scenario, self._ctx.time, acting)
-        return self._dispatch(caller, operation, op)
+        return self._dispatch(caller, operation, op, writer=writer)
 
-    def _dispatch(self, caller: Caller, operation: str, op: ET.Element) -> web.Response:
+    def _dispatch(self, caller: Caller, operation: str, op: ET.Element, *, writer: bool) -> web.Response:
+        if operation == "DeleteItem":  # the write account removing a hidden sharing subscription
+            try:
+                messages = delete_item(self._ctx, caller, op, writer=writer)
+            except EwsError as error:
+                return self._fault(error.code, error.text)
+            return self._reply(el("m:DeleteItemResponse", el("m:ResponseMessages", messages)))
         if operation in _MESSAGE_OPERATIONS:
             messages = _MESSAGE_OPERATIONS[operation](caller, op)
             return self._reply(el(f"m:{operation}Response", el("m:ResponseMessages", messages)))
@@ -107,15 +126,18 @@ class _Ews:
 
     # ---------------------------------------------------------------------------- authentication
 
-    def _authenticate(self, request: web.Request) -> bool | None:
-        """None when refused; otherwise whether the caller is an app-only OAuth token."""
+    def _authenticate(self, request: web.Request) -> tuple[bool, bool] | None:
+        """None when refused; otherwise whether the caller is an app-only OAuth token, and whether it is the
+        write account (the only one whose DeleteItem the lab takes)."""
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "basic":
             try:
                 user, _, password = base64.b64decode(value).decode("utf-8").partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 return None
-            return False if self._ctx.credentials.accepts(user, password) else None
+            if self._is_writer(user, password):
+                return False, True
+            return (False, False) if self._ctx.credentials.accepts(user, password) else None
         if scheme.lower() == "bearer":
             try:
                 claims = verify_access_token(
@@ -126,8 +148,21 @@ class _Ews:
                 )
             except TokenError:
                 return None
-            return claims.get("idtyp") == "app"
+            return claims.get("idtyp") == "app", False
         return None
+
+    def _is_writer(self, user: str, password: str) -> bool:
+        credentials = self._ctx.credentials
+        name = credentials.writer_user.lower()
+        given = user.lower()
+        names = {credentials.writer_username.lower(), name}
+        if credentials.domain:
+            names.add(f"{name}@{credentials.domain}".lower())
+        return (
+            bool(name)
+            and given in names
+            and secrets.compare_digest(password.encode(), credentials.writer_password.encode())
+        )
 
     def _challenge(self) -> web.Response:
         tenant = self._ctx.credentials.tenant_id

@@ -630,3 +630,71 @@ async def test_a_fix_that_fails_halfway_says_what_ran_and_offers_the_rollback(
     kinds = _kinds(await _audit(settings), str(approve["fix"]))
     assert kinds.count("fix-step.done") == 1 and kinds.count("fix-step.failed") == 1
     assert "fix-verified" not in kinds  # nothing to verify: the change did not complete
+
+
+@pytest.fixture
+def sharing_lab() -> Iterator[RunningLab]:
+    """seed-001: Carol holds a stale sharing subscription to Erin's calendar, with no explicit permission."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        started = start_lab("seed-001-sharing-subscription")
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+async def test_the_stale_subscription_offers_both_fixes_and_the_removal_runs_over_ews(
+    sharing_lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
+) -> None:
+    from tests.texts import pasted_text
+
+    settings = make_settings()
+    plan = Plan(
+        symptom="freebusy-cross-site", scope="pair", requester="carol@contoso.com", target="erin@contoso.com",
+        paste=pasted_text("seed-001-fiddler.json"),
+    )  # fmt: skip
+    async with _bot(settings, sharing_lab) as bot:
+        driver = TriageDriver(Poster(bot.url, bot.session), connector, activities, REQUESTER_CHAT)
+        assert await driver.walk(plan), driver.texts()[-3:]
+        await bot.idle()
+        _, result = _result_card(connector)
+        shown = _card_text(result)
+        # Both remediations, each its own button, and each says what the users will see.
+        grant = _button(result, "Fix it: add calendar permission")
+        remove = _button(result, "Fix it: remove subscription")
+        assert grant == {"action": "fix", "remediation": "grant-explicit-calendar-permission"}
+        assert remove == {"action": "fix", "remediation": "remove-stale-sharing-subscription"}
+        assert _button(result, "Fix it") is None
+        assert "the requester keeps the target's shared calendar in their Outlook" in shown
+        assert "the requester's Outlook loses the target's shared calendar from its calendar list" in shown
+        await bot.post(activities.submit(remove, conversation=REQUESTER_CHAT))
+        await bot.idle()
+        [thread] = connector.of("create_conversation")
+        [asked] = _approval_cards(connector, thread)
+        text = _card_text(asked)
+        assert "EWS DeleteItem (SoftDelete) in carol@contoso.com:" in text
+        assert (
+            "loses erin@contoso.com's shared calendar" in text
+            and "sharing and calendar permissions are unchanged" in text
+        )
+        assert "found 1 such item(s) to delete; nothing was deleted" in text
+        assert "This change has no automatic rollback." in text
+        approve = _button(asked, "Approve")
+        assert approve is not None
+        await bot.post(_in_thread(_approver(activities), approve, thread))
+        await bot.idle()
+    last = _approval_cards(connector, thread)[-1]
+    assert "Fixed" in _card_text(last) and _button(last, "Roll back") is None
+    after = _card_text(_result_card(connector)[1])
+    assert '"text": "Fixed"' in after and "sharing-subscriptions" in after
+    carol = sharing_lab.ctx.scenario.mailbox("carol@contoso.com")
+    erin = sharing_lab.ctx.scenario.mailbox("erin@contoso.com")
+    assert carol is not None and carol.sharing_subscriptions == []
+    # Erin's calendar is as it was: no explicit entry for Carol was added.
+    assert erin is not None and "carol@contoso.com" not in {p.user.lower() for p in erin.calendar_permissions}
+    kinds = _kinds(await _audit(settings), str(approve["fix"]))
+    assert kinds[:2] == ["fix-proposed", "fix-approved"] and kinds[-1] == "fix-verified"

@@ -289,3 +289,99 @@ def test_the_write_host_template_runs_only_in_the_write_accounts_shell() -> None
         assert ex03 is not None and ex03.virtual_directories.owa.answer_status == 200
     finally:
         lab.close()
+
+
+def test_the_stale_subscription_is_removed_over_ews_and_free_busy_then_works(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, report = _fix(
+        capsys, "--scenario", "seed-001-sharing-subscription", "--remediation", "remove-stale-sharing-subscription",
+        "--yes",
+    )  # fmt: skip
+    assert report["outcome"] == "fixed" and code == 0, report
+    assert (
+        report["plan"]["remediation"] == "remove-stale-sharing-subscription"
+        and report["plan"]["rollback"] == []
+    )
+    [step] = report["applied"]
+    assert (
+        step["status"] == "done"
+        and "EWS DeleteItem (SoftDelete)" in step["step"]
+        and "Deleted=True" in step["detail"]
+    )
+    assert (
+        report["preview"][0]["status"] == "previewed"
+        and "nothing was deleted" in report["preview"][0]["detail"]
+    )
+    verified = {c["id"]: (c["status"], c["summary"]) for c in report["verification"]["checks"]}
+    assert (
+        verified["sharing-subscriptions"][0] == "ok"
+        and "holds no hidden sharing" in verified["sharing-subscriptions"][1]
+    )
+    assert (
+        verified["freebusy-probe"][0] == "ok"
+        and "returns erin@contoso.com's free/busy" in verified["freebusy-probe"][1]
+    )
+    kinds = [r["kind"] for r in _audit(state_dir)]
+    assert kinds == ["fix-proposed", "fix-approved", "fix-step.start", "fix-step.done", "fix-verified"]
+
+
+def test_the_ews_delete_runs_only_from_the_write_account_and_only_as_listed() -> None:
+    import asyncio
+
+    from checks.backends.ews import EwsSettings
+    from checks.backends.ews_write import EwsWriter
+    from checks.errors import Refused
+
+    lab = start_lab("seed-001-sharing-subscription")
+    try:
+        ep = lab.endpoints
+        common = {"endpoint": ep["ews"], "auth": "basic", "ca_file": ep["ca_cert"], "timeout": 5}
+        read_only = EwsSettings(
+            **common, username=ep["credentials"]["username"], password=ep["credentials"]["password"]
+        )
+        writer = EwsSettings(**common, username=ep["writer"]["username"], password=ep["writer"]["password"])
+        delete = {
+            "Mailbox": "carol@contoso.com", "Folder": "Sharing", "ItemClass": "IPM.ExternalSharingSubscription",
+            "Sharer": "erin@contoso.com", "DeleteType": "SoftDelete",
+        }  # fmt: skip
+        allowed = {"ews:DeleteItem": set(delete)}
+
+        async def attempt(settings: EwsSettings, params: dict[str, Any], key: str = "ews:DeleteItem") -> Any:
+            with ThreadPoolExecutor(1) as pool:
+                port = EwsWriter(settings, pool, allowed)
+                try:
+                    return await port.run(key, params)
+                finally:
+                    await port.close()
+
+        def held() -> list[str]:
+            carol = lab.ctx.scenario.mailbox("carol@contoso.com")
+            assert carol is not None
+            return [s.sharer_identity for s in carol.sharing_subscriptions]
+
+        # Another folder, another class, a hard delete, another operation: refused before a request is sent
+        # (the lab is never asked, not even with the write account).
+        for params, key in [
+            (delete | {"Folder": "Inbox"}, "ews:DeleteItem"),
+            (delete | {"ItemClass": "IPM.Note"}, "ews:DeleteItem"),
+            (delete | {"DeleteType": "HardDelete"}, "ews:DeleteItem"),
+            (delete, "ews:DeleteFolder"),
+        ]:
+            with pytest.raises(Refused):
+                asyncio.run(attempt(writer, params, key))
+        assert held() == ["erin@contoso.com"]
+        # The read-only account may read the item but not delete it: the lab denies its DeleteItem.
+        with pytest.raises(CommandFailed, match="denied access"):
+            asyncio.run(attempt(read_only, delete))
+        assert held() == ["erin@contoso.com"]
+        # A subscription from someone else: nothing of theirs to delete.
+        with pytest.raises(CommandFailed, match="nothing to delete"):
+            asyncio.run(attempt(writer, delete | {"Sharer": "frank@contoso.com"}))
+        # -WhatIf finds it and deletes nothing; then the write account deletes it.
+        assert asyncio.run(attempt(writer, delete | {"WhatIf": True}))[0]["Deleted"] is False
+        assert held() == ["erin@contoso.com"]
+        assert asyncio.run(attempt(writer, delete))[0]["Deleted"] is True
+        assert held() == []
+    finally:
+        lab.close()

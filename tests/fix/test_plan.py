@@ -204,3 +204,78 @@ def test_the_loader_refuses_an_unknown_verify_check(tmp_path: Any) -> None:
         KnowledgeError, match=re.escape("apply.verify_checks[0]: unknown check id 'no-such-check'")
     ):
         load_knowledge_from(data)
+
+
+_DELETE = {
+    "Mailbox": "{Requester}",
+    "Folder": "Sharing",
+    "ItemClass": "IPM.ExternalSharingSubscription",
+    "Sharer": "{Sharer}",
+    "DeleteType": "SoftDelete",
+}
+
+
+def test_the_subscription_removal_is_one_ews_delete_on_the_requesters_side() -> None:
+    remediation = KB.remediations["remove-stale-sharing-subscription"]
+    facts: dict[str, Any] = {
+        "requester": "carol@contoso.com",
+        "sharing.subscription_sharer": "erin@contoso.com",
+        "requester.location": "onprem",
+    }
+    plan = plan_fix(remediation, facts)
+    assert plan is not None and plan.ready and plan.side == "onprem" and plan.rollback == []
+    [step] = plan.steps
+    assert step.key == "ews:DeleteItem" and step.params["Mailbox"] == "carol@contoso.com"
+    assert step.params["Sharer"] == "erin@contoso.com" and step.params["DeleteType"] == "SoftDelete"
+    assert (
+        "IPM.ExternalSharingSubscription" in step.text()
+        and "carol@contoso.com:\\root\\Sharing" in step.text()
+    )
+    # Each remediation says what the users will see.
+    assert "loses erin@contoso.com's shared calendar" in plan.preview and "unchanged" in plan.preview
+    assert "organisation-wide default" in plan.preview
+    grant = plan_fix(
+        KB.remediations["grant-explicit-calendar-permission"], {**facts, "target": "erin@contoso.com"}
+    )
+    assert grant is not None and "keeps the shared calendar" in grant.preview and "explicit" in grant.preview
+    assert plan_fix(remediation, {**facts, "requester.location": "online"}).side == "online"  # type: ignore[union-attr]
+    # Stored and read back (an approved plan), it is the same plan.
+    again = type(plan).from_dict(plan.as_dict())
+    assert again.fingerprint() == plan.fingerprint() and again.steps[0].key == "ews:DeleteItem"
+
+
+@pytest.mark.parametrize(
+    ("step", "words"),
+    [
+        ({"ews": "DeleteItem", "params": {**_DELETE, "Folder": "Inbox"}}, "must name Folder: Sharing"),
+        ({"ews": "DeleteItem", "params": {**_DELETE, "ItemClass": "IPM.Note"}}, "must name"),
+        ({"ews": "DeleteItem", "params": {**_DELETE, "DeleteType": "HardDelete"}}, "must name"),
+        ({"ews": "DeleteItem", "params": {**_DELETE, "ItemId": "x"}}, "takes exactly the parameters"),
+        ({"ews": "DeleteItem", "params": {k: v for k, v in _DELETE.items() if k != "Folder"}}, "exactly the"),
+        ({"ews": "DeleteItem", "cmdlet": "Remove-Item", "params": _DELETE}, "exactly one of"),
+        ({"ews": "DeleteItem", "params": _DELETE, "capture": {"X": "Y"}}, "neither each nor capture"),
+        ({"ews": "DeleteFolder", "params": _DELETE}, "DeleteItem"),
+    ],
+)
+def test_the_model_keeps_an_ews_step_to_its_one_operation(step: dict[str, Any], words: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)):
+        Remediation.model_validate(
+            {
+                "id": "x",
+                "summary": "x",
+                "changes": True,
+                "risk": "medium",
+                "params": [
+                    {"name": "Requester", "type": "smtp", "fact": "requester", "description": "x"},
+                    {
+                        "name": "Sharer",
+                        "type": "smtp",
+                        "fact": "sharing.subscription_sharer",
+                        "description": "x",
+                    },
+                ],
+                "commands": ["x"],
+                "verify": [],
+                "apply": {"preview": "x", "steps": [step], "verify_checks": ["sharing-subscriptions"]},
+            }
+        )

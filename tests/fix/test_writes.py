@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from checks.errors import Refused
-from checks.writes import WRITE_CMDLETS, WRITE_TEMPLATES, guard_write, plan_cmdlets, plan_problems
+from checks.writes import (
+    WRITE_CMDLETS,
+    WRITE_EWS,
+    WRITE_TEMPLATES,
+    check_item_id,
+    guard_write,
+    plan_cmdlets,
+    plan_problems,
+)
 from knowledge.fix_plan import CAPTURED, plan_fix
 from knowledge.jsonvalue import JsonValue
 from knowledge.loader import load_knowledge
@@ -79,10 +87,13 @@ def test_every_step_of_every_applicable_remediation_is_on_the_code_list() -> Non
             known = (
                 WRITE_TEMPLATES.get(step.template or "")
                 if step.template
+                else WRITE_EWS.get(step.ews or "")
+                if step.ews
                 else WRITE_CMDLETS.get(step.cmdlet or "")
             )
-            assert known is not None, (remediation.id, step.cmdlet or step.template)
-            assert set(step.params) <= set(known), (remediation.id, step.cmdlet or step.template)
+            name = step.cmdlet or step.template or step.ews
+            assert known is not None, (remediation.id, name)
+            assert set(step.params) <= set(known), (remediation.id, name)
 
 
 def test_a_plan_whose_filled_value_the_write_list_refuses_is_named_before_anything_runs() -> None:
@@ -96,3 +107,57 @@ def test_a_plan_whose_filled_value_the_write_list_refuses_is_named_before_anythi
     problems = plan_problems(plan)
     assert problems and "virtual directory" in problems[0]
     assert plan_problems(OWA) == []  # type: ignore[arg-type]
+
+
+SUBSCRIPTION = plan_fix(
+    KB.remediations["remove-stale-sharing-subscription"],
+    {"requester": "carol@contoso.com", "sharing.subscription_sharer": "erin@contoso.com"},
+)
+assert SUBSCRIPTION is not None
+DELETE = {
+    "Mailbox": "carol@contoso.com",
+    "Folder": "Sharing",
+    "ItemClass": "IPM.ExternalSharingSubscription",
+    "Sharer": "erin@contoso.com",
+    "DeleteType": "SoftDelete",
+}
+
+
+def test_the_subscriptions_own_delete_passes() -> None:
+    allowed = plan_cmdlets(SUBSCRIPTION)  # type: ignore[arg-type]
+    assert allowed == {"ews:DeleteItem": set(DELETE)}
+    assert guard_write("ews:DeleteItem", DELETE, allowed) == DELETE
+    assert plan_problems(SUBSCRIPTION) == []  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        (DELETE | {"Folder": "Inbox"}, "Folder: expected one of Sharing"),
+        (DELETE | {"Folder": "Calendar"}, "Folder: expected one of Sharing"),
+        (DELETE | {"ItemClass": "IPM.Note"}, "ItemClass: expected one of IPM.ExternalSharingSubscription"),
+        (DELETE | {"DeleteType": "HardDelete"}, "DeleteType: expected one of SoftDelete"),
+        (DELETE | {"Mailbox": "carol@contoso.com; Remove-Mailbox"}, "Mailbox"),
+        ({k: v for k, v in DELETE.items() if k != "Folder"}, "needs -Folder"),
+        (DELETE | {"ItemId": "AAMkAD"}, "may not be given -ItemId"),
+    ],
+)
+def test_a_delete_item_off_the_list_is_refused(params: dict[str, Any], words: str) -> None:
+    with pytest.raises(Refused, match=words):
+        guard_write("ews:DeleteItem", params, plan_cmdlets(SUBSCRIPTION))  # type: ignore[arg-type]
+
+
+def test_a_delete_item_is_not_a_write_another_remediation_may_make() -> None:
+    with pytest.raises(Refused, match="not a write this remediation"):
+        guard_write("ews:DeleteItem", DELETE, ALLOWED)
+    with pytest.raises(Refused, match="not a write this remediation"):
+        guard_write("ews:DeleteFolder", DELETE, {"ews:DeleteFolder": set(DELETE)})
+
+
+@pytest.mark.parametrize("value", ["", "short", "AAMk AD==", "AAMk<x/>AAAA", "A" * 513, 42])
+def test_an_item_id_that_is_not_one_is_refused(value: object) -> None:
+    from knowledge.validators import ValueProblem
+
+    with pytest.raises(ValueProblem):
+        check_item_id(value)
+    assert check_item_id("AAMkADc3MWUxMzQ2LTNlZmQtNDg5Yy05NzE3LWY1ZGQ4MTZjNWY3MwBGAAAAAAC9")
