@@ -246,6 +246,7 @@ class FixDesk:
             isinstance(asked, dict)
             and asked.get("triage") == state.get("id")
             and asked.get("status") in UNDER_WAY
+            and not await self._lapsed(str(asked.get("id") or ""), principal, inbound)
         ):
             why = ALREADY_ASKED.format(where=asked.get("where") or "the approval card")
             await self._refuse(
@@ -392,6 +393,28 @@ class FixDesk:
             "fix-expired", principal, record, inbound.conversation_id, expires=record.get("expires")
         )
         await self._finish(document, etag, run_turn)
+
+    async def _lapsed(self, fix_id: str, principal: Principal, inbound: Inbound) -> bool:
+        """Whether the fix asked for before is a pending approval whose time has passed: then it is marked
+        expired (audited, its approval card updated in place) and the requester may ask again."""
+        document, etag = await self._load(fix_id)
+        if etag is None:
+            return False
+        approval = Approval.from_dict(document["approval"])
+        lapsed = lapse(approval, now=self._clock())
+        if lapsed is approval:
+            return False
+        record = {**document["record"], "status": "expired"}
+        document = {**document, "approval": lapsed.as_dict(), "record": record}
+        try:
+            await self._store.write(f"{FIX_PREFIX}{fix_id}", document, etag)
+        except ConflictError:
+            return False  # decided in between: that decision stands, and the fix is under way
+        await self._record(
+            "fix-expired", principal, record, inbound.conversation_id, expires=record.get("expires")
+        )
+        await self._update_card(document)
+        return True
 
     async def _current(self, document: Mapping[str, Any]) -> str:
         """The fingerprint of the plan the requester's triage gives now ("" when it gives none)."""

@@ -1,4 +1,5 @@
-"""EWS over HTTPS (`/EWS/Exchange.asmx`), answered from the scenario for exchangelib and friends.
+"""EWS over HTTPS (`/EWS/Exchange.asmx`), answered from the scenario for exchangelib and friends; DeleteItem of
+a hidden sharing subscription from the write account only (`lab.ews.writes`).
 
 Authentication: Basic with the lab credentials, or an OAuth bearer token minted by the lab's token
 endpoint (audience https://outlook.office365.com; app-only tokens need the ExchangeImpersonation

@@ -698,3 +698,28 @@ async def test_the_stale_subscription_offers_both_fixes_and_the_removal_runs_ove
     assert erin is not None and "carol@contoso.com" not in {p.user.lower() for p in erin.calendar_permissions}
     kinds = _kinds(await _audit(settings), str(approve["fix"]))
     assert kinds[:2] == ["fix-proposed", "fix-approved"] and kinds[-1] == "fix-verified"
+
+
+async def test_asking_again_after_an_approval_lapsed_unpressed_marks_it_expired_and_asks_anew(
+    lab: RunningLab,
+    make_settings: Callable[..., Settings],
+    connector: TimedConnector,
+    activities: TeamsActivities,
+) -> None:
+    settings = make_settings()
+    now = [1_800_000_000.0]
+    async with _bot(settings, lab, clock=lambda: now[0]) as bot:
+        await _to_result(bot, connector, activities)
+        _, before = _result_card(connector)
+        first = await _press_fix_it(bot, connector, activities)
+        fix_id = str((_button(_approval_cards(connector, first)[0], "Approve") or {})["fix"])
+        now[0] += 3600  # nobody decided within the hour
+        await bot.post(activities.submit(_button(before, "Fix it") or {}, conversation=REQUESTER_CHAT))
+        await bot.idle()
+        threads = connector.of("create_conversation")
+        assert len(threads) == 2  # a new approval request
+        expired = _approval_cards(connector, first)[-1]
+        assert "Expired: nothing was changed" in _card_text(expired) and _button(expired, "Approve") is None
+        assert "already waiting" not in " ".join(_texts(connector, REQUESTER_CHAT))
+    kinds = _kinds(await _audit(settings), fix_id)
+    assert kinds == ["fix-proposed", "fix-expired"]
