@@ -191,6 +191,10 @@ class WriteSection(_Section):
     enabled_remediations: list[str] = []
     approvers: list[str] = []  # Entra object ids (or group ids) who may approve a fix in Teams
     requester_may_approve: bool = False
+    # Exchange Online writes run on the exchange_online section's management host (as the write account over
+    # its WinRM), connecting with this separate app and certificate, never the read-only app.
+    exchange_online_app_id: str | None = None
+    exchange_online_certificate_thumbprint: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f]{40}$")
 
     def password(self, where: str) -> str:
         return _secret(self.password_env, self.password_file, f"{where}.password")

@@ -142,6 +142,23 @@ TEMPLATES: Mapping[str, str] = {
 # The write templates a remediation may run with the write account (never through the read-only host port,
 # which knows only TEMPLATES). Same contract: a fixed body, the values as JSON data.
 WRITE_TEMPLATES: Mapping[str, str] = {
+    # On the Exchange Online management host, with the write app: app-only Connect-ExchangeOnline limited to
+    # the write cmdlets below (a literal list the arguments cannot widen), one call with its values splatted
+    # from JSON data (never parsed as script), one disconnect. The process checked the call first
+    # (`checks.writes.guard_write`); this list is the host's own second line.
+    "exo-write": "\n".join(
+        [
+            "$allowed = @('Set-OrganizationRelationship', 'Add-MailboxFolderPermission', 'Remove-MailboxFolderPermission', 'Set-MailboxFolderPermission')",
+            "if ($allowed -notcontains $TriageArgs.name) { throw ('not on the write list: ' + $TriageArgs.name) }",
+            "Import-Module ExchangeOnlineManagement -ErrorAction Stop",
+            "Connect-ExchangeOnline -AppId $TriageArgs.app_id -CertificateThumbprint $TriageArgs.certificate_thumbprint -Organization $TriageArgs.organization -CommandName $allowed -ShowBanner:$false -ErrorAction Stop",
+            "try {",
+            "  $p = @{}; if ($TriageArgs.params) { $TriageArgs.params.PSObject.Properties | ForEach-Object { $p[$_.Name] = $_.Value } }",
+            "  $out = @(& $TriageArgs.name @p -ErrorAction Stop | Select-Object -Property *)",
+            "} finally { Disconnect-ExchangeOnline -Confirm:$false | Out-Null }",
+            "ConvertTo-Json -InputObject $out -Depth 4 -Compress",
+        ]
+    ),
     "iis-require-ssl": "\n".join(
         [
             "Import-Module WebAdministration",

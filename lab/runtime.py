@@ -103,6 +103,8 @@ def _endpoints(ctx: LabContext, sites: dict[str, StartedSite]) -> dict[str, Any]
         },
         # The account holding the write roles, for applying approved remediations (never the read-only one).
         "writer": {"username": credentials.writer_username, "password": credentials.writer_password},
+        # The Exchange Online organisation the management host connects to (Connect-ExchangeOnline -Organization).
+        "exchange_online_tenant": ctx.scenario.exchange_online.tenant,
         "kerberos": {"realm": ctx.kerberos.realm} if ctx.kerberos else None,
         "mailboxes": [
             {"address": m.address, "display_name": m.display_name, "location": m.location}

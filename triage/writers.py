@@ -1,4 +1,5 @@
-"""The write account's settings, per side (`onprem`, `online`, `host`, `ews`): the lab's writer, or the
+"""The write account's settings, per side (`onprem`: Exchange PowerShell; `online`: Exchange Online through the
+management host; `host`: WinRM; `ews`: on-premises mailboxes): the lab's writer, or the
 configuration's `write:` section over the read-only sections' endpoints. Used by `triage fix` and the bot's
 write side, which build one `StepWriter` per plan here."""
 
@@ -15,12 +16,26 @@ __all__ = ["lab_writers", "live_writers", "missing_writer", "step_writer"]
 
 
 def lab_writers(endpoints: dict[str, Any]) -> dict[str, Any]:
+    from checks.backends.exo_host import ExoHostSettings
+    from checks.backends.exo_write import ExoWriteSettings
     from checks.backends.psrp import PsrpSettings
     from checks.backends.winrm_host import WinrmSettings
 
     writer = endpoints["writer"]
     out: dict[str, Any] = {}
-    for side, key in (("onprem", "psrp"), ("online", "psrp_online")):
+    # Exchange Online through the management host (the lab's first WinRM listener stands in for it), as the
+    # write account, connecting with the write app.
+    out["online"] = ExoWriteSettings(
+        ExoHostSettings(
+            "MGMT01", str(endpoints["exchange_online_tenant"]), app_id=str(endpoints["credentials"]["client_id"]),
+            certificate_thumbprint="1" * 40,
+        ),
+        WinrmSettings(
+            endpoints={"MGMT01": str(endpoints["winrm"])}, transport="ntlm", username=str(writer["username"]),
+            password=str(writer["password"]), ca_file=str(endpoints["ca_cert"]), operation_timeout=2, read_timeout=3,
+        ),
+    )  # fmt: skip
+    for side, key in (("onprem", "psrp"),):
         url = urlsplit(str(endpoints[key]))
         out[side] = PsrpSettings(
             server=url.hostname or "127.0.0.1",
@@ -62,6 +77,21 @@ def live_writers(config: Any) -> dict[str, Any]:
         read_only = from_config(config).winrm
         if read_only is not None:
             out["host"] = replace(read_only, username=w.username, password=password, kerberos=None)
+    o = config.exchange_online
+    if o is not None and w.exchange_online_app_id and w.exchange_online_certificate_thumbprint:
+        from dataclasses import replace as replaced
+
+        from checks.backends.exo_host import ExoHostSettings
+        from checks.backends.exo_write import ExoWriteSettings
+        from checks.wiring import from_config as wired
+
+        management = wired(config).exo_host_winrm
+        if management is not None:
+            out["online"] = ExoWriteSettings(
+                ExoHostSettings(o.management_host, o.organization, w.exchange_online_app_id,
+                                w.exchange_online_certificate_thumbprint),
+                replaced(management, username=w.username, password=password, kerberos=None),
+            )  # fmt: skip
     if config.ews is not None:  # on-premises mailboxes over the ews section's endpoint, as the write account
         from checks.backends.ews import EwsSettings
 
@@ -111,12 +141,20 @@ def step_writer(
 ) -> StepWriter:
     """The write ports `plan` needs, each with the write account and the plan's allow-list."""
     from checks.backends.ews_write import EwsWriter
+    from checks.backends.exo_write import ExoWriter, ExoWriteSettings
     from checks.backends.psrp_write import PsrpWriter
     from checks.backends.winrm_write import WinrmWriter
 
     exchange, host, ews = writers.get(plan.side), writers.get("host"), writers.get("ews")
+    cmdlets: Any = (
+        None
+        if exchange is None
+        else ExoWriter(exchange, executor, allowed)
+        if isinstance(exchange, ExoWriteSettings)
+        else PsrpWriter(exchange, executor, allowed)
+    )
     return StepWriter(
-        PsrpWriter(exchange, executor, allowed) if exchange is not None else None,
+        cmdlets,
         WinrmWriter(host, executor, allowed) if host is not None else None,
         EwsWriter(ews, executor, allowed) if ews is not None and plan.side == "onprem" else None,
     )

@@ -43,6 +43,10 @@ class _ArgumentError(ValueError):
     pass
 
 
+class _WriteFailed(RuntimeError):
+    """A write template's cmdlet failed: powershell.exe prints its error and exits 1 (-ErrorAction Stop)."""
+
+
 def template_id(script: str) -> str | None:
     match = _HEADER.match(script)
     return match["id"] if match else None
@@ -265,8 +269,33 @@ def _iis_require_ssl(ctx: LabContext, server: Server, args: dict[str, Json]) -> 
     return [{"path": kind, "ssl_flags": "Ssl", "require_ssl": True}]
 
 
+_EXO_WRITES = ("set-organizationrelationship", "add-mailboxfolderpermission", "remove-mailboxfolderpermission",
+               "set-mailboxfolderpermission")  # fmt: skip
+
+
+def _exo_write(ctx: LabContext, server: Server, args: dict[str, Json]) -> Json:
+    """The management host with the write app: Connect-ExchangeOnline, one write cmdlet from the template's
+    list with its parameters, disconnect; the cmdlet's error ends the script (exit code 1)."""
+    organization = _text(args, "organization")
+    for key in ("app_id", "certificate_thumbprint"):
+        _text(args, key)
+    name = _text(args, "name")
+    if name.lower() not in _EXO_WRITES:
+        raise _WriteFailed(f"not on the write list: {name}")
+    if organization.lower() != ctx.scenario.exchange_online.tenant.lower():
+        raise _WriteFailed(f"Connect-ExchangeOnline: the tenant '{organization}' was not found.")
+    params = args.get("params") or {}
+    if not isinstance(params, dict):
+        raise _ArgumentError("argument 'params' must be an object")
+    result = run_pipeline(ctx, [Command(name, dict(params))], online=True, writer=True)
+    failure = result.failure or (result.errors[0] if result.errors else None)
+    if failure is not None:
+        raise _WriteFailed(failure.message)
+    return [_exo_json(o) for o in result.objects]
+
+
 # Run only in a shell of the account with the write rights.
-WRITE_TEMPLATES: dict[str, Template] = {"iis-require-ssl": _iis_require_ssl}
+WRITE_TEMPLATES: dict[str, Template] = {"iis-require-ssl": _iis_require_ssl, "exo-write": _exo_write}
 
 
 def run_script(ctx: LabContext, server: Server, script: str, *, writer: bool = False) -> ScriptResult:
@@ -284,6 +313,8 @@ def run_script(ctx: LabContext, server: Server, script: str, *, writer: bool = F
         answer = known[name](ctx, server, args)
     except _ArgumentError as exc:
         return _error(f"ConvertFrom-Json : {exc}", name, "InvalidArgument", "TemplateArguments")
+    except _WriteFailed as exc:
+        return _error(str(exc), name, "InvalidOperation", "WriteFailed")
     return ScriptResult(stdout=json.dumps(answer, ensure_ascii=False, separators=(",", ":")) + "\r\n")
 
 

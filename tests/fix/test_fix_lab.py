@@ -385,3 +385,86 @@ def test_the_ews_delete_runs_only_from_the_write_account_and_only_as_listed() ->
         assert held() == []
     finally:
         lab.close()
+
+
+def test_a_cloud_side_fix_runs_in_exchange_online_through_the_management_host(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, report = _fix(capsys, "--scenario", "exo-orgrel-freebusy-disabled", "--yes")
+    assert report["outcome"] == "fixed" and code == 0, report
+    assert report["plan"]["remediation"] == "enable-orgrel-freebusy" and report["plan"]["side"] == "online"
+    [step] = report["applied"]
+    assert step["status"] == "done" and "O365 to On-premises" in step["step"]
+    assert report["preview"][0]["status"] == "previewed"  # -WhatIf, in Exchange Online
+    verified = {c["id"]: c["status"] for c in report["verification"]["checks"]}
+    assert verified == {"organization-relationships": "ok", "freebusy-probe": "ok"}
+
+
+def test_exchange_online_writes_run_only_as_the_write_account_and_only_as_listed() -> None:
+    import asyncio
+
+    from checks.backends.exo_write import ExoWriter, ExoWriteSettings
+    from checks.backends.winrm_host import WinrmSettings
+    from checks.errors import Refused
+    from triage.writers import lab_writers
+
+    lab = start_lab("exo-orgrel-freebusy-disabled")
+    try:
+        ep = lab.endpoints
+        writer = lab_writers(dict(ep))["online"]
+        assert isinstance(writer, ExoWriteSettings)
+        read_only = ExoWriteSettings(
+            writer.exo,
+            WinrmSettings(
+                endpoints=dict(writer.winrm.endpoints), transport="ntlm", username=ep["credentials"]["username"],
+                password=ep["credentials"]["password"], ca_file=ep["ca_cert"], operation_timeout=2, read_timeout=3,
+            ),
+        )  # fmt: skip
+        name = "O365 to On-premises - 50829e3a-6afe-4684-9602-6beb0382a45a"
+        enable = {
+            "Identity": name,
+            "Enabled": True,
+            "FreeBusyAccessEnabled": True,
+            "FreeBusyAccessLevel": "LimitedDetails",
+        }
+        allowed = {
+            "Set-OrganizationRelationship": set(enable),
+            "Set-IntraOrganizationConnector": {"Identity", "TargetAddressDomains"},
+            "Set-ExchangeServer": {"Identity", "InternetWebProxy"},
+        }
+
+        async def attempt(settings: ExoWriteSettings, cmdlet: str, params: dict[str, Any]) -> Any:
+            with ThreadPoolExecutor(1) as pool:
+                port = ExoWriter(settings, pool, allowed)
+                try:
+                    return await port.run(cmdlet, params)
+                finally:
+                    await port.close()
+
+        def cloud() -> Any:
+            return next(
+                r for r in lab.ctx.scenario.exchange_online.organization_relationships if r.name == name
+            )
+
+        # Off the remediation's list, or a value a JSON splat cannot carry: refused in the process.
+        with pytest.raises(Refused, match="not a write this remediation"):
+            asyncio.run(attempt(writer, "Remove-OrganizationRelationship", {"Identity": name}))
+        hashtable = {"Identity": "HybridIOC", "TargetAddressDomains": {"Add": "contoso.com"}}
+        with pytest.raises(Refused, match="cannot be sent to Exchange Online"):
+            asyncio.run(attempt(writer, "Set-IntraOrganizationConnector", hashtable))
+        # On the remediation's list but not on the host template's own write list: the host refuses it.
+        with pytest.raises(CommandFailed, match="not on the write list: Set-ExchangeServer"):
+            asyncio.run(attempt(writer, "Set-ExchangeServer", {"Identity": "EX01", "InternetWebProxy": None}))
+        # The read-only account's shell knows no write template.
+        with pytest.raises(CommandFailed, match="Unknown exchange-triage template"):
+            asyncio.run(attempt(read_only, "Set-OrganizationRelationship", enable))
+        assert cloud().free_busy_access_enabled is False
+        # -WhatIf changes nothing; the write account with the write app changes Exchange Online's relationship.
+        asyncio.run(attempt(writer, "Set-OrganizationRelationship", enable | {"WhatIf": True}))
+        assert cloud().free_busy_access_enabled is False
+        asyncio.run(attempt(writer, "Set-OrganizationRelationship", enable))
+        assert cloud().free_busy_access_enabled is True and cloud().free_busy_access_level == "LimitedDetails"
+        on_premises = lab.ctx.scenario.organization.organization_relationships
+        assert all(r.name != name for r in on_premises)  # nothing on-premises was touched
+    finally:
+        lab.close()

@@ -279,3 +279,10 @@ def test_the_model_keeps_an_ews_step_to_its_one_operation(step: dict[str, Any], 
                 "apply": {"preview": "x", "steps": [step], "verify_checks": ["sharing-subscriptions"]},
             }
         )
+
+
+def test_the_organisation_relationship_is_changed_on_the_side_whose_relationship_it_is() -> None:
+    remediation = KB.remediations["enable-orgrel-freebusy"]
+    facts: dict[str, Any] = {"orgrel.name": "O365 to On-premises - 1", "orgrel.freebusy_level": "None"}
+    assert plan_fix(remediation, {**facts, "orgrel.side": "online"}).side == "online"  # type: ignore[union-attr]
+    assert plan_fix(remediation, {**facts, "orgrel.side": "onprem"}).side == "onprem"  # type: ignore[union-attr]

@@ -20,7 +20,7 @@ def test_list_json_describes_every_scenario(capsys: pytest.CaptureFixture[str]) 
     assert main(["lab", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     by_name = {row["name"]: row for row in rows}
-    assert len(rows) == 19
+    assert len(rows) == 20
     assert set(rows[0]) == {"name", "description", "failing_pair", "working_pair", "expected_causes"}
     seed = by_name["seed-000-federation-cert"]
     assert seed["failing_pair"] == {"requester": "alice@contoso.com", "target": "bjorn@contoso.com"}
@@ -32,7 +32,7 @@ def test_list_json_describes_every_scenario(capsys: pytest.CaptureFixture[str]) 
 def test_list_prints_one_line_per_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lab", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 19
+    assert len(lines) == 20
     assert any(line.startswith("seed-001-sharing-subscription ") and "subscription" in line for line in lines)
 
 
