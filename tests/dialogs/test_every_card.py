@@ -263,7 +263,7 @@ def test_the_shapes_differ_where_they_should() -> None:
     )
     # Nothing recognised: the card asks for the output that would tell (its commands are on the card).
     assert "Run the read-only commands above" in card_text(results["no cause, no checks"])
-    assert "Escalate to the Exchange team: the federation certificate is missing on EX02" in card_text(
+    assert "Escalate to the Exchange team: the federation certificate is missing on EX03" in card_text(
         results["cause, runbook not published"]
     )
     escalations = dict(escalation_shapes())
