@@ -70,6 +70,11 @@ def is_progress(card: Card) -> bool:
     return heading.startswith("Running the checks") or heading == "Checks finished."
 
 
+def _asks(card: Card) -> bool:
+    """A question or the result: a card with buttons, not the progress card."""
+    return not is_progress(card) and bool(actions_of(card))
+
+
 def is_result(card: Card) -> bool:
     return any((a.get("data") or {}).get("action") == "escalate" for a in actions_of(card))
 
@@ -114,8 +119,9 @@ class TriageDriver:
         return [call.text for _, call in self.connector.arrivals[self.conversation] if call.text]
 
     def newest_question(self) -> Card | None:
-        """The newest card that is not a progress card."""
-        return next((c for c in reversed(self.cards()) if not is_progress(c)), None)
+        """The newest card with buttons that is not a progress card (an answered question card is updated in
+        place without its buttons)."""
+        return next((c for c in reversed(self.cards()) if _asks(c)), None)
 
     def finished(self) -> bool:
         card = self.newest_question()
@@ -143,7 +149,7 @@ class TriageDriver:
             for moment, call in self.connector.since(self.conversation, began):
                 if call.type != "message":
                     continue
-                if until == "reply" or any(not is_progress(c) for c in call.cards):
+                if until == "reply" or any(_asks(c) for c in call.cards):
                     return moment - began
             await asyncio.sleep(0.01)
         return None

@@ -4,7 +4,7 @@
 | --- | --- | --- |
 | `helpdesk` | start and run triages | `TRIAGE_HELPDESK` (empty: everyone the tenant allow-list admits) |
 | `admin` | set the escalation channel, read the audit log; also helpdesk | `TRIAGE_ADMINS` |
-| `approver` | approve a fix (the later "fix with approval" feature) | `TRIAGE_APPROVERS` |
+| `approver` | approve, reject and roll back a fix asked for from a result card (`bot/fixes.py`) | `TRIAGE_APPROVERS` |
 
 The principal is the `from.aadObjectId` of an authenticated activity: the Entra object id Teams puts there.
 A sender without one (a Teams id only) holds no configured role. In the anonymous development mode, with no

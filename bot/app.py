@@ -35,6 +35,7 @@ from bot.auth import (
 )
 from bot.directory import GRAPH_URL, GraphGroups
 from bot.escalation_channel import Escalations
+from bot.fixes import FixDesk
 from bot.guard import GuardedConversation, MailboxScope
 from bot.host import TeamsHost, build_application
 from bot.jobs import JobEngine, JobWorker
@@ -211,7 +212,20 @@ def _lifecycle(
                     MailboxScope(settings.mailbox_scope, groups),
                     budget_seconds=settings.turn_budget_seconds,
                 )
-                escalations = Escalations(store, adapter, settings, validator, policy=policy, audit=audit)
+                escalations = Escalations(
+                    store, adapter, settings, validator, policy=policy, audit=audit, clock=clock
+                )
+                # A conversation built with a write side (`bot.fixes.OffersFixes`) gets "Fix it".
+                fixer = getattr(inner, "fixer", None)
+                fixes = None
+                if fixer is not None:
+                    identity = _identity(adapter, settings)
+                    fixes = FixDesk(store, fixer, policy, audit, escalations, adapter, identity, validator)
+                    fixes.configure(
+                        ttl_seconds=settings.fix_ttl_seconds,
+                        clock=clock,
+                        requester_may_approve=settings.fix_requester_may_approve,
+                    )
                 slots = TurnSlots(TURNS_IN_FLIGHT)
                 runner = TurnRunner(store, handler, seen_seconds=settings.seen_seconds, clock=clock)
                 host = TeamsHost(
@@ -222,6 +236,7 @@ def _lifecycle(
                     identity=_identity(adapter, settings),
                     slots=slots,
                     answer_seconds=answer_seconds,
+                    fixes=fixes,
                 )
                 adapter.on_turn_error = host.on_error
                 application = build_application(host, connections)

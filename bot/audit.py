@@ -11,10 +11,18 @@ than `TRIAGE_AUDIT_TTL_DAYS`. Records have a `kind`:
 | `triage-refused` | someone without the helpdesk role tried to start a triage | | |
 | `escalation-channel-set` | an admin set the escalation channel (`detail`: the old and new channel) | | |
 | `escalation-channel-refused` | someone who is not an admin tried to | | |
+| `escalation-taken` | someone pressed "I'll take it" or "Take over" on an escalation (`detail`: the post, from whom) | | |
 | `audit-read` | an admin read the audit log | | |
 
-A later "fix with approval" feature adds its own kinds (`fix-requested`, `fix-approved`, `fix-run`) through
-the same `AuditLog.append`; `detail` carries what is particular to a kind (plain JSON).
+| `fix-proposed` | "Fix it" was pressed (or `triage fix` ran): the plan's steps and fingerprint | the pair | |
+| `fix-approved`, `fix-rejected`, `fix-declined` | an approver decided (`fix-declined`: `triage fix` not confirmed) | the pair | |
+| `fix-refused` | a fix action was refused (`detail.reason`: not an approver, expired, decided, changed, not enabled) | | |
+| `fix-step.start`, `fix-step.done`, `fix-step.failed` | a write step ran (`detail.output`: its redacted output) | the pair | |
+| `fix-verified` | the checks ran again after the change (`detail.fixed`, `detail.results`) | the pair | |
+| `fix-rollback`, `fix-rollback.*`, `fix-rolled-back` | an approver rolled a fix back, step by step | the pair | |
+
+`detail` carries what is particular to a kind (plain JSON); every fix record has `detail.fix` (the fix's
+id, which `triage audit --fix ID` selects), `remediation`, `cause` and `servers`.
 """
 
 from __future__ import annotations
@@ -95,8 +103,8 @@ class AuditLog:
             return key
         raise ConflictError(AUDIT_PREFIX)
 
-    async def read(self, *, limit: int = 50, kinds: Sequence[str] = ()) -> list[AuditRecord]:
-        """The newest `limit` records (of `kinds`, when given), newest first."""
+    async def read(self, *, limit: int = 50, kinds: Sequence[str] = (), fix: str = "") -> list[AuditRecord]:
+        """The newest `limit` records (of `kinds`, and about the fix `fix`, when given), newest first."""
         keys = [key for key, _ in await self._store.scan(AUDIT_PREFIX)]
         found: list[AuditRecord] = []
         for key in reversed(keys):
@@ -105,6 +113,8 @@ class AuditLog:
                 continue  # purged meanwhile
             record = AuditRecord.from_dict(document)
             if kinds and record.kind not in kinds:
+                continue
+            if fix and record.detail.get("fix") != fix:
                 continue
             found.append(record)
             if len(found) >= limit:

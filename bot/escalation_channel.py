@@ -1,15 +1,23 @@
-"""The escalation channel: where it is (set by an admin in Teams, or configured) and posting new threads to it.
+"""The escalation channel: where it is (set by an admin in Teams, or configured), posting cards to it as new
+threads, remembering those posts and updating them in place.
 
 A new channel thread is a new conversation: the host continues a conversation with the channel's service URL
 and, through that turn's connector, creates a conversation in the channel with the card as its first message
 (`POST /v3/conversations` with `isGroup` and `channelData.channel.id`), which is how Teams starts a thread.
+Teams answers the thread's conversation id and the id of that first message; a post made under a key is
+remembered in the store (`channel-post/{key}`: where it is, the card, and what a feature keeps with it) and
+updated in place later (`PUT /v3/conversations/{thread}/activities/{message}`) for everyone in the channel.
+
+An escalation is posted under its triage's key: escalating the same triage again updates its post (no
+duplicate), and "I'll take it" on the card records who took it (`take`, audited) and updates the card.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from microsoft_agents.activity import (
@@ -20,6 +28,7 @@ from microsoft_agents.activity import (
 from microsoft_agents.hosting.core import (
     ChannelServiceAdapter,
     ClaimsIdentity,
+    MessageFactory,
     OutboundHostValidator,
     TurnContext,
 )
@@ -30,17 +39,23 @@ from bot.audit import AuditLog, AuditRecord
 from bot.inbound import channel_data, tenant_of
 from bot.outbound import card_activity
 from bot.settings import Settings
-from bot.storage import ConflictError, Store
+from bot.storage import ConflictError, StorageError, Store
 from dialogs.api import Card
+from dialogs.escalation import Owner, is_escalation_key, owned
 from dialogs.markdown import escape_markdown
+from knowledge.jsonvalue import JsonObject
 
 __all__ = [
     "CONFIRM_ESCALATION",
     "ESCALATION_KEY",
+    "GONE",
     "MOVED",
     "NOT_ADMIN_CHANNEL",
+    "POST_PREFIX",
+    "ChannelPost",
     "ChannelTarget",
     "Escalations",
+    "RememberedPost",
     "principal_from_activity",
     "team_key",
 ]
@@ -53,6 +68,11 @@ NOT_ADMIN_CHANNEL = (
     "Only the bot's admins can choose where escalations go. Escalations stay where they are; ask an admin."
 )
 MOVED = "Escalations from the triage bot are now posted in {label} (set by {who}), no longer here."
+POST_PREFIX = "channel-post/"
+GONE = "I no longer have this escalation (it is older than what I keep), so I could not record who took it."
+HAS_IT = "{name} has had this since {when}. If you are taking it over from them, press Take over on the card."
+YOURS = "You have this one already (since {when})."
+TAKEN_NOTICE = "{name} has taken your escalation of triage {triage} in {where}."
 TEAMS = "msteams"
 
 
@@ -85,8 +105,29 @@ class ChannelTarget:
         )
 
 
+@dataclass(frozen=True)
+class ChannelPost:
+    """A card the bot posted as a new channel thread: the channel, the thread's conversation id and the id of
+    its first message (the card), which is what updating it in place needs."""
+
+    target: ChannelTarget
+    conversation_id: str
+    activity_id: str
+
+
+@dataclass(frozen=True)
+class RememberedPost:
+    """A post kept under a key: where it is, the card as the feature built it, what the feature keeps with
+    it (`data`: the escalation's owner), and the stored version (`etag`) to write it back with."""
+
+    post: ChannelPost
+    card: Card
+    data: dict[str, Any] = field(default_factory=dict)
+    etag: str | None = None
+
+
 class Escalations:
-    """Finds the escalation channel and starts threads in it."""
+    """Finds the escalation channel, starts threads in it, and remembers and updates keyed posts."""
 
     def __init__(
         self,
@@ -97,6 +138,7 @@ class Escalations:
         *,
         policy: AccessPolicy | None = None,
         audit: AuditLog | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._adapter = adapter
@@ -104,6 +146,7 @@ class Escalations:
         self._hosts = hosts or OutboundHostValidator(enabled=settings.check_outbound_hosts)
         self._policy = policy or AccessPolicy.from_settings(settings)
         self._audit = audit or AuditLog(store)
+        self._clock = clock
 
     async def choose(self, target: ChannelTarget, principal: Principal) -> str:
         """An admin's "set escalation channel" in `target`: store it (it then wins over the configured one),
@@ -133,7 +176,7 @@ class Escalations:
         )
         if before is not None and before.channel_id != target.channel_id:
             who = principal.name or "an admin"
-            await self.post(_notice(MOVED.format(label=target.label, who=who)), before)
+            await self.post(_notice(MOVED.format(label=target.label, who=who)), to=before)
         return CONFIRM_ESCALATION.format(label=target.label)
 
     async def remember(self, target: ChannelTarget, principal: Principal) -> None:
@@ -167,9 +210,24 @@ class Escalations:
             )
         return None
 
-    async def post(self, card: Card, to: ChannelTarget | None = None) -> str | None:
-        """Post `card` as a new thread (in the escalation channel, or `to`); answer where it went, or None
-        (no channel set, or it failed)."""
+    async def where(self) -> str | None:
+        """Where an escalation would go now (the channel's label), or None when no channel is set."""
+        target = await self.target()
+        return target.label if target is not None and self._hosts.is_allowed(target.service_url) else None
+
+    async def escalate(self, card: Card, key: str = "", asker: JsonObject | None = None) -> str | None:
+        """The conversation's escalation: a new thread, or with a `key` already posted in the escalation
+        channel an update of that post (keeping who has taken it). `asker` is the reference of the
+        conversation it came from (told when someone takes it). Answers where it went, or None."""
+        return await self.post(card, key, asker=asker)
+
+    async def post(
+        self, card: Card, key: str = "", *, to: ChannelTarget | None = None, asker: JsonObject | None = None
+    ) -> str | None:
+        """Post `card` (in the escalation channel, or `to`); answer where it went, or None (no channel set,
+        or it failed). With `key` the post is remembered (with `asker`, the conversation reference to tell
+        when someone takes it), and a post already made under `key` in the same channel is updated in place
+        instead of starting another thread."""
         target = to or await self.target()
         if target is None:
             logger.warning("escalation not posted: no escalation channel is set")
@@ -178,26 +236,189 @@ class Escalations:
             # The same check inbound serviceUrls pass: a stored or configured channel never sends elsewhere.
             logger.warning("escalation not posted: %s is not an allowed service host", target.label)
             return None
-        created: list[str] = []
+        remembered = await self.recall(key) if key else None
+        data = remembered.data if remembered is not None else {}
+        shown = self._shown(key, card, data)
+        if remembered is not None and remembered.post.target.channel_id == target.channel_id:
+            if await self.update_post(remembered.post, shown):
+                await self._remember(key, remembered.post, card, data, asker)
+                return target.label
+            logger.warning("updating the post %s failed; posting it as a new thread", key)
+        post = await self.start_thread(shown, target)
+        if post is None:
+            return None
+        if key:
+            await self._remember(key, post, card, data, asker)
+        return target.label
+
+    def _shown(self, key: str, card: Card, data: dict[str, Any]) -> Card:
+        """The card as the channel shows it: an escalation's with who has taken it."""
+        return owned(card, _owner(data)) if is_escalation_key(key) else card
+
+    async def _remember(
+        self, key: str, post: ChannelPost, card: Card, shown_with: dict[str, Any], asker: JsonObject | None
+    ) -> None:
+        """Keep `post` with its new `card` and what the post kept so far. Someone who took it meanwhile is
+        kept too (the card is shown again with them). The post is made: a store that fails is logged only."""
+        try:
+            for _ in range(3):
+                remembered = await self.recall(key)
+                data = remembered.data if remembered is not None else {}
+                if asker:
+                    data = {**data, "asker": asker}
+                try:
+                    await self.keep_post(key, post, card, data, remembered.etag if remembered else None)
+                except ConflictError:
+                    continue
+                if _owner(data) != _owner(shown_with):
+                    await self.update_post(post, self._shown(key, card, data))
+                return
+            logger.warning("could not remember the post %s: it kept changing", key)
+        except StorageError:
+            logger.exception("could not remember the post %s", key)
+
+    async def start_thread(self, card: Card, target: ChannelTarget) -> ChannelPost | None:
+        """Post `card` as a new thread in `target`; answer the post (its ids), or None when it failed."""
+        created: list[ChannelPost] = []
 
         async def create_thread(context: TurnContext) -> None:
-            connector = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
-            if connector is None:
-                raise RuntimeError("the proactive turn has no connector client")
+            connector = _connector(context)
             response = await connector.conversations.create_conversation(_thread(target, card))
-            created.append(response.id or "")
+            created.append(ChannelPost(target, response.id or "", response.activity_id or ""))
 
         try:
             await self._adapter.continue_conversation_with_claims(
                 self._identity(), _continuation(target), _guarded(create_thread)
             )
         except Exception:
-            logger.exception("posting the escalation to %s failed", target.label)
+            logger.exception("posting to %s failed", target.label)
             return None
         if not created:
             return None
-        logger.info("escalation posted to %s (thread %s)", target.label, created[0])
-        return target.label
+        logger.info("posted to %s (thread %s)", target.label, created[0].conversation_id)
+        return created[0]
+
+    async def update_post(self, post: ChannelPost, card: Card) -> bool:
+        """Replace the card of a post in place, for everyone in the channel; False when that failed (the
+        message was deleted, the bot removed from the team)."""
+        if not (post.conversation_id and post.activity_id) or not self._hosts.is_allowed(
+            post.target.service_url
+        ):
+            return False
+        updated: list[bool] = []
+
+        async def update(context: TurnContext) -> None:
+            activity = card_activity(card)
+            activity.id = post.activity_id
+            await _connector(context).conversations.update_activity(
+                post.conversation_id, post.activity_id, activity
+            )
+            updated.append(True)
+
+        try:
+            await self._adapter.continue_conversation_with_claims(
+                self._identity(), _continuation(post.target, post.conversation_id), _guarded(update)
+            )
+        except Exception:
+            logger.exception("updating the post in %s failed", post.target.label)
+            return False
+        return bool(updated)
+
+    async def recall(self, key: str) -> RememberedPost | None:
+        """The post remembered under `key`, or None."""
+        document, etag = await self._store.read(POST_PREFIX + key)
+        post, card = document.get("post"), document.get("card")
+        if etag is None or not isinstance(post, dict) or not isinstance(card, dict):
+            return None
+        data = document.get("data")
+        try:
+            where = ChannelPost(
+                ChannelTarget(**post["target"]), str(post["conversation_id"]), str(post["activity_id"])
+            )
+        except (KeyError, TypeError):
+            logger.warning("ignoring an unreadable remembered post %s", key)
+            return None
+        return RememberedPost(where, card, dict(data) if isinstance(data, dict) else {}, etag)
+
+    async def keep_post(
+        self, key: str, post: ChannelPost, card: Card, data: dict[str, Any], etag: str | None
+    ) -> str:
+        """Remember a post under `key` (`etag`: the version read, None for a new key); answer the new version.
+        A `ConflictError` means someone else wrote it meanwhile: read it again and decide again."""
+        document = {"post": asdict(post), "card": card, "data": data}
+        return await self._store.write(POST_PREFIX + key, document, etag)
+
+    async def take(self, key: str, principal: Principal, *, over: bool) -> str:
+        """Someone pressed "I'll take it" (or, with `over`, "Take over") on the escalation posted under `key`:
+        record them as its owner, update the card in place for everyone and audit it. Answers what to say in
+        the thread ("" when the card says it all): who has it when someone else does and `over` is not set."""
+        if not is_escalation_key(key):
+            return GONE
+        me = principal.object_id or principal.name
+        for _ in range(3):
+            remembered = await self.recall(key)
+            if remembered is None:
+                return GONE
+            current = _owner(remembered.data)
+            if current is not None:
+                if str(remembered.data["owner"].get("id") or "") == me:
+                    return YOURS.format(when=current.when)
+                if not over:
+                    # Pressed on a card that did not show it yet: the card shows it now, and who has it is said.
+                    await self.update_post(remembered.post, owned(remembered.card, current))
+                    return HAS_IT.format(name=current.name or "Someone", when=current.when)
+            taken = {
+                "id": me,
+                "name": principal.name or "someone",
+                "at": self._clock(),
+                "previous": current.name if current else "",
+            }
+            data = {**remembered.data, "owner": taken}
+            try:
+                await self.keep_post(key, remembered.post, remembered.card, data, remembered.etag)
+            except ConflictError:
+                continue  # taken by someone else at the same moment: decide again on what they wrote
+            await self._audit.append(
+                AuditRecord(
+                    "escalation-taken",
+                    principal.object_id,
+                    principal.name,
+                    conversation=remembered.post.conversation_id,
+                    tenant=principal.tenant_id,
+                    detail={"post": key, "from": taken["previous"]},
+                )
+            )
+            logger.info("escalation %s taken by %s", key, principal.object_id or "?")
+            await self._tell_asker(data, key, principal.name or "Someone", remembered.post.target.label)
+            if not await self.update_post(remembered.post, owned(remembered.card, _owner(data))):
+                return f"I recorded that {principal.name or 'you'} took this, but could not update the card."
+            return ""
+        raise ConflictError(POST_PREFIX + key)
+
+    async def _tell_asker(self, data: dict[str, Any], key: str, name: str, where: str) -> None:
+        """Tell the conversation an escalation came from who took it (nothing when it is not known)."""
+        asker = data.get("asker")
+        if not isinstance(asker, dict):
+            return
+        try:
+            reference = ConversationReference.model_validate(asker)
+        except ValueError:
+            logger.warning("ignoring an unreadable asker reference for %s", key)
+            return
+        if not self._hosts.is_allowed(reference.service_url or ""):
+            return
+        triage = key.removeprefix("escalation-")
+        told = TAKEN_NOTICE.format(name=name, triage=triage, where=where)
+
+        async def tell(context: TurnContext) -> None:
+            await context.send_activity(MessageFactory.text(told))
+
+        try:
+            await self._adapter.continue_conversation_with_claims(
+                self._identity(), reference.get_continuation_activity(), _guarded(tell)
+            )
+        except Exception:
+            logger.exception("could not tell the asker that %s was taken", key)
 
     def _identity(self) -> ClaimsIdentity:
         if self._settings.anonymous:
@@ -214,6 +435,21 @@ def principal_from_activity(activity: Activity) -> Principal:
         name=((sender.name or "") if sender else "")[:200],
         tenant_id=tenant_of(activity),
     )
+
+
+def _owner(data: dict[str, Any]) -> Owner | None:
+    owner = data.get("owner")
+    if not isinstance(owner, dict):
+        return None
+    return Owner(str(owner.get("name") or ""), float(owner.get("at") or 0), str(owner.get("previous") or ""))
+
+
+def _connector(context: TurnContext) -> ConnectorClientBase:
+    connector = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
+    if connector is None:
+        raise RuntimeError("the proactive turn has no connector client")
+    found: ConnectorClientBase = connector
+    return found
 
 
 def _notice(text: str) -> Card:
@@ -237,17 +473,18 @@ def _guarded(callback: Callable[[TurnContext], Awaitable[None]]) -> Callable[[Tu
         try:
             await callback(context)
         except Exception:
-            logger.exception("creating the escalation thread failed")
+            logger.exception("posting to the channel or updating a post there failed")
 
     return run
 
 
-def _continuation(target: ChannelTarget) -> Activity:
+def _continuation(target: ChannelTarget, conversation_id: str = "") -> Activity:
+    """A proactive turn in the channel (or in one of its threads, `conversation_id`)."""
     reference: dict[str, Any] = {
         "channelId": TEAMS,
         "serviceUrl": target.service_url,
         "conversation": {
-            "id": target.channel_id,
+            "id": conversation_id or target.channel_id,
             "isGroup": True,
             "conversationType": "channel",
             "tenantId": target.tenant_id,

@@ -108,7 +108,7 @@ class GuardedConversation:
         self._budget = budget_seconds
 
     async def handle(self, state: State, inbound: Inbound, emit: Emit) -> State:
-        if inbound.kind == "added_to_team":
+        if inbound.kind in ("added_to_team", "installed"):  # a welcome: nothing read, nothing run
             return await self._inner.handle(state, inbound, emit)
         principal = principal_of(inbound)
         if collapse(inbound.text, 40).lower().rstrip(".!") in AUDIT_COMMANDS and inbound.kind != "submit":

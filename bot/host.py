@@ -27,15 +27,17 @@ from microsoft_agents.hosting.core import (
 )
 
 from bot.escalation_channel import ChannelTarget, Escalations, principal_from_activity, team_key
+from bot.fixes import FixDesk
 from bot.inbound import classify
 from bot.jobs import Job, JobWorker
 from bot.outbound import ADAPTIVE_CARD, ConversationGone, TurnEmitter, card_activity
 from bot.storage import ConflictError, Store
 from bot.turns import TurnRunner, TurnSlots, apology, correlation_id
-from dialogs.api import Inbound
+from dialogs.api import Card, Inbound
+from dialogs.fix_card import FIX_ACTIONS
 from dialogs.understand import command_of
 
-__all__ = ["JOB_ACTIVITIES", "Answer", "TeamsHost", "build_application", "failure_card"]
+__all__ = ["JOB_ACTIVITIES", "NO_FIXES", "Answer", "TeamsHost", "build_application", "failure_card"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ _ACTION_EXECUTE = "adaptiveCard/action"
 # The activity types that are handled as jobs (the rest go to the SDK's application, which has no route
 # for them and answers at once).
 JOB_ACTIVITIES = (ActivityTypes.message, ActivityTypes.conversation_update, ActivityTypes.invoke)
+
+NO_FIXES = "Fixes cannot be applied from Teams here (no write account is configured): nothing was changed."
 
 # An HTTP answer (status, JSON body or None).
 Answer = tuple[int, Any]
@@ -63,6 +67,7 @@ class TeamsHost:
         identity: ClaimsIdentity | None = None,
         slots: TurnSlots | None = None,
         answer_seconds: float = 0.5,
+        fixes: FixDesk | None = None,
     ) -> None:
         self._store = store
         self._runner = runner
@@ -71,6 +76,7 @@ class TeamsHost:
         self._identity = identity or ClaimsIdentity()
         self._slots = slots or TurnSlots(32)
         self._answer_seconds = answer_seconds
+        self._fixes = fixes
         self.worker: JobWorker | None = None
 
     @staticmethod
@@ -163,11 +169,30 @@ class TeamsHost:
         if classified.command == "set_escalation_channel":
             await self._set_escalation_channel(context, activity)
             return None
+        if classified.command == "take_escalation":
+            await self._take_escalation(context, activity, classified.value)
+            return None
         if classified.bot_added_to_team and classified.inbound is not None:
             await self._remember_team(activity, classified.inbound.team_id)
+        if classified.inbound is not None and _is_fix_action(classified.inbound):
+            if self._fixes is None:
+                await _say_safely(context, NO_FIXES)
+            else:
+                await self._fixes.handle(context, activity, classified.inbound, self._fix_turn)
+            return None
         if classified.inbound is not None:
             return await self._turn(context, activity, classified.inbound)
         return None
+
+    async def _fix_turn(self, context: TurnContext, key: str, inbound: Inbound, activity_id: str) -> None:
+        """A turn of a conversation a fix was asked from (its result card updated in place)."""
+        await self._runner.run(
+            key,
+            inbound,
+            lambda cards, checkpoint: TurnEmitter(context, cards, self._escalations.post, checkpoint),
+            lambda text: _say_safely(context, text),
+            activity_id,
+        )
 
     async def on_error(self, context: TurnContext, error: Exception) -> None:
         """Anything the turn runner did not catch: log it with a reference, apologise in chat without details."""
@@ -180,10 +205,20 @@ class TeamsHost:
             await _say_safely(context, apology(reference))
 
     async def _turn(self, context: TurnContext, activity: Activity, inbound: Inbound) -> TurnEmitter | None:
+        asker = activity.get_conversation_reference().model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
+
+        async def _escalate(card: Card, key: str) -> str | None:
+            # The conversation the escalation came from is told when someone takes it.
+            return await self._escalations.escalate(card, key, asker)
+
         return await self._runner.run(
             _state_key(activity),
             inbound,
-            lambda cards, checkpoint: TurnEmitter(context, cards, self._escalations.post, checkpoint),
+            lambda cards, checkpoint: TurnEmitter(
+                context, cards, _escalate, checkpoint, where=self._escalations.where
+            ),
             lambda text: _say_safely(context, text),
             activity.id or "",
         )
@@ -195,6 +230,16 @@ class TeamsHost:
             return
         answer = await self._escalations.choose(target, principal_from_activity(activity))
         await context.send_activity(MessageFactory.text(answer))
+
+    async def _take_escalation(self, context: TurnContext, activity: Activity, value: dict[str, Any]) -> None:
+        """ "I'll take it" (or "Take over") pressed on an escalation's card in the channel."""
+        answer = await self._escalations.take(
+            str(value.get("post") or "")[:100],
+            principal_from_activity(activity),
+            over=value.get("over") is True,
+        )
+        if answer:
+            await context.send_activity(MessageFactory.text(answer))
 
     async def _remember_team(self, activity: Activity, team_id: str) -> None:
         target = ChannelTarget.from_activity(activity)
@@ -278,6 +323,12 @@ def _acknowledged(invoke: bool) -> Answer:
         return 202, None
     response = AdaptiveCardInvokeResponse(status_code=200, type=MESSAGE_RESPONSE, value="Received")
     return 200, response.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _is_fix_action(inbound: Inbound) -> bool:
+    if inbound.kind != "submit":
+        return False
+    return str(inbound.value.get("action") or inbound.value.get("verb") or "") in FIX_ACTIONS
 
 
 def _is_cancel(inbound: Inbound) -> bool:

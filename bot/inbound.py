@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from microsoft_agents.activity import Activity, ActivityTypes
 
 from dialogs.api import Inbound
+from dialogs.escalation import TAKE
 
 __all__ = ["SET_ESCALATION_CHANNEL", "Classified", "channel_data", "classify", "tenant_of"]
 
@@ -24,8 +25,9 @@ class Classified:
     """What one activity asks of the host. At most one of `inbound` and `command` is set."""
 
     inbound: Inbound | None = None
-    command: Literal["set_escalation_channel"] | None = None
+    command: Literal["set_escalation_channel", "take_escalation"] | None = None
     bot_added_to_team: bool = False
+    value: dict[str, Any] = field(default_factory=dict)  # a command's card data (take_escalation)
 
 
 def classify(activity: Activity) -> Classified:
@@ -35,6 +37,9 @@ def classify(activity: Activity) -> Classified:
         return _execute(activity)
     if activity.type == ActivityTypes.conversation_update and _bot_added_to_team(activity):
         return Classified(inbound=_inbound(activity, "added_to_team"), bot_added_to_team=True)
+    if activity.type == ActivityTypes.conversation_update and _bot_added(activity):
+        # The app installed in a personal chat or added to a group chat (a team has its own message above).
+        return Classified(inbound=_inbound(activity, "installed"))
     return Classified()
 
 
@@ -56,7 +61,7 @@ def _message(activity: Activity) -> Classified:
     value = _dict(activity.value)
     if value and not (activity.text or "").strip():
         # An Action.Submit from a card: Teams posts the card's data as a message with no text.
-        return Classified(inbound=_inbound(activity, "submit", value=value))
+        return _submitted(activity, value)
     text = _SPACES.sub(" ", activity.remove_recipient_mention() or "").strip()
     if _conversation_type(activity) != "channel":
         return Classified(inbound=_inbound(activity, "message", text=text))
@@ -70,12 +75,19 @@ def _message(activity: Activity) -> Classified:
 def _execute(activity: Activity) -> Classified:
     action = _dict(_dict(activity.value).get("action"))
     value = {**_dict(action.get("data")), "verb": str(action.get("verb") or "")}
+    return _submitted(activity, value)
+
+
+def _submitted(activity: Activity, value: dict[str, Any]) -> Classified:
+    """A card's button: the host's own (I'll take it, on an escalation in the channel), or the conversation's."""
+    if value.get("action") == TAKE or value.get("verb") == TAKE:
+        return Classified(command="take_escalation", value=value)
     return Classified(inbound=_inbound(activity, "submit", value=value))
 
 
 def _inbound(
     activity: Activity,
-    kind: Literal["message", "submit", "added_to_team", "mention_in_channel"],
+    kind: Literal["message", "submit", "added_to_team", "installed", "mention_in_channel"],
     *,
     text: str = "",
     value: dict[str, Any] | None = None,
@@ -111,14 +123,14 @@ def _mentions_bot(activity: Activity) -> bool:
     )
 
 
-def _bot_added_to_team(activity: Activity) -> bool:
+def _bot_added(activity: Activity) -> bool:
+    """Whether the bot itself is among the members a conversationUpdate adds."""
     bot_id = activity.recipient.id if activity.recipient else None
-    added = activity.members_added or []
-    return (
-        bool(bot_id)
-        and any(m.id == bot_id for m in added)
-        and bool(_nested(channel_data(activity), "team", "id"))
-    )
+    return bool(bot_id) and any(m.id == bot_id for m in activity.members_added or [])
+
+
+def _bot_added_to_team(activity: Activity) -> bool:
+    return _bot_added(activity) and bool(_nested(channel_data(activity), "team", "id"))
 
 
 def _dict(value: Any) -> dict[str, Any]:

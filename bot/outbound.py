@@ -13,13 +13,24 @@ from microsoft_agents.hosting.core import CardFactory, MessageFactory, TurnConte
 
 from dialogs.api import Card, Outbound, State
 
-__all__ = ["ADAPTIVE_CARD", "Checkpoint", "ConversationGone", "Escalate", "TurnEmitter", "card_activity"]
+__all__ = [
+    "ADAPTIVE_CARD",
+    "Checkpoint",
+    "ConversationGone",
+    "Escalate",
+    "TurnEmitter",
+    "Where",
+    "card_activity",
+]
 
 logger = logging.getLogger(__name__)
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
-Escalate = Callable[[Card], Awaitable[str | None]]
+Escalate = Callable[[Card, str], Awaitable[str | None]]
+"""Posts an escalation card (with its key: a key already posted updates that post); answers where it went."""
+Where = Callable[[], Awaitable[str | None]]
+"""Where an escalation would go now, or None when no escalation channel is set."""
 Checkpoint = Callable[[State, dict[str, str]], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
@@ -55,11 +66,13 @@ class TurnEmitter:
         escalate: Escalate,
         checkpoint: Checkpoint,
         *,
+        where: Where | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._context = context
         self.cards = dict(cards)
         self._escalate = escalate
+        self._where = where
         self._checkpoint = checkpoint
         self._sleep = sleep
         self.sent = 0
@@ -98,7 +111,9 @@ class TurnEmitter:
         elif outbound.kind == "card":
             await self._card(_require_card(outbound), outbound.card_key, outbound.text)
         elif outbound.kind == "escalation":
-            return await self._escalate(_require_card(outbound))
+            return await self._escalate(_require_card(outbound), outbound.card_key)
+        elif outbound.kind == "escalation_target":
+            return await self._where() if self._where is not None else None
         elif outbound.kind == "checkpoint":
             if not isinstance(outbound.state, dict):
                 raise ValueError("a checkpoint outbound needs a state")

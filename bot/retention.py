@@ -9,6 +9,7 @@ write (`Store.scan`). The defaults (docs/bot-hosting.md):
 | `runbook/` | a published runbook | its link's lifetime, `TRIAGE_LINK_TTL_HOURS` (24) |
 | `job/` | a queued or finished turn job | `TRIAGE_JOB_TTL_DAYS` (7) |
 | `audit/` | an audit record | `TRIAGE_AUDIT_TTL_DAYS` (365) |
+| `channel-post/` | where a card posted in the escalation channel is, and who took it | `TRIAGE_CONVERSATION_TTL_DAYS` (30) since its last change |
 
 Another part of the host that stores documents under a prefix of its own adds a `Rule` for it.
 """
@@ -43,6 +44,9 @@ def rules_from(settings: Settings) -> list[Rule]:
         Rule("runbook/", settings.link_ttl_seconds),
         Rule("job/", settings.job_ttl_days * DAY),
         Rule("audit/", settings.audit_ttl_days * DAY),
+        Rule("channel-post/", settings.conversation_ttl_days * DAY),
+        # A fix's proposal lives as long as the conversation whose result card it updates.
+        Rule("fix/", settings.conversation_ttl_days * DAY),
     ]
 
 

@@ -102,6 +102,10 @@ class Settings(BaseModel):
     helpdesk: tuple[str, ...] = Field((), alias="TRIAGE_HELPDESK")
     admins: tuple[str, ...] = Field((), alias="TRIAGE_ADMINS")
     approvers: tuple[str, ...] = Field((), alias="TRIAGE_APPROVERS")
+    # How long an approval request for a fix stays open (default one hour).
+    fix_ttl_seconds: float = Field(3600.0, alias="TRIAGE_FIX_APPROVAL_SECONDS", gt=0, le=7 * 86400)
+    # Whether whoever asked for a fix may approve it too (default: another approver must).
+    fix_requester_may_approve: bool = Field(False, alias="TRIAGE_FIX_REQUESTER_MAY_APPROVE")
     roles_from_groups: bool = Field(False, alias="TRIAGE_ROLES_FROM_GROUPS")
     mailbox_scope: tuple[str, ...] = Field((), alias="TRIAGE_MAILBOX_SCOPE")
     conversation_ttl_days: float = Field(30.0, alias="TRIAGE_CONVERSATION_TTL_DAYS", gt=0, le=3650)

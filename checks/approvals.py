@@ -68,7 +68,7 @@ def propose(
     ttl_seconds: float = DEFAULT_TTL_SECONDS,
 ) -> Approval:
     return Approval(
-        id=secrets.token_urlsafe(16), remediation=remediation, cause=cause, fingerprint=fingerprint,
+        id=secrets.token_hex(12), remediation=remediation, cause=cause, fingerprint=fingerprint,
         requester=requester, requester_name=requester_name, conversation=conversation, created_at=now,
         expires_at=now + ttl_seconds, plan=dict(plan),
     )  # fmt: skip

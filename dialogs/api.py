@@ -29,8 +29,8 @@ State = JsonObject
 Card = JsonObject
 """An Adaptive Card 1.5 document."""
 
-InboundKind = Literal["message", "submit", "added_to_team", "mention_in_channel"]
-OutboundKind = Literal["text", "card", "typing", "escalation", "checkpoint", "audit"]
+InboundKind = Literal["message", "submit", "added_to_team", "installed", "mention_in_channel"]
+OutboundKind = Literal["text", "card", "typing", "escalation", "escalation_target", "checkpoint", "audit"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,10 @@ class Outbound:
     `card_key` names a card so a later `Outbound` with the same key updates it in place (the progress card).
     An `escalation` outbound carries a card the host posts as a new thread in the escalation channel; `emit`
     then returns a short description of where it went (for example "Exchange › Escalations"), or None when no
-    escalation channel is set or the post failed. A `checkpoint` outbound carries `state`: the host stores it
+    escalation channel is set or the post failed. Its `card_key` names the post: an escalation with a key
+    already posted updates that post in place (keeping who has taken it) instead of starting another thread.
+    An `escalation_target` outbound sends nothing: `emit` returns where an escalation would go now, or None
+    when no escalation channel is set (asked before asking the user anything for the escalation). A `checkpoint` outbound carries `state`: the host stores it
     at once (it sends nothing), so that a turn which dies during a long step (the checks) resumes from there on
     the next message; the state `handle` returns still replaces it. An `audit` outbound carries `audit`
     (`{"kind": "mailbox-read", "mailboxes": [...], "checks": [...]}`): the host records it in its audit log

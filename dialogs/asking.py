@@ -13,6 +13,7 @@ from dialogs.learn import Learned, learn, noted
 from dialogs.lookup_first import look_up_pair
 from dialogs.paste import describe
 from dialogs.people import PICK, answer_pick, ask_pending, read_plainly
+from dialogs.questions import close_question, send_question
 from dialogs.reading import asks_explanation, is_correction
 from dialogs.redact import redact_output
 from dialogs.running import conclude, run_checks
@@ -35,7 +36,9 @@ async def ask(turn: Turn, node: TreeNode, note: str = "") -> None:
         await ask_sites(turn, node, note)
         return
     turn.awaiting(node.id)
-    await turn.send(question_card(turn.kb, node, note))
+    await send_question(
+        turn, question_card(turn.kb, node, note), node=node.id, prompt=node.prompt, facts=node.asks
+    )
 
 
 async def advance(turn: Turn, note: str = "") -> None:
@@ -48,6 +51,7 @@ async def advance(turn: Turn, note: str = "") -> None:
     if node.kind in _QUESTION_KINDS:
         await ask(turn, node, note)
         return
+    await close_question(turn)
     if note:
         await turn.say(note)
     if node.kind == "checks":
@@ -169,6 +173,8 @@ async def _picked(turn: Turn, text: str) -> None:
         await advance(turn, "That button belongs to an earlier question; here is the current one.")
         return
     problem = await answer_pick(turn, choice, "" if turn.action else text)
+    if not problem:
+        await close_question(turn)  # as answered, before the lookup can move what was said
     if problem.startswith("Then give me"):
         turn.awaiting(None)
     await advance(turn, problem)
@@ -218,4 +224,6 @@ async def answer(turn: Turn) -> None:
         problem = await _skip(turn, node)
     else:
         problem = await absorb(turn, node, text)
+    if not problem:
+        await close_question(turn)  # as answered, before the lookup can move what was said
     await advance(turn, problem)

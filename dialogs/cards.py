@@ -14,6 +14,7 @@ from knowledge.loader import KnowledgeBase
 from knowledge.model import TreeNode
 
 __all__ = [
+    "CONFIRM_SITES",
     "STATUS_ICONS",
     "card",
     "fact_set",
@@ -36,6 +37,7 @@ STATUS_ICONS = {
     "pending": "⏳ pending",
     "running": "🔄 running",
 }
+CONFIRM_SITES = "I looked up where the mailboxes live. Is this right?"
 COMMANDS_HINT = "You can also type your answer. Say help, back, restart, cancel or status at any time."
 
 Element = dict[str, Any]
@@ -135,7 +137,7 @@ def sites_confirm_card(node: TreeNode, rows: list[tuple[str, str]], note: str = 
     """The AD sites the topology check found, shown for confirmation."""
     body: list[Element] = [text(note, color="Attention")] if note else []
     body += [
-        heading("I looked up where the mailboxes live. Is this right?"),
+        heading(CONFIRM_SITES),
         fact_set(rows),
         subtle("If a site is wrong, type the right one for the target. " + COMMANDS_HINT),
     ]

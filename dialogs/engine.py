@@ -15,11 +15,21 @@ from dialogs.api import Emit, Inbound, Outbound, State
 from dialogs.asking import absorb, advance
 from dialogs.asking import answer as answer_question
 from dialogs.bounds import bounded
-from dialogs.escalation import NO_CHANNEL, escalation_card, tried_prompt_card
+from dialogs.escalation import (
+    NO_CHANNEL,
+    NO_CHANNEL_YET,
+    TRIED_QUESTION,
+    escalation_card,
+    escalation_key,
+    tried_prompt_card,
+)
 from dialogs.findings import find
+from dialogs.fix_card import FIX_UPDATE
+from dialogs.fix_flow import take_fix_update
 from dialogs.learn import learn
 from dialogs.paste import ReadText
-from dialogs.paste_back import command_output_in, output_prompt_card, take_output
+from dialogs.paste_back import OUTPUT_QUESTION, command_output_in, output_prompt_card, take_output
+from dialogs.questions import close_question, send_question
 from dialogs.redact import redact
 from dialogs.remedy_list import PASTE_OUTPUT, READ_OUTPUT
 from dialogs.running import show_result
@@ -39,6 +49,7 @@ from dialogs.state import (
 from dialogs.status import help_text, status_card
 from dialogs.turn import PublishRunbook, Services, Turn
 from dialogs.understand import command_of, is_greeting, is_skip
+from dialogs.welcome import GROUP_WELCOME, welcome_card
 from knowledge.loader import KnowledgeBase
 
 __all__ = ["TriageConversation"]
@@ -50,8 +61,17 @@ _GREETING = (
     "Hi{name}! I triage Exchange free/busy and cross-site proxy problems. Tell me what is going wrong, paste "
     "an error, or pick below."
 )
+_LOOKING = "Hi{name}! Let me look into that."
 _FINISHED = (
     "This triage is finished: press Escalate or Start over on the result, or tell me about another problem."
+)
+STILL_NO_CHANNEL = (
+    "There is still no escalation channel, so I cannot post this yet. What you told me was tried is kept: press "
+    "Escalate again once an admin has set one (mention me in a team channel with: set escalation channel)."
+)
+KEPT_FOR_LATER = (
+    "Kept. There is no escalation channel yet: press Escalate again once an admin has set one, and I post this "
+    "triage with what you told me, without asking again."
 )
 _TEAM_WELCOME = (
     "Thanks for adding me. Message me in a personal chat to triage a free/busy or proxy problem. To have "
@@ -63,9 +83,17 @@ class TriageConversation:
     """The `dialogs.api.Conversation` the host talks to."""
 
     def __init__(
-        self, kb: KnowledgeBase, runner: CheckRunner, publish_runbook: PublishRunbook, read_text: ReadText
+        self,
+        kb: KnowledgeBase,
+        runner: CheckRunner,
+        publish_runbook: PublishRunbook,
+        read_text: ReadText,
+        *,
+        fixable: frozenset[str] = frozenset(),
     ) -> None:
-        self.services = Services(kb=kb, runner=runner, publish_runbook=publish_runbook, read_text=read_text)
+        self.services = Services(
+            kb=kb, runner=runner, publish_runbook=publish_runbook, read_text=read_text, fixable=fixable
+        )
 
     async def handle(self, state: State, inbound: Inbound, emit: Emit) -> State:
         inbound = bounded(inbound)  # every free-text input collapsed and capped before anything reads it
@@ -111,8 +139,17 @@ async def _dispatch(turn: Turn) -> None:
     if inbound.kind == "added_to_team":
         await turn.say(_TEAM_WELCOME)
         return
+    if inbound.kind == "installed":
+        if inbound.conversation_type == "personal":
+            await turn.send(welcome_card())
+        else:
+            await turn.say(GROUP_WELCOME)
+        return
     if inbound.kind == "mention_in_channel":
         await turn.say("I triage in personal chats: message me directly. " + _TEAM_WELCOME.split(". ", 1)[1])
+        return
+    if turn.action == FIX_UPDATE:  # the host reporting a fix asked for from the result card
+        await take_fix_update(turn)
         return
     turn.state.user = User(inbound.user_id, inbound.user_name)
     command = (
@@ -137,9 +174,13 @@ async def _dispatch(turn: Turn) -> None:
 
 
 async def _start(turn: Turn, text: str, greet: bool = True) -> None:
+    await close_question(turn)
     turn.state = restarted(turn.state)
-    if greet:
+    if greet and (not text.strip() or is_greeting(text)):
         await turn.say(_GREETING.format(name=_first_name(turn)))
+    elif greet:
+        # A first message that already says what is wrong: greeted, not told what it just did.
+        await turn.say(_LOOKING.format(name=_first_name(turn)))
     problem = await absorb(turn, None, text) if text.strip() else ""
     await advance(turn, problem)
 
@@ -168,10 +209,12 @@ async def _after_result(turn: Turn) -> None:
         await _send_escalation(turn)
         return
     if turn.action == PASTE_OUTPUT:
-        await turn.send(output_prompt_card())
+        await send_question(turn, output_prompt_card(), node="output", prompt=OUTPUT_QUESTION, facts=[])
         return
     if turn.action == READ_OUTPUT or (not turn.action and command_output_in(turn.inbound.text)):
         pasted = str(turn.inbound.value.get("output") or "") if turn.action else turn.inbound.text
+        if pasted.strip():
+            await close_question(turn, "You pasted the command output.")
         await take_output(turn, pasted)
         return
     if turn.action or not learn(turn, None, turn.inbound.text).anything:
@@ -203,11 +246,13 @@ async def _back(turn: Turn) -> None:
 
 
 async def _restart(turn: Turn) -> None:
+    await close_question(turn, "Started over: this question no longer applies.")
     await turn.say("Starting over.")
     await _start(turn, "", greet=False)
 
 
 async def _cancel(turn: Turn) -> None:
+    await close_question(turn, "Cancelled.")
     turn.state = cancelled(turn.state)
     await turn.say(
         "Cancelled. Nothing was changed. Send me a message whenever you want to start a new triage."
@@ -221,12 +266,24 @@ async def _escalate(turn: Turn) -> None:
         )
         return
     kept = turn.state.escalation
-    if kept is not None and kept.where is None and kept.tried:
-        # What was typed before the channel was set is kept: post it now, without asking again.
+    if kept is not None and kept.where:
+        # Escalated already: its one channel post is updated with what is known now, nothing asked again.
         await _post_escalation(turn, kept.tried)
         return
+    channel = await turn.emit(Outbound(kind="escalation_target"))
+    if kept is not None and kept.tried:
+        if channel:
+            # What was typed before the channel was set is kept: post it now, without asking again.
+            await _post_escalation(turn, kept.tried)
+        else:
+            await turn.say(STILL_NO_CHANNEL)
+        return
+    if not channel:
+        # Said before anything is asked: the answer to the next question is kept, not lost.
+        await turn.say(NO_CHANNEL_YET)
     turn.state.awaiting = Awaiting(None, "tried")
-    await turn.send(tried_prompt_card())
+    prompt = tried_prompt_card(channel=bool(channel))
+    await send_question(turn, prompt, node="tried", prompt=TRIED_QUESTION, facts=["tried"])
 
 
 async def _send_escalation(turn: Turn) -> None:
@@ -235,25 +292,34 @@ async def _send_escalation(turn: Turn) -> None:
         tried = "" if value.get("skip") else str(value.get("tried") or "")
     else:
         tried = "" if is_skip(turn.inbound.text) else turn.inbound.text
-    await _post_escalation(turn, redact(tried.strip())[:2000])
+    tried = redact(tried.strip())[:2000]
+    if tried:
+        turn.state.said["tried"] = [tried]
+    else:
+        turn.state.said.pop("tried", None)  # nothing tried this time
+    await close_question(turn, "You skipped this question.")
+    await _post_escalation(turn, tried)
 
 
 async def _post_escalation(turn: Turn, tried: str) -> None:
+    state = turn.state
     if tried:
-        turn.state.said["tried"] = [tried]
-    card = escalation_card(turn.kb, turn.state, find(turn.kb, turn.state), tried)
-    where = await turn.emit(Outbound(kind="escalation", card=card))
-    escalated(turn.state, where, tried)
-    if where:
+        state.said["tried"] = [tried]
+    again = state.escalation is not None and bool(state.escalation.where)
+    runbook_url = state.conclusion.runbook_url if state.conclusion else ""
+    card = escalation_card(turn.kb, state, find(turn.kb, state), tried, runbook_url)
+    where = await turn.emit(Outbound(kind="escalation", card=card, card_key=escalation_key(state)))
+    escalated(state, where, tried)
+    if where and again:
+        await turn.say(f"I updated this triage's post in {where} with what I know now (no new thread).")
+        await show_result(turn, escalated_to=where)
+    elif where:
         await turn.say(f"I posted this triage to {where}, with everything I found and what was tried.")
         await show_result(turn, escalated_to=where)
+    elif tried:
+        await turn.say(KEPT_FOR_LATER)
     else:
-        kept = (
-            " What you told me was tried is kept: press Escalate again once a channel is set."
-            if tried
-            else ""
-        )
-        await turn.say(NO_CHANNEL + "." + kept if kept else NO_CHANNEL)
+        await turn.say(NO_CHANNEL)
 
 
 _COMMAND_HANDLERS = {

@@ -21,17 +21,20 @@ from dialogs.turn import Turn
 from knowledge.reader.command_output import read_command_output
 from knowledge.reader.error_text import PasteTooLarge
 
-__all__ = ["command_output_in", "output_prompt_card", "take_output"]
+__all__ = ["OUTPUT_QUESTION", "command_output_in", "output_prompt_card", "take_output"]
 
 # The state keeps at most this many sections; a command pasted again replaces its earlier output.
 MAX_SECTIONS = 200
 MAX_STORED_ROWS = 3000
 
 
+OUTPUT_QUESTION = "Paste what the commands printed (all of it, prompts and all)."
+
+
 def output_prompt_card() -> Card:
     return card(
         [
-            text("Paste what the commands printed (all of it, prompts and all).", weight="Bolder"),
+            text(OUTPUT_QUESTION, weight="Bolder"),
             text_input("output", "Command output", "## exchange-triage: ...", multiline=True),
             subtle("A long output can go in several messages: I keep every piece with this triage."),
         ],

@@ -16,6 +16,7 @@ from typing import Any
 from checks.api import CheckRequest, ProgressEvent
 from dialogs.api import Card
 from dialogs.cards import card, heading, submit, subtle, text
+from dialogs.questions import PICK, send_question
 from dialogs.reading import Person, Reading, describes_a_pair, read_message, symptom_of
 from dialogs.state import asking, push_snapshot
 from dialogs.turn import Turn
@@ -29,12 +30,12 @@ __all__ = [
     "answer_pick",
     "ask_pending",
     "pending",
+    "pick_question",
     "read_plainly",
     "reading_state",
 ]
 
 LOOKUP_NAMES = "directory-names"
-PICK = "people"  # the awaiting node while a person is being picked
 _ROLES = ("requester", "target")
 _WORDS = {"requester": "who cannot see", "target": "whose free/busy"}
 
@@ -193,21 +194,27 @@ def _closest_role(said: dict[str, Any], person: Person) -> str:
     return ""
 
 
+def pick_question(item: dict[str, Any]) -> str:
+    """The question a pick-list asks about one person."""
+    query, candidates = item["query"], item["candidates"]
+    if item.get("how") == "close":
+        if len(candidates) == 1:
+            return f"I could not find {query}. Did you mean {candidates[0]['address']}?"
+        return f"I could not find {query}. Did you mean one of these?"
+    return f"Several people match {query}. Which one is {_WORDS[item['role']]}?"
+
+
 def pick_card(item: dict[str, Any], note: str = "") -> Card:
     """Several mailboxes match a name (or a mistyped address resembles one): which one was meant?"""
-    role, query, candidates = item["role"], item["query"], item["candidates"]
+    candidates = item["candidates"]
     body = [text(note, color="Attention")] if note else []
+    body.append(heading(pick_question(item)))
     if item.get("how") == "close" and len(candidates) == 1:
-        body.append(heading(f"I could not find {query}. Did you mean {candidates[0]['address']}?"))
         actions = [
             submit(f"Yes, {candidates[0]['address']}", "pick", node=PICK, value=candidates[0]["address"]),
             submit("No, I'll type it", "pick", node=PICK, value=""),
         ]
     else:
-        lead = f"I could not find {query}. Did you mean one of these?" if item.get("how") == "close" else (
-            f"Several people match {query}. Which one is {_WORDS[role]}?"
-        )  # fmt: skip
-        body.append(heading(lead))
         actions = [submit(_candidate_line(c), "pick", node=PICK, value=c["address"]) for c in candidates]
         actions.append(submit("None of these", "pick", node=PICK, value=""))
     body.append(subtle("Or type the email address."))
@@ -220,8 +227,10 @@ async def ask_pending(turn: Turn, note: str = "") -> bool:
     if not waiting:
         return False
     asking(turn.state)
-    turn.awaiting(PICK, waiting[0]["role"])
-    await turn.send(pick_card(waiting[0], note))
+    role = waiting[0]["role"]
+    turn.awaiting(PICK, role)
+    question = pick_card(waiting[0], note)
+    await send_question(turn, question, node=PICK, prompt=pick_question(waiting[0]), facts=[role])
     return True
 
 

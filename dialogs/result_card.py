@@ -9,7 +9,7 @@ scaled down.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ from dialogs.cards import (
     text,
 )
 from dialogs.findings import Findings, evidence_lines, evidence_others, evidence_rows
+from dialogs.fix_card import DONE, fix_block, fix_buttons
 from dialogs.remedy_list import PASTE_OUTPUT, merge_remedies, waiting
 from dialogs.result_layout import advice, layered, source_name, what_to_do_block
 from knowledge.inference import RankedCause
@@ -286,16 +287,22 @@ def _build(
     runbook_url: str | None,
     escalated_to: str,
     budget: Budget,
+    fix: Mapping[str, Any] | None = None,
+    fixable: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The card within `budget`: the verdict, what to do now and the buttons on top; the evidence, the
     commands and the other causes collapsed below (`dialogs.result_layout`). The checks' list is on the
     progress card above it, not repeated here."""
     stuck = waiting(findings.results)
+    # A fix that ran comes first (what the checks say now follows); one waiting comes after what to do.
+    ran = fix_block(fix) if fix and fix.get("status") in DONE else []
     top: list[Element] = [
         heading(clip(heading_text, budget.title * 2)),
+        *ran,
         *_cause_section(kb, findings, budget),
         *what_to_do_block(kb, findings, stuck, clip(escalated_to, budget.title), budget(1600)),
         *_advice_sources(kb, findings, stuck, escalated_to),
+        *([] if ran else fix_block(fix)),
     ]
     best = findings.best
     details: list[Element] = _explanation(kb, findings, budget)
@@ -305,7 +312,7 @@ def _build(
     if best is not None and findings.confident and best.remediations:
         tail += _remediation_section(best, runbook_url, budget)
     tail += _candidates_section(kb, findings, budget)
-    buttons: list[Element] = []
+    buttons: list[Element] = fix_buttons(findings.best, findings.confident, fixable, fix)
     if runbook_url:
         buttons.append(open_url("Open runbook", runbook_url))
     buttons.append(submit("Escalate", "escalate"))
@@ -327,11 +334,13 @@ def result_card(
     heading_text: str,
     runbook_url: str | None,
     escalated_to: str = "",
+    fix: Mapping[str, Any] | None = None,
+    fixable: frozenset[str] = frozenset(),
 ) -> Card:
     """The result: likely cause, evidence, candidates, checks, commands to paste back, remediation; at most
     CARD_BYTES serialized."""
     for scale in SCALES:
-        built = _build(kb, findings, heading_text, runbook_url, escalated_to, Budget(scale))
+        built = _build(kb, findings, heading_text, runbook_url, escalated_to, Budget(scale), fix, fixable)
         if size(built) <= CARD_BYTES:
             break
     return built

@@ -148,6 +148,8 @@ async def show_result(turn: Turn, escalated_to: str = "") -> None:
         heading_text=_heading(turn),
         runbook_url=(conclusion.runbook_url if conclusion else "") or None,
         escalated_to=escalated_to,
+        fix=turn.state.fix,
+        fixable=turn.services.fixable,
     )
     await turn.send(card, f"result-{turn.state.id}")
 

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from checks.api import CheckRequest, CheckResult, ProgressEvent
-from dialogs.cards import question_card, sites_confirm_card
+from dialogs.api import Card
+from dialogs.cards import CONFIRM_SITES, question_card, sites_confirm_card
 from dialogs.privacy import run_checks_privately
+from dialogs.questions import send_question
 from dialogs.state import Awaiting, Lookup, push_snapshot
 from dialogs.turn import Turn
 from dialogs.understand import is_no, is_skip, is_yes, read_site
@@ -64,13 +66,13 @@ async def ask_sites(turn: Turn, node: TreeNode, note: str = "") -> None:
     """Confirm the sites the topology check found; ask for them when it cannot (or the user said no)."""
     typing_them = turn.state.awaiting == Awaiting(node.id, "ask")
     if typing_them:
-        await turn.send(question_card(turn.kb, node, note))
+        await _ask(turn, node, question_card(turn.kb, node, note), node.prompt)
         return
     lookup = await _lookup(turn)
     if not _resolved(lookup):
         reason = f"I could not look the AD sites up ({lookup.summary})."
         turn.awaiting(node.id, "ask")
-        await turn.send(question_card(turn.kb, node, note or reason))
+        await _ask(turn, node, question_card(turn.kb, node, note or reason), node.prompt)
         return
     facts = turn.facts()
     rows = [
@@ -80,7 +82,11 @@ async def ask_sites(turn: Turn, node: TreeNode, note: str = "") -> None:
         and (who == "target" or lookup.facts.get(f"{who}.location") or lookup.facts.get(f"{who}.site"))
     ]
     turn.awaiting(node.id, "confirm")
-    await turn.send(sites_confirm_card(node, rows, note))
+    await _ask(turn, node, sites_confirm_card(node, rows, note), CONFIRM_SITES)
+
+
+async def _ask(turn: Turn, node: TreeNode, question: Card, prompt: str) -> None:
+    await send_question(turn, question, node=node.id, prompt=prompt, facts=node.asks)
 
 
 def _confirm(turn: Turn, node: TreeNode) -> None:

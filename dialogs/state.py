@@ -21,8 +21,11 @@ document (version 2):
       "results": [CheckResult dict] | null,   # every check of the last run (null: not run yet)
       "conclusion": {"cause": id | null, "title": str, "confidence": float, "runbook_url": str} | null,
       "escalation": {"where": str | null, "tried": str} | null,
+      "asked": {"key", "node", "prompt", "facts"} | null,  # the question card still open (dialogs.questions)
+      "questions": 3,                  # how many question cards this triage sent (their card keys)
       "history": [snapshot, ...],      # for "back": the answer-bearing fields before each accepted answer
       "last_error": "a1b2c3d4" | null, # correlation id of the last unexpected error
+      "fix": {...},                    # only once "Fix it" was pressed: the fix's record (dialogs.fix_card)
     }
 
 Version 1 (before 2026-12) kept the lookup as the check result's dict with its target under "for"; `load`
@@ -36,7 +39,7 @@ import copy
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
 from checks.api import CheckResult
@@ -46,6 +49,7 @@ from knowledge.jsonvalue import JsonValue
 __all__ = [
     "MAX_HISTORY",
     "VERSION",
+    "Asked",
     "Awaiting",
     "Conclusion",
     "Escalation",
@@ -117,6 +121,17 @@ class Escalation:
 
 
 @dataclass
+class Asked:
+    """A question card still open: its card key (to update it in place once answered), the node (or the
+    people pick) it asks, its question, and the facts whose values answer it."""
+
+    key: str
+    node: str
+    prompt: str
+    facts: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Snapshot:
     """What an accepted answer can change; "back" restores exactly this."""
 
@@ -145,8 +160,13 @@ class TriageState:
     results: list[CheckResult] | None = None
     conclusion: Conclusion | None = None
     escalation: Escalation | None = None
+    asked: Asked | None = None
+    questions: int = 0
     history: list[Snapshot] = field(default_factory=list)
     last_error: str | None = None
+    # The fix asked for from the result card, as the host last reported it (plain JSON: its id, status,
+    # outcome, the re-run checks); the result card shows it.
+    fix: dict[str, Any] | None = None
     _phase: Phase = "new"
 
     @property
@@ -177,8 +197,7 @@ def running(state: TriageState, *, fresh: bool) -> None:
     if fresh:
         state.results = None
     state.conclusion = None
-    state.escalation = None
-    state.awaiting = None
+    state.awaiting = None  # an escalation stays: escalating again updates its one channel post
 
 
 def concluded(state: TriageState, conclusion: Conclusion) -> None:
@@ -221,8 +240,7 @@ def back(state: TriageState) -> bool:
     state.reading = copy.deepcopy(snapshot.reading)
     state.results = None
     state.conclusion = None
-    state.escalation = None
-    state._phase = "asking"
+    state._phase = "asking"  # an escalation stays: escalating again updates its one channel post
     return True
 
 
@@ -297,8 +315,12 @@ def dump(state: TriageState) -> State:
             "runbook_url": conclusion.runbook_url,
         },
         "escalation": None if escalation is None else {"where": escalation.where, "tried": escalation.tried},
+        "asked": None if state.asked is None else _plain(asdict(state.asked)),
+        "questions": state.questions,
         "history": history,
         "last_error": state.last_error,
+        # Only once a fix was asked for (a document without one reads back the same).
+        **({} if state.fix is None else {"fix": _plain(state.fix)}),
     }
 
 
@@ -334,6 +356,13 @@ def _lookup(value: Any) -> Lookup | None:
         return None
     target = value.get("for")
     return Lookup(str(target) if target is not None else None, CheckResult.from_dict(value["result"]))
+
+
+def _asked(value: Any) -> Asked | None:
+    if not isinstance(value, dict) or not value.get("key"):
+        return None
+    facts = [str(f) for f in _list(value.get("facts"))]
+    return Asked(str(value["key"]), str(value.get("node") or ""), str(value.get("prompt") or ""), facts)
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -375,6 +404,8 @@ def _read(document: dict[str, Any]) -> TriageState:
         escalation=None
         if not isinstance(escalation, dict)
         else Escalation(escalation.get("where"), str(escalation.get("tried") or "")),
+        asked=_asked(document.get("asked")),
+        questions=int(document.get("questions") or 0) if isinstance(document.get("questions"), int) else 0,
         history=[
             Snapshot(
                 awaiting=_awaiting(s.get("awaiting")),
@@ -390,6 +421,7 @@ def _read(document: dict[str, Any]) -> TriageState:
             if isinstance(s, dict)
         ],
         last_error=str(document["last_error"]) if document.get("last_error") else None,
+        fix=dict(document["fix"]) if isinstance(document.get("fix"), dict) else None,
     )
     state._phase = cast(Phase, phase) if phase in _PHASES else "new"
     return state

@@ -46,7 +46,7 @@ class Recorder:
 
     async def __call__(self, outbound: Outbound) -> str | None:
         self.sent.append(outbound)
-        return self.escalate_to if outbound.kind == "escalation" else None
+        return self.escalate_to if outbound.kind in ("escalation", "escalation_target") else None
 
     def clear(self) -> None:
         self.sent.clear()

@@ -30,6 +30,8 @@ class Services:
     runner: CheckRunner
     publish_runbook: PublishRunbook
     read_text: ReadText
+    # The remediations the host can apply after approval (enabled, with a write account): "Fix it" offers them.
+    fixable: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -60,6 +60,17 @@ class PlannedStep:
         }
         return data | ({"template": self.template} if self.template else {})
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlannedStep:
+        """The step `as_dict` gave (a stored, approved plan); its `text` is ignored and computed again."""
+        return cls(
+            str(data.get("cmdlet") or ""),
+            dict(data.get("params") or {}),
+            {str(k): str(v) for k, v in (data.get("capture") or {}).items()},
+            bool(data.get("what_if", True)),
+            str(data.get("template") or ""),
+        )
+
     def text(self) -> str:
         """The step as an admin would read it (for cards and the CLI, never for running)."""
         if self.template:
@@ -123,7 +134,24 @@ class FixPlan:
             "ready": self.ready,
             "side": self.side,
             "fingerprint": self.fingerprint(),
+            "needs_secret": self.needs_secret,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FixPlan:
+        """The plan `as_dict` gave: an approved plan is applied (and rolled back) exactly as it was stored."""
+        return cls(
+            remediation_id=str(data["remediation"]),
+            summary=str(data.get("summary") or ""),
+            risk=str(data.get("risk") or ""),
+            preview=str(data.get("preview") or ""),
+            steps=[PlannedStep.from_dict(s) for s in data.get("steps") or []],
+            rollback=[PlannedStep.from_dict(s) for s in data.get("rollback") or []],
+            verify_checks=[str(c) for c in data.get("verify_checks") or []],
+            missing=[str(m) for m in data.get("missing") or []],
+            needs_secret=bool(data.get("needs_secret")),
+            side=str(data.get("side") or "onprem"),
+        )
 
 
 def _checked(param: RemediationParam, item: object) -> str | None:

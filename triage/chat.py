@@ -83,6 +83,8 @@ class ChatSession:
                 self.print(line)
             self.print("----- end of escalation -----")
             return TERMINAL
+        elif outbound.kind == "escalation_target":
+            return TERMINAL
         return None
 
     def _card(self, card: dict[str, Any], key: str) -> None:

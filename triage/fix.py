@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import getpass
 import json
-import os
 import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-__all__ = ["JsonlAudit", "register"]
-
-DEFAULT_AUDIT = Path("var") / "audit.jsonl"
+__all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
@@ -51,12 +45,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--remediation", metavar="ID", help="apply this remediation of the cause")
     parser.add_argument("--yes", action="store_true", help="apply without asking")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument(
-        "--audit",
-        metavar="FILE",
-        default=str(DEFAULT_AUDIT),
-        help=f"append-only audit log (default {DEFAULT_AUDIT})",
-    )
     parser.set_defaults(func=run_fix)
 
 
@@ -64,24 +52,6 @@ def _usage(message: str) -> Exception:
     from triage.usage import UsageError
 
     return UsageError(message)
-
-
-@dataclass
-class JsonlAudit:
-    """The command line's audit log: one JSON object a line, appended, created 0600."""
-
-    path: Path
-    actor: str
-    records: list[dict[str, Any]] = field(default_factory=list)
-
-    async def append(self, kind: str, **fields: Any) -> None:
-        record = {"at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "kind": kind,
-                  "by": self.actor, **fields}  # fmt: skip
-        self.records.append(record)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as out:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 @dataclass
@@ -104,6 +74,7 @@ def run_fix(args: argparse.Namespace) -> int:
 @asynccontextmanager
 async def _organisation(args: argparse.Namespace, facts: dict[str, Any]) -> AsyncIterator[_Organisation]:
     from triage.backends import build_runner, runner_for_lab
+    from triage.writers import lab_writers, live_writers
 
     if args.scenario:
         from lab.runtime import start_lab
@@ -112,7 +83,7 @@ async def _organisation(args: argparse.Namespace, facts: dict[str, Any]) -> Asyn
         try:
             pair = lab.ctx.scenario.failing_pair or lab.ctx.scenario.working_pair
             given = {"requester": pair.requester, "target": pair.target, **facts}
-            yield _Organisation(runner_for_lab(lab), _lab_writers(lab.endpoints), None, given)
+            yield _Organisation(runner_for_lab(lab), lab_writers(lab.endpoints), None, given)
         finally:
             await asyncio.to_thread(lab.close)
         return
@@ -124,69 +95,7 @@ async def _organisation(args: argparse.Namespace, facts: dict[str, Any]) -> Asyn
     if "requester" not in facts or "target" not in facts:
         raise ValueError("--requester and --target are needed against a live organisation")
     async with build_runner("live", config=config) as runner:
-        yield _Organisation(runner, _live_writers(config), set(config.write.enabled_remediations), facts)
-
-
-def _lab_writers(endpoints: dict[str, Any]) -> dict[str, Any]:
-    from checks.backends.psrp import PsrpSettings
-    from checks.backends.winrm_host import WinrmSettings
-
-    writer = endpoints["writer"]
-    out: dict[str, Any] = {}
-    for side, key in (("onprem", "psrp"), ("online", "psrp_online")):
-        url = urlsplit(str(endpoints[key]))
-        out[side] = PsrpSettings(
-            server=url.hostname or "127.0.0.1",
-            port=url.port,
-            path=url.path.lstrip("/"),
-            auth="ntlm",
-            username=str(writer["username"]),
-            password=str(writer["password"]),
-            ca_file=str(endpoints["ca_cert"]),
-            name="Exchange PowerShell (write)" if side == "onprem" else "Exchange Online PowerShell (write)",
-            online=side == "online",
-            connections=1,
-        )
-    out["host"] = WinrmSettings(
-        endpoints=dict(endpoints["winrm_servers"]), transport="ntlm", username=str(writer["username"]),
-        password=str(writer["password"]), ca_file=str(endpoints["ca_cert"]), operation_timeout=2, read_timeout=3,
-    )  # fmt: skip
-    return out
-
-
-def _live_writers(config: Any) -> dict[str, Any]:
-    from checks.backends.psrp import PsrpSettings
-
-    e, w = config.exchange, config.write
-    password = w.password("write")
-    out: dict[str, Any] = {}
-    if config.winrm is not None:  # host templates run with the write account over the hosts' WinRM
-        from dataclasses import replace
-
-        from checks.wiring import from_config
-
-        read_only = from_config(config).winrm
-        if read_only is not None:
-            out["host"] = replace(read_only, username=w.username, password=password, kerberos=None)
-    return (
-        out
-        | {
-            "onprem": PsrpSettings(
-                server=e.server,
-                port=e.port,
-                path=e.path,
-                ssl=e.ssl,
-                auth=w.auth or e.auth,
-                username=w.username,
-                password=password,
-                ca_file=e.ca_file,
-                verify_tls=e.verify_tls,
-                connections=1,
-                name="Exchange PowerShell (write)",
-                spn=e.spn,  # the same server, the same SPN; pypsrp gets the write account's own ticket from its password
-            )
-        }
-    )
+        yield _Organisation(runner, live_writers(config), set(config.write.enabled_remediations), facts)
 
 
 async def _quiet(_event: Any) -> None:
@@ -246,13 +155,13 @@ async def _fix(args: argparse.Namespace) -> int:
     from checks.writes import plan_cmdlets, plan_problems
     from knowledge.fix_plan import plan_fix
     from knowledge.loader import load_knowledge
+    from triage.audit_log import command_line_audit
     from triage.commands import pair_facts
 
     kb = load_knowledge()
     facts = pair_facts(args)
-    audit = JsonlAudit(Path(args.audit), getpass.getuser())
     report: dict[str, Any] = {}
-    async with _organisation(args, facts) as org:
+    async with _organisation(args, facts) as org, command_line_audit(getpass.getuser()) as audit:
         _results, assessment = await _check_all(org, kb)
         cause, remediation = _choose(kb, assessment, args)
         plan = plan_fix(remediation, assessment.facts)
@@ -261,33 +170,39 @@ async def _fix(args: argparse.Namespace) -> int:
                   "cause": {"id": cause.id, "title": cause.title, "confidence": cause.confidence},
                   "plan": plan.as_dict()}  # fmt: skip
         if not plan.ready:
-            return _refused(
-                args, report, f"the facts do not fill {', '.join(plan.missing)}: nothing was changed"
+            return await _refuse(
+                audit, args, report, f"the facts do not fill {', '.join(plan.missing)}: nothing was changed"
             )
         if problems := plan_problems(plan):
-            return _refused(
-                args, report, f"the write list refuses this plan ({problems[0]}): nothing was changed"
+            return await _refuse(
+                audit, args, report, f"the write list refuses this plan ({problems[0]}): nothing was changed"
             )
         if org.enabled is not None and remediation.id not in org.enabled:
-            return _refused(
+            return await _refuse(
+                audit,
                 args,
                 report,
                 f"{remediation.id} is not enabled (write.enabled_remediations): nothing was changed",
             )
         writer_settings = org.writers.get(plan.side)
         if writer_settings is None:
-            return _refused(
-                args, report, f"no write access is configured for the {plan.side} side: nothing was changed"
+            return await _refuse(
+                audit,
+                args,
+                report,
+                f"no write access is configured for the {plan.side} side: nothing was changed",
             )
         if any(s.template for s in plan.steps) and "host" not in org.writers:
             why = "no write access to the Windows hosts (winrm) is configured: nothing was changed"
-            return _refused(args, report, why)
-        await audit.append(
-            "fix.proposed",
+            return await _refuse(audit, args, report, why)
+        audit.about(
             remediation=plan.remediation_id,
             cause=cause.id,
-            pair=[org.facts.get("requester"), org.facts.get("target")],
-            fingerprint=plan.fingerprint(),
+            mailboxes=[str(m) for m in (org.facts.get("requester"), org.facts.get("target")) if m],
+        )
+        report["audit"] = f"triage audit --fix {audit.fix_id}"
+        await audit.append(
+            "fix-proposed", fingerprint=plan.fingerprint(), steps=[s.text() for s in plan.steps]
         )
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-fix") as executor:
             allowed = plan_cmdlets(plan)
@@ -302,13 +217,11 @@ async def _fix(args: argparse.Namespace) -> int:
                 if not args.json:
                     _print_plan(report, preview)
                 if not _confirmed(args):
-                    await audit.append("fix.declined", remediation=plan.remediation_id)
+                    await audit.append("fix-declined")
                     return _refused(
                         args, report, "not confirmed (use --yes, or answer yes): nothing was changed"
                     )
-                await audit.append(
-                    "fix.approved", remediation=plan.remediation_id, fingerprint=plan.fingerprint()
-                )
+                await audit.append("fix-approved", fingerprint=plan.fingerprint())
                 run = await apply_plan(plan, writer, audit)
             finally:
                 await writer.close()
@@ -318,12 +231,7 @@ async def _fix(args: argparse.Namespace) -> int:
             after, _assessment = await _check_all(org, kb, fresh=True)
             fixed, named = verification(plan, after)
             report["verification"] = {"fixed": fixed, "checks": [_check_row(r) for r in named]}
-            await audit.append(
-                "fix.verified",
-                remediation=plan.remediation_id,
-                fixed=fixed,
-                checks={r.id: r.status for r in named},
-            )
+            await audit.append("fix-verified", fixed=fixed, results={r.id: r.status for r in named})
     report["outcome"] = "fixed" if fixed else "not fixed"
     if not run.completed and run.changed_anything and plan.rollback:
         report["rollback"] = [s.text() for s in plan.rollback]
@@ -334,6 +242,11 @@ async def _fix(args: argparse.Namespace) -> int:
 def _check_row(result: Any) -> dict[str, Any]:
     return {"id": result.id, "status": result.status, "summary": result.summary,
             "evidence": [e.as_dict() for e in result.evidence]}  # fmt: skip
+
+
+async def _refuse(audit: Any, args: argparse.Namespace, report: dict[str, Any], why: str) -> int:
+    await audit.append("fix-refused", reason=why)
+    return _refused(args, report, why)
 
 
 def _refused(args: argparse.Namespace, report: dict[str, Any], why: str) -> int:

@@ -35,6 +35,9 @@ def register(subparsers: Any) -> None:
     )
     audit.add_argument("--limit", type=int, default=50, help="how many records (default 50)")
     audit.add_argument("--kind", action="append", default=[], help="only records of this kind (repeatable)")
+    audit.add_argument(
+        "--fix", metavar="ID", default="", help="only the records of this fix (its cards name it)"
+    )
     audit.add_argument("--json", action="store_true", help="one JSON object per line")
     audit.set_defaults(func=_audit)
 
@@ -72,24 +75,20 @@ def _audit(args: argparse.Namespace) -> int:
     import json
 
     from bot.audit import AuditLog, format_records
-    from bot.settings import SettingsError, load_settings
-    from bot.storage.factory import open_store
+    from triage.audit_log import open_audit_store, store_settings
 
     if args.limit < 1:
         print("triage audit: --limit must be at least 1", file=sys.stderr)
         return 2
     try:
-        settings = load_settings(os.environ)
-    except SettingsError as exc:
+        store_settings(os.environ)  # the store only: the bot's identity is not needed to read its log
+    except ValueError as exc:
         print(f"triage audit: the configuration cannot be used:\n{exc}", file=sys.stderr)
         return 2
 
     async def read() -> list[str]:
-        store = await open_store(settings)
-        try:
-            records = await AuditLog(store).read(limit=args.limit, kinds=args.kind)
-        finally:
-            await store.close()
+        async with open_audit_store() as store:
+            records = await AuditLog(store).read(limit=args.limit, kinds=args.kind, fix=args.fix)
         if args.json:
             return [json.dumps(record.as_dict(), ensure_ascii=False) for record in records]
         return format_records(records) or ["(the audit log is empty)"]

@@ -74,6 +74,24 @@ class TeamsActivities:
         activity["channelData"] = self._channel_data(channel_id, team_id, team_name, channel_name)
         return activity
 
+    def channel_card_submit(
+        self,
+        value: dict[str, Any],
+        *,
+        conversation: str,
+        reply_to_id: str,
+        channel_id: str = "19:general@thread.tacv2",
+        team_id: str = "19:team@thread.tacv2",
+        team_name: str = "Exchange",
+    ) -> dict[str, Any]:
+        """An Action.Submit pressed on a card the bot posted in a channel thread (`conversation`, the card's
+        message `reply_to_id`): Teams posts the card's data as a message with no text, and no mention."""
+        activity = self._base("message", conversation, "channel")
+        activity["value"] = value
+        activity["replyToId"] = reply_to_id
+        activity["channelData"] = self._channel_data(channel_id, team_id, team_name, None)
+        return activity
+
     def bot_added_to_team(
         self, *, team_id: str = "19:team@thread.tacv2", team_name: str = "Exchange"
     ) -> dict[str, Any]:
@@ -83,6 +101,19 @@ class TeamsActivities:
         data = self._channel_data(team_id, team_id, team_name, None)
         data["eventType"] = "teamMemberAdded"
         activity["channelData"] = data
+        return activity
+
+    def bot_installed(self, *, conversation: str = "a:personal-1") -> dict[str, Any]:
+        """The conversationUpdate Teams sends when a user installs the app in their personal chat."""
+        activity = self._base("conversationUpdate", conversation, "personal")
+        activity["membersAdded"] = [{"id": self.bot_id}]
+        return activity
+
+    def bot_added_to_group_chat(self, *, conversation: str = "19:group-1@thread.v2") -> dict[str, Any]:
+        """The conversationUpdate Teams sends when the app is added to a group chat."""
+        activity = self._base("conversationUpdate", conversation, "groupChat")
+        activity["conversation"]["isGroup"] = True
+        activity["membersAdded"] = [{"id": self.bot_id}]
         return activity
 
     def _base(self, kind: str, conversation: str, conversation_type: str) -> dict[str, Any]:

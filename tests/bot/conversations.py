@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from dialogs.api import Emit, Inbound, Outbound, State
+from dialogs.api import Card, Emit, Inbound, Outbound, State
+from dialogs.escalation import OWNER_ID, TAKE
 from knowledge.jsonvalue import JsonObject, JsonValue
 
 Publish = Callable[[Mapping[str, Any]], Awaitable[str]]
@@ -33,6 +34,21 @@ RUNBOOK: dict[str, Any] = {
 
 def card(text: str) -> dict[str, Any]:
     return {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": text}]}
+
+
+def escalation_card(key: str, text: str) -> dict[str, Any]:
+    """A card with the owner line and the "I'll take it" button an escalation carries (`dialogs.escalation`)."""
+    return {
+        "type": "AdaptiveCard",
+        "version": "1.5",
+        "body": [
+            {"type": "TextBlock", "text": text},
+            {"type": "TextBlock", "id": OWNER_ID, "text": "Nobody has taken this yet."},
+        ],
+        "actions": [
+            {"type": "Action.Submit", "title": "I'll take it", "data": {"action": TAKE, "post": key}}
+        ],
+    }
 
 
 class ScriptedConversation:
@@ -65,8 +81,15 @@ class ScriptedConversation:
                 Outbound(kind="card", card=card(" ".join(words[1:]) or "progress"), card_key="progress")
             )
         elif verb == "escalate":
-            where = await emit(Outbound(kind="escalation", card=card("please look at this")))
+            # "escalate KEY" posts under a key (a triage's), with the card's owner line and its button.
+            key = words[1] if len(words) > 1 else ""
+            said = f"please look at this (turn {state['turns']})" if key else "please look at this"
+            posted: Card = escalation_card(key, said) if key else card(said)
+            where = await emit(Outbound(kind="escalation", card=posted, card_key=key))
             await emit(Outbound(kind="text", text=f"escalated to {where}"))
+        elif verb == "where":
+            where = await emit(Outbound(kind="escalation_target"))
+            await emit(Outbound(kind="text", text=f"escalations go to {where}"))
         elif verb == "mailboxes":
             # Reads the mailboxes named after the verb, as a triage's per-mailbox checks do.
             mailboxes: list[JsonValue] = list(words[1:])

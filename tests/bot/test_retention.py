@@ -60,9 +60,18 @@ def test_the_rules_follow_the_settings(make_settings: Callable[..., Settings]) -
         "runbook/": 12 * 3600,
         "job/": 2 * DAY,
         "audit/": 90 * DAY,
+        "channel-post/": 10 * DAY,  # an escalation's channel post is kept as long as a conversation
+        "fix/": 10 * DAY,
     }
     defaults = {rule.prefix: rule.ttl_seconds for rule in rules_from(make_settings())}
-    assert defaults == {"conv/": 30 * DAY, "runbook/": DAY, "job/": 7 * DAY, "audit/": 365 * DAY}
+    assert defaults == {
+        "conv/": 30 * DAY,
+        "runbook/": DAY,
+        "job/": 7 * DAY,
+        "audit/": 365 * DAY,
+        "channel-post/": 30 * DAY,
+        "fix/": 30 * DAY,
+    }
 
 
 async def test_the_server_purges_on_a_schedule(

@@ -120,3 +120,10 @@ async def test_a_greeting_after_the_result_says_the_triage_is_finished() -> None
     await chat.say("hello")
     assert "Hi Ada! This triage is finished" in chat.texts()
     assert chat.state["phase"] == "done"
+
+
+async def test_a_first_message_that_says_what_is_wrong_is_not_told_what_to_say() -> None:
+    chat = Chat(runner=scenario_runner(SEED_000))
+    await chat.say("usera@contoso.mail.onmicrosoft.com can't see bjorn@contoso.com, everyone")
+    assert "Hi Ada! Let me look into that." in chat.texts()
+    assert "Tell me what is going wrong" not in chat.texts()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from dialogs.api import Outbound
-from tests.dialogs.harness import Chat, actions_of, card_text
+from dialogs.escalation import OWNER_ID, TAKE, Owner, owned
+from tests.dialogs.harness import PUBLISHED_URL, Chat, actions_of, card_problems, card_text
 from tests.texts import pasted_text
 from tests.world import FED, HEALTHY, SEED_000, scenario_runner
 
@@ -48,13 +50,16 @@ async def test_the_summary_holds_everything_the_exchange_team_needs() -> None:
         "proxy.type\nCrossSite",
         "A proxied availability request failed",
         "Process 6424: ProxyWebRequest CrossSite",
-        "✅ ok · Mailbox locations and AD sites",
+        "✅ ok: Mailbox locations and AD sites",
         "❌ fail · Federation certificate on every server\nThe federation certificate "
         f"{FED} (with its private key) is missing on EX03, EX04 in site Branch.",
         "Restarted IIS on EX02 and re-ran the Hybrid Configuration wizard.",
     ):
         assert expected in summary, expected
-    cause = r"The federation certificate is missing on the servers of a site \(9\d%\)\. The federation certificate \(or its private key\) is missing on EX03, EX04\."
+    cause = (
+        r"The federation certificate is missing on the servers of a site \(9\d% confidence\)\.\n"
+        r"(.*\n)*• The federation certificate \(or its private key\) is missing on EX03, EX04\."
+    )
     assert re.search(cause, summary)
     assert "I posted this triage to Exchange › Escalations" in chat.texts()
     # The result card is updated in place to say where it went.
@@ -95,13 +100,20 @@ async def test_skipping_what_was_tried_says_nothing_was_reported() -> None:
     assert "Nothing reported." in card_text(_escalation(chat).card or {})
 
 
-async def test_without_an_escalation_channel_the_user_is_told_how_to_set_one() -> None:
+async def test_without_an_escalation_channel_the_user_is_told_before_anything_is_asked() -> None:
     chat = Chat(runner=scenario_runner(SEED_000), escalate_to=None)
     await _done(chat)
-    await chat.say("escalate")
+    sent = await chat.say("escalate")
+    kinds = [o.kind for o in sent]
+    # Where it would go is asked of the host first, then said, then what was tried is asked.
+    assert kinds == ["escalation_target", "text", "card"], kinds
+    assert "No escalation channel is set yet" in sent[1].text
+    assert "mentioning me in the channel with: set escalation channel" in sent[1].text
+    prompt = sent[2].card or {}
+    assert "what has already been tried?" in card_text(prompt)
+    assert [a["title"] for a in actions_of(prompt)] == ["Keep it for the escalation", "Skip"]
     await chat.say("nothing")
     assert "No escalation channel is set" in chat.texts()
-    assert "mentioning me in the channel with: set escalation channel" in chat.texts()
     assert chat.state["escalation"] == {"where": None, "tried": ""}
 
 
@@ -109,13 +121,84 @@ async def test_what_was_typed_without_a_channel_is_kept_and_posted_once_one_is_s
     chat = Chat(runner=scenario_runner(SEED_000), escalate_to=None)
     await _done(chat)
     await chat.say("escalate")
-    await chat.say("Restarted IIS on EX03")
-    assert "What you told me was tried is kept" in chat.texts()
+    await chat.press("Keep it for the escalation", tried="Restarted IIS on EX03")
+    assert "Kept." in chat.texts() and "without asking again" in chat.texts()
+    assert chat.state["escalation"] == {"where": None, "tried": "Restarted IIS on EX03"}
+    await chat.say("escalate")  # still no channel: said again, nothing asked, nothing lost
+    assert "still no escalation channel" in chat.texts()
+    assert "Before I escalate" not in chat.shown()
+    assert chat.state["escalation"]["tried"] == "Restarted IIS on EX03"
     chat.recorder.escalate_to = "Exchange › Escalations"  # an admin set the channel meanwhile
     await chat.say("escalate")
     assert "Before I escalate" not in chat.shown()
     assert "I posted this triage to Exchange › Escalations" in chat.texts()
     assert "Restarted IIS on EX03" in card_text(_escalation(chat).card or {})
+
+
+async def test_escalating_again_updates_the_one_post_without_asking_again() -> None:
+    chat = Chat(runner=scenario_runner(SEED_000))
+    await _done(chat, pasted_text("seed-000-event-4002.txt"))
+    await chat.press("Escalate")
+    await chat.say("Restarted IIS on EX02")
+    first = _escalation(chat)
+    await chat.press("Escalate")
+    again = _escalation(chat)
+    assert "Before I escalate" not in chat.shown()  # nothing asked the second time
+    assert again.card_key == first.card_key == f"escalation-{chat.state['id']}"
+    assert "I updated this triage's post in Exchange › Escalations" in chat.texts()
+    assert "Restarted IIS on EX02" in card_text(again.card or {})
+    # A check re-run later (command output pasted) keeps the escalation: the same post again.
+    assert chat.state["escalation"]["where"] == "Exchange › Escalations"
+
+
+async def test_the_channel_card_has_what_the_exchange_team_acts_on() -> None:
+    chat = Chat(runner=scenario_runner(SEED_000))
+    await _done(chat, pasted_text("seed-000-event-4002.txt"))
+    await chat.press("Escalate")
+    await chat.press("Skip")
+    posted = _escalation(chat).card or {}
+    shown = card_text(posted)
+    for expected in (
+        "Nobody has taken this yet",
+        "Asked by\nAda Lovelace",
+        "Evidence",
+        f"Federation certificate on every server · EX03: Certificate {FED} = missing",
+        "Commands",
+        "Nothing reported.",
+    ):
+        assert expected in shown, expected
+    assert "Export-ExchangeCertificate" in shown or "Import-ExchangeCertificate" in shown
+    buttons = {a["title"]: a for a in actions_of(posted)}
+    assert buttons["Open runbook"]["url"] == PUBLISHED_URL
+    assert buttons["I'll take it"]["data"] == {"action": TAKE, "post": f"escalation-{chat.state['id']}"}
+
+
+def test_the_card_says_who_took_it_and_offers_to_take_it_over() -> None:
+    base: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "version": "1.5",
+        "body": [{"type": "TextBlock", "id": OWNER_ID, "text": "Nobody has taken this yet."}],
+        "actions": [
+            {
+                "type": "Action.Submit",
+                "title": "I'll take it",
+                "data": {"action": TAKE, "post": "escalation-1"},
+            }
+        ],
+    }
+    at = 1795255320.0  # 2026-11-21 10:02 UTC
+    taken: dict[str, Any] = owned(base, Owner("Grace Hopper", at))
+    assert taken["body"][0]["text"] == "Taken by Grace Hopper at 10:02 UTC on 21 Nov 2026."
+    assert [a["title"] for a in actions_of(taken)] == ["Take over"]
+    assert actions_of(taken)[0]["data"] == {"action": TAKE, "post": "escalation-1", "over": True}
+    over = owned(base, Owner("Alan Turing", at + 180, previous="Grace Hopper"))
+    assert "Taken by Alan Turing at 10:05 UTC on 21 Nov 2026 (taken over from Grace Hopper)." in card_text(
+        over
+    )
+    assert card_problems(taken) == [] and card_problems(over) == []
+    untaken: dict[str, Any] = owned(taken, None)
+    assert untaken["body"][0]["text"].startswith("Nobody has taken this yet")
+    assert actions_of(untaken) == base["actions"]
 
 
 async def test_no_confident_cause_is_said_honestly_and_escalation_is_offered() -> None:

@@ -19,21 +19,26 @@ import dialogs
 from checks.api import CheckResult, Evidence
 from dialogs.api import Card, Inbound, Outbound
 from dialogs.cards import STATUS_ICONS, question_card, sites_confirm_card, text
-from dialogs.escalation import escalation_card, tried_prompt_card
+from dialogs.escalation import Owner, escalation_card, owned, tried_prompt_card
 from dialogs.findings import Findings
+from dialogs.fix_card import approval_card
 from dialogs.manners import for_conversation
 from dialogs.paste_back import output_prompt_card
 from dialogs.people import pick_card
+from dialogs.questions import answered_card
 from dialogs.result_card import progress_card, result_card
 from dialogs.result_layout import layered
 from dialogs.state import dump, load, new_state
 from dialogs.status import status_card
 from dialogs.testing import FakeCheckRunner
 from dialogs.turn import Services, Turn
+from dialogs.welcome import welcome_card
 from knowledge.assessment import assess
 from knowledge.loader import load_knowledge
 from knowledge.reader.error_text import read_error_text
 from tests.dialogs.harness import card_problems, card_text
+from tests.dialogs.test_fix_card import RECORD as FIX_RECORD
+from tests.dialogs.test_fix_card import STATES as FIX_STATES
 from tests.world import FED
 
 KB = load_knowledge()
@@ -158,6 +163,24 @@ def result_shapes() -> Iterator[tuple[str, Card]]:
         "no cause, no checks",
         result_card(KB, findings({}), heading_text="Here is what I found.", runbook_url=None),
     )
+    for status in ("", *FIX_STATES):
+        fix = {**FIX_RECORD, **FIX_STATES[status], "status": status} if status else None
+        yield (
+            f"cause, Fix it offered, fix {status or 'not asked for'}",
+            result_card(
+                KB,
+                confident,
+                heading_text="Here is what I found.",
+                runbook_url=url,
+                fix=fix,
+                fixable=frozenset({"copy-federation-certificate"}),
+            ),
+        )
+
+
+def approval_shapes() -> Iterator[tuple[str, Card]]:
+    for status, extra in FIX_STATES.items():
+        yield status, approval_card({**FIX_RECORD, **extra, "status": status})
 
 
 def escalation_shapes() -> Iterator[tuple[str, Card]]:
@@ -174,6 +197,17 @@ def escalation_shapes() -> Iterator[tuple[str, Card]]:
     )
     yield "weak lead, nothing tried", escalation_card(KB, state, weak_lead(), "")
     yield "nothing known", escalation_card(KB, new_state(), findings({}), "  ")
+    yield (
+        "with the runbook link",
+        escalation_card(KB, state, findings(FEDCERT_FACTS, RESULTS), "", "https://triage.example/r/tok"),
+    )
+
+
+def owned_shapes() -> Iterator[tuple[str, Card]]:
+    posted = escalation_card(KB, new_state(), findings(FEDCERT_FACTS, RESULTS), "")
+    yield "taken", owned(posted, Owner("Grace Hopper", 1795255320.0))
+    yield "taken over", owned(posted, Owner("Alan Turing", 1795255500.0, previous="Grace Hopper"))
+    yield "released", owned(owned(posted, Owner("Grace Hopper", 1795255320.0)), None)
 
 
 def status_shapes() -> Iterator[tuple[str, Card]]:
@@ -220,10 +254,18 @@ CATALOGUE: dict[str, Callable[[], Iterator[tuple[str, Card]]]] = {
     ),
     "progress_card": progress_shapes,
     "result_card": result_shapes,
-    "tried_prompt_card": lambda: iter([("prompt", tried_prompt_card())]),
+    "tried_prompt_card": lambda: iter(
+        [("prompt", tried_prompt_card()), ("no channel yet", tried_prompt_card(channel=False))]
+    ),
+    "owned": owned_shapes,
+    "welcome_card": lambda: iter([("personal chat", welcome_card())]),
+    "answered_card": lambda: iter(
+        [("answered", answered_card("Who is affected?", "You chose: Only one pair of users"))]
+    ),
     "output_prompt_card": lambda: iter([("prompt", output_prompt_card())]),
     "escalation_card": escalation_shapes,
     "status_card": status_shapes,
+    "approval_card": approval_shapes,
 }
 
 
@@ -273,3 +315,16 @@ def test_the_shapes_differ_where_they_should() -> None:
     statuses = dict(status_shapes())
     assert "Last error reference: a1b2c3d4" in card_text(statuses["done with a cause"])
     assert "No confident cause; best lead" in card_text(statuses["done without a cause"])
+
+
+def test_a_result_card_with_a_long_fix_stays_under_the_limit() -> None:
+    from dialogs.card_budget import size
+    from dialogs.result_card import CARD_BYTES
+
+    row = {"step": "Set-ExchangeServer " + "x" * 900, "status": "done", "detail": "y" * 900}
+    fix = {**FIX_RECORD, "status": "fixed", "applied": [row] * 40,
+           "checks": [{"id": "freebusy-probe", "status": "ok", "summary": "z" * 900}] * 40}  # fmt: skip
+    built = result_card(
+        KB, findings(FEDCERT_FACTS, RESULTS), heading_text="Here is what I found.", runbook_url=None, fix=fix
+    )
+    assert size(built) <= CARD_BYTES and card_problems(built) == []

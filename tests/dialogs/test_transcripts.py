@@ -20,10 +20,11 @@ async def test_seed_000_by_buttons_names_the_missing_certificate_and_the_server(
     assert chat.awaiting() == "pair"
     sent = await chat.press("Next", requester="alice@contoso.com", target="bjorn@contoso.com")
 
-    # The pair is looked up at once by the topology check (the read of the pair's mailboxes recorded first):
-    # the sites are said, not asked.
-    assert [o.kind for o in sent] == ["typing", "audit", "text", "card"]
-    assert sent[1].audit == {
+    # The pair's card is closed with the answer; the pair is looked up at once by the topology check (the read
+    # of the pair's mailboxes recorded first): the sites are said, not asked.
+    assert [o.kind for o in sent] == ["card", "typing", "audit", "text", "card"]
+    assert "Your answer: alice@contoso.com can't see bjorn@contoso.com" in card_text(sent[0].card or {})
+    assert sent[2].audit == {
         "kind": "mailbox-read",
         "mailboxes": ["alice@contoso.com", "bjorn@contoso.com"],
         "checks": ["topology"],
@@ -36,7 +37,7 @@ async def test_seed_000_by_buttons_names_the_missing_certificate_and_the_server(
     sent = await chat.say(pasted_text("seed-000-event-4002.txt"))
     assert "event 4002 from MSExchange Availability" in chat.texts()
     kinds = [o.kind for o in sent]
-    assert kinds[:3] == ["text", "checkpoint", "typing"]
+    assert kinds[:4] == ["text", "card", "checkpoint", "typing"]  # the paste read, its question closed
     progress = [o for o in sent if o.card_key.startswith("progress-")]
     ran = chat.runner.requests[-1].check_ids
     assert "topology" not in ran, "the sites lookup is not run twice"
@@ -85,7 +86,11 @@ async def test_seed_001_typed_names_the_stale_sharing_subscription() -> None:
     assert (
         "Hidden sharing subscriptions · carol@contoso.com: Sharing subscription = erin@contoso.com" in result
     )
-    assert "Target calendar permissions · erin@contoso.com:\\Calendar" in result
+    assert (
+        "no explicit permission for the requester" in result
+        and "(check: Target calendar permissions)" in result
+    )
+    assert "Ask Erin Müller to share their calendar with Carol Díaz again" in result
     assert (
         "Add-MailboxFolderPermission -Identity erin@contoso.com:\\Calendar -User carol@contoso.com -AccessRights AvailabilityOnly"
         in result

@@ -43,6 +43,7 @@ ACTION_TIMEOUT_MS = 20_000
 class Stack:
     bot_url: str
     playground: Playground
+    state_dir: Path  # the bot's TRIAGE_STATE_DIR (its SQLite store)
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +62,8 @@ def stack(
     both on loopback ports of their own."""
     port = free_loopback_port()
     scenario = str(getattr(request.module, "SCENARIO", SCENARIO))
-    bot = _start_bot(port, tmp_path_factory.mktemp("bot-state"), artifacts / "bot.log", scenario)
+    state_dir = tmp_path_factory.mktemp("bot-state")
+    bot = _start_bot(port, state_dir, artifacts / "bot.log", scenario)
     playground: Playground | None = None
     try:
         bot_url = f"http://127.0.0.1:{port}"
@@ -69,7 +71,7 @@ def stack(
         playground = start_playground(
             f"{bot_url}/api/messages", artifacts / "playground", port=free_loopback_port()
         )
-        yield Stack(bot_url, playground)
+        yield Stack(bot_url, playground, state_dir)
     finally:
         if playground is not None:
             playground.stop()

@@ -6,12 +6,17 @@ that has them (earlier cards stay on screen and keep their buttons, as in Teams)
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page
 
-__all__ = ["BOT_NAME", "PlaygroundPage"]
+__all__ = ["ASKED", "BOT_NAME", "PlaygroundPage"]
 
+# A question card, open (its hint) or answered and closed in place (what answered it).
+ASKED = re.compile(
+    r"You can also type your answer|You chose: |Your answer: |You skipped this question|You pasted the error"
+)
 BOT_NAME = "Test Bot"  # the Playground's default name for the bot under test
 COMPOSER = "[contenteditable=true][role=textbox]"
 
@@ -63,6 +68,10 @@ class PlaygroundPage:
         found = self.page.get_by_text(text).last
         found.wait_for(timeout=timeout)
         return found
+
+    def questions_asked(self) -> int:
+        """How many question cards the chat shows, open or answered."""
+        return self.page.locator(".ac-adaptiveCard", has_text=ASKED).count()
 
     def card_with(self, text: str) -> Locator:
         """The newest Adaptive Card that shows `text`."""

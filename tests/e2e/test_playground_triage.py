@@ -25,7 +25,6 @@ USER = "Alex Wilber"  # the Playground's signed-in user
 CHECKS_TIMEOUT_MS = 60_000
 TRIED = "Restarted IIS on the Branch servers"
 PLAIN = "Alice in Exchange Online can't see Bjorn's free/busy, Bjorn is in the Branch office"
-QUESTION_HINT = "You can also type your answer"
 DETAILS = "Evidence, commands and other causes"
 
 
@@ -68,12 +67,22 @@ def escalation_channel(ui: PlaygroundPage) -> str:
 def result_card(ui: PlaygroundPage, broken: Broken) -> str:
     """A seed-000 triage in the personal chat, to its result; returns the result card's text."""
     ui.open_personal_chat()
+    # Opening the chat installs the app there: the welcome card says what to type first.
+    welcome = ui.card_with("To start, type for example:")
+    welcome.wait_for()
+    assert PLAIN in welcome.inner_text()
+    ui.screenshot("02-welcome", of=welcome)
     # The first message as a helpdesk agent types it: names, not addresses; no symptom picked.
     ui.say(PLAIN)
     ui.wait_for_text("I looked them up:", timeout=CHECKS_TIMEOUT_MS)
     ui.wait_for_button("Everyone in that direction")
     ui.screenshot("02-plain-words-looked-up")
     ui.press("Everyone in that direction")
+    # The answered card is updated in place: the answer, and no buttons left to press.
+    answered = ui.card_with("You chose: Everyone in that direction")
+    answered.wait_for()
+    assert answered.get_by_role("button").count() == 0
+    ui.screenshot("03-answered-question", of=answered)
     ui.fill("Error text", EXAMPLE.read_text(encoding="utf-8"))
     ui.press("Read it")
     card = ui.card_with("Likely cause:")
@@ -84,7 +93,7 @@ def result_card(ui: PlaygroundPage, broken: Broken) -> str:
     ui.press(DETAILS)
     ui.wait_for_text("Evidence")
     ui.screenshot("04-result-card-details", of=card)
-    asked = ui.page.locator(".ac-adaptiveCard", has_text=QUESTION_HINT).count()
+    asked = ui.questions_asked()
     assert asked <= 3, f"{asked} questions before the result"
     return card.inner_text()
 
@@ -144,3 +153,9 @@ def test_an_escalation_lands_in_general_as_a_new_thread(
     assert broken.target in shown
     assert CAUSE in shown
     assert TRIED in shown
+    # Someone in the channel takes it: the card says so for everyone, in place.
+    thread.get_by_role("button", name="I'll take it").click()
+    taken = ui.card_with(f"Taken by {USER} at")
+    taken.wait_for()
+    assert ui.page.locator(".ac-adaptiveCard", has_text="Escalated triage:").count() == 1
+    ui.screenshot("08-escalation-taken", of=taken)

@@ -46,35 +46,56 @@ def _fix(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str,
     return code, json.loads(capsys.readouterr().out)
 
 
-def _audit(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The bot's store, which `triage fix` writes its audit records to (as `triage audit` reads them)."""
+    monkeypatch.setenv("TRIAGE_STATE_DIR", str(tmp_path / "var"))
+    return tmp_path / "var"
+
+
+def _audit(state: Path) -> list[dict[str, Any]]:
+    """The audit log's records, oldest first."""
+    import asyncio
+
+    from bot.audit import AuditLog
+    from bot.storage import SqliteStore
+
+    async def read() -> list[dict[str, Any]]:
+        store = await SqliteStore.open(state / "state.sqlite3")
+        try:
+            return [r.as_dict() for r in reversed(await AuditLog(store).read(limit=1000))]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
 
 
 @pytest.mark.parametrize("scenario", sorted(FIXABLE))
 def test_fix_applies_the_remediation_and_the_checks_then_pass(
-    scenario: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    scenario: str, state_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    audit = tmp_path / "audit.jsonl"
-    code, report = _fix(capsys, "--scenario", scenario, "--yes", "--audit", str(audit))
+    code, report = _fix(capsys, "--scenario", scenario, "--yes")
     remediation, checks = FIXABLE[scenario]
     assert report["plan"]["remediation"] == remediation
     assert report["outcome"] == "fixed" and code == 0, report
     assert all(step["status"] == "done" for step in report["applied"])
     verified = {c["id"]: c["status"] for c in report["verification"]["checks"]}
     assert verified == dict.fromkeys(checks, "ok")
-    kinds = [r["kind"] for r in _audit(audit)]
-    assert kinds[:2] == ["fix.proposed", "fix.approved"] and kinds[-1] == "fix.verified"
-    assert kinds.count("step.done") == len(report["applied"])
-    assert oct(audit.stat().st_mode & 0o777) == "0o600"
+    records = _audit(state_dir)
+    kinds = [r["kind"] for r in records]
+    assert kinds[:2] == ["fix-proposed", "fix-approved"] and kinds[-1] == "fix-verified"
+    assert kinds.count("fix-step.done") == len(report["applied"])
+    # One fix id on every record, the one the report names for `triage audit --fix`.
+    assert {r["detail"]["fix"] for r in records} == {report["audit"].removeprefix("triage audit --fix ")}
+    assert records[-1]["detail"]["fixed"] is True and records[0]["detail"]["remediation"] == remediation
 
 
 def test_the_one_time_password_is_never_written_or_printed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    audit = tmp_path / "audit.jsonl"
-    code, report = _fix(capsys, "--scenario", "seed-000-federation-cert", "--yes", "--audit", str(audit))
+    code, report = _fix(capsys, "--scenario", "seed-000-federation-cert", "--yes")
     assert code == 0
-    text = audit.read_text() + json.dumps(report)
+    text = json.dumps(_audit(state_dir)) + json.dumps(report)
     assert "<one-time password>" in text
     assert "Password=" not in text and "FileData=" not in text
 
@@ -83,12 +104,18 @@ def test_without_confirmation_nothing_changes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "stdin", open(os.devnull))  # not a terminal: no one to ask  # noqa: SIM115
-    audit = tmp_path / "audit.jsonl"
-    code, report = _fix(capsys, "--scenario", "orgrel-freebusy-disabled", "--audit", str(audit))
+    code, report = _fix(capsys, "--scenario", "orgrel-freebusy-disabled")
     assert code == 2 and report["outcome"] == "refused" and "not confirmed" in report["reason"]
     assert report["preview"][0]["status"] == "previewed"  # Exchange was asked with -WhatIf
     assert "applied" not in report
-    assert [r["kind"] for r in _audit(audit)] == ["fix.proposed", "fix.declined"]
+    assert [r["kind"] for r in _audit(tmp_path / "var")] == ["fix-proposed", "fix-declined"]
+    # `triage audit --fix ID` (the id the report names) shows this fix's records, newest first.
+    assert main(report["audit"].split()[1:]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(" | ")[1] for line in lines] == ["fix-declined", "fix-proposed"]
+    assert "(command line)" in lines[0] and "remediation=enable-orgrel-freebusy" in lines[1]
+    assert main(["audit", "--fix", "0" * 24]) == 0
+    assert capsys.readouterr().out.strip() == "(the audit log is empty)"
 
 
 def test_a_write_that_fails_halfway_says_what_ran_what_did_not_and_how_to_undo_it(
@@ -100,7 +127,7 @@ def test_a_write_that_fails_halfway_says_what_ran_what_did_not_and_how_to_undo_i
         # two -WhatIf previews and the first write go through; the second write's connection is reset
         "faults:\n  - {service: psrp, operation: Set-ExchangeServer, kind: reset, after: 3, count: 1}\n"
     )
-    code, report = _fix(capsys, "--scenario", str(scenario), "--yes", "--audit", str(tmp_path / "a.jsonl"))
+    code, report = _fix(capsys, "--scenario", str(scenario), "--yes")
     assert code == 1 and report["outcome"] == "not fixed"
     assert [s["status"] for s in report["applied"]] == ["done", "failed"]
     assert "EX01" in report["applied"][0]["step"] and "EX02" in report["applied"][1]["step"]
@@ -198,8 +225,6 @@ def test_fix_against_a_lab_started_with_lab_up_through_a_live_configuration(
             "alice@contoso.com",
             "--target",
             "bjorn@contoso.com",
-            "--audit",
-            str(tmp_path / "a.jsonl"),
         ]
         config = tmp_path / "live.yaml"
 
