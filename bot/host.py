@@ -189,7 +189,9 @@ class TeamsHost:
         await self._runner.run(
             key,
             inbound,
-            lambda cards, checkpoint: TurnEmitter(context, cards, self._escalations.post, checkpoint),
+            lambda cards, checkpoint: TurnEmitter(
+                context, cards, self._escalations.post, checkpoint, where=self._escalations.where
+            ),
             lambda text: _say_safely(context, text),
             activity_id,
         )

@@ -296,11 +296,14 @@ def _build(
     stuck = waiting(findings.results)
     # A fix that ran comes first (what the checks say now follows); one waiting comes after what to do.
     ran = fix_block(fix) if fix and fix.get("status") in DONE else []
+    labels = {r.id: r.apply.label for r in kb.remediations.values() if r.apply is not None and r.apply.label}
+    buttons: list[Element] = fix_buttons(findings.best, findings.confident, fixable, fix, labels)
+    offered = any(str(b.get("title") or "").startswith("Fix it") for b in buttons)
     top: list[Element] = [
         heading(clip(heading_text, budget.title * 2)),
         *ran,
         *_cause_section(kb, findings, budget),
-        *what_to_do_block(kb, findings, stuck, clip(escalated_to, budget.title), budget(1600)),
+        *what_to_do_block(kb, findings, stuck, clip(escalated_to, budget.title), budget(1600), offered),
         *_advice_sources(kb, findings, stuck, escalated_to),
         *([] if ran else fix_block(fix)),
     ]
@@ -312,8 +315,6 @@ def _build(
     if best is not None and findings.confident and best.remediations:
         tail += _remediation_section(best, runbook_url, budget)
     tail += _candidates_section(kb, findings, budget)
-    labels = {r.id: r.apply.label for r in kb.remediations.values() if r.apply is not None and r.apply.label}
-    buttons: list[Element] = fix_buttons(findings.best, findings.confident, fixable, fix, labels)
     if runbook_url:
         buttons.append(open_url("Open runbook", runbook_url))
     buttons.append(submit("Escalate", "escalate"))

@@ -9,7 +9,7 @@ from dialogs.api import Card
 from dialogs.card_budget import clip
 from dialogs.cards import Element, card, heading, text
 from dialogs.findings import Findings
-from knowledge.helpdesk import Advice, advise
+from knowledge.helpdesk import ESCALATE, Advice, advise
 from knowledge.loader import KnowledgeBase
 
 __all__ = ["DETAILS", "advice", "layered", "source_name", "what_to_do", "what_to_do_block"]
@@ -23,13 +23,23 @@ def advice(kb: KnowledgeBase, findings: Findings, stuck: list[CheckResult]) -> A
     return advise(kb, findings.assessment, could_not_look=bool(stuck))
 
 
-def what_to_do(kb: KnowledgeBase, findings: Findings, stuck: list[CheckResult], escalated_to: str) -> str:
-    """The line under "What to do now"."""
+def what_to_do(
+    kb: KnowledgeBase,
+    findings: Findings,
+    stuck: list[CheckResult],
+    escalated_to: str,
+    fix_offered: bool = False,
+) -> str:
+    """The line under "What to do now". `fix_offered`: the card has a Fix it button for the cause, which asks
+    an Exchange admin to approve the change: the alternative to escalating, said as such."""
     if escalated_to:
         return f"Escalated to {escalated_to}. The Exchange team has everything below; nothing else to do now."
     found = advice(kb, findings, stuck)
     if found.kind == "paste" and stuck:  # the paste-back commands are collapsed under the details
         return found.text.replace("commands above", f"commands under “{DETAILS}”")
+    if found.kind == "escalate" and fix_offered:
+        why = found.text.removeprefix(ESCALATE)
+        return f"Press Fix it (an Exchange admin approves the change before it is made) or escalate to the Exchange team: {why}"
     return found.text
 
 
@@ -46,12 +56,17 @@ def layered(top: list[Element], details: list[Element], buttons: list[Element], 
 
 
 def what_to_do_block(
-    kb: KnowledgeBase, findings: Findings, stuck: list[CheckResult], escalated_to: str, budget: int
+    kb: KnowledgeBase,
+    findings: Findings,
+    stuck: list[CheckResult],
+    escalated_to: str,
+    budget: int,
+    fix_offered: bool = False,
 ) -> list[Element]:
     """The heading, the line and, for a step, how it is done (each within `budget` bytes)."""
     block: list[Element] = [
         heading("What to do now"),
-        text(clip(what_to_do(kb, findings, stuck, escalated_to), budget), weight="Bolder"),
+        text(clip(what_to_do(kb, findings, stuck, escalated_to, fix_offered), budget), weight="Bolder"),
     ]
     found = advice(kb, findings, stuck)
     if found.how and not escalated_to:

@@ -3,7 +3,8 @@
 A check reports rows (server, property, value) about everything it read; only some show why a cause matched.
 For each matched indicator of the cause whose fact a check established, the rows of that check that show the
 fact: those whose property matches the fact's `evidence` pattern (facts.yaml), of them the ones naming the
-indicator's value (its servers, sites, URLs; for a yes/no fact, the row showing that answer). A fact without
+indicator's value (its servers, sites, URLs; for a yes/no fact, the row showing that answer; for a value of
+None or an empty list, all of them, which show what is absent). A fact without
 a pattern keeps the rows naming a distinctive value (a server, an address, a URL; never a bare True, False or
 None, which half the rows of any check show). The rest of each check's rows are counted, not shown.
 """
@@ -91,10 +92,12 @@ def _shows(kb: KnowledgeBase, fact: str, value: JsonValue, rows: Sequence[Eviden
         return [row for row in rows if _names(row, distinctive)] if distinctive else []
     pattern = re.compile(spec.evidence, re.IGNORECASE)
     about = [row for row in rows if pattern.search(row.property)]
-    named = [row for row in about if _names(row, tokens)]
-    if named or not tokens or isinstance(value, bool):
-        return named or about
-    return []
+    if isinstance(value, bool):  # the row showing that answer, else every row showing the fact
+        return [row for row in about if _names(row, tokens)] or about
+    distinctive = tokens - _GENERIC
+    if not distinctive:  # None, an empty list: every row showing the fact shows its absence
+        return about
+    return [row for row in about if _names(row, distinctive)]
 
 
 def bearing(

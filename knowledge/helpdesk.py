@@ -19,9 +19,10 @@ from knowledge.loader import KnowledgeBase
 from knowledge.model import HelpdeskAdvice
 from knowledge.unknowns import unknown
 
-__all__ = ["Advice", "AdviceKind", "advise", "fill", "person"]
+__all__ = ["ESCALATE", "Advice", "AdviceKind", "advise", "fill", "person"]
 
 AdviceKind = Literal["step", "escalate", "paste"]
+ESCALATE = "Escalate to the Exchange team: "  # how every escalation's text begins, its reason after it
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _MAX_VALUE = 160  # characters of one filled value: names, servers, sites
@@ -116,7 +117,7 @@ def fill(advice: HelpdeskAdvice, facts: FactsView, text: str | None = None) -> s
 
 
 def _escalate(why: str) -> Advice:
-    return Advice("escalate", f"Escalate to the Exchange team: {why.rstrip('.')}.", "exchange-team")
+    return Advice("escalate", f"{ESCALATE}{why.rstrip('.')}.", "exchange-team")
 
 
 def advise(kb: KnowledgeBase, assessment: Assessment, *, could_not_look: bool = False) -> Advice:

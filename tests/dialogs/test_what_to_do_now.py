@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from dialogs.result_card import result_card
 from knowledge.loader import load_knowledge
 from lab.runtime import RunningLab, start_lab
 from tests.dialogs.harness import Chat, actions_of, card_text
+from tests.dialogs.test_every_card import FEDCERT_FACTS, RESULTS, findings
 from tests.texts import pasted_text
 from triage.backends import runner_for_lab
 
@@ -136,3 +138,19 @@ async def test_seed_002_shows_the_one_virtual_directory_that_matters(lab: Runnin
     for noise in ("ecp InternalUrl", "ews InternalUrl", "sslFlags", "ExternalUrl", "MAPIBlockOutlook"):
         assert noise not in details, noise
     assert "Virtual directory URLs read 25 more values, none of them behind this cause." in details
+
+
+def test_with_fix_it_on_the_card_the_line_offers_it_beside_escalating() -> None:
+    confident = findings(FEDCERT_FACTS, RESULTS)
+    offered = result_card(
+        KB,
+        confident,
+        heading_text="Here is what I found.",
+        runbook_url=None,
+        fixable=frozenset({"copy-federation-certificate"}),
+    )
+    line = "Press Fix it (an Exchange admin approves the change before it is made) or escalate to the Exchange team: "
+    assert line + "the federation certificate is missing on" in card_text(offered)
+    plain = result_card(KB, confident, heading_text="Here is what I found.", runbook_url=None)
+    assert "Press Fix it" not in card_text(plain)
+    assert "Escalate to the Exchange team: the federation certificate is missing on" in card_text(plain)

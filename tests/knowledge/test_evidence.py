@@ -115,3 +115,30 @@ def test_the_loader_keeps_evidence_patterns_to_check_facts(data: Path) -> None: 
     edit(data / "facts.yaml", change)
     [problem] = problems(data)
     assert problem.endswith("facts.yaml: fact 'scope': evidence: only a check's fact has rows")
+
+
+def test_an_absent_permission_shows_the_calendars_entries_not_the_anonymous_none() -> None:
+    target = "erin@contoso.com"
+    rows = (
+        Evidence("Default", "AvailabilityOnly", f"{target}:\\Calendar"),
+        Evidence("Anonymous", "None", f"{target}:\\Calendar"),
+    )
+    facts: JsonObject = {
+        "calendar.explicit_permission": "None",
+        "calendar.default_permission": "AvailabilityOnly",
+    }
+    results = [
+        CheckResult("calendar-permissions", "fail", "No entry for Carol.", rows, facts),
+        CheckResult(
+            "sharing-subscriptions",
+            "fail",
+            "Carol holds one.",
+            (Evidence("Sharing subscription", target, "carol@contoso.com"),),
+            {"sharing.subscription_present": True, "sharing.subscription_sharer": target},
+        ),
+    ]
+    said: JsonObject = {"requester": "carol@contoso.com", "target": target, "scope": "pair"}
+    assessment = assess(KB, said=said, results=results)
+    assert assessment.best is not None and assessment.best.id == "sharing-subscription-without-permission"
+    shown = [(r.property, r.value) for _, r in bearing(KB, assessment, assessment.best, results).rows]
+    assert shown == [("Default", "AvailabilityOnly"), ("Sharing subscription", target)]
