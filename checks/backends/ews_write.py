@@ -21,7 +21,7 @@ from exchangelib.fields import FieldPath
 from exchangelib.folders import SHALLOW, Folder, FolderCollection
 from exchangelib.items import ASSOCIATED, SOFT_DELETE
 
-from checks.backends.ews import SHARER_FIELD, EwsMailboxes, EwsSettings, _root
+from checks.backends.ews import SHARER_FIELD, EwsMailboxes, EwsSettings, _root, translate
 from checks.errors import BackendError, CommandFailed, Refused
 from checks.ports import Row
 from checks.writes import SUBSCRIPTION_CLASS, check_item_id, guard_write
@@ -52,8 +52,6 @@ class EwsWriter:
         except BackendError:
             raise
         except Exception as error:
-            from checks.backends.ews import translate
-
             raise translate(self._settings, error) from None
 
     def _delete(self, params: dict[str, Any], what_if: bool) -> list[Row]:
