@@ -39,7 +39,7 @@ def _choice(turn: Turn, node: TreeNode, text: str) -> tuple[dict[str, Any], str]
     if node.options == "symptoms":
         numbered = list(turn.kb.symptoms)
         stripped = text.strip().rstrip(".")
-        if stripped.isdigit() and 1 <= int(stripped) <= len(numbered):
+        if stripped.isascii() and stripped.isdigit() and 1 <= int(stripped) <= len(numbered):
             return {fact: numbered[int(stripped) - 1]}, ""
         symptom = match_symptom(turn.kb, text)
         if symptom:

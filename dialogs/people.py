@@ -252,7 +252,7 @@ async def answer_pick(turn: Turn, choice: str | None, typed: str) -> str:
             address = next(iter(offered.values()))
         else:
             number = typed.strip().rstrip(".")
-            if number.isdigit() and 1 <= int(number) <= len(item["candidates"]):
+            if number.isascii() and number.isdigit() and 1 <= int(number) <= len(item["candidates"]):
                 address = str(item["candidates"][int(number) - 1]["address"])
     if address:
         push_snapshot(turn.state)

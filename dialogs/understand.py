@@ -202,7 +202,7 @@ def match_scope(text: str) -> str | None:
 def match_option(options: list[TreeOption], text: str) -> str | None:
     """An option by its number, value or label (or the only label that contains the text)."""
     wanted = collapse(text, _SHORT).casefold().rstrip(".!")
-    if wanted.isdigit() and 1 <= int(wanted) <= len(options):
+    if wanted.isascii() and wanted.isdigit() and 1 <= int(wanted) <= len(options):
         return options[int(wanted) - 1].value
     for option in options:
         if wanted in (option.value.casefold(), option.label.casefold()):

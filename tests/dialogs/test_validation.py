@@ -107,6 +107,14 @@ async def test_a_symptom_can_be_typed_or_picked_by_number() -> None:
     assert chat.state["said"]["symptom"] == "freebusy-onprem-to-cloud"
 
 
+async def test_a_digit_that_is_not_a_number_is_re_asked_not_a_crash() -> None:
+    chat = Chat()
+    await chat.say("hi")
+    await chat.say("²")  # str.isdigit() says yes, int() says no
+    assert "I could not match that to one of the symptoms" in reprompt(chat)
+    assert chat.awaiting() == "symptom"
+
+
 async def test_an_unclear_scope_is_re_asked() -> None:
     chat = Chat(runner=scenario_runner(SEED_000))
     await _at(chat, "scope")
