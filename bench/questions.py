@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.driver import actions_of
 from dialogs.api import Inbound, Outbound
 from triage.app import build_conversation
 
@@ -52,11 +53,11 @@ WALKS = (
     ),
     Walk(
         "seed-002-owa-internalurl-http",
-        "OWA gives an error for carol@contoso.com, her mailbox is in the other site",
+        "OWA gives an error for bjorn@contoso.com, his mailbox is in the other site",
         "seed-002-event-42.txt",
         "site",
         "owa-ecp-cross-site-proxy",
-        "carol@contoso.com",
+        "bjorn@contoso.com",
     ),
 )
 
@@ -73,12 +74,13 @@ async def _publish(_: dict[str, Any]) -> str:
 
 
 def _question(sent: list[Outbound]) -> dict[str, Any] | None:
-    cards = [o.card for o in sent if o.kind == "card" and o.card is not None and not o.card_key]
+    """The newest card with buttons: the open question (an answered question card is updated without them)."""
+    cards = [o.card for o in sent if o.kind == "card" and o.card is not None and actions_of(o.card)]
     return cards[-1] if cards else None
 
 
-async def walk(case: Walk) -> tuple[int, bool]:
-    """(questions asked, reached the result)."""
+async def walk(case: Walk) -> tuple[int, bool, str]:
+    """(questions asked, reached the result, the likely cause on it)."""
     settings = _Settings("lab", case.scenario)
     state: dict[str, Any] = {}
     asked = 0
@@ -94,15 +96,17 @@ async def walk(case: Walk) -> tuple[int, bool]:
             sent.clear()
             state = await conversation.handle(state, inbound, emit)
             if state.get("phase") == "done":
-                return asked, True
+                conclusion = state.get("conclusion")
+                cause = conclusion.get("cause") if isinstance(conclusion, dict) else None
+                return asked, True, str(cause or "no confident cause")
             card = _question(sent)
             waiting = state.get("awaiting")
             awaiting = waiting.get("node") if isinstance(waiting, dict) else None
             if card is None or not isinstance(awaiting, str):
-                return asked, False
+                return asked, False, ""
             asked += 1
             inbound = _answer(case, awaiting, card)
-    return asked, False
+    return asked, False, ""
 
 
 def _answer(case: Walk, node: str, card: dict[str, Any]) -> Inbound:
@@ -129,8 +133,8 @@ def _answer(case: Walk, node: str, card: dict[str, Any]) -> Inbound:
 
 async def main() -> int:
     for case in WALKS:
-        asked, done = await walk(case)
-        outcome = "result card" if done else "NO RESULT"
+        asked, done, cause = await walk(case)
+        outcome = f"result card ({cause})" if done else "NO RESULT"
         noun = "question" if asked == 1 else "questions"
         print(f"{case.scenario}: {asked} {noun} to the {outcome} from {case.first!r}", flush=True)
     return 0
