@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import re
 import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["register"]
+
+# A PowerShell step as the plan words it: `Verb-Noun ...` or `$name = Verb-Noun ...`.
+_POWERSHELL = re.compile(r"(?:\$\w{1,40} = )?[A-Z][a-z]{1,20}-[A-Za-z]{1,60}(?:\s|$)")
 
 
 def register(subparsers: Any) -> None:
@@ -244,6 +248,11 @@ def _refused(args: argparse.Namespace, report: dict[str, Any], why: str) -> int:
     return 2
 
 
+def _prompted(text: str) -> str:
+    """A PowerShell line behind `PS>`; a step that is not one (an EWS operation, a host template) as it is."""
+    return f"PS> {text}" if _POWERSHELL.match(text) else text
+
+
 def _print_plan(report: dict[str, Any], preview: Any) -> None:
     cause, plan = report["cause"], report["plan"]
     print(f"Likely cause: {cause['title']} [{cause['id']}] ({cause['confidence']:.0%})")
@@ -251,12 +260,12 @@ def _print_plan(report: dict[str, Any], preview: Any) -> None:
     print(f"What changes: {plan['preview']}")
     print("Steps:")
     for step in preview.steps:
-        print(f"  PS> {step.text}")
+        print(f"  {_prompted(step.text)}")
         print(f"      {step.status}: {step.detail}" if step.detail else f"      {step.status}")
     if plan["rollback"]:
         print("Rollback, if needed:")
         for step in plan["rollback"]:
-            print(f"  PS> {step['text']}")
+            print(f"  {_prompted(step['text'])}")
     print(f"Then these checks must pass: {', '.join(plan['verify_checks'])}")
 
 
@@ -274,4 +283,4 @@ def _print_outcome(args: argparse.Namespace, report: dict[str, Any]) -> None:
     if report.get("rollback"):
         print("Part of the change ran. To undo it:")
         for line in report["rollback"]:
-            print(f"  PS> {line}")
+            print(f"  {_prompted(line)}")

@@ -161,3 +161,14 @@ def test_an_item_id_that_is_not_one_is_refused(value: object) -> None:
     with pytest.raises(ValueProblem):
         check_item_id(value)
     assert check_item_id("AAMkADc3MWUxMzQ2LTNlZmQtNDg5Yy05NzE3LWY1ZGQ4MTZjNWY3MwBGAAAAAAC9")
+
+
+def test_the_command_line_prompts_only_powershell_lines() -> None:
+    from triage.fix import _prompted
+
+    assert _prompted("Set-OwaVirtualDirectory -Identity 'EX03\\owa (Default Web Site)'").startswith("PS> ")
+    assert _prompted("$export = Export-ExchangeCertificate -Server 'EX01'").startswith("PS> ")
+    ews = "EWS DeleteItem (SoftDelete) in carol@contoso.com:\\root\\Sharing"
+    assert _prompted(ews) == ews
+    template = "on EX03: host template iis-require-ssl (site='Default Web Site', path='owa')"
+    assert _prompted(template) == template
