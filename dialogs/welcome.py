@@ -35,7 +35,7 @@ def welcome_card() -> Card:
             ),
             subtle(
                 "Say help for what I understand, with examples. My checks only read: nothing is changed in "
-                "Exchange."
+                "Exchange unless an approver approves a Fix it."
             ),
         ],
         [submit("Help", "help")],

@@ -120,6 +120,8 @@ async def test_installing_the_app_in_a_personal_chat_sends_the_welcome_card(
     shown = card_text(welcome.cards[0])
     assert "I triage Exchange free/busy and cross-site proxy problems." in shown
     assert FIRST_MESSAGE in shown and "Say help for what I understand" in shown
+    # It does not promise that nothing ever changes: a Fix it, once approved, does change Exchange.
+    assert "nothing is changed in Exchange unless an approver approves a Fix it" in shown
     assert [a["title"] for a in _actions(welcome.cards[0])] == ["Help"]
     assert card_problems(welcome.cards[0]) == []
     # A team and a group chat get their own words, no welcome card; the group chat's say to @mention the bot.
