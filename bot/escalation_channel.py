@@ -56,6 +56,7 @@ __all__ = [
     "ChannelTarget",
     "Escalations",
     "RememberedPost",
+    "channel_reference",
     "principal_from_activity",
     "team_key",
 ]
@@ -480,6 +481,13 @@ def _guarded(callback: Callable[[TurnContext], Awaitable[None]]) -> Callable[[Tu
 
 def _continuation(target: ChannelTarget, conversation_id: str = "") -> Activity:
     """A proactive turn in the channel (or in one of its threads, `conversation_id`)."""
+    reference = channel_reference(target, conversation_id)
+    activity: Activity = ConversationReference.model_validate(reference).get_continuation_activity()
+    return activity
+
+
+def channel_reference(target: ChannelTarget, conversation_id: str = "") -> dict[str, Any]:
+    """The conversation reference (as JSON) of the channel, or of one of its threads (`conversation_id`)."""
     reference: dict[str, Any] = {
         "channelId": TEAMS,
         "serviceUrl": target.service_url,
@@ -492,8 +500,7 @@ def _continuation(target: ChannelTarget, conversation_id: str = "") -> Activity:
     }
     if target.bot_id:
         reference["bot"] = {"id": target.bot_id}
-    activity: Activity = ConversationReference.model_validate(reference).get_continuation_activity()
-    return activity
+    return reference
 
 
 def _thread(target: ChannelTarget, card: Card) -> ConversationParameters:

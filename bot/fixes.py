@@ -33,7 +33,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from microsoft_agents.activity import Activity, ConversationParameters, ConversationReference
+from microsoft_agents.activity import Activity, ConversationReference
 from microsoft_agents.hosting.core import (
     ChannelServiceAdapter,
     ClaimsIdentity,
@@ -41,15 +41,14 @@ from microsoft_agents.hosting.core import (
     OutboundHostValidator,
     TurnContext,
 )
-from microsoft_agents.hosting.core.connector import ConnectorClientBase
 
 from bot.access import AccessPolicy, Principal
 from bot.audit import AuditLog, AuditRecord
-from bot.escalation_channel import ChannelTarget, Escalations, principal_from_activity
+from bot.escalation_channel import ChannelTarget, Escalations, channel_reference, principal_from_activity
 from bot.outbound import card_activity
 from bot.storage import ConflictError, Store
 from checks.approvals import DEFAULT_TTL_SECONDS, Approval, ApprovalRefused, decide, lapse, propose
-from dialogs.api import Card, Inbound
+from dialogs.api import Inbound
 from dialogs.fix_card import (
     FIX,
     FIX_APPROVE,
@@ -594,27 +593,15 @@ class FixDesk:
             logger.warning("approval not posted: %s is not an allowed service host", target.label)
             return None
         record["where"] = target.label
-        card = approval_card(record)
-        created: list[tuple[str, str]] = []
-
-        async def create(context: TurnContext) -> None:
-            connector = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
-            if connector is None:
-                raise RuntimeError("the proactive turn has no connector client")
-            response = await connector.conversations.create_conversation(_thread(target, card))
-            created.append((response.id or "", response.activity_id or ""))
-
         target = replace(target, bot_id=target.bot_id or bot_id)  # the bot the cards come from
-        channel = _channel_reference(target, target.channel_id)
-        try:
-            await self._in_conversation(channel, create)
-        except Exception:
-            logger.exception("posting the approval card to %s failed", target.label)
+        post = await self._escalations.start_thread(approval_card(record), target)
+        if post is None or not post.conversation_id:
             return None
-        if not created or not created[0][0]:
-            return None
-        thread, first = created[0]
-        return {"reference": _channel_reference(target, thread), "activity": first, "label": target.label}
+        return {
+            "reference": channel_reference(target, post.conversation_id),
+            "activity": post.activity_id,
+            "label": target.label,
+        }
 
     async def _in_conversation(
         self, reference: Mapping[str, Any], turn: Callable[[TurnContext], Awaitable[None]]
@@ -686,32 +673,3 @@ class FixDesk:
                 await desk._record(f"fix-{kind}", principal, record, conversation, **fields)
 
         return Steps()
-
-
-def _channel_reference(target: ChannelTarget, conversation_id: str) -> dict[str, Any]:
-    reference: dict[str, Any] = {
-        "channelId": TEAMS,
-        "serviceUrl": target.service_url,
-        "conversation": {
-            "id": conversation_id,
-            "isGroup": True,
-            "conversationType": "channel",
-            "tenantId": target.tenant_id,
-        },
-    }
-    if target.bot_id:
-        reference["bot"] = {"id": target.bot_id}
-    return reference
-
-
-def _thread(target: ChannelTarget, card: Card) -> ConversationParameters:
-    parameters: dict[str, Any] = {
-        "isGroup": True,
-        "channelData": {"channel": {"id": target.channel_id}, "tenant": {"id": target.tenant_id}},
-        "activity": card_activity(card),
-    }
-    if target.bot_id:
-        parameters["bot"] = {"id": target.bot_id}
-    if target.tenant_id:
-        parameters["tenantId"] = target.tenant_id
-    return ConversationParameters.model_validate(parameters)
