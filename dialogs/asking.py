@@ -13,7 +13,7 @@ from dialogs.learn import Learned, learn, noted
 from dialogs.lookup_first import look_up_pair
 from dialogs.paste import describe
 from dialogs.people import PICK, answer_pick, ask_pending, read_plainly
-from dialogs.questions import close_question, send_question
+from dialogs.questions import close_as_written, close_question, send_question
 from dialogs.reading import asks_explanation, is_correction
 from dialogs.redact import redact_output
 from dialogs.running import conclude, run_checks
@@ -174,7 +174,7 @@ async def _picked(turn: Turn, text: str) -> None:
         return
     problem = await answer_pick(turn, choice, "" if turn.action else text)
     if not problem:
-        await close_question(turn)  # as answered, before the lookup can move what was said
+        await close_as_written(turn)  # as answered, before the lookup can move what was said
     if problem.startswith("Then give me"):
         turn.awaiting(None)
     await advance(turn, problem)
@@ -225,5 +225,5 @@ async def answer(turn: Turn) -> None:
     else:
         problem = await absorb(turn, node, text)
     if not problem:
-        await close_question(turn)  # as answered, before the lookup can move what was said
+        await close_as_written(turn)  # as answered, before the lookup can move what was said
     await advance(turn, problem)

@@ -1,7 +1,8 @@
 """Question cards that close once answered, as Teams users expect: the card is updated in place to show the
 question and the answer ("You chose: Only one pair of users") without its buttons, so an answered card can
 not be pressed again. A question asked again (a re-prompt, an explanation, help) closes the earlier card with
-"Asked again below."; one abandoned by restart or cancel says so.
+"Asked again below."; one answered by a message that said something else ("carol can't see erin, only her"
+where the symptom was asked) shows what was written; one abandoned by restart or cancel says so.
 
 Each question card gets its own key (`question-{triage}-{n}`); the state keeps the one still open (`Asked`).
 """
@@ -11,13 +12,26 @@ from __future__ import annotations
 from typing import Any
 
 from dialogs.api import Card
+from dialogs.bounds import collapse
+from dialogs.card_budget import clip
 from dialogs.cards import card, subtle, text
+from dialogs.redact import redact
 from dialogs.state import Asked
 from dialogs.turn import Turn
 
-__all__ = ["ASKED_AGAIN", "PICK", "answer_line", "answered_card", "close_question", "send_question"]
+__all__ = [
+    "ASKED_AGAIN",
+    "PICK",
+    "answer_line",
+    "answered_card",
+    "close_as_written",
+    "close_question",
+    "send_question",
+]
 
 ASKED_AGAIN = "Asked again below."
+WRITTEN_CHARS = 200  # what is shown of a typed answer on its closed question card
+WRITTEN_BYTES = 400
 PICK = "people"  # the node of a pick-list of people (`dialogs.people`)
 
 
@@ -38,6 +52,14 @@ async def close_question(turn: Turn, unanswered: str = ASKED_AGAIN) -> None:
         return
     turn.state.asked = None
     await turn.send(answered_card(asked.prompt, answer_line(turn, asked) or unanswered), asked.key)
+
+
+async def close_as_written(turn: Turn) -> None:
+    """Close the open question after an answer that was taken: a typed one that said something else than
+    the question asked (the pair and the scope, where the symptom was asked, the lookup then answering it) is
+    shown as written, one line, secrets redacted, rather than as a question asked again."""
+    typed = "" if turn.action else clip(redact(collapse(turn.inbound.text, WRITTEN_CHARS)), WRITTEN_BYTES)
+    await close_question(turn, f"You wrote: {typed}" if typed else ASKED_AGAIN)
 
 
 def answered_card(prompt: str, line: str) -> Card:

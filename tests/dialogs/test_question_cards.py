@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dialogs.api import Outbound
 from tests.dialogs.harness import Chat, actions_of, card_text
-from tests.world import SEED_000, scenario_runner
+from tests.world import SEED_000, SEED_001, scenario_runner
 
 
 def _question(sent: list[Outbound]) -> Outbound:
@@ -101,3 +101,20 @@ async def test_what_was_tried_closes_its_card_with_the_answer_or_the_skip() -> N
     prompt = _question(sent)
     sent = await chat.press("Skip")
     assert "You skipped this question." in card_text(_update_of(sent, prompt.card_key).card or {})
+
+
+async def test_a_typed_answer_that_says_something_else_is_shown_as_written() -> None:
+    # "What is going wrong?" answered with the pair and the scope: the lookup then answers the symptom, so
+    # the closed card shows what was written, not "Asked again below." (nothing was asked again).
+    chat = Chat(runner=scenario_runner(SEED_001))
+    await chat.say("hi")
+    symptom = _question(chat.recorder.sent)
+    assert "What is going wrong?" in card_text(symptom.card or {})
+    secret = "password=Hunter2secret"
+    sent = await chat.say(f"carol@contoso.com can't see erin@contoso.com, only her\n{secret}")
+    closed = _update_of(sent, symptom.card_key)
+    shown = card_text(closed.card or {})
+    assert "You wrote: carol@contoso.com can't see erin@contoso.com, only her" in shown
+    assert "Asked again below." not in shown and "Hunter2secret" not in shown
+    assert actions_of(closed.card or {}) == []
+    assert chat.awaiting() == "error-text"  # the lookup answered the symptom; the next question is new
