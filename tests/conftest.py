@@ -24,6 +24,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+# The timed loopback connector and its Teams activities, for the reliability suite and the fix flow
+# (tests/bot/conftest.py has its own, plain connector under the same names).
+pytest_plugins = ("tests.timed",)
+
 TESTS = Path(__file__).resolve().parent
 
 settings.register_profile(

@@ -19,10 +19,11 @@ from checks.wiring import ports_factory
 from knowledge.assessment import assess
 from knowledge.loader import KnowledgeBase
 from knowledge.reader.command_output import read_command_output
-from lab.runtime import RunningLab, start_lab
+from lab.runtime import RunningLab
 from tests.checks.powershell_text import Recorded, transcript
 from tests.checks.recording import recording_factory
 from tests.checks.test_pasted import PASTEABLE
+from tests.labs import running_lab
 from triage.backends import from_lab_endpoints
 
 pytestmark = pytest.mark.lab
@@ -67,11 +68,8 @@ async def _run(
 
 @pytest.fixture(scope="module", params=SCENARIOS)
 def scenario_lab(request: pytest.FixtureRequest) -> Iterator[RunningLab]:
-    lab = start_lab(request.param)
-    try:
+    with running_lab(request.param) as lab:
         yield lab
-    finally:
-        lab.close()
 
 
 async def test_pasted_output_of_the_remedies_gives_the_facts_the_lab_gives(

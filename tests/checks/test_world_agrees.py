@@ -16,6 +16,7 @@ from knowledge.loader import KnowledgeBase
 from lab.runtime import RunningLab, start_lab
 from lab.scenario.load import bundled_scenario_names
 from tests.checks.test_checks import MUTATION_FACTS, mutated
+from tests.labs import running_lab
 from tests.world import PAIR, World, run_world
 from triage.backends import runner_for_lab
 
@@ -24,11 +25,8 @@ pytestmark = pytest.mark.lab
 
 @pytest.fixture(scope="module", params=bundled_scenario_names())
 def each_lab(request: pytest.FixtureRequest) -> Iterator[RunningLab]:
-    running = start_lab(str(request.param))
-    try:
+    with running_lab(str(request.param)) as running:
         yield running
-    finally:
-        running.close()
 
 
 async def _on_lab(lab: RunningLab, kb: KnowledgeBase, facts: dict[str, Any]) -> dict[str, CheckResult]:

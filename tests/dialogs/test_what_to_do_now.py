@@ -4,7 +4,6 @@ only the rows that bear on the likely cause, values in full."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,27 +11,21 @@ import pytest
 
 from dialogs.result_card import result_card
 from knowledge.loader import load_knowledge
-from lab.runtime import RunningLab, start_lab
+from lab.runtime import RunningLab
 from tests.dialogs.harness import Chat, actions_of, card_text
 from tests.dialogs.test_every_card import FEDCERT_FACTS, RESULTS, findings
+from tests.labs import running_lab
 from tests.texts import pasted_text
+from tests.world import FED
 from triage.backends import runner_for_lab
 
 KB = load_knowledge()
-FEDCERT = "3226500C943B6235AEB493A307F084710FD1D5D0"
 
 
 @pytest.fixture
 def lab(request: pytest.FixtureRequest) -> Iterator[RunningLab]:
-    with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore"
-        )  # pypsrp and requests warn about things that do not matter on loopback
-        running = start_lab(request.param)
-    try:
+    with running_lab(request.param) as running:
         yield running
-    finally:
-        running.close()
 
 
 async def _result(lab: RunningLab, first: str, scope: str, paste: str) -> dict[str, Any]:
@@ -109,7 +102,7 @@ async def test_seed_000_escalates_with_why_and_shows_the_thumbprint_in_full(lab:
         "and only an Exchange admin can install it" in _top(card)
     )
     details = _details(card)
-    assert f"Federation certificate on every server · EX03: Certificate {FEDCERT} = missing" in details
+    assert f"Federation certificate on every server · EX03: Certificate {FED} = missing" in details
     assert "Branch: Internet-facing (a server publishes an ExternalUrl) = False" in details
     # The target's other mailbox settings do not bear on a missing certificate.
     assert "MAPIBlockOutlookRpcHttp" not in details and "MAPIBlockOutlookExternalConnectivity" not in details

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from bot.storage.factory import SQLITE_FILE
 from bot.testing import Recorded, RunningBot, TeamsActivities, running_bot
 from knowledge.loader import load_knowledge
 from lab.runtime import RunningLab, start_lab
+from tests.labs import running_lab
 from tests.texts import EXAMPLE
 from triage.app import build_conversation
 from triage.backends import runner_for_lab
@@ -46,13 +47,8 @@ OTHER_APPROVER = "00000000-0000-0000-0000-0000000000b3"
 @pytest.fixture
 def lab() -> Iterator[RunningLab]:
     """A fresh seed-000 organisation per test: a fix changes it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        started = start_lab(SCENARIO)
-    try:
+    with running_lab(SCENARIO) as started:
         yield started
-    finally:
-        started.close()
 
 
 @pytest.fixture(autouse=True)
@@ -60,20 +56,6 @@ def _quiet_clients() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pypsrp and requests warn about the lab's loopback certificates
         yield
-
-
-@pytest.fixture
-async def connector() -> AsyncIterator[TimedConnector]:
-    recorder = TimedConnector()
-    await recorder.start()
-    yield recorder
-    await recorder.stop()
-
-
-@pytest.fixture
-def activities(connector: TimedConnector) -> TeamsActivities:
-    assert connector._server is not None
-    return TeamsActivities(service_url=connector._server.url + "/")
 
 
 def _approver(

@@ -6,32 +6,16 @@ from __future__ import annotations
 import asyncio
 import random
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.driver import TimedConnector
 from bot.settings import Settings, load_settings
-from bot.testing import TeamsActivities
 from checks.api import CheckRequest, CheckResult, Evidence, Progress, ProgressEvent
 from lab.runtime import RunningLab, start_lab
 from triage.backends import LabRunner, runner_for_lab
-
-
-@pytest.fixture
-async def connector() -> AsyncIterator[TimedConnector]:
-    recorder = TimedConnector()
-    await recorder.start()
-    yield recorder
-    await recorder.stop()
-
-
-@pytest.fixture
-def activities(connector: TimedConnector) -> TeamsActivities:
-    assert connector._server is not None
-    return TeamsActivities(service_url=connector._server.url + "/")
 
 
 @pytest.fixture

@@ -14,9 +14,10 @@ import pytest
 from dialogs.findings import find
 from dialogs.state import load
 from knowledge.loader import KnowledgeBase, load_knowledge
-from lab.runtime import RunningLab, start_lab
+from lab.runtime import RunningLab
 from lab.scenario.load import bundled_scenario_names, load_scenario
 from tests.dialogs.harness import Chat, actions_of, card_text
+from tests.labs import running_lab
 from triage.backends import runner_for_lab
 from triage.cli import main
 
@@ -31,15 +32,8 @@ def _symptom(kb: KnowledgeBase, expected: list[str]) -> str:
 
 @pytest.fixture
 def lab(request: pytest.FixtureRequest) -> Iterator[RunningLab]:
-    with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore"
-        )  # pypsrp and requests warn about things that do not matter on loopback
-        running = start_lab(request.param)
-    try:
+    with running_lab(request.param) as running:
         yield running
-    finally:
-        running.close()
 
 
 async def _chat_to_the_result(chat: Chat, symptom: str, requester: str, target: str) -> None:
